@@ -1,0 +1,3 @@
+//! Modules: what each accepts ([`spec`]) and how each runs.
+
+pub mod spec;

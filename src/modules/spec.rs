@@ -1,0 +1,421 @@
+//! What each module accepts: its parameters, their types and aliases.
+//!
+//! The playbook loader checks literal arguments against these specs so that a
+//! typo or a wrong type stops the run before any task executes; templated
+//! arguments are checked again by [`validate`] once rendered.
+
+use serde_json::{Map, Value as Json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Bool,
+    Int,
+    /// Seconds as a number or a string such as `90s`, `5m`.
+    Duration,
+    List,
+    Map,
+    Any,
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Bool => "a boolean",
+            Kind::Int => "an integer",
+            Kind::Duration => "a duration (seconds, or e.g. \"90s\", \"5m\")",
+            Kind::List => "a list",
+            Kind::Map => "a mapping",
+            Kind::Any => "any value",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub aliases: &'static [&'static str],
+    pub choices: &'static [&'static str],
+}
+
+const fn p(name: &'static str, kind: Kind) -> Param {
+    Param {
+        name,
+        kind,
+        required: false,
+        aliases: &[],
+        choices: &[],
+    }
+}
+
+const fn required(mut param: Param) -> Param {
+    param.required = true;
+    param
+}
+
+const fn aliases(mut param: Param, names: &'static [&'static str]) -> Param {
+    param.aliases = names;
+    param
+}
+
+const fn choices(mut param: Param, names: &'static [&'static str]) -> Param {
+    param.choices = names;
+    param
+}
+
+/// Whether a module takes free-form text (`command: ls -l /tmp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeForm {
+    No,
+    /// The free-form text is stored as this parameter.
+    Into(&'static str),
+}
+
+#[derive(Debug)]
+pub struct ModuleSpec {
+    pub name: &'static str,
+    pub free_form: FreeForm,
+    pub params: &'static [Param],
+    /// `set_fact` takes any variable name as a parameter.
+    pub open_params: bool,
+}
+
+use Kind::*;
+
+const COMMAND_PARAMS: &[Param] = &[
+    aliases(p("cmd", Str), &["_raw_params"]),
+    p("argv", List),
+    p("chdir", Str),
+    p("creates", Str),
+    p("removes", Str),
+    p("stdin", Str),
+    p("stdin_add_newline", Bool),
+    p("strip_empty_ends", Bool),
+    p("executable", Str),
+];
+
+pub static MODULES: &[ModuleSpec] = &[
+    ModuleSpec {
+        name: "command",
+        free_form: FreeForm::Into("cmd"),
+        params: COMMAND_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "shell",
+        free_form: FreeForm::Into("cmd"),
+        params: COMMAND_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "debug",
+        free_form: FreeForm::No,
+        params: &[p("msg", Any), p("var", Str), p("verbosity", Int)],
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "set_fact",
+        free_form: FreeForm::No,
+        params: &[p("cacheable", Bool)],
+        open_params: true,
+    },
+    ModuleSpec {
+        name: "assert",
+        free_form: FreeForm::No,
+        params: &[
+            required(p("that", Any)),
+            aliases(p("fail_msg", Any), &["msg"]),
+            p("success_msg", Any),
+            p("quiet", Bool),
+        ],
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "fail",
+        free_form: FreeForm::No,
+        params: &[p("msg", Any)],
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "pause",
+        free_form: FreeForm::No,
+        params: &[p("seconds", Duration), p("minutes", Duration), p("prompt", Str), p("echo", Bool)],
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "meta",
+        free_form: FreeForm::Into("action"),
+        params: &[required(choices(
+            p("action", Str),
+            &["flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_host_errors", "refresh_inventory", "reset_connection"],
+        ))],
+        open_params: false,
+    },
+];
+
+/// Finds a module by its short or fully qualified name (`ansible.builtin.x`).
+pub fn lookup(name: &str) -> Option<&'static ModuleSpec> {
+    let short = canonical_name(name);
+    MODULES.iter().find(|m| m.name == short)
+}
+
+/// `ansible.builtin.command` and `ansible.legacy.command` are `command`.
+pub fn canonical_name(name: &str) -> &str {
+    for prefix in ["ansible.builtin.", "ansible.legacy.", "community.general.", "community.aws.", "amazon.aws.", "ansible.posix."] {
+        if let Some(short) = name.strip_prefix(prefix) {
+            return short;
+        }
+    }
+    name
+}
+
+pub fn module_names() -> impl Iterator<Item = &'static str> {
+    MODULES.iter().map(|m| m.name)
+}
+
+impl ModuleSpec {
+    pub fn param(&self, name: &str) -> Option<&'static Param> {
+        self.params
+            .iter()
+            .find(|p| p.name == name || p.aliases.contains(&name))
+    }
+
+    pub fn param_names(&self) -> impl Iterator<Item = &'static str> {
+        self.params.iter().map(|p| p.name)
+    }
+}
+
+/// A problem with one argument, reported with the argument's name so the
+/// loader can point at it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArgError {
+    pub param: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// Checks arguments against the spec and normalises them: aliases become the
+/// canonical name and scalar strings become the declared type. Values that
+/// still hold a template (`{{`) are left alone when `allow_templates` is set,
+/// since they can only be checked once rendered.
+pub fn validate(
+    spec: &ModuleSpec,
+    args: &Map<String, Json>,
+    allow_templates: bool,
+) -> Result<Map<String, Json>, ArgError> {
+    let mut out = Map::new();
+    for (name, value) in args {
+        let Some(param) = spec.param(name) else {
+            if spec.open_params {
+                out.insert(name.clone(), value.clone());
+                continue;
+            }
+            let help = crate::diag::did_you_mean(name, spec.param_names())
+                .map(|s| format!("did you mean '{s}'?"))
+                .or_else(|| {
+                    Some(format!(
+                        "'{}' accepts: {}",
+                        spec.name,
+                        spec.param_names().collect::<Vec<_>>().join(", ")
+                    ))
+                });
+            return Err(ArgError {
+                param: Some(name.clone()),
+                message: format!("unsupported parameter '{name}' for module '{}'", spec.name),
+                help,
+            });
+        };
+        let value = if allow_templates && is_templated(value) {
+            value.clone()
+        } else {
+            coerce(param, value)?
+        };
+        out.insert(param.name.to_string(), value);
+    }
+    for param in spec.params.iter().filter(|p| p.required) {
+        if !out.contains_key(param.name) {
+            return Err(ArgError {
+                param: None,
+                message: format!(
+                    "module '{}' is missing the required parameter '{}'",
+                    spec.name, param.name
+                ),
+                help: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn is_templated(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s.contains("{{") || s.contains("{%"),
+        _ => false,
+    }
+}
+
+fn coerce(param: &Param, value: &Json) -> Result<Json, ArgError> {
+    let wrong = || ArgError {
+        param: Some(param.name.to_string()),
+        message: format!(
+            "parameter '{}' must be {}, got {}",
+            param.name,
+            param.kind.describe(),
+            describe_json(value)
+        ),
+        help: None,
+    };
+    let coerced = match (param.kind, value) {
+        (Any, v) => v.clone(),
+        (_, Json::Null) => Json::Null,
+        (Str, Json::String(_)) => value.clone(),
+        (Str, Json::Number(n)) => Json::String(n.to_string()),
+        (Str, Json::Bool(b)) => Json::String(b.to_string()),
+        (Bool, Json::Bool(_)) => value.clone(),
+        (Bool, Json::String(s)) => Json::Bool(parse_bool(s).ok_or_else(wrong)?),
+        (Bool, Json::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Json::Bool(n.as_i64() == Some(1))
+        }
+        (Int, Json::Number(n)) if n.is_i64() => value.clone(),
+        (Int, Json::String(s)) => Json::from(s.trim().parse::<i64>().map_err(|_| wrong())?),
+        (Duration, Json::Number(_)) => value.clone(),
+        (Duration, Json::String(s)) => {
+            Json::from(parse_duration(s).ok_or_else(wrong)?)
+        }
+        (List, Json::Array(_)) => value.clone(),
+        // Ansible accepts a comma-separated string for list parameters.
+        (List, Json::String(s)) => Json::Array(
+            s.split(',')
+                .map(|x| Json::String(x.trim().to_string()))
+                .collect(),
+        ),
+        (Map, Json::Object(_)) => value.clone(),
+        _ => return Err(wrong()),
+    };
+    if !param.choices.is_empty() {
+        if let Json::String(s) = &coerced {
+            if !param.choices.contains(&s.as_str()) {
+                let mut err = ArgError {
+                    param: Some(param.name.to_string()),
+                    message: format!(
+                        "value '{s}' of '{}' is not one of: {}",
+                        param.name,
+                        param.choices.join(", ")
+                    ),
+                    help: None,
+                };
+                if let Some(best) = crate::diag::did_you_mean(s, param.choices.iter().copied()) {
+                    err.help = Some(format!("did you mean '{best}'?"));
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(coerced)
+}
+
+fn describe_json(value: &Json) -> String {
+    match value {
+        Json::Null => "null".into(),
+        Json::Bool(b) => format!("the boolean {b}"),
+        Json::Number(n) => format!("the number {n}"),
+        Json::String(s) => format!("the string '{s}'"),
+        Json::Array(_) => "a list".into(),
+        Json::Object(_) => "a mapping".into(),
+    }
+}
+
+/// Ansible's boolean strings.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" | "y" | "t" => Some(true),
+        "no" | "false" | "off" | "0" | "n" | "f" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// Seconds from `90`, `90s`, `5m`, `1h`, `1.5`, `1m30s`.
+pub fn parse_duration(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs >= 0.0).then_some(secs);
+    }
+    let mut total = 0.0;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1.0,
+            'm' => 60.0,
+            'h' => 3600.0,
+            'd' => 86400.0,
+            _ => return None,
+        };
+        total += number.parse::<f64>().ok()? * unit;
+        number.clear();
+    }
+    number.is_empty().then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Json) -> Map<String, Json> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn fully_qualified_names() {
+        assert_eq!(lookup("ansible.builtin.command").unwrap().name, "command");
+        assert!(lookup("comand").is_none());
+    }
+
+    #[test]
+    fn unknown_param_suggests() {
+        let err = validate(lookup("command").unwrap(), &obj(json!({"chdri": "/tmp"})), true).unwrap_err();
+        assert_eq!(err.help.as_deref(), Some("did you mean 'chdir'?"));
+    }
+
+    #[test]
+    fn coercion_and_types() {
+        let spec = lookup("pause").unwrap();
+        let out = validate(spec, &obj(json!({"seconds": "1m30s"})), false).unwrap();
+        assert_eq!(out["seconds"], json!(90.0));
+        let err = validate(spec, &obj(json!({"seconds": [1]})), false).unwrap_err();
+        assert!(err.message.contains("must be a duration"), "{}", err.message);
+        let out = validate(lookup("assert").unwrap(), &obj(json!({"that": "x", "msg": "m"})), false).unwrap();
+        assert_eq!(out["fail_msg"], json!("m"), "alias becomes canonical name");
+    }
+
+    #[test]
+    fn templates_are_checked_later() {
+        let spec = lookup("pause").unwrap();
+        assert!(validate(spec, &obj(json!({"seconds": "{{ n }}"})), true).is_ok());
+        assert!(validate(spec, &obj(json!({"seconds": "{{ n }}"})), false).is_err());
+    }
+
+    #[test]
+    fn required_and_choices() {
+        let err = validate(lookup("assert").unwrap(), &Map::new(), false).unwrap_err();
+        assert!(err.message.contains("required parameter 'that'"));
+        let err = validate(lookup("meta").unwrap(), &obj(json!({"action": "flush_handler"})), false).unwrap_err();
+        assert_eq!(err.help.as_deref(), Some("did you mean 'flush_handlers'?"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Some(90.0));
+        assert_eq!(parse_duration("5m"), Some(300.0));
+        assert_eq!(parse_duration("1h2m3s"), Some(3723.0));
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("-3"), None);
+    }
+}

@@ -1,0 +1,763 @@
+//! Reads playbook files into the typed model, checking everything that can be
+//! checked before a task runs: structure, keywords, modules, arguments,
+//! includes. Every error points at a file, line and column.
+
+use super::kv;
+use super::model::*;
+use crate::diag::{Diagnostic, Location};
+use crate::modules::spec::{self, FreeForm};
+use crate::plan::{HostOrder, SerialStep};
+use crate::yaml::{self, Node, Value};
+use serde_json::{Map, Value as Json};
+use std::path::{Path, PathBuf};
+
+const PLAY_KEYWORDS: &[&str] = &[
+    "name", "hosts", "serial", "max_fail_percentage", "any_errors_fatal", "order", "vars",
+    "vars_files", "pre_tasks", "tasks", "post_tasks", "handlers", "become", "become_user",
+    "gather_facts", "load_balancer", "tags", "environment", "remote_user", "no_log",
+    "ignore_errors",
+];
+
+const TASK_KEYWORDS: &[&str] = &[
+    "name", "when", "register", "loop", "with_items", "with_list", "loop_control", "until",
+    "retries", "delay", "changed_when", "failed_when", "ignore_errors", "notify", "listen",
+    "tags", "no_log", "become", "become_user", "delegate_to", "run_once", "vars", "args",
+    "environment", "check_mode", "block", "rescue", "always", "import_tasks", "include_tasks",
+];
+
+const LOOP_CONTROL_KEYS: &[&str] = &["loop_var", "index_var", "label", "pause", "extended"];
+
+/// Includes nested deeper than this are taken to be a cycle.
+const MAX_INCLUDE_DEPTH: usize = 32;
+
+pub fn load_playbook(path: &Path) -> Result<Playbook, Diagnostic> {
+    let mut loader = Loader { chain: Vec::new() };
+    let plays = loader.playbook_file(path)?;
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        plays,
+    })
+}
+
+/// Reads and parses a YAML file, turning I/O and syntax errors into diagnostics.
+pub fn read_yaml(path: &Path) -> Result<Node, Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::new(format!("cannot read '{}': {e}", path.display()))
+            .with_help("check the path; relative paths resolve from the including file's directory")
+    })?;
+    yaml::parse(&text).map_err(|e| {
+        Diagnostic::at(path, e.span, format!("YAML syntax error: {}", e.message))
+            .with_help("check the indentation and quoting on or just above this line")
+    })
+}
+
+/// Values inherited from enclosing plays, blocks and imports.
+#[derive(Debug, Clone, Default)]
+struct Inherited {
+    when: Vec<String>,
+    tags: Vec<String>,
+    vars: Vars,
+    environment: Vars,
+    become_enabled: Option<bool>,
+    become_user: Option<String>,
+    ignore_errors: Option<bool>,
+    no_log: Option<bool>,
+    delegate_to: Option<String>,
+    run_once: Option<bool>,
+    check_mode: Option<bool>,
+}
+
+struct Loader {
+    /// Files being loaded, outermost first, to detect include cycles.
+    chain: Vec<PathBuf>,
+}
+
+/// The file a node came from, for error locations.
+#[derive(Clone, Copy)]
+struct Src<'a> {
+    file: &'a Path,
+}
+
+impl Src<'_> {
+    fn err(&self, node: &Node, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(self.file, node.span, message)
+    }
+    fn loc(&self, node: &Node) -> Location {
+        Location::new(self.file, node.span)
+    }
+    fn dir(&self) -> PathBuf {
+        self.file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+impl Loader {
+    fn playbook_file(&mut self, path: &Path) -> Result<Vec<Play>, Diagnostic> {
+        let root = self.enter(path)?;
+        let src = Src { file: path };
+        let result = (|| {
+            let items = root.as_seq().ok_or_else(|| {
+                src.err(&root, format!("a playbook must be a list of plays, found {}", root.type_name()))
+                    .with_help("start each play with '- hosts: ...'")
+            })?;
+            let mut plays = Vec::new();
+            for item in items {
+                if let Some(target) = item.get("import_playbook") {
+                    let file = self.resolve_path(src, target)?;
+                    plays.extend(self.playbook_file(&file)?);
+                    continue;
+                }
+                plays.push(self.play(src, item)?);
+            }
+            Ok(plays)
+        })();
+        self.chain.pop();
+        result
+    }
+
+    /// Reads a file and pushes it on the include chain (popped by the caller).
+    fn enter(&mut self, path: &Path) -> Result<Node, Diagnostic> {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.chain.contains(&canonical) || self.chain.len() >= MAX_INCLUDE_DEPTH {
+            return Err(Diagnostic::new(format!(
+                "'{}' includes itself (through {})",
+                path.display(),
+                self.chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> ")
+            )));
+        }
+        let node = read_yaml(path)?;
+        self.chain.push(canonical);
+        Ok(node)
+    }
+
+    fn resolve_path(&self, src: Src, node: &Node) -> Result<PathBuf, Diagnostic> {
+        let name = string(src, node, "a file name")?;
+        if name.contains("{{") {
+            return Err(src.err(node, "include file names cannot be templated")
+                .with_help("name the file literally; use 'when:' to choose between includes"));
+        }
+        let candidate = src.dir().join(&name);
+        if candidate.exists() {
+            return Ok(candidate);
+        }
+        Err(src.err(node, format!("included file '{name}' not found (looked in {})", src.dir().display()))
+            .with_help("paths are relative to the file that includes them"))
+    }
+
+    fn play(&mut self, src: Src, node: &Node) -> Result<Play, Diagnostic> {
+        let pairs = node.as_map().ok_or_else(|| {
+            src.err(node, format!("a play must be a mapping, found {}", node.type_name()))
+        })?;
+        for (key, _) in pairs {
+            let k = key.key_text();
+            if !PLAY_KEYWORDS.contains(&k.as_str()) {
+                return Err(src.err(key, format!("unknown play keyword '{k}'"))
+                    .suggest(&k, PLAY_KEYWORDS.iter().copied()));
+            }
+        }
+        let hosts_node = node.get("hosts").ok_or_else(|| {
+            src.err(node, "this play has no 'hosts:'")
+                .with_help("add e.g. 'hosts: all' or a group name")
+        })?;
+        let hosts = match &hosts_node.value {
+            Value::Seq(items) => items.iter().map(|n| string(src, n, "a host pattern")).collect::<Result<Vec<_>, _>>()?.join(","),
+            _ => string(src, hosts_node, "a host pattern")?,
+        };
+        let name = opt(node, "name").map(|n| string(src, n, "a string")).transpose()?.unwrap_or_else(|| hosts.clone());
+
+        let mut inherited = Inherited {
+            tags: opt(node, "tags").map(|n| string_list(src, n)).transpose()?.unwrap_or_default(),
+            become_enabled: opt(node, "become").map(|n| boolean(src, n)).transpose()?,
+            become_user: opt(node, "become_user").map(|n| string(src, n, "a user name")).transpose()?,
+            environment: opt(node, "environment").map(|n| mapping(src, n)).transpose()?.unwrap_or_default(),
+            no_log: opt(node, "no_log").map(|n| boolean(src, n)).transpose()?,
+            ignore_errors: opt(node, "ignore_errors").map(|n| boolean(src, n)).transpose()?,
+            ..Default::default()
+        };
+        let mut vars = opt(node, "vars").map(|n| mapping(src, n)).transpose()?.unwrap_or_default();
+        if let Some(user) = opt(node, "remote_user") {
+            vars.insert("ansible_user".into(), Json::String(string(src, user, "a user name")?));
+        }
+        inherited.vars = Vars::new();
+
+        let sections = ["pre_tasks", "tasks", "post_tasks", "handlers"].map(|key| {
+            opt(node, key)
+                .map(|n| self.task_list(src, n, &inherited))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        });
+        let [pre_tasks, tasks, post_tasks, handlers] = sections;
+        let handlers = handlers?;
+        for h in &handlers {
+            if h.name.is_none() && h.listen.is_empty() {
+                return Err(Diagnostic::new("a handler needs a 'name' or 'listen' so tasks can notify it")
+                    .with_location(h.location.clone()));
+            }
+        }
+
+        Ok(Play {
+            name,
+            hosts,
+            location: src.loc(node),
+            serial: opt(node, "serial").map(|n| serial(src, n)).transpose()?.unwrap_or(Serial::Steps(Vec::new())),
+            max_fail_percentage: opt(node, "max_fail_percentage").map(|n| percentage(src, n)).transpose()?,
+            any_errors_fatal: opt(node, "any_errors_fatal").map(|n| boolean(src, n)).transpose()?.unwrap_or(false),
+            order: opt(node, "order").map(|n| order(src, n)).transpose()?.unwrap_or_default(),
+            vars,
+            vars_files: opt(node, "vars_files").map(|n| vars_files(src, n)).transpose()?.unwrap_or_default(),
+            pre_tasks: pre_tasks?,
+            tasks: tasks?,
+            post_tasks: post_tasks?,
+            handlers,
+            gather_facts: opt(node, "gather_facts").map(|n| boolean(src, n)).transpose()?,
+            load_balancer: opt(node, "load_balancer").map(Node::to_json),
+            base_dir: src.dir(),
+        })
+    }
+
+    fn task_list(&mut self, src: Src, node: &Node, inherited: &Inherited) -> Result<Vec<Task>, Diagnostic> {
+        if node.is_null() {
+            return Ok(Vec::new());
+        }
+        let items = node.as_seq().ok_or_else(|| {
+            src.err(node, format!("expected a list of tasks, found {}", node.type_name()))
+                .with_help("each task starts with '- name: ...' or '- module: ...'")
+        })?;
+        let mut tasks = Vec::new();
+        for item in items {
+            self.task(src, item, inherited, &mut tasks)?;
+        }
+        Ok(tasks)
+    }
+
+    /// Parses one task into `out`; `import_tasks` expands in place.
+    fn task(&mut self, src: Src, node: &Node, parent: &Inherited, out: &mut Vec<Task>) -> Result<(), Diagnostic> {
+        let pairs = node.as_map().ok_or_else(|| {
+            src.err(node, format!("a task must be a mapping, found {}", node.type_name()))
+        })?;
+        let mut module_keys: Vec<&Node> = Vec::new();
+        for (key, _) in pairs {
+            if !TASK_KEYWORDS.contains(&key.key_text().as_str()) {
+                module_keys.push(key);
+            }
+        }
+        let here = self.inherit(src, node, parent)?;
+        let is_block = node.get("block").is_some();
+        let import = node.get("import_tasks");
+        let include = node.get("include_tasks");
+        let structural = is_block as usize + import.is_some() as usize + include.is_some() as usize;
+
+        if structural > 1 || (structural == 1 && !module_keys.is_empty()) {
+            let key = module_keys.first().copied().unwrap_or(node);
+            return Err(unknown_key_error(src, key, structural > 1));
+        }
+        if structural == 0 && node.get("rescue").or(node.get("always")).is_some() {
+            return Err(src.err(node, "'rescue' and 'always' belong to a 'block'")
+                .with_help("put the tasks they guard under 'block:'"));
+        }
+
+        if let Some(target) = import {
+            let file = self.resolve_path(src, target)?;
+            let root = self.enter(&file)?;
+            let result = self.task_list(Src { file: &file }, &root, &here);
+            self.chain.pop();
+            out.extend(result?);
+            return Ok(());
+        }
+
+        let action = if is_block {
+            let mut lists = ["block", "rescue", "always"].map(|k| {
+                opt(node, k).map(|n| self.task_list(src, n, &here)).transpose().map(Option::unwrap_or_default)
+            });
+            let always = std::mem::replace(&mut lists[2], Ok(Vec::new()))?;
+            let rescue = std::mem::replace(&mut lists[1], Ok(Vec::new()))?;
+            let block = std::mem::replace(&mut lists[0], Ok(Vec::new()))?;
+            Action::Block { block, rescue, always }
+        } else if let Some(target) = include {
+            let target = match target.get("file") {
+                Some(file) => file,
+                None => target,
+            };
+            let file = self.resolve_path(src, target)?;
+            let root = self.enter(&file)?;
+            // The include's own `when` is evaluated once, on entry.
+            let inner = Inherited { when: Vec::new(), ..here.clone() };
+            let result = self.task_list(Src { file: &file }, &root, &inner);
+            self.chain.pop();
+            Action::Include { tasks: result? }
+        } else {
+            self.module_action(src, node, &module_keys)?
+        };
+        if let (Action::Block { .. }, Some(loop_node)) = (&action, node.get("loop").or(node.get("with_items"))) {
+            return Err(src.err(loop_node, "'loop' cannot be used on a block")
+                .with_help("loop over an 'include_tasks' instead, or over each task"));
+        }
+        out.push(self.finish_task(src, node, here, action)?);
+        Ok(())
+    }
+
+    fn module_action(&self, src: Src, node: &Node, module_keys: &[&Node]) -> Result<Action, Diagnostic> {
+        let known: Vec<&&Node> = module_keys.iter().filter(|k| spec::lookup(&k.key_text()).is_some()).collect();
+        let key = match (module_keys.len(), known.len()) {
+            (0, _) => {
+                return Err(src.err(node, "this task has no module to run")
+                    .with_help(format!("add one of: {}", spec::module_names().collect::<Vec<_>>().join(", "))));
+            }
+            (1, 0) => return Err(unknown_key_error(src, module_keys[0], false)),
+            (_, 1) => {
+                let extra = module_keys.iter().find(|k| spec::lookup(&k.key_text()).is_none());
+                if let Some(extra) = extra {
+                    return Err(unknown_key_error(src, extra, false));
+                }
+                *known[0]
+            }
+            (_, 0) => return Err(unknown_key_error(src, module_keys[0], false)),
+            _ => {
+                return Err(src.err(known[1], format!(
+                    "this task names two modules, '{}' and '{}'",
+                    known[0].key_text(),
+                    known[1].key_text()
+                )).with_help("split it into two tasks"));
+            }
+        };
+        let name = key.key_text();
+        let module = spec::lookup(&name).expect("checked above");
+        let value = node.get(&name).expect("key exists");
+        let mut args = module_args(src, module, value)?;
+        if let Some(extra) = node.get("args") {
+            for (k, v) in mapping(src, extra)? {
+                args.entry(k).or_insert(v);
+            }
+        }
+        if module.name == "meta" {
+            let action = args.get("action").and_then(Json::as_str).unwrap_or_default().to_string();
+            let meta = MetaAction::parse(&action).ok_or_else(|| {
+                src.err(value, format!("unknown meta action '{action}'")).suggest(
+                    &action,
+                    ["flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_host_errors", "reset_connection"],
+                )
+            })?;
+            return Ok(Action::Meta(meta));
+        }
+        let args = spec::validate(module, &args, true).map_err(|e| {
+            let at = e.param.as_deref().and_then(|p| value.get(p).map(|_| arg_key(value, p))).unwrap_or(value);
+            let mut d = src.err(at, e.message);
+            d.help = e.help;
+            d
+        })?;
+        Ok(Action::Module {
+            module: module.name.to_string(),
+            args,
+        })
+    }
+
+    fn inherit(&self, src: Src, node: &Node, parent: &Inherited) -> Result<Inherited, Diagnostic> {
+        let mut here = parent.clone();
+        if let Some(n) = opt(node, "when") {
+            here.when.extend(conditions(src, n)?);
+        }
+        if let Some(n) = opt(node, "tags") {
+            for t in string_list(src, n)? {
+                if !here.tags.contains(&t) {
+                    here.tags.push(t);
+                }
+            }
+        }
+        if let Some(n) = opt(node, "vars") {
+            here.vars.extend(mapping(src, n)?);
+        }
+        if let Some(n) = opt(node, "environment") {
+            here.environment.extend(mapping(src, n)?);
+        }
+        let bool_kw = |key: &str, slot: &mut Option<bool>| -> Result<(), Diagnostic> {
+            if let Some(n) = opt(node, key) {
+                *slot = Some(boolean(src, n)?);
+            }
+            Ok(())
+        };
+        bool_kw("become", &mut here.become_enabled)?;
+        bool_kw("ignore_errors", &mut here.ignore_errors)?;
+        bool_kw("no_log", &mut here.no_log)?;
+        bool_kw("run_once", &mut here.run_once)?;
+        bool_kw("check_mode", &mut here.check_mode)?;
+        if let Some(n) = opt(node, "become_user") {
+            here.become_user = Some(string(src, n, "a user name")?);
+        }
+        if let Some(n) = opt(node, "delegate_to") {
+            here.delegate_to = Some(string(src, n, "a host name")?);
+        }
+        Ok(here)
+    }
+
+    fn finish_task(&self, src: Src, node: &Node, here: Inherited, action: Action) -> Result<Task, Diagnostic> {
+        let loop_control = opt(node, "loop_control");
+        if let Some(lc) = loop_control {
+            for (k, _) in lc.as_map().ok_or_else(|| src.err(lc, "'loop_control' must be a mapping"))? {
+                if !LOOP_CONTROL_KEYS.contains(&k.key_text().as_str()) {
+                    return Err(src.err(k, format!("unknown loop_control key '{}'", k.key_text()))
+                        .suggest(&k.key_text(), LOOP_CONTROL_KEYS.iter().copied()));
+                }
+            }
+        }
+        let lc = |key: &str| loop_control.and_then(|n| opt(n, key));
+        let loop_items = match (opt(node, "loop"), opt(node, "with_items").or(opt(node, "with_list"))) {
+            (Some(_), Some(w)) => return Err(src.err(w, "use either 'loop' or 'with_items', not both")),
+            (Some(n), None) => Some(n.to_json()),
+            // with_items flattens one level, like Ansible's.
+            (None, Some(n)) => Some(match (n.key_text().as_str(), n.to_json()) {
+                (_, Json::Array(items)) if node.get("with_items").is_some() => Json::Array(
+                    items.into_iter().flat_map(|i| match i {
+                        Json::Array(inner) => inner,
+                        other => vec![other],
+                    }).collect(),
+                ),
+                (_, other) => other,
+            }),
+            (None, None) => None,
+        };
+        Ok(Task {
+            name: opt(node, "name").map(|n| string(src, n, "a string")).transpose()?,
+            location: src.loc(node),
+            action,
+            when: here.when,
+            register: opt(node, "register").map(|n| identifier(src, n)).transpose()?,
+            loop_items,
+            loop_var: lc("loop_var").map(|n| identifier(src, n)).transpose()?.unwrap_or_else(|| "item".into()),
+            index_var: lc("index_var").map(|n| identifier(src, n)).transpose()?,
+            loop_label: lc("label").map(|n| string(src, n, "a string")).transpose()?,
+            until: opt(node, "until").map(|n| conditions(src, n).map(|c| c.join(" and "))).transpose()?,
+            retries: opt(node, "retries").map(|n| integer(src, n)).transpose()?.unwrap_or(3),
+            delay: opt(node, "delay").map(|n| seconds(src, n)).transpose()?.unwrap_or(5.0),
+            changed_when: opt(node, "changed_when").map(|n| conditions(src, n)).transpose()?,
+            failed_when: opt(node, "failed_when").map(|n| conditions(src, n)).transpose()?,
+            ignore_errors: here.ignore_errors.unwrap_or(false),
+            notify: opt(node, "notify").map(|n| string_list(src, n)).transpose()?.unwrap_or_default(),
+            listen: opt(node, "listen").map(|n| string_list(src, n)).transpose()?.unwrap_or_default(),
+            tags: here.tags,
+            no_log: here.no_log.unwrap_or(false),
+            become_enabled: here.become_enabled,
+            become_user: here.become_user,
+            delegate_to: here.delegate_to,
+            run_once: here.run_once.unwrap_or(false),
+            vars: here.vars,
+            environment: here.environment,
+            check_mode: here.check_mode,
+        })
+    }
+}
+
+/// The key node of a named argument inside a module's argument mapping.
+fn arg_key<'a>(args: &'a Node, name: &str) -> &'a Node {
+    args.as_map()
+        .and_then(|pairs| pairs.iter().find(|(k, _)| k.key_text() == name).map(|(k, _)| k))
+        .unwrap_or(args)
+}
+
+fn unknown_key_error(src: Src, key: &Node, structural_clash: bool) -> Diagnostic {
+    let name = key.key_text();
+    if structural_clash {
+        return src.err(key, "a task can hold only one of 'block', 'import_tasks', 'include_tasks' or a module");
+    }
+    if let Some(kw) = crate::diag::did_you_mean(&name, TASK_KEYWORDS.iter().copied()) {
+        return src.err(key, format!("unknown task keyword '{name}'")).with_help(format!("did you mean '{kw}'?"));
+    }
+    src.err(key, format!("unknown module '{name}'")).suggest(spec::canonical_name(&name), spec::module_names())
+}
+
+/// Module arguments given as a mapping, as `key=value` text, or empty.
+fn module_args(src: Src, module: &spec::ModuleSpec, value: &Node) -> Result<Vars, Diagnostic> {
+    match &value.value {
+        Value::Null => Ok(Vars::new()),
+        Value::Map(_) => mapping(src, value),
+        Value::Str(text) => parse_kv_args(module, text).map_err(|e| src.err(value, e)),
+        _ if matches!(module.free_form, FreeForm::Into(_)) => {
+            Err(src.err(value, format!("'{}' takes a command line or a mapping of arguments, found {}", module.name, value.type_name())))
+        }
+        _ => Err(src.err(value, format!("'{}' takes a mapping of arguments, found {}", module.name, value.type_name()))
+            .with_help(format!("write e.g. '{}:' followed by indented 'key: value' lines", module.name))),
+    }
+}
+
+/// `key=value` text. For free-form modules, tokens that are not parameters of
+/// the module stay in the free-form text, verbatim.
+fn parse_kv_args(module: &spec::ModuleSpec, text: &str) -> Result<Vars, String> {
+    let tokens = kv::split_tokens(text)?;
+    let mut args = Vars::new();
+    let mut free = Vec::new();
+    for token in &tokens {
+        match kv::as_pair(token) {
+            Some((k, v)) if module.param(k).is_some() || (module.open_params && free.is_empty()) || matches!(module.free_form, FreeForm::No) => {
+                args.insert(k.to_string(), Json::String(kv::unquote(v)));
+            }
+            _ => free.push(token.as_str()),
+        }
+    }
+    match module.free_form {
+        FreeForm::Into(param) if !free.is_empty() => {
+            args.insert(param.to_string(), Json::String(free.join(" ")));
+        }
+        FreeForm::No if !free.is_empty() => {
+            return Err(format!("'{}' expects key=value arguments, found '{}'", module.name, free.join(" ")));
+        }
+        _ => {}
+    }
+    Ok(args)
+}
+
+// ---- typed keyword values ----
+
+fn opt<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    node.get(key)
+}
+
+fn string(src: Src, node: &Node, what: &str) -> Result<String, Diagnostic> {
+    match &node.value {
+        Value::Str(s) => Ok(s.clone()),
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => Ok(node.key_text()),
+        _ => Err(src.err(node, format!("expected {what}, found {}", node.type_name()))),
+    }
+}
+
+fn identifier(src: Src, node: &Node) -> Result<String, Diagnostic> {
+    let s = string(src, node, "a variable name")?;
+    let valid = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(src.err(node, format!("'{s}' is not a valid variable name"))
+            .with_help("use letters, digits and underscores, not starting with a digit"));
+    }
+    Ok(s)
+}
+
+fn boolean(src: Src, node: &Node) -> Result<bool, Diagnostic> {
+    match &node.value {
+        Value::Bool(b) => Ok(*b),
+        Value::Str(s) => spec::parse_bool(s).ok_or_else(|| src.err(node, format!("expected a boolean (true/false), found '{s}'"))),
+        _ => Err(src.err(node, format!("expected a boolean (true/false), found {}", node.type_name()))),
+    }
+}
+
+fn integer(src: Src, node: &Node) -> Result<u32, Diagnostic> {
+    match &node.value {
+        Value::Int(i) if *i >= 0 => Ok(*i as u32),
+        Value::Str(s) => s.trim().parse().map_err(|_| src.err(node, format!("expected a whole number, found '{s}'"))),
+        _ => Err(src.err(node, format!("expected a whole number, found {}", node.type_name()))),
+    }
+}
+
+fn seconds(src: Src, node: &Node) -> Result<f64, Diagnostic> {
+    let parsed = match &node.value {
+        Value::Int(i) if *i >= 0 => Some(*i as f64),
+        Value::Float(f) if *f >= 0.0 => Some(*f),
+        Value::Str(s) => spec::parse_duration(s),
+        _ => None,
+    };
+    parsed.ok_or_else(|| src.err(node, format!("expected a duration in seconds (or e.g. \"30s\", \"5m\"), found {}", node.type_name())))
+}
+
+fn percentage(src: Src, node: &Node) -> Result<f64, Diagnostic> {
+    let value = match &node.value {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::Str(s) => s.trim_end_matches('%').trim().parse().map_err(|_| src.err(node, format!("expected a percentage, found '{s}'")))?,
+        _ => return Err(src.err(node, format!("expected a percentage, found {}", node.type_name()))),
+    };
+    if !(0.0..=100.0).contains(&value) {
+        return Err(src.err(node, format!("max_fail_percentage must be between 0 and 100, found {value}")));
+    }
+    Ok(value)
+}
+
+fn mapping(src: Src, node: &Node) -> Result<Vars, Diagnostic> {
+    match node.to_json() {
+        Json::Object(map) => Ok(map),
+        Json::Null => Ok(Map::new()),
+        _ => Err(src.err(node, format!("expected a mapping, found {}", node.type_name()))),
+    }
+}
+
+fn string_list(src: Src, node: &Node) -> Result<Vec<String>, Diagnostic> {
+    match &node.value {
+        Value::Seq(items) => items.iter().map(|n| string(src, n, "a string")).collect(),
+        Value::Str(s) => Ok(s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()),
+        _ => Ok(vec![string(src, node, "a string or a list of strings")?]),
+    }
+}
+
+/// `when:` and friends: a string, a boolean, or a list of those.
+fn conditions(src: Src, node: &Node) -> Result<Vec<String>, Diagnostic> {
+    let one = |n: &Node| match &n.value {
+        Value::Str(s) => Ok(s.clone()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Int(i) => Ok((*i != 0).to_string()),
+        _ => Err(src.err(n, format!("expected a condition (a Jinja expression), found {}", n.type_name()))),
+    };
+    match &node.value {
+        Value::Seq(items) => items.iter().map(one).collect(),
+        _ => Ok(vec![one(node)?]),
+    }
+}
+
+fn serial(src: Src, node: &Node) -> Result<Serial, Diagnostic> {
+    let items: Vec<&Node> = match &node.value {
+        Value::Seq(items) if items.is_empty() => return Err(src.err(node, "'serial' is an empty list").with_help("give a count, a percentage, or a list such as [1, \"25%\"]")),
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    let mut steps = Vec::new();
+    for item in items {
+        let text = match &item.value {
+            Value::Int(i) => i.to_string(),
+            Value::Str(s) if s.contains("{{") => return Ok(Serial::Templated(node.to_json(), src.loc(node))),
+            Value::Str(s) => s.clone(),
+            _ => return Err(src.err(item, format!("invalid serial entry: expected a count or a percentage, found {}", item.type_name()))),
+        };
+        steps.push(SerialStep::parse(&text).map_err(|e| {
+            src.err(item, format!("invalid serial: {e}")).with_help("use a count (2), a percentage (\"25%\"), or a ramp list ([1, 2, \"50%\"])")
+        })?);
+    }
+    Ok(Serial::Steps(steps))
+}
+
+fn order(src: Src, node: &Node) -> Result<HostOrder, Diagnostic> {
+    let text = string(src, node, "a host order")?;
+    HostOrder::parse(&text).ok_or_else(|| {
+        src.err(node, format!("unknown order '{text}'")).suggest(&text, HostOrder::NAMES)
+    })
+}
+
+fn vars_files(src: Src, node: &Node) -> Result<Vec<VarsFile>, Diagnostic> {
+    let items = node.as_seq().ok_or_else(|| src.err(node, "'vars_files' must be a list of file names"))?;
+    items.iter().map(|item| {
+        let candidates = match &item.value {
+            Value::Seq(c) => c.iter().map(|n| string(src, n, "a file name")).collect::<Result<_, _>>()?,
+            _ => vec![string(src, item, "a file name")?],
+        };
+        Ok(VarsFile { candidates, location: src.loc(item) })
+    }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn load(text: &str) -> Result<Playbook, Diagnostic> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.yaml");
+        fs::write(&path, text).unwrap();
+        let pb = load_playbook(&path);
+        drop(dir);
+        pb
+    }
+
+    fn error(text: &str) -> String {
+        load(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn loads_tasks_with_locations() {
+        let pb = load("- hosts: all\n  tasks:\n    - name: hi\n      debug: msg=hello\n    - command: echo hi chdir=/tmp\n").unwrap();
+        let play = &pb.plays[0];
+        assert_eq!(play.tasks.len(), 2);
+        assert_eq!(play.tasks[0].location.line, 3);
+        match &play.tasks[1].action {
+            Action::Module { module, args } => {
+                assert_eq!(module, "command");
+                assert_eq!(args["cmd"], "echo hi");
+                assert_eq!(args["chdir"], "/tmp");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fully_qualified_module_and_args_keyword() {
+        let pb = load("- hosts: all\n  tasks:\n    - ansible.builtin.shell: echo $HOME\n      args: {chdir: /tmp}\n").unwrap();
+        let Action::Module { module, args } = &pb.plays[0].tasks[0].action else { panic!() };
+        assert_eq!(module, "shell");
+        assert_eq!(args["chdir"], "/tmp");
+    }
+
+    #[test]
+    fn unknown_keyword_and_module_suggest() {
+        let e = error("- hosts: all\n  taks: []\n");
+        assert!(e.contains("unknown play keyword 'taks'") && e.contains(":2:3") && e.contains("did you mean 'tasks'"), "{e}");
+        let e = error("- hosts: all\n  tasks:\n    - comand: ls\n");
+        assert!(e.contains("unknown module 'comand'") && e.contains(":3:7") && e.contains("did you mean 'command'"), "{e}");
+        let e = error("- hosts: all\n  tasks:\n    - command: ls\n      whn: x\n");
+        assert!(e.contains("unknown task keyword 'whn'") && e.contains("did you mean 'when'"), "{e}");
+    }
+
+    #[test]
+    fn wrong_argument_type_and_name() {
+        let e = error("- hosts: all\n  tasks:\n    - pause: {seconds: [1]}\n");
+        assert!(e.contains("must be a duration"), "{e}");
+        let e = error("- hosts: all\n  tasks:\n    - command: {cmd: ls, chdri: /tmp}\n");
+        assert!(e.contains("unsupported parameter 'chdri'") && e.contains("did you mean 'chdir'"), "{e}");
+        let e = error("- hosts: all\n  tasks:\n    - debug: hello\n");
+        assert!(e.contains("expects key=value"), "{e}");
+    }
+
+    #[test]
+    fn invalid_serial() {
+        for bad in ["0", "\"0%\"", "\"lots\"", "[]", "{a: 1}"] {
+            let e = error(&format!("- hosts: all\n  serial: {bad}\n  tasks: []\n"));
+            assert!(e.contains("serial") && e.contains(":2:"), "{bad}: {e}");
+        }
+        let pb = load("- hosts: all\n  serial: [1, \"50%\"]\n").unwrap();
+        assert_eq!(pb.plays[0].serial, Serial::Steps(vec![SerialStep::Count(1), SerialStep::Percent(50.0)]));
+    }
+
+    #[test]
+    fn malformed_yaml_has_location() {
+        let e = error("- hosts: all\n  tasks:\n    - debug: {msg: [1, 2}\n");
+        assert!(e.contains("YAML syntax error") && e.contains("site.yaml:3"), "{e}");
+    }
+
+    #[test]
+    fn blocks_inherit_and_imports_expand() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("sub/inner.yaml"), "- debug: msg=inner\n- import_tasks: leaf.yaml\n").unwrap();
+        fs::write(dir.path().join("sub/leaf.yaml"), "- debug: msg=leaf\n").unwrap();
+        let path = dir.path().join("site.yaml");
+        fs::write(&path, "- hosts: all\n  tasks:\n    - block:\n        - import_tasks: sub/inner.yaml\n      when: x\n      tags: [t]\n      rescue:\n        - debug: msg=r\n").unwrap();
+        let pb = load_playbook(&path).unwrap();
+        let Action::Block { block, rescue, .. } = &pb.plays[0].tasks[0].action else { panic!() };
+        assert_eq!(block.len(), 2, "import expanded relative to the including file");
+        assert_eq!(block[1].when, vec!["x".to_string()]);
+        assert_eq!(block[1].tags, vec!["t".to_string()]);
+        assert!(block[1].location.file.ends_with("leaf.yaml"));
+        assert_eq!(rescue.len(), 1);
+    }
+
+    #[test]
+    fn missing_include_and_cycles() {
+        let e = error("- hosts: all\n  tasks:\n    - include_tasks: nope.yaml\n");
+        assert!(e.contains("'nope.yaml' not found") && e.contains(":3:22"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.yaml"), "- import_tasks: a.yaml\n").unwrap();
+        let path = dir.path().join("site.yaml");
+        fs::write(&path, "- hosts: all\n  tasks:\n    - import_tasks: a.yaml\n").unwrap();
+        let e = load_playbook(&path).unwrap_err().to_string();
+        assert!(e.contains("includes itself"), "{e}");
+    }
+
+    #[test]
+    fn handlers_need_names() {
+        let e = error("- hosts: all\n  handlers:\n    - command: ls\n");
+        assert!(e.contains("handler needs a 'name'"), "{e}");
+    }
+
+    #[test]
+    fn meta_and_loop_control() {
+        let pb = load("- hosts: all\n  tasks:\n    - meta: flush_handlers\n    - debug: var=x\n      loop: [1, 2]\n      loop_control: {loop_var: y}\n").unwrap();
+        assert!(matches!(pb.plays[0].tasks[0].action, Action::Meta(MetaAction::FlushHandlers)));
+        assert_eq!(pb.plays[0].tasks[1].loop_var, "y");
+        let e = error("- hosts: all\n  tasks:\n    - debug: var=x\n      loop_control: {loopvar: y}\n");
+        assert!(e.contains("did you mean 'loop_var'"), "{e}");
+    }
+}

@@ -1,0 +1,248 @@
+//! The typed playbook: plays and tasks with the source location of each.
+//!
+//! Inheritance is resolved by the loader: a task inside a block or an
+//! `import_tasks` already carries the `when`, `tags`, `vars`, `become`… it
+//! inherited, so the engine never walks up a tree.
+
+use crate::diag::Location;
+use crate::plan::{HostOrder, SerialStep};
+use serde_json::{Map, Value as Json};
+
+pub type Vars = Map<String, Json>;
+
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub path: std::path::PathBuf,
+    pub plays: Vec<Play>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Play {
+    pub name: String,
+    pub hosts: String,
+    pub location: Location,
+    pub serial: Serial,
+    pub max_fail_percentage: Option<f64>,
+    pub any_errors_fatal: bool,
+    pub order: HostOrder,
+    pub vars: Vars,
+    /// Each entry is a list of candidates; the first that exists is used.
+    pub vars_files: Vec<VarsFile>,
+    pub pre_tasks: Vec<Task>,
+    pub tasks: Vec<Task>,
+    pub post_tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub gather_facts: Option<bool>,
+    /// The raw `load_balancer:` section (interpreted by the traffic layer).
+    pub load_balancer: Option<Json>,
+    /// Directory that relative paths (templates, vars files) resolve from.
+    pub base_dir: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Serial {
+    Steps(Vec<SerialStep>),
+    /// A templated value, resolved with the play's variables at run time.
+    Templated(Json, Location),
+}
+
+#[derive(Debug, Clone)]
+pub struct VarsFile {
+    pub candidates: Vec<String>,
+    pub location: Location,
+}
+
+/// The three sections that make up a play's host work, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    PreTasks,
+    Tasks,
+    PostTasks,
+}
+
+impl Section {
+    pub const ALL: [Section; 3] = [Section::PreTasks, Section::Tasks, Section::PostTasks];
+}
+
+impl Play {
+    pub fn section(&self, section: Section) -> &[Task] {
+        match section {
+            Section::PreTasks => &self.pre_tasks,
+            Section::Tasks => &self.tasks,
+            Section::PostTasks => &self.post_tasks,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: Option<String>,
+    pub location: Location,
+    pub action: Action,
+    /// All conditions must hold, the inherited ones first.
+    pub when: Vec<String>,
+    pub register: Option<String>,
+    pub loop_items: Option<Json>,
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub loop_label: Option<String>,
+    pub until: Option<String>,
+    pub retries: u32,
+    pub delay: f64,
+    pub changed_when: Option<Vec<String>>,
+    pub failed_when: Option<Vec<String>>,
+    pub ignore_errors: bool,
+    pub notify: Vec<String>,
+    /// Handler topics (handlers only).
+    pub listen: Vec<String>,
+    pub tags: Vec<String>,
+    pub no_log: bool,
+    pub become_enabled: Option<bool>,
+    pub become_user: Option<String>,
+    pub delegate_to: Option<String>,
+    pub run_once: bool,
+    pub vars: Vars,
+    pub environment: Vars,
+    pub check_mode: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Module {
+        /// Canonical short name (`command`, not `ansible.builtin.command`).
+        module: String,
+        /// Validated arguments; templated values are rendered at run time.
+        args: Vars,
+    },
+    Block {
+        block: Vec<Task>,
+        rescue: Vec<Task>,
+        always: Vec<Task>,
+    },
+    /// `include_tasks`: loaded up front so a missing file fails before any
+    /// task runs, but entered per host at run time (its `when` is already
+    /// on the task itself).
+    Include { tasks: Vec<Task> },
+    Meta(MetaAction),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaAction {
+    FlushHandlers,
+    Noop,
+    EndPlay,
+    EndHost,
+    EndBatch,
+    ClearHostErrors,
+    ResetConnection,
+}
+
+impl MetaAction {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "flush_handlers" => MetaAction::FlushHandlers,
+            "noop" | "refresh_inventory" => MetaAction::Noop,
+            "end_play" => MetaAction::EndPlay,
+            "end_host" => MetaAction::EndHost,
+            "end_batch" => MetaAction::EndBatch,
+            "clear_host_errors" => MetaAction::ClearHostErrors,
+            "reset_connection" => MetaAction::ResetConnection,
+            _ => return None,
+        })
+    }
+}
+
+impl Task {
+    /// The name shown in `TASK [...]`: the task's name, else `module: args`.
+    pub fn display_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        match &self.action {
+            Action::Module { module, .. } => module.clone(),
+            Action::Block { .. } => "block".into(),
+            Action::Include { .. } => "include_tasks".into(),
+            Action::Meta(_) => "meta".into(),
+        }
+    }
+
+    /// Whether the task runs under `--tags` / `--skip-tags` (Ansible rules:
+    /// `always` runs unless skipped by name, `never` only when asked for).
+    pub fn selected_by(&self, tags: &[String], skip_tags: &[String]) -> bool {
+        let has = |t: &str| self.tags.iter().any(|x| x == t);
+        let listed = |list: &[String], t: &str| list.iter().any(|x| x == t);
+        if skip_tags.iter().any(|t| has(t) || (t == "tagged" && !self.tags.is_empty()) || (t == "untagged" && self.tags.is_empty())) {
+            return false;
+        }
+        if has("always") {
+            return true;
+        }
+        let asked = |t: &str| listed(tags, t);
+        if has("never") && !self.tags.iter().any(|t| t != "never" && asked(t)) {
+            return false;
+        }
+        if tags.is_empty() || asked("all") {
+            return true;
+        }
+        (asked("tagged") && !self.tags.is_empty())
+            || (asked("untagged") && self.tags.is_empty())
+            || self.tags.iter().any(|t| asked(t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task_with_tags(tags: &[&str]) -> Task {
+        Task {
+            name: None,
+            location: Location { file: "x".into(), line: 1, col: 1 },
+            action: Action::Meta(MetaAction::Noop),
+            when: vec![],
+            register: None,
+            loop_items: None,
+            loop_var: "item".into(),
+            index_var: None,
+            loop_label: None,
+            until: None,
+            retries: 3,
+            delay: 5.0,
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: false,
+            notify: vec![],
+            listen: vec![],
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            no_log: false,
+            become_enabled: None,
+            become_user: None,
+            delegate_to: None,
+            run_once: false,
+            vars: Vars::new(),
+            environment: Vars::new(),
+            check_mode: None,
+        }
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn tag_selection_follows_ansible() {
+        let deploy = task_with_tags(&["deploy"]);
+        let always = task_with_tags(&["always"]);
+        let never = task_with_tags(&["never", "debug"]);
+        let untagged = task_with_tags(&[]);
+        assert!(deploy.selected_by(&[], &[]));
+        assert!(!never.selected_by(&[], &[]));
+        assert!(never.selected_by(&s(&["debug"]), &[]));
+        assert!(always.selected_by(&s(&["deploy"]), &[]));
+        assert!(!always.selected_by(&[], &s(&["always"])));
+        assert!(!untagged.selected_by(&s(&["deploy"]), &[]));
+        assert!(untagged.selected_by(&s(&["untagged"]), &[]));
+        assert!(!deploy.selected_by(&[], &s(&["deploy"])));
+        assert!(deploy.selected_by(&s(&["tagged"]), &[]));
+    }
+}
