@@ -2,14 +2,24 @@
 //! fleet behind a load balancer.
 //!
 //! # Layout
+//! Data flows one way: [`cli`] → [`app`] loads the [`inventory`] and the
+//! [`playbook`] → [`plan`] cuts batches → [`engine`] runs tasks through
+//! [`modules`] over a [`connection`] → [`events`] → [`output`].
+//!
 //! - [`yaml`]: YAML parsed into nodes that keep their source location.
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
-//! - [`playbook`]: the typed playbook model and its loader.
-//! - [`plan`]: hosts and `serial` to batches (pure).
-//! - [`modules`]: module specs and implementations.
+//! - [`template`]: the minijinja environment with Ansible's filters and tests.
 
+pub mod app;
+pub mod cli;
+pub mod connection;
 pub mod diag;
+pub mod engine;
+pub mod events;
+pub mod inventory;
 pub mod modules;
+pub mod output;
 pub mod plan;
 pub mod playbook;
+pub mod template;
 pub mod yaml;

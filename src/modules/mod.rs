@@ -1,3 +1,141 @@
-//! Modules: what each accepts ([`spec`]) and how each runs.
+//! Modules: what each accepts ([`spec`]) and how each runs (one file each).
+//!
+//! A module gets its rendered arguments and a [`ModuleContext`] (the host's
+//! connection, the variable scope, check/diff mode) and returns a
+//! [`TaskResult`]. Modules never print; the engine turns results into events.
 
+pub mod assert;
+pub mod command;
+pub mod debug;
+pub mod fail;
+pub mod pause;
+pub mod set_fact;
 pub mod spec;
+
+use crate::connection::Connection;
+use crate::template::Templar;
+use serde_json::{Map, Value as Json};
+
+pub type Vars = Map<String, Json>;
+
+/// A module's outcome, shaped like Ansible's result dictionary so that
+/// `register` gives users the fields they expect (`rc`, `stdout`, `changed`…).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskResult {
+    pub changed: bool,
+    pub failed: bool,
+    pub skipped: bool,
+    pub unreachable: bool,
+    pub msg: Option<String>,
+    /// Module-specific fields.
+    pub data: Vars,
+}
+
+impl TaskResult {
+    pub fn ok() -> Self {
+        TaskResult::default()
+    }
+
+    pub fn changed() -> Self {
+        TaskResult { changed: true, ..Default::default() }
+    }
+
+    pub fn failed(msg: impl Into<String>) -> Self {
+        TaskResult { failed: true, msg: Some(msg.into()), ..Default::default() }
+    }
+
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        let mut r = TaskResult { skipped: true, ..Default::default() };
+        r.data.insert("skip_reason".into(), Json::String(reason.into()));
+        r
+    }
+
+    pub fn unreachable(msg: impl Into<String>) -> Self {
+        TaskResult { unreachable: true, msg: Some(msg.into()), ..Default::default() }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Json>) -> Self {
+        self.data.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn with_msg(mut self, msg: impl Into<String>) -> Self {
+        self.msg = Some(msg.into());
+        self
+    }
+
+    /// The dictionary a `register` receives.
+    pub fn to_json(&self) -> Json {
+        let mut map = self.data.clone();
+        map.insert("changed".into(), Json::Bool(self.changed));
+        if self.failed {
+            map.insert("failed".into(), Json::Bool(true));
+        } else {
+            map.entry("failed").or_insert(Json::Bool(false));
+        }
+        if self.skipped {
+            map.insert("skipped".into(), Json::Bool(true));
+        }
+        if self.unreachable {
+            map.insert("unreachable".into(), Json::Bool(true));
+        }
+        if let Some(msg) = &self.msg {
+            map.insert("msg".into(), Json::String(msg.clone()));
+        }
+        Json::Object(map)
+    }
+}
+
+pub struct ModuleContext<'a> {
+    pub host: &'a str,
+    pub conn: &'a dyn Connection,
+    pub templar: &'a Templar,
+    /// The host's variables, for modules that evaluate expressions.
+    pub scope: &'a minijinja::Value,
+    pub check_mode: bool,
+    pub diff: bool,
+    pub verbosity: u8,
+    /// `environment:` of the task, exported before commands.
+    pub environment: &'a Vars,
+}
+
+/// Parameters a module renders itself rather than having the engine render
+/// them first (`command` splits its line into words before templating, so a
+/// templated value can never become several words or reach a shell).
+pub fn self_rendered_params(module: &str) -> &'static [&'static str] {
+    match module {
+        "command" => &["cmd"],
+        "assert" => &["that"],
+        _ => &[],
+    }
+}
+
+pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
+    match module {
+        "command" => command::run(args, ctx, false).await,
+        "shell" => command::run(args, ctx, true).await,
+        "debug" => debug::run(args, ctx),
+        "set_fact" => set_fact::run(args),
+        "assert" => assert::run(args, ctx),
+        "fail" => fail::run(args),
+        "pause" => pause::run(args, ctx).await,
+        other => TaskResult::failed(format!("module '{other}' is not implemented")),
+    }
+}
+
+/// A string argument, if present and not null.
+pub fn arg_str<'a>(args: &'a Vars, key: &str) -> Option<&'a str> {
+    args.get(key).and_then(Json::as_str)
+}
+
+pub fn arg_bool(args: &Vars, key: &str, default: bool) -> bool {
+    args.get(key).and_then(Json::as_bool).unwrap_or(default)
+}
+
+/// Turns any JSON value into the text a user expects to see (strings bare).
+pub fn display_text(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

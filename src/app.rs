@@ -1,0 +1,255 @@
+//! The application: from parsed arguments to an exit code.
+//!
+//! Loading is done completely before anything runs, so any input error
+//! (playbook, inventory, extra vars, undefined variables) exits 4 or 5 with
+//! nothing executed.
+
+use crate::cli::{Cli, Command, PlayArgs};
+use crate::diag::Diagnostic;
+use crate::engine::{Engine, RunOptions, RunSummary};
+use crate::events::{EventSink, Fanout, Sink};
+use crate::inventory::Inventory;
+use crate::output::{console::Console, json::JsonLines};
+use crate::playbook::{self, kv, Action, Playbook, Task};
+use crate::template::Templar;
+use clap::Parser;
+use serde_json::{Map, Value as Json};
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Exit codes, as ansible-playbook's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Error = 1,
+    HostFailed = 2,
+    Unreachable = 3,
+    Parse = 4,
+    BadOptions = 5,
+    Interrupted = 99,
+}
+
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Exit::Ok as i32,
+                _ => Exit::BadOptions as i32,
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ERROR! cannot start the async runtime: {e}");
+            return Exit::Error as i32;
+        }
+    };
+    let exit = match cli.command {
+        Command::Play(args) => runtime.block_on(play(args)),
+    };
+    exit as i32
+}
+
+/// An error that ends the run before or outside the engine.
+struct Fatal {
+    exit: Exit,
+    diagnostic: Diagnostic,
+}
+
+impl Fatal {
+    fn parse(d: Diagnostic) -> Self {
+        Fatal { exit: Exit::Parse, diagnostic: d }
+    }
+    fn options(d: Diagnostic) -> Self {
+        Fatal { exit: Exit::BadOptions, diagnostic: d }
+    }
+}
+
+async fn play(args: PlayArgs) -> Exit {
+    match try_play(args).await {
+        Ok(exit) => exit,
+        Err(fatal) => {
+            eprintln!("{}", fatal.diagnostic);
+            fatal.exit
+        }
+    }
+}
+
+async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
+    let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Fatal::options)?;
+    let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>()).map_err(Fatal::parse)?;
+    let mut playbooks = Vec::new();
+    for path in &args.playbooks {
+        let pb = playbook::load_playbook(path).map_err(Fatal::parse)?;
+        if let Some(dir) = path.parent() {
+            inventory.load_playbook_vars(dir).map_err(Fatal::parse)?;
+        }
+        playbooks.push(pb);
+    }
+    let templar = Templar::new();
+    for pb in &playbooks {
+        crate::engine::lint::check_templates(pb, &inventory, &extra_vars, &templar).map_err(Fatal::parse)?;
+    }
+    if args.syntax_check {
+        for pb in &playbooks {
+            println!("\nplaybook: {}", pb.path.display());
+        }
+        return Ok(Exit::Ok);
+    }
+    let opts = RunOptions {
+        limit: args.limit.clone(),
+        extra_vars,
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        check: args.check,
+        diff: args.diff,
+        forks: args.forks as usize,
+        verbosity: args.verbose,
+    };
+    let sink = make_sink(&args).map_err(Fatal::options)?;
+    let mut engine = Engine::new(inventory, templar, opts, sink);
+    if args.list_hosts || args.list_tasks {
+        for pb in &playbooks {
+            print!("{}", listing(&engine, pb, args.list_hosts, args.list_tasks, &args).map_err(Fatal::parse)?);
+        }
+        return Ok(Exit::Ok);
+    }
+    let mut total = RunSummary::default();
+    for pb in &playbooks {
+        let summary = engine.run(pb).await.map_err(Fatal::parse)?;
+        total = summary;
+    }
+    Ok(if total.any_failed() {
+        Exit::HostFailed
+    } else if total.any_unreachable() {
+        Exit::Unreachable
+    } else {
+        Exit::Ok
+    })
+}
+
+fn make_sink(args: &PlayArgs) -> Result<Sink, Diagnostic> {
+    let console: Sink = Arc::new(Console::new(std::io::stdout(), args.verbose));
+    let Some(path) = &args.events_json else {
+        return Ok(console);
+    };
+    let file = std::fs::File::create(path)
+        .map_err(|e| Diagnostic::new(format!("cannot write --events-json file '{}': {e}", path.display())))?;
+    let json: Arc<dyn EventSink> = Arc::new(JsonLines(Mutex::new(std::io::BufWriter::new(file))));
+    Ok(Arc::new(Fanout(vec![console, json])))
+}
+
+/// `-e` values: `key=value …`, inline YAML/JSON, or `@file`; later wins.
+pub fn parse_extra_vars(values: &[String]) -> Result<Map<String, Json>, Diagnostic> {
+    let mut vars = Map::new();
+    for value in values {
+        let text = value.trim();
+        let parsed = if let Some(file) = text.strip_prefix('@') {
+            let node = playbook::read_yaml(Path::new(file))?;
+            mapping_of(node.to_json(), &format!("the file '{file}'"))?
+        } else if text.starts_with('{') || text.starts_with('[') || (text.contains(": ") && !text.contains('=')) {
+            let node = crate::yaml::parse(text).map_err(|e| {
+                Diagnostic::new(format!("-e '{text}': invalid YAML/JSON at column {}: {}", e.span.col, e.message))
+            })?;
+            mapping_of(node.to_json(), &format!("-e '{text}'"))?
+        } else {
+            let mut map = Map::new();
+            let tokens = kv::split_tokens(text).map_err(|e| Diagnostic::new(format!("-e '{text}': {e}")))?;
+            for token in tokens {
+                let (k, v) = kv::as_pair(&token).ok_or_else(|| {
+                    Diagnostic::new(format!("-e '{text}': '{token}' is not key=value"))
+                        .with_help("write -e 'name=value', -e '{\"name\": 1}' or -e @vars.yaml")
+                })?;
+                map.insert(k.to_string(), Json::String(kv::unquote(v)));
+            }
+            map
+        };
+        vars.extend(parsed);
+    }
+    Ok(vars)
+}
+
+fn mapping_of(value: Json, what: &str) -> Result<Map<String, Json>, Diagnostic> {
+    match value {
+        Json::Object(map) => Ok(map),
+        Json::Null => Ok(Map::new()),
+        _ => Err(Diagnostic::new(format!("{what} must hold a mapping of variables"))),
+    }
+}
+
+/// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout, with the
+/// batches `serial` will make.
+fn listing(engine: &Engine, pb: &Playbook, hosts: bool, tasks: bool, args: &PlayArgs) -> Result<String, Diagnostic> {
+    let mut out = format!("\nplaybook: {}\n", pb.path.display());
+    for (i, play) in pb.plays.iter().enumerate() {
+        out.push_str(&format!("\n  play #{} ({}): {}\tTAGS: []\n", i + 1, play.hosts, play.name));
+        if hosts {
+            let play_hosts = engine.play_hosts(play)?;
+            out.push_str(&format!("    pattern: ['{}']\n    hosts ({}):\n", play.hosts, play_hosts.len()));
+            let batches = engine.batches(play, &play_hosts)?;
+            for (b, batch) in batches.iter().enumerate() {
+                if batches.len() > 1 {
+                    out.push_str(&format!("      batch {}/{} ({} hosts):\n", b + 1, batches.len(), batch.len()));
+                }
+                for h in batch {
+                    out.push_str(&format!("        {h}\n"));
+                }
+            }
+        }
+        if tasks {
+            out.push_str("    tasks:\n");
+            for section in crate::playbook::Section::ALL {
+                list_tasks(play.section(section), args, &mut out);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
+    for task in tasks {
+        match &task.action {
+            Action::Block { block, rescue, always } => {
+                for list in [block, rescue, always] {
+                    list_tasks(list, args, out);
+                }
+            }
+            Action::Include { tasks } => list_tasks(tasks, args, out),
+            _ if task.selected_by(&args.tags, &args.skip_tags) => {
+                out.push_str(&format!("      {}\tTAGS: [{}]\n", task.display_name(), task.tags.join(", ")));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_vars_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.yaml");
+        std::fs::write(&file, "from_file: 3\n").unwrap();
+        let vars = parse_extra_vars(&[
+            "a=1 b='x y'".into(),
+            r#"{"c": [1, 2]}"#.into(),
+            "d: true".into(),
+            format!("@{}", file.display()),
+            "a=2".into(),
+        ])
+        .unwrap();
+        assert_eq!(vars["a"], "2", "later -e wins");
+        assert_eq!(vars["b"], "x y");
+        assert_eq!(vars["c"], serde_json::json!([1, 2]));
+        assert_eq!(vars["d"], true);
+        assert_eq!(vars["from_file"], 3);
+        assert!(parse_extra_vars(&["novalue".into()]).unwrap_err().to_string().contains("not key=value"));
+        assert!(parse_extra_vars(&["@/nonexistent.yaml".into()]).is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! Command-line definitions (clap). Behaviour lives in [`crate::app`].
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "rollout", version, about = "Run Ansible-style playbooks over SSH and roll changes through a fleet behind a load balancer")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one or more playbooks against an inventory.
+    Play(PlayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// Playbook files, run in order.
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
+
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+
+    /// Further limit the hosts to a pattern (`web:!web3`, `@file`).
+    #[arg(short = 'l', long, value_name = "SUBSET")]
+    pub limit: Option<String>,
+
+    /// Extra variables: `key=value`, YAML/JSON, or `@file` (repeatable; highest precedence).
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// Only run tasks tagged with these (comma-separated, repeatable).
+    #[arg(short = 't', long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Skip tasks tagged with these (comma-separated, repeatable).
+    #[arg(long, value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+
+    /// Change nothing; report what would change.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+
+    /// Show the differences of changed files.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+
+    /// Hosts worked on at once.
+    #[arg(short = 'f', long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: u32,
+
+    /// More output (-v results, -vv task paths, -vvv connection details).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// List the hosts of each play, in the batches `serial` makes, and exit.
+    #[arg(long)]
+    pub list_hosts: bool,
+
+    /// List the tasks of each play and exit.
+    #[arg(long)]
+    pub list_tasks: bool,
+
+    /// Check the playbooks and exit without running anything.
+    #[arg(long)]
+    pub syntax_check: bool,
+
+    /// Also write every event as a JSON line to this file.
+    #[arg(long, value_name = "FILE")]
+    pub events_json: Option<PathBuf>,
+}

@@ -1,0 +1,56 @@
+//! `ansible_connection: local`: commands run on the controller under /bin/sh.
+
+use super::{Connection, ConnectionError, ExecOutput};
+use async_trait::async_trait;
+use std::process::Stdio;
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Default)]
+pub struct LocalConnection;
+
+#[async_trait]
+impl Connection for LocalConnection {
+    async fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, ConnectionError> {
+        let mut child = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| ConnectionError::Failed(format!("cannot start /bin/sh: {e}")))?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            // A command that exits without reading its input is not an error.
+            let _ = pipe.write_all(data).await;
+            drop(pipe);
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| ConnectionError::Failed(format!("waiting for command: {e}")))?;
+        Ok(ExecOutput {
+            // A signal-killed command has no code; report it like a shell (128+n).
+            rc: out.status.code().unwrap_or_else(|| {
+                use std::os::unix::process::ExitStatusExt;
+                128 + out.status.signal().unwrap_or(0)
+            }),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_with_stdin_and_rc() {
+        let c = LocalConnection;
+        let out = c.exec("cat; echo err >&2; exit 3", Some(b"in")).await.unwrap();
+        assert_eq!(out.rc, 3);
+        assert_eq!(out.stdout, b"in");
+        assert_eq!(out.stderr, b"err\n");
+    }
+}

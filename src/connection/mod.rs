@@ -1,0 +1,55 @@
+//! How commands reach a host. Modules build POSIX shell command lines and
+//! hand them to a [`Connection`]; `local` runs them here, SSH remotely.
+
+pub mod local;
+
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The host could not be reached or the connection was lost: the host
+    /// counts as unreachable, not failed.
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+#[async_trait]
+pub trait Connection: Send + Sync {
+    /// Runs a POSIX shell command line, feeding `stdin` if given.
+    async fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, ConnectionError>;
+}
+
+/// Quotes one word for a POSIX shell: the result is always a single word,
+/// whatever the input holds (`;`, `$()`, quotes, newlines).
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))
+    {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_keeps_one_word() {
+        assert_eq!(shell_quote("plain/path-1.0"), "plain/path-1.0");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("; touch /tmp/x"), "'; touch /tmp/x'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,243 @@
+//! Checks made before anything runs: every template must compile, and every
+//! variable a template uses must be defined *somewhere* (inventory, play,
+//! vars files, extra vars, a `register`, a `set_fact`, a loop variable or a
+//! magic variable). A variable that is defined nowhere can only fail at run
+//! time, possibly half-way through a rollout, so it stops the run up front.
+//! Uses guarded by `is defined` or `default(...)` are allowed.
+
+use crate::diag::{Diagnostic, Location};
+use crate::inventory::Inventory;
+use crate::playbook::{Action, Play, Playbook, Task};
+use crate::template::Templar;
+use regex::Regex;
+use serde_json::{Map, Value as Json};
+use std::collections::HashSet;
+
+/// Names that exist without being declared by the user.
+const MAGIC: &[&str] = &[
+    "inventory_hostname", "inventory_hostname_short", "hostvars", "groups", "group_names",
+    "ansible_check_mode", "ansible_diff_mode", "ansible_verbosity", "ansible_play_hosts",
+    "ansible_play_hosts_all", "ansible_play_batch", "ansible_play_name", "playbook_dir",
+    "item", "ansible_loop_var", "omit", "ansible_facts", "vars", "environment",
+    "range", "dict", "namespace", "lookup", "query", "q", "now", "true", "false", "none",
+    "True", "False", "None", "loop", "self", "super", "varargs", "kwargs", "caller",
+];
+
+pub fn check_templates(pb: &Playbook, inventory: &Inventory, extra: &Map<String, Json>, templar: &Templar) -> Result<(), Diagnostic> {
+    let mut known: HashSet<String> = MAGIC.iter().map(|s| s.to_string()).collect();
+    known.extend(extra.keys().cloned());
+    for host in inventory.hosts() {
+        known.extend(inventory.host_vars(host).keys().cloned());
+    }
+    for play in &pb.plays {
+        collect_play_names(play, &mut known);
+    }
+    for play in &pb.plays {
+        // Variables from templated vars_files names cannot be known in advance.
+        if play.vars_files.iter().any(|f| f.candidates.iter().any(|c| c.contains("{{"))) {
+            continue;
+        }
+        let mut play_known = known.clone();
+        play_known.extend(vars_files_names(play));
+        for value in play.vars.values() {
+            check_value(templar, value, &[], &play_known, &play.location)?;
+        }
+        for task in play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks).chain(&play.handlers) {
+            check_task(templar, task, &play_known)?;
+        }
+    }
+    Ok(())
+}
+
+fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
+    known.extend(play.vars.keys().cloned());
+    fn walk(tasks: &[Task], known: &mut HashSet<String>) {
+        for task in tasks {
+            known.extend(task.register.iter().cloned());
+            known.insert(task.loop_var.clone());
+            known.extend(task.index_var.iter().cloned());
+            known.extend(task.vars.keys().cloned());
+            match &task.action {
+                Action::Module { module, args } if module == "set_fact" => known.extend(args.keys().cloned()),
+                Action::Block { block, rescue, always } => {
+                    for list in [block, rescue, always] {
+                        walk(list, known);
+                    }
+                    if !rescue.is_empty() {
+                        known.insert("ansible_failed_task".into());
+                        known.insert("ansible_failed_result".into());
+                    }
+                }
+                Action::Include { tasks } => walk(tasks, known),
+                _ => {}
+            }
+        }
+    }
+    for list in [&play.pre_tasks, &play.tasks, &play.post_tasks, &play.handlers] {
+        walk(list, known);
+    }
+}
+
+/// Top-level names of literal vars files that exist (missing ones are
+/// reported when the play starts).
+fn vars_files_names(play: &Play) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in &play.vars_files {
+        for candidate in &entry.candidates {
+            if let Ok(node) = crate::playbook::read_yaml(&play.base_dir.join(candidate)) {
+                if let Json::Object(map) = node.to_json() {
+                    names.extend(map.keys().cloned());
+                }
+                break;
+            }
+        }
+    }
+    names
+}
+
+fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result<(), Diagnostic> {
+    let mut expressions: Vec<&str> = task.when.iter().map(String::as_str).collect();
+    for list in [&task.changed_when, &task.failed_when].into_iter().flatten() {
+        expressions.extend(list.iter().map(String::as_str));
+    }
+    expressions.extend(task.until.as_deref());
+    // A guard anywhere in the task (`when: x is defined`) covers the task.
+    let mut all_text: Vec<String> = expressions.iter().map(|s| s.to_string()).collect();
+    if let Action::Module { args, .. } = &task.action {
+        collect_strings(&Json::Object(args.clone()), &mut all_text);
+    }
+    if let Some(items) = &task.loop_items {
+        collect_strings(items, &mut all_text);
+    }
+    for value in task.vars.values() {
+        collect_strings(value, &mut all_text);
+    }
+    if let Action::Module { module, .. } = &task.action {
+        if module == "assert" || module == "debug" {
+            // `that:` and `var=` are bare expressions.
+            if let Action::Module { args, .. } = &task.action {
+                for key in ["that", "var"] {
+                    if let Some(v) = args.get(key) {
+                        let mut exprs = Vec::new();
+                        collect_strings(v, &mut exprs);
+                        for e in exprs {
+                            if key == "var" {
+                                continue; // debug var= shows undefined values instead of failing
+                            }
+                            check_source(templar, &e, true, &all_text, known, &task.location)?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for expr in expressions {
+        check_source(templar, expr, true, &all_text, known, &task.location)?;
+    }
+    for text in &all_text {
+        check_source(templar, text, false, &all_text, known, &task.location)?;
+    }
+    if let Action::Block { block, rescue, always } = &task.action {
+        for t in block.iter().chain(rescue).chain(always) {
+            check_task(templar, t, known)?;
+        }
+    }
+    if let Action::Include { tasks } = &task.action {
+        for t in tasks {
+            check_task(templar, t, known)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_value(templar: &Templar, value: &Json, guards: &[String], known: &HashSet<String>, location: &Location) -> Result<(), Diagnostic> {
+    let mut strings = Vec::new();
+    collect_strings(value, &mut strings);
+    let mut all = guards.to_vec();
+    all.extend(strings.iter().cloned());
+    for s in &strings {
+        check_source(templar, s, false, &all, known, location)?;
+    }
+    Ok(())
+}
+
+fn collect_strings(value: &Json, out: &mut Vec<String>) {
+    match value {
+        Json::String(s) => out.push(s.clone()),
+        Json::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Json::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+fn check_source(
+    templar: &Templar,
+    source: &str,
+    expression: bool,
+    context: &[String],
+    known: &HashSet<String>,
+    location: &Location,
+) -> Result<(), Diagnostic> {
+    if !expression && !source.contains("{{") && !source.contains("{%") {
+        return Ok(());
+    }
+    let names = templar.referenced_variables(source, expression).map_err(|e| {
+        Diagnostic::new(format!("template error in '{source}': {e}"))
+            .with_location(locate(location, source.split_whitespace().next().unwrap_or(source)))
+            .with_help("check the Jinja syntax: matching braces, quotes and filter names")
+    })?;
+    for name in names {
+        if known.contains(&name) || is_guarded(&name, context) {
+            continue;
+        }
+        return Err(Diagnostic::new(format!("undefined variable '{name}' in '{source}'"))
+            .with_location(locate(location, &name))
+            .with_help(format!(
+                "define '{name}' in the inventory, the play's vars, a vars file, or with -e {name}=...; \
+                 or guard it with '{name} is defined' / '{name} | default(...)'"
+            )));
+    }
+    Ok(())
+}
+
+/// Whether `name` is used under `is defined`, `is undefined` or `default`.
+fn is_guarded(name: &str, context: &[String]) -> bool {
+    let pattern = format!(
+        r"\b{}\b(\.\w+|\[[^\]]*\])*\s*(is\s+(not\s+)?(defined|undefined|none)\b|\|\s*(default|d|mandatory)\b)",
+        regex::escape(name)
+    );
+    let Ok(re) = Regex::new(&pattern) else { return false };
+    context.iter().any(|text| re.is_match(text))
+}
+
+/// The first place at or after the task's line where `word` appears, so the
+/// error shows the offending line rather than the task's first line.
+fn locate(task: &Location, word: &str) -> Location {
+    let Ok(text) = std::fs::read_to_string(&task.file) else {
+        return task.clone();
+    };
+    let Ok(re) = Regex::new(&format!(r"\b{}\b", regex::escape(word))) else {
+        return task.clone();
+    };
+    for (index, line) in text.lines().enumerate().skip(task.line.saturating_sub(1)).take(200) {
+        if let Some(m) = re.find(line) {
+            return Location { file: task.file.clone(), line: index + 1, col: line[..m.start()].chars().count() + 1 };
+        }
+    }
+    task.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guards_are_recognised() {
+        let ctx = |s: &str| vec![s.to_string()];
+        assert!(is_guarded("x", &ctx("x is defined and x > 1")));
+        assert!(is_guarded("x", &ctx("{{ x.y | default('a') }}")));
+        assert!(is_guarded("x", &ctx("x['k'] is not defined")));
+        assert!(!is_guarded("x", &ctx("{{ x }}")));
+        assert!(!is_guarded("x", &ctx("{{ xy | default(1) }}")));
+    }
+}

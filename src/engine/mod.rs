@@ -1,0 +1,574 @@
+//! The engine: plays → batches → sections → tasks, Ansible's linear strategy.
+//!
+//! Within a batch each task runs on every active host (concurrently, bounded
+//! by `--forks`) before the next task starts. Hosts that fail drop out of the
+//! batch; blocks send them to `rescue` and `always`. Handlers flush at the end
+//! of each section and on `meta: flush_handlers`. The engine emits
+//! [`Event`]s and never prints.
+
+pub mod lint;
+pub mod scope;
+mod task;
+
+use crate::connection::{local::LocalConnection, Connection, ConnectionError, ExecOutput};
+use crate::diag::Diagnostic;
+use crate::events::{Event, HostStats, Sink};
+use crate::inventory::Inventory;
+use crate::playbook::{Action, MetaAction, Play, Playbook, Section, Serial, Task};
+use crate::plan::{self, SerialStep};
+use crate::template::Templar;
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use scope::{Hostvars, Scope, Vars};
+use serde_json::Value as Json;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub limit: Option<String>,
+    pub extra_vars: Vars,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub verbosity: u8,
+}
+
+/// How a run ended, for the exit code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub stats: Vec<(String, HostStats)>,
+}
+
+impl RunSummary {
+    pub fn any_failed(&self) -> bool {
+        self.stats.iter().any(|(_, s)| s.failed > 0)
+    }
+    pub fn any_unreachable(&self) -> bool {
+        self.stats.iter().any(|(_, s)| s.unreachable > 0)
+    }
+}
+
+/// Where each host is within the current batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct HostFlags {
+    failed: bool,
+    unreachable: bool,
+    /// `meta: end_host` / `end_play`: done for this play without failing.
+    ended: bool,
+}
+
+/// Everything fixed for the duration of one play.
+struct PlayCtx<'a> {
+    play: &'a Play,
+    play_vars: Arc<Vars>,
+    vars_files: Arc<Vars>,
+    play_hosts: Vec<String>,
+    batch: Vec<String>,
+}
+
+pub struct Engine {
+    inventory: Arc<Inventory>,
+    templar: Arc<Templar>,
+    opts: RunOptions,
+    extra: Arc<Vars>,
+    sink: Sink,
+    /// Inventory variables per host, merged once.
+    inventory_vars: HashMap<String, Arc<Vars>>,
+    /// set_fact and registered results, per host, for the whole run.
+    facts: HashMap<String, Arc<Vars>>,
+    stats: IndexMap<String, HostStats>,
+    flags: HashMap<String, HostFlags>,
+    /// Handlers notified per host, by handler index.
+    notified: HashMap<String, HashSet<usize>>,
+    local: Arc<dyn Connection>,
+    playbook_dir: PathBuf,
+    /// Set by `meta: end_play` or a fatal error: no more batches of this play.
+    end_play: bool,
+}
+
+impl Engine {
+    pub fn new(inventory: Inventory, templar: Templar, opts: RunOptions, sink: Sink) -> Self {
+        let inventory_vars = inventory
+            .hosts()
+            .map(|h| (h.to_string(), Arc::new(inventory.host_vars(h))))
+            .collect();
+        Engine {
+            extra: Arc::new(opts.extra_vars.clone()),
+            inventory: Arc::new(inventory),
+            templar: Arc::new(templar),
+            opts,
+            sink,
+            inventory_vars,
+            facts: HashMap::new(),
+            stats: IndexMap::new(),
+            flags: HashMap::new(),
+            notified: HashMap::new(),
+            local: Arc::new(LocalConnection),
+            playbook_dir: PathBuf::from("."),
+            end_play: false,
+        }
+    }
+
+    pub fn templar(&self) -> &Templar {
+        &self.templar
+    }
+
+    /// The hosts a play targets, after `--limit`, in the play's `order`.
+    pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>, Diagnostic> {
+        let mut hosts = self.inventory.select(&play.hosts)?;
+        if let Some(limit) = &self.opts.limit {
+            let allowed: HashSet<String> = self.inventory.limit(limit)?.into_iter().collect();
+            hosts.retain(|h| allowed.contains(h));
+        }
+        play.order.apply(&mut hosts, seed());
+        Ok(hosts)
+    }
+
+    /// The batches `serial` cuts the play's hosts into.
+    pub fn batches(&self, play: &Play, hosts: &[String]) -> Result<Vec<Vec<String>>, Diagnostic> {
+        let steps = match &play.serial {
+            Serial::Steps(steps) => steps.clone(),
+            Serial::Templated(raw, location) => {
+                let scope = self.play_scope(play, &Arc::new(Vars::new()));
+                let err = |msg: String| Diagnostic::new(format!("invalid serial: {msg}")).with_location(location.clone());
+                let value = self.templar.render_value(raw, &scope).map_err(|e| err(e.to_string()))?;
+                let items = match value {
+                    Json::Array(items) => items,
+                    other => vec![other],
+                };
+                items
+                    .iter()
+                    .map(|v| SerialStep::parse(&crate::modules::display_text(v)).map_err(&err))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        Ok(plan::batches(hosts, &steps))
+    }
+
+    fn play_scope(&self, play: &Play, vars_files: &Arc<Vars>) -> minijinja::Value {
+        Scope::new(
+            self.templar.clone(),
+            vec![Arc::new(play.vars.clone()), vars_files.clone(), self.extra.clone()],
+            Vars::new(),
+            None,
+        )
+        .into_value()
+    }
+
+    pub async fn run(&mut self, playbook: &Playbook) -> Result<RunSummary, Diagnostic> {
+        self.playbook_dir = playbook.path.parent().map(PathBuf::from).unwrap_or_default();
+        for play in &playbook.plays {
+            self.run_play(play).await?;
+        }
+        let stats: Vec<(String, HostStats)> = self.stats.iter().map(|(h, s)| (h.clone(), *s)).collect();
+        self.sink.emit(Event::Recap { hosts: stats.clone() });
+        Ok(RunSummary { stats })
+    }
+
+    async fn run_play(&mut self, play: &Play) -> Result<(), Diagnostic> {
+        let hosts = self.play_hosts(play)?;
+        self.sink.emit(Event::PlayStart { name: play.name.clone(), hosts: hosts.clone() });
+        if hosts.is_empty() {
+            self.sink.emit(Event::NoHostsMatched { play: play.name.clone() });
+            return Ok(());
+        }
+        let vars_files = Arc::new(self.load_vars_files(play)?);
+        let batches = self.batches(play, &hosts)?;
+        self.end_play = false;
+        let count = batches.len();
+        for (index, batch) in batches.into_iter().enumerate() {
+            for h in &batch {
+                self.stats.entry(h.clone()).or_default();
+                self.flags.insert(h.clone(), HostFlags::default());
+            }
+            if count > 1 {
+                self.sink.emit(Event::BatchStart { index: index + 1, count, hosts: batch.clone() });
+            }
+            let ctx = PlayCtx {
+                play,
+                play_vars: Arc::new(play.vars.clone()),
+                vars_files: vars_files.clone(),
+                play_hosts: hosts.clone(),
+                batch: batch.clone(),
+            };
+            for section in Section::ALL {
+                let active = self.active(&batch);
+                let survivors = self.run_list(&ctx, play.section(section), active).await;
+                self.flush_handlers(&ctx, &survivors).await;
+                if self.end_play {
+                    break;
+                }
+            }
+            if self.end_play {
+                break;
+            }
+            if let Some(reason) = self.batch_verdict(play, &batch) {
+                self.sink.emit(Event::PlayAborted { reason });
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Why the play must stop after this batch, if it must.
+    fn batch_verdict(&self, play: &Play, batch: &[String]) -> Option<String> {
+        let failed = batch
+            .iter()
+            .filter(|h| self.flags.get(*h).is_some_and(|f| f.failed || f.unreachable))
+            .count();
+        if failed == 0 {
+            return None;
+        }
+        if play.any_errors_fatal {
+            return Some("any_errors_fatal: a host failed, no further batches run".into());
+        }
+        if let Some(max) = play.max_fail_percentage {
+            if plan::exceeds_max_fail(failed, batch.len(), max) {
+                return Some(format!(
+                    "{failed} of {} hosts in the batch failed, exceeding max_fail_percentage {max}%",
+                    batch.len()
+                ));
+            }
+        }
+        if failed == batch.len() {
+            return Some("every host in the batch failed".into());
+        }
+        None
+    }
+
+    fn active(&self, hosts: &[String]) -> Vec<String> {
+        hosts
+            .iter()
+            .filter(|h| self.flags.get(*h).is_some_and(|f| !f.failed && !f.unreachable && !f.ended))
+            .cloned()
+            .collect()
+    }
+
+    fn load_vars_files(&self, play: &Play) -> Result<Vars, Diagnostic> {
+        let mut vars = Vars::new();
+        let scope = self.play_scope(play, &Arc::new(Vars::new()));
+        for entry in &play.vars_files {
+            let mut found = None;
+            for candidate in &entry.candidates {
+                let name = self.templar.render_str(candidate, &scope).map_err(|e| {
+                    Diagnostic::new(format!("vars_files entry '{candidate}': {e}")).with_location(entry.location.clone())
+                })?;
+                let path = play.base_dir.join(&name);
+                if path.exists() {
+                    found = Some(path);
+                    break;
+                }
+            }
+            let path = found.ok_or_else(|| {
+                Diagnostic::new(format!("vars file not found: {}", entry.candidates.join(" or ")))
+                    .with_location(entry.location.clone())
+                    .with_help("paths are relative to the playbook's directory")
+            })?;
+            let node = crate::playbook::read_yaml(&path)?;
+            match node.to_json() {
+                Json::Object(map) => vars.extend(map),
+                Json::Null => {}
+                _ => {
+                    return Err(Diagnostic::at(&path, node.span, "a vars file must hold a mapping of variables"));
+                }
+            }
+        }
+        Ok(vars)
+    }
+
+    /// Runs tasks on `hosts`; returns the hosts that got through without
+    /// failing (ended or unreachable hosts are not returned either).
+    fn run_list<'a>(
+        &'a mut self,
+        ctx: &'a PlayCtx<'a>,
+        tasks: &'a [Task],
+        hosts: Vec<String>,
+    ) -> futures::future::BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut hosts = hosts;
+            for task in tasks {
+                hosts.retain(|h| self.flags.get(h).is_some_and(|f| !f.unreachable && !f.ended));
+                if hosts.is_empty() || self.end_play {
+                    break;
+                }
+                hosts = match &task.action {
+                    Action::Block { block, rescue, always } => self.run_block(ctx, block, rescue, always, hosts).await,
+                    Action::Include { tasks: inner } => self.run_include(ctx, task, inner, hosts).await,
+                    Action::Meta(meta) => self.run_meta(ctx, task, *meta, hosts).await,
+                    Action::Module { .. } => {
+                        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
+                            continue;
+                        }
+                        self.run_module_task(ctx, task, &hosts, false).await
+                    }
+                };
+            }
+            hosts
+        })
+    }
+
+    async fn run_block(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        block: &[Task],
+        rescue: &[Task],
+        always: &[Task],
+        entered: Vec<String>,
+    ) -> Vec<String> {
+        let survivors = self.run_list(ctx, block, entered.clone()).await;
+        let failed: Vec<String> = entered
+            .iter()
+            .filter(|h| !survivors.contains(h) && self.flags.get(*h).is_some_and(|f| f.failed && !f.unreachable))
+            .cloned()
+            .collect();
+        let mut still_failed = failed.clone();
+        if !rescue.is_empty() && !failed.is_empty() {
+            for h in &failed {
+                self.set_failed(h, false);
+                // The block's failure is forgiven once the rescue succeeds.
+                if let Some(s) = self.stats.get_mut(h) {
+                    s.failed = s.failed.saturating_sub(1);
+                }
+            }
+            let rescued = self.run_list(ctx, rescue, failed.clone()).await;
+            for h in &rescued {
+                if let Some(s) = self.stats.get_mut(h) {
+                    s.rescued += 1;
+                }
+            }
+            still_failed.retain(|h| !rescued.contains(h));
+            for h in &still_failed {
+                if !self.flags.get(h).is_some_and(|f| f.failed) {
+                    self.set_failed(h, true);
+                    if let Some(s) = self.stats.get_mut(h) {
+                        s.failed += 1;
+                    }
+                }
+            }
+        }
+        let always_hosts: Vec<String> = entered
+            .iter()
+            .filter(|h| self.flags.get(*h).is_some_and(|f| !f.unreachable && !f.ended))
+            .cloned()
+            .collect();
+        let after = if always.is_empty() {
+            always_hosts
+        } else {
+            self.run_list(ctx, always, always_hosts).await
+        };
+        after.into_iter().filter(|h| !still_failed.contains(h)).collect()
+    }
+
+    async fn run_include(&mut self, ctx: &PlayCtx<'_>, task: &Task, inner: &[Task], hosts: Vec<String>) -> Vec<String> {
+        let mut entering = Vec::new();
+        let mut rest = Vec::new();
+        for host in hosts {
+            let scope = self.scope(ctx, &host, task).into_value();
+            match task::conditions_hold(&self.templar, &task.when, &scope) {
+                Ok(true) => {
+                    self.sink.emit(Event::Included {
+                        host: host.clone(),
+                        file: inner.first().map(|t| t.location.file.display().to_string()).unwrap_or_default(),
+                    });
+                    entering.push(host);
+                }
+                Ok(false) => rest.push(host),
+                Err(e) => {
+                    self.sink.emit(Event::TaskStart { name: task.display_name(), location: Some(task.location.to_string()), handler: false });
+                    let result = crate::modules::TaskResult::failed(e.to_string());
+                    self.record(&host, task, &result, None);
+                }
+            }
+        }
+        let mut survivors = self.run_list(ctx, inner, entering).await;
+        survivors.extend(rest);
+        survivors
+    }
+
+    async fn run_meta(&mut self, ctx: &PlayCtx<'_>, task: &Task, meta: MetaAction, hosts: Vec<String>) -> Vec<String> {
+        match meta {
+            MetaAction::FlushHandlers => {
+                self.flush_handlers(ctx, &hosts).await;
+                self.active(&hosts)
+            }
+            MetaAction::EndPlay => {
+                self.end_play = true;
+                Vec::new()
+            }
+            MetaAction::EndBatch | MetaAction::EndHost => {
+                let mut ending = Vec::new();
+                let mut rest = Vec::new();
+                for host in hosts {
+                    let scope = self.scope(ctx, &host, task).into_value();
+                    match task::conditions_hold(&self.templar, &task.when, &scope) {
+                        Ok(true) => ending.push(host),
+                        _ => rest.push(host),
+                    }
+                }
+                if meta == MetaAction::EndBatch && !ending.is_empty() {
+                    ending.append(&mut rest);
+                }
+                for h in &ending {
+                    if let Some(f) = self.flags.get_mut(h) {
+                        f.ended = true;
+                    }
+                }
+                rest
+            }
+            MetaAction::ClearHostErrors => {
+                for h in &ctx.batch {
+                    if let Some(f) = self.flags.get_mut(h) {
+                        f.failed = false;
+                    }
+                }
+                self.active(&ctx.batch)
+            }
+            MetaAction::Noop | MetaAction::ResetConnection => hosts,
+        }
+    }
+
+    async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+        for (index, handler) in ctx.play.handlers.iter().enumerate() {
+            let hosts: Vec<String> = hosts
+                .iter()
+                .filter(|h| self.notified.get(*h).is_some_and(|n| n.contains(&index)))
+                .filter(|h| self.flags.get(*h).is_some_and(|f| !f.failed && !f.unreachable && !f.ended))
+                .cloned()
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            for h in &hosts {
+                if let Some(n) = self.notified.get_mut(h) {
+                    n.remove(&index);
+                }
+            }
+            match &handler.action {
+                Action::Module { .. } => {
+                    self.run_module_task(ctx, handler, &hosts, true).await;
+                }
+                _ => {
+                    self.run_list(ctx, std::slice::from_ref(handler), hosts).await;
+                }
+            }
+        }
+    }
+
+    /// Marks handlers notified by a changed task (by name or `listen` topic).
+    fn notify(&mut self, ctx: &PlayCtx<'_>, host: &str, names: &[String]) {
+        for name in names {
+            let mut matched = false;
+            for (index, handler) in ctx.play.handlers.iter().enumerate() {
+                if handler.name.as_deref() == Some(name.as_str()) || handler.listen.contains(name) {
+                    self.notified.entry(host.to_string()).or_default().insert(index);
+                    matched = true;
+                }
+            }
+            if !matched {
+                self.sink.emit(Event::Warning {
+                    message: format!("the handler '{name}' is notified but no handler has that name or listens to it"),
+                });
+            }
+        }
+    }
+
+    fn set_failed(&mut self, host: &str, failed: bool) {
+        if let Some(f) = self.flags.get_mut(host) {
+            f.failed = failed;
+        }
+    }
+
+    /// The variable scope of `host` for `task`.
+    fn scope(&self, ctx: &PlayCtx<'_>, host: &str, task: &Task) -> Scope {
+        let hostvars = Hostvars {
+            scopes: ctx
+                .play_hosts
+                .iter()
+                .chain(self.inventory.hosts().map(String::from).collect::<Vec<_>>().iter())
+                .map(|h| (h.clone(), self.host_scope(ctx, h, None, None)))
+                .collect(),
+            order: self.inventory.hosts().map(String::from).collect(),
+        };
+        self.host_scope(ctx, host, Some(task), Some(minijinja::Value::from_object(hostvars)))
+    }
+
+    fn host_scope(&self, ctx: &PlayCtx<'_>, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
+        let empty = || Arc::new(Vars::new());
+        let mut layers = vec![
+            self.inventory_vars.get(host).cloned().unwrap_or_else(|| Arc::new(self.inventory.host_vars(host))),
+            ctx.play_vars.clone(),
+            ctx.vars_files.clone(),
+        ];
+        if let Some(task) = task {
+            if !task.vars.is_empty() {
+                layers.push(Arc::new(task.vars.clone()));
+            }
+        }
+        layers.push(self.facts.get(host).cloned().unwrap_or_else(empty));
+        layers.push(self.extra.clone());
+        Scope::new(self.templar.clone(), layers, self.magic_vars(ctx, host), hostvars)
+    }
+
+    fn magic_vars(&self, ctx: &PlayCtx<'_>, host: &str) -> Vars {
+        let strings = |v: &[String]| Json::Array(v.iter().cloned().map(Json::String).collect());
+        let mut m = Vars::new();
+        m.insert("inventory_hostname".into(), Json::String(host.to_string()));
+        m.insert(
+            "inventory_hostname_short".into(),
+            Json::String(host.split('.').next().unwrap_or(host).to_string()),
+        );
+        m.insert("group_names".into(), strings(&self.inventory.group_names(host)));
+        m.insert("groups".into(), Json::Object(self.inventory.groups_map()));
+        m.insert("ansible_check_mode".into(), Json::Bool(self.opts.check));
+        m.insert("ansible_diff_mode".into(), Json::Bool(self.opts.diff));
+        m.insert("ansible_verbosity".into(), Json::from(self.opts.verbosity));
+        m.insert("ansible_play_hosts_all".into(), strings(&ctx.play_hosts));
+        m.insert("ansible_play_batch".into(), strings(&self.active(&ctx.batch)));
+        m.insert("ansible_play_hosts".into(), strings(&self.active(&ctx.batch)));
+        m.insert("ansible_play_name".into(), Json::String(ctx.play.name.clone()));
+        m.insert("playbook_dir".into(), Json::String(self.playbook_dir.display().to_string()));
+        m
+    }
+
+    /// The connection a host's commands go through.
+    fn connection_for(&self, host: &str) -> Arc<dyn Connection> {
+        let vars = self.inventory_vars.get(host).cloned().unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)));
+        let facts = self.facts.get(host);
+        let connection = facts
+            .and_then(|f| f.get("ansible_connection"))
+            .or_else(|| self.extra.get("ansible_connection"))
+            .or_else(|| vars.get("ansible_connection"))
+            .and_then(Json::as_str)
+            .unwrap_or("ssh");
+        if connection == "local" || host == "localhost" {
+            self.local.clone()
+        } else {
+            Arc::new(Unsupported(format!(
+                "cannot connect to {host}: the '{connection}' connection is not available in this build (use ansible_connection=local)"
+            )))
+        }
+    }
+}
+
+/// A connection type that cannot be used: every command reports the host
+/// unreachable with the reason.
+struct Unsupported(String);
+
+#[async_trait]
+impl Connection for Unsupported {
+    async fn exec(&self, _command: &str, _stdin: Option<&[u8]>) -> Result<ExecOutput, ConnectionError> {
+        Err(ConnectionError::Unreachable(self.0.clone()))
+    }
+}
+
+/// A shuffle seed that differs between runs.
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}

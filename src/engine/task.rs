@@ -1,0 +1,410 @@
+//! One task on one host: `when`, `loop`, argument rendering, the module call,
+//! `until` retries, `changed_when`/`failed_when`, `register`, `no_log`.
+
+use super::scope::{Scope, Vars};
+use super::{Engine, PlayCtx};
+use crate::connection::Connection;
+use crate::events::{Event, Sink, Status};
+use crate::modules::{self, spec, ModuleContext, TaskResult};
+use crate::playbook::{Action, Task};
+use crate::template::{TemplateError, Templar};
+use futures::StreamExt;
+use serde_json::Value as Json;
+use std::sync::Arc;
+use std::time::Duration;
+
+const CENSORED: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+/// All conditions of a `when` list hold.
+pub fn conditions_hold(templar: &Templar, conditions: &[String], scope: &minijinja::Value) -> Result<bool, TemplateError> {
+    for condition in conditions {
+        if !templar.eval_bool(condition, scope)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// What one host's run of a task produced.
+struct HostOutcome {
+    host: String,
+    result: TaskResult,
+    /// Variables to add to the host's facts (set_fact, register).
+    facts: Vars,
+}
+
+/// Everything a host's run needs, owned so runs can proceed concurrently.
+struct HostRun<'a> {
+    engine: &'a Engine,
+    task: &'a Task,
+    module: &'a str,
+    args: &'a Vars,
+    host: String,
+    scope: Scope,
+    conn: Arc<dyn Connection>,
+    sink: Sink,
+    check_mode: bool,
+}
+
+impl Engine {
+    /// Runs a module task on `hosts`; returns the hosts that did not fail.
+    pub(super) async fn run_module_task(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String], handler: bool) -> Vec<String> {
+        let Action::Module { module, args } = &task.action else {
+            return hosts.to_vec();
+        };
+        self.sink.emit(Event::TaskStart {
+            name: task.display_name(),
+            location: Some(task.location.to_string()),
+            handler,
+        });
+        let targets: &[String] = if task.run_once { &hosts[..hosts.len().min(1)] } else { hosts };
+        let runs: Vec<HostRun<'_>> = targets
+            .iter()
+            .map(|host| HostRun {
+                engine: self,
+                task,
+                module,
+                args,
+                host: host.clone(),
+                scope: self.scope(ctx, host, task),
+                conn: self.delegate_connection(ctx, host, task),
+                sink: self.sink.clone(),
+                check_mode: task.check_mode.unwrap_or(self.opts.check),
+            })
+            .collect();
+        let forks = self.opts.forks.max(1);
+        let mut outcomes: Vec<HostOutcome> = futures::stream::iter(runs)
+            .map(HostRun::execute)
+            .buffer_unordered(forks)
+            .collect()
+            .await;
+        outcomes.sort_by_key(|o| hosts.iter().position(|h| *h == o.host));
+
+        // run_once: the one result stands for every host of the batch.
+        if task.run_once {
+            if let Some(first) = outcomes.first() {
+                let (result, facts) = (first.result.clone(), first.facts.clone());
+                for host in hosts.iter().skip(1) {
+                    outcomes.push(HostOutcome { host: host.clone(), result: result.clone(), facts: facts.clone() });
+                }
+            }
+        }
+        let mut survivors = Vec::new();
+        for outcome in outcomes {
+            if self.record(ctx, &outcome.host, task, &outcome.result, Some(outcome.facts)) {
+                survivors.push(outcome.host);
+            }
+        }
+        survivors
+    }
+
+    /// Updates facts, stats and flags from a host's result; true when the
+    /// host carries on.
+    pub(super) fn record(&mut self, ctx: &PlayCtx<'_>, host: &str, task: &Task, result: &TaskResult, facts: Option<Vars>) -> bool {
+        if let Some(new) = facts.filter(|f| !f.is_empty()) {
+            let entry = self.facts.entry(host.to_string()).or_default();
+            Arc::make_mut(entry).extend(new);
+        }
+        let stats = self.stats.entry(host.to_string()).or_default();
+        let flags = self.flags.entry(host.to_string()).or_default();
+        if result.unreachable {
+            stats.unreachable += 1;
+            flags.unreachable = true;
+            return false;
+        }
+        if result.failed && !task.ignore_errors {
+            stats.failed += 1;
+            flags.failed = true;
+            return false;
+        }
+        if result.failed {
+            stats.ignored += 1;
+        }
+        if result.skipped {
+            stats.skipped += 1;
+            return true;
+        }
+        stats.ok += 1;
+        if result.changed {
+            stats.changed += 1;
+            self.notify(ctx, host, &task.notify);
+        }
+        true
+    }
+
+    fn delegate_connection(&self, ctx: &PlayCtx<'_>, host: &str, task: &Task) -> Arc<dyn Connection> {
+        let Some(target) = &task.delegate_to else {
+            return self.connection_for(host);
+        };
+        let scope = self.host_scope(ctx, host, Some(task), None).into_value();
+        let target = self.templar.render_str(target, &scope).unwrap_or_else(|_| target.clone());
+        if matches!(target.as_str(), "localhost" | "127.0.0.1" | "::1") {
+            return self.local.clone();
+        }
+        self.connection_for(&target)
+    }
+}
+
+impl HostRun<'_> {
+    async fn execute(self) -> HostOutcome {
+        let base = self.scope.clone();
+        let result = match &self.task.loop_items {
+            None => {
+                let result = self.run_item(&base).await;
+                self.emit(&result, None);
+                result
+            }
+            Some(raw) => self.run_loop(raw, &base).await,
+        };
+        let mut facts = Vars::new();
+        if let Some(Json::Object(new)) = result.data.get("ansible_facts") {
+            if !result.failed {
+                facts.extend(new.clone());
+            }
+        }
+        if let Some(name) = &self.task.register {
+            facts.insert(name.clone(), result.to_json());
+        }
+        HostOutcome { host: self.host, result, facts }
+    }
+
+    async fn run_loop(&self, raw: &Json, base: &Scope) -> TaskResult {
+        let items = match self.engine.templar.render_value(raw, &base.clone().into_value()) {
+            Ok(Json::Array(items)) => items,
+            Ok(other) => {
+                let r = TaskResult::failed(format!(
+                    "'loop' needs a list, got {}: {}",
+                    json_type(&other),
+                    modules::display_text(&other)
+                ));
+                self.emit(&r, None);
+                return r;
+            }
+            Err(e) => {
+                let r = self.template_failure(&e);
+                self.emit(&r, None);
+                return r;
+            }
+        };
+        let mut results = Vec::new();
+        let mut aggregate = TaskResult::ok();
+        let mut all_skipped = !items.is_empty();
+        for (index, item) in items.iter().enumerate() {
+            let mut layer = Vars::new();
+            layer.insert(self.task.loop_var.clone(), item.clone());
+            if let Some(index_var) = &self.task.index_var {
+                layer.insert(index_var.clone(), Json::from(index));
+            }
+            let scope = base.with_layer(layer);
+            let result = self.run_item(&scope).await;
+            let label = match &self.task.loop_label {
+                Some(label) => self
+                    .engine
+                    .templar
+                    .render_str(label, &scope.clone().into_value())
+                    .unwrap_or_else(|_| label.clone()),
+                None => modules::display_text(item),
+            };
+            self.emit(&result, Some(label));
+            aggregate.changed |= result.changed;
+            aggregate.failed |= result.failed;
+            aggregate.unreachable |= result.unreachable;
+            all_skipped &= result.skipped;
+            let mut json = result.to_json();
+            if let Json::Object(map) = &mut json {
+                map.insert(self.task.loop_var.clone(), item.clone());
+                map.insert("ansible_loop_var".into(), Json::String(self.task.loop_var.clone()));
+            }
+            results.push(json);
+            if result.unreachable {
+                break;
+            }
+        }
+        aggregate.skipped = all_skipped;
+        if aggregate.failed {
+            aggregate.msg = Some("One or more items failed".into());
+            // The summary line shows the failure without repeating every item.
+            self.emit(&aggregate, None);
+        } else {
+            aggregate.msg = Some("All items completed".into());
+        }
+        aggregate.data.insert("results".into(), Json::Array(results));
+        aggregate
+    }
+
+    /// One module call (one loop item), with `when`, `until` and the
+    /// `changed_when`/`failed_when` overrides.
+    async fn run_item(&self, scope: &Scope) -> TaskResult {
+        let templar = &self.engine.templar;
+        let value = scope.clone().into_value();
+        match conditions_hold(templar, &self.task.when, &value) {
+            Ok(true) => {}
+            Ok(false) => {
+                let false_condition = self.task.when.iter().find(|c| !templar.eval_bool(c, &value).unwrap_or(true));
+                let mut r = TaskResult::skipped("Conditional result was False");
+                if let Some(c) = false_condition {
+                    r = r.with("false_condition", c.clone());
+                }
+                return r;
+            }
+            Err(e) => return self.template_failure(&e),
+        }
+        let args = match self.render_args(&value) {
+            Ok(args) => args,
+            Err(r) => return r,
+        };
+        let retries = if self.task.until.is_some() { self.task.retries } else { 0 };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut result = self.call_module(&args, &value).await;
+            if result.unreachable {
+                return result;
+            }
+            let with_result = self.scope_with_result(scope, &result);
+            if let Err(r) = self.apply_overrides(&mut result, &with_result) {
+                return r;
+            }
+            let Some(until) = &self.task.until else {
+                return result;
+            };
+            let done = match templar.eval_bool(until, &with_result) {
+                Ok(done) => done,
+                Err(e) => return self.template_failure(&e),
+            };
+            result.data.insert("attempts".into(), Json::from(attempt));
+            if done {
+                result.failed = false;
+                return result;
+            }
+            if attempt > retries {
+                result.failed = true;
+                result.msg.get_or_insert_with(|| format!("the 'until' condition was not met after {attempt} attempts"));
+                return result;
+            }
+            self.sink.emit(Event::Retrying {
+                host: self.host.clone(),
+                task: self.task.display_name(),
+                retries_left: retries + 1 - attempt,
+                result: self.censor(&result),
+            });
+            tokio::time::sleep(Duration::from_secs_f64(self.task.delay)).await;
+        }
+    }
+
+    fn render_args(&self, scope: &minijinja::Value) -> Result<Vars, TaskResult> {
+        let templar = &self.engine.templar;
+        let raw = modules::self_rendered_params(self.module);
+        let mut rendered = Vars::new();
+        for (name, value) in self.args {
+            let value = if raw.contains(&name.as_str()) {
+                value.clone()
+            } else {
+                templar.render_value(value, scope).map_err(|e| self.template_failure(&e))?
+            };
+            rendered.insert(name.clone(), value);
+        }
+        let module = spec::lookup(self.module).expect("the loader accepted only known modules");
+        spec::validate(module, &rendered, false).map_err(|e| {
+            TaskResult::failed(format!("{} (task at {})", e.message, self.task.location))
+        })
+    }
+
+    async fn call_module(&self, args: &Vars, scope: &minijinja::Value) -> TaskResult {
+        let ctx = ModuleContext {
+            host: &self.host,
+            conn: self.conn.as_ref(),
+            templar: &self.engine.templar,
+            scope,
+            check_mode: self.check_mode,
+            diff: self.engine.opts.diff,
+            verbosity: self.engine.opts.verbosity,
+            environment: &self.task.environment,
+        };
+        modules::run(self.module, args, &ctx).await
+    }
+
+    /// The scope plus the registered name bound to this result, for
+    /// `until`, `changed_when` and `failed_when`.
+    fn scope_with_result(&self, scope: &Scope, result: &TaskResult) -> minijinja::Value {
+        match &self.task.register {
+            Some(name) => {
+                let mut layer = Vars::new();
+                layer.insert(name.clone(), result.to_json());
+                scope.with_layer(layer).into_value()
+            }
+            None => scope.clone().into_value(),
+        }
+    }
+
+    fn apply_overrides(&self, result: &mut TaskResult, scope: &minijinja::Value) -> Result<(), TaskResult> {
+        let templar = &self.engine.templar;
+        if let Some(conditions) = &self.task.changed_when {
+            result.changed = conditions_hold(templar, conditions, scope).map_err(|e| self.template_failure(&e))?;
+        }
+        if let Some(conditions) = &self.task.failed_when {
+            let failed = conditions_hold(templar, conditions, scope).map_err(|e| self.template_failure(&e))?;
+            result.failed = failed;
+            if failed {
+                result.msg.get_or_insert_with(|| "the failed_when condition was met".into());
+            } else if result.msg.as_deref() == Some("non-zero return code") {
+                result.msg = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn template_failure(&self, e: &TemplateError) -> TaskResult {
+        let what = match &e.undefined {
+            Some(name) => format!("undefined variable '{name}'"),
+            None => e.to_string(),
+        };
+        TaskResult::failed(format!(
+            "{what} in task '{}' at {}",
+            self.task.display_name(),
+            self.task.location
+        ))
+    }
+
+    fn censor(&self, result: &TaskResult) -> Json {
+        if self.task.no_log {
+            serde_json::json!({ "censored": CENSORED, "changed": result.changed, "failed": result.failed })
+        } else {
+            result.to_json()
+        }
+    }
+
+    fn emit(&self, result: &TaskResult, item: Option<String>) {
+        let status = if result.unreachable {
+            Status::Unreachable
+        } else if result.failed {
+            Status::Failed
+        } else if result.skipped {
+            Status::Skipped
+        } else if result.changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        self.sink.emit(Event::HostResult {
+            host: self.host.clone(),
+            status,
+            item: if self.task.no_log { item.map(|_| "(censored due to no_log)".into()) } else { item },
+            result: self.censor(result),
+            ignored: result.failed && self.task.ignore_errors,
+            delegated_to: self.task.delegate_to.clone(),
+            show_result: self.module == "debug",
+        });
+    }
+}
+
+fn json_type(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a mapping",
+    }
+}

@@ -1,0 +1,123 @@
+//! The typed events the engine emits. The engine never prints: the console
+//! output, JSON lines and (later) the journal are consumers of these events.
+
+use crate::diag::Location;
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Unreachable,
+}
+
+/// Per-host counters shown in the PLAY RECAP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HostStats {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    PlayStart {
+        name: String,
+        hosts: Vec<String>,
+    },
+    /// The hosts of a play matched nothing (after `--limit`).
+    NoHostsMatched {
+        play: String,
+    },
+    BatchStart {
+        index: usize,
+        count: usize,
+        hosts: Vec<String>,
+    },
+    TaskStart {
+        name: String,
+        location: Option<String>,
+        handler: bool,
+    },
+    /// `include_tasks` entered for a host.
+    Included {
+        host: String,
+        file: String,
+    },
+    /// One host's result for a task (or for one loop item of it).
+    HostResult {
+        host: String,
+        status: Status,
+        /// Set for a loop item's result; the label shown as `(item=...)`.
+        item: Option<String>,
+        /// The result, already censored when `no_log` is set.
+        result: Json,
+        ignored: bool,
+        delegated_to: Option<String>,
+        /// The `debug` module's output is shown without `-v`.
+        show_result: bool,
+    },
+    /// An `until` attempt failed and will be retried.
+    Retrying {
+        host: String,
+        task: String,
+        retries_left: u32,
+        result: Json,
+    },
+    Warning {
+        message: String,
+    },
+    /// The play stopped early (all hosts failed, max_fail_percentage…).
+    PlayAborted {
+        reason: String,
+    },
+    Recap {
+        hosts: Vec<(String, HostStats)>,
+    },
+}
+
+impl Event {
+    pub fn location_text(location: &Location) -> String {
+        location.to_string()
+    }
+}
+
+/// Where events go. Implementations must be cheap and never block for long.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+pub type Sink = Arc<dyn EventSink>;
+
+/// Collects events in memory (tests, `--list-*` helpers).
+#[derive(Default)]
+pub struct Collector(pub std::sync::Mutex<Vec<Event>>);
+
+impl EventSink for Collector {
+    fn emit(&self, event: Event) {
+        if let Ok(mut events) = self.0.lock() {
+            events.push(event);
+        }
+    }
+}
+
+/// Sends every event to several sinks.
+pub struct Fanout(pub Vec<Sink>);
+
+impl EventSink for Fanout {
+    fn emit(&self, event: Event) {
+        for sink in &self.0 {
+            sink.emit(event.clone());
+        }
+    }
+}

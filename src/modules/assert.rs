@@ -1,0 +1,35 @@
+//! `assert`: every condition of `that` must hold.
+
+use super::{display_text, ModuleContext, TaskResult, Vars};
+use serde_json::Value as Json;
+
+pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
+    let conditions: Vec<String> = match args.get("that") {
+        Some(Json::Array(items)) => items.iter().map(display_text).collect(),
+        Some(other) => vec![display_text(other)],
+        None => Vec::new(),
+    };
+    for condition in &conditions {
+        let holds = match ctx.templar.eval_bool(condition, ctx.scope) {
+            Ok(holds) => holds,
+            Err(e) => return TaskResult::failed(format!("the condition '{condition}' could not be evaluated: {e}")),
+        };
+        if !holds {
+            let msg = args
+                .get("fail_msg")
+                .map(display_text)
+                .unwrap_or_else(|| "Assertion failed".into());
+            return TaskResult::failed(msg)
+                .with("assertion", condition.clone())
+                .with("evaluated_to", false);
+        }
+    }
+    if args.get("quiet").and_then(Json::as_bool).unwrap_or(false) {
+        return TaskResult::ok();
+    }
+    let msg = args
+        .get("success_msg")
+        .map(display_text)
+        .unwrap_or_else(|| "All assertions passed".into());
+    TaskResult::ok().with_msg(msg)
+}

@@ -1,0 +1,25 @@
+//! `debug`: print a message or a variable.
+
+use super::{arg_str, display_text, ModuleContext, TaskResult, Vars};
+use serde_json::Value as Json;
+
+pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
+    let verbosity = args.get("verbosity").and_then(Json::as_u64).unwrap_or(0);
+    if (ctx.verbosity as u64) < verbosity {
+        return TaskResult::skipped("verbosity threshold not met");
+    }
+    if let Some(var) = arg_str(args, "var") {
+        // `var` names an expression; an undefined one is shown, not fatal.
+        let value = match ctx.templar.eval(var, ctx.scope) {
+            Ok(v) => v,
+            Err(_) => Json::String("VARIABLE IS NOT DEFINED!".into()),
+        };
+        return TaskResult::ok().with(var, value);
+    }
+    let msg = args.get("msg").cloned().unwrap_or(Json::String("Hello world!".into()));
+    match msg {
+        Json::String(_) => TaskResult::ok().with_msg(display_text(&msg)),
+        // Structured messages keep their structure, as in Ansible.
+        other => TaskResult::ok().with("msg", other),
+    }
+}

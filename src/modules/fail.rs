@@ -1,0 +1,11 @@
+//! `fail`: stop the host with a message.
+
+use super::{display_text, TaskResult, Vars};
+
+pub fn run(args: &Vars) -> TaskResult {
+    let msg = args
+        .get("msg")
+        .map(display_text)
+        .unwrap_or_else(|| "Failed as requested from task".into());
+    TaskResult::failed(msg)
+}

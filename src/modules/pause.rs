@@ -1,0 +1,29 @@
+//! `pause`: wait a while, or for the operator to press Enter.
+
+use super::{arg_str, ModuleContext, TaskResult, Vars};
+use serde_json::Value as Json;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
+    let seconds = args.get("seconds").and_then(Json::as_f64).unwrap_or(0.0)
+        + 60.0 * args.get("minutes").and_then(Json::as_f64).unwrap_or(0.0);
+    let started = tokio::time::Instant::now();
+    if seconds > 0.0 {
+        if !ctx.check_mode {
+            tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        }
+    } else if std::io::stdin().is_terminal() {
+        eprintln!("{}", arg_str(args, "prompt").unwrap_or("Press enter to continue"));
+        let mut line = String::new();
+        let read = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line).map(|_| line)).await;
+        let input = read.ok().and_then(Result::ok).unwrap_or_default();
+        return TaskResult::ok().with("user_input", input.trim_end().to_string());
+    } else {
+        // No operator to answer: continue, as Ansible does without a TTY.
+        return TaskResult::ok().with_msg("no terminal to prompt on; continuing");
+    }
+    TaskResult::ok()
+        .with("delta", started.elapsed().as_secs_f64())
+        .with("echo", true)
+}

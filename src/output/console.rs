@@ -1,0 +1,187 @@
+//! ansible-playbook's console format: `PLAY [...]`, `TASK [...]`, one status
+//! line per host, and the `PLAY RECAP`.
+
+use crate::events::{Event, EventSink, HostStats, Status};
+use serde_json::Value as Json;
+use std::io::Write;
+use std::sync::Mutex;
+
+const WIDTH: usize = 80;
+
+pub struct Console<W: Write + Send> {
+    out: Mutex<W>,
+    verbosity: u8,
+}
+
+impl<W: Write + Send> Console<W> {
+    pub fn new(out: W, verbosity: u8) -> Self {
+        Console { out: Mutex::new(out), verbosity }
+    }
+}
+
+/// `TASK [name] *****...` padded with stars to the terminal width.
+pub fn banner(title: &str) -> String {
+    let stars = WIDTH.saturating_sub(title.len() + 1).max(3);
+    format!("{title} {}", "*".repeat(stars))
+}
+
+/// Ansible's recap line: host padded to 26, counters padded to width.
+pub fn recap_line(host: &str, s: &HostStats) -> String {
+    format!(
+        "{host:<26} : {:<15}{:<19}{:<19}{:<15}{:<15}{:<15}{}",
+        format!("ok={}", s.ok),
+        format!("changed={}", s.changed),
+        format!("unreachable={}", s.unreachable),
+        format!("failed={}", s.failed),
+        format!("skipped={}", s.skipped),
+        format!("rescued={}", s.rescued),
+        format!("ignored={}", s.ignored),
+    )
+}
+
+fn pretty(value: &Json) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
+
+/// The result minus what every line would repeat, as `-v` shows it.
+fn shown(result: &Json) -> Json {
+    let mut result = result.clone();
+    if let Json::Object(map) = &mut result {
+        map.remove("ansible_facts");
+        if map.get("failed") == Some(&Json::Bool(false)) {
+            map.remove("failed");
+        }
+    }
+    result
+}
+
+impl<W: Write + Send> Console<W> {
+    fn render(&self, event: &Event) -> Option<String> {
+        Some(match event {
+            Event::PlayStart { name, .. } => format!("\n{}", banner(&format!("PLAY [{name}]"))),
+            Event::NoHostsMatched { .. } => "skipping: no hosts matched".into(),
+            Event::BatchStart { index, count, hosts } => {
+                format!("\nBATCH {index}/{count}: {}", hosts.join(", "))
+            }
+            Event::TaskStart { name, location, handler } => {
+                let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
+                let mut s = format!("\n{}", banner(&format!("{kind} [{name}]")));
+                if self.verbosity >= 2 {
+                    if let Some(loc) = location {
+                        s.push_str(&format!("\ntask path: {loc}"));
+                    }
+                }
+                s
+            }
+            Event::Included { host, file } => format!("included: {file} for {host}"),
+            Event::HostResult { host, status, item, result, ignored, delegated_to, show_result } => {
+                self.host_line(host, *status, item.as_deref(), result, *ignored, delegated_to.as_deref(), *show_result)
+            }
+            Event::Retrying { host, task, retries_left, .. } => {
+                format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).")
+            }
+            Event::Warning { message } => format!("[WARNING]: {message}"),
+            Event::PlayAborted { reason } => format!("\nNO MORE HOSTS LEFT: {reason}"),
+            Event::Recap { hosts } => {
+                let mut s = format!("\n{}", banner("PLAY RECAP"));
+                for (host, stats) in hosts {
+                    s.push('\n');
+                    s.push_str(&recap_line(host, stats));
+                }
+                s.push('\n');
+                s
+            }
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn host_line(
+        &self,
+        host: &str,
+        status: Status,
+        item: Option<&str>,
+        result: &Json,
+        ignored: bool,
+        delegated_to: Option<&str>,
+        show_result: bool,
+    ) -> String {
+        let target = match delegated_to {
+            Some(d) => format!("[{host} -> {d}]"),
+            None => format!("[{host}]"),
+        };
+        let item = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
+        let shown = shown(result);
+        match status {
+            Status::Failed => {
+                let mut s = format!("{}: {target}{item}: FAILED! => {}", if item.is_empty() { "fatal" } else { "failed" }, compact(&shown));
+                if ignored {
+                    s.push_str("\n...ignoring");
+                }
+                s
+            }
+            Status::Unreachable => format!("fatal: {target}: UNREACHABLE! => {}", compact(&shown)),
+            Status::Skipped if self.verbosity == 0 => format!("skipping: {target}{item}"),
+            _ => {
+                let word = match status {
+                    Status::Changed => "changed",
+                    Status::Skipped => "skipping",
+                    _ => "ok",
+                };
+                if show_result && !matches!(status, Status::Skipped) {
+                    let mut body = shown;
+                    if let Json::Object(map) = &mut body {
+                        map.remove("changed");
+                    }
+                    format!("{word}: {target}{item} => {}", pretty(&body))
+                } else if self.verbosity >= 1 {
+                    format!("{word}: {target}{item} => {}", compact(&shown))
+                } else {
+                    format!("{word}: {target}{item}")
+                }
+            }
+        }
+    }
+}
+
+fn compact(value: &Json) -> String {
+    value.to_string()
+}
+
+impl<W: Write + Send> EventSink for Console<W> {
+    fn emit(&self, event: Event) {
+        if let Some(text) = self.render(&event) {
+            if let Ok(mut out) = self.out.lock() {
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banner_is_eighty_wide() {
+        assert_eq!(banner("TASK [x]").len(), WIDTH);
+        assert!(banner(&"x".repeat(100)).ends_with("***"));
+    }
+
+    #[test]
+    fn recap_matches_ansible_layout() {
+        let s = HostStats { ok: 2, changed: 1, ..Default::default() };
+        assert_eq!(
+            recap_line("web1", &s),
+            "web1                       : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0"
+        );
+    }
+
+    #[test]
+    fn failure_line_shows_result() {
+        let c = Console::new(Vec::new(), 0);
+        let line = c.host_line("h", Status::Failed, None, &serde_json::json!({"msg": "boom", "failed": true}), true, None, false);
+        assert!(line.starts_with("fatal: [h]: FAILED! => {"), "{line}");
+        assert!(line.contains("\"msg\":\"boom\"") && line.ends_with("...ignoring"), "{line}");
+    }
+}

@@ -1,0 +1,62 @@
+//! Runs the real `rollout` binary and captures what it did.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// The PLAY RECAP line of a host.
+    pub fn recap(&self, host: &str) -> String {
+        let after = self.stdout.rsplit("PLAY RECAP").next().unwrap_or_default();
+        after
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(host))
+            .unwrap_or_else(|| panic!("no recap line for {host} in:\n{}", self.stdout))
+            .to_string()
+    }
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn rollout(args: &[&str]) -> Outcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the rollout binary runs");
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `rollout play FIXTURE -i local/inventory -e out_dir=TMP EXTRA...`
+pub fn play_local(fixture: &str, out_dir: &Path, extra: &[&str]) -> Outcome {
+    let playbook = fixtures().join(fixture);
+    let inventory = fixtures().join("local/inventory");
+    let out = format!("out_dir={}", out_dir.display());
+    let mut args = vec![
+        "play",
+        playbook.to_str().unwrap(),
+        "-i",
+        inventory.to_str().unwrap(),
+        "-e",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    rollout(&args)
+}
