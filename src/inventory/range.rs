@@ -91,31 +91,32 @@ fn check_host_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Expands every `[start:end(:step)]` range in a name, left to right.
+/// Expands every `[start:end(:step)]` range in a name, left to right
+/// (iteratively: a name may hold any number of ranges).
 pub(super) fn expand(name: &str) -> Result<Vec<String>, String> {
-    let Some(open) = name.find('[') else {
-        return Ok(vec![name.to_string()]);
-    };
-    let rest = &name[open + 1..];
-    let close = rest
-        .find(']')
-        .ok_or_else(|| format!("unclosed '[' in host range '{name}'"))?;
-    let (prefix, spec, suffix) = (&name[..open], &rest[..close], &rest[close + 1..]);
-    let heads = range_values(spec)?;
-    let tails = expand(suffix)?;
-    if heads.len().saturating_mul(tails.len()) > MAX_EXPANSION {
-        return Err(format!(
-            "host range '{name}' expands to more than {MAX_EXPANSION} hosts"
-        ));
+    let mut names = vec![String::new()];
+    let mut rest = name;
+    while let Some(open) = rest.find('[') {
+        let (prefix, after) = (&rest[..open], &rest[open + 1..]);
+        let close = after
+            .find(']')
+            .ok_or_else(|| format!("unclosed '[' in host range '{name}'"))?;
+        let values = range_values(&after[..close])?;
+        if names.len().saturating_mul(values.len()) > MAX_EXPANSION {
+            return Err(format!(
+                "host range '{name}' expands to more than {MAX_EXPANSION} hosts"
+            ));
+        }
+        names = names
+            .iter()
+            .flat_map(|head| values.iter().map(move |v| format!("{head}{prefix}{v}")))
+            .collect();
+        rest = &after[close + 1..];
     }
-    Ok(heads
-        .iter()
-        .flat_map(|head| {
-            tails
-                .iter()
-                .map(move |tail| format!("{prefix}{head}{tail}"))
-        })
-        .collect())
+    for n in &mut names {
+        n.push_str(rest);
+    }
+    Ok(names)
 }
 
 /// The values of one range: `01:12` keeps the zero-padded width, `a:f`

@@ -124,7 +124,7 @@ pub(super) fn load_text(inv: &mut Inventory, text: &str, file: &Path) -> Result<
                 node.type_name()
             ),
         )
-        .with_help(yaml_inventory::SHAPE_HINT)),
+        .with_help(yaml_inventory::shape_help())),
         Err(e) if looks_like_yaml(text) => Err(Diagnostic::at(
             file,
             e.span,

@@ -10,18 +10,33 @@ use std::path::Path;
 const GROUP_KEYS: [&str; 3] = ["hosts", "children", "vars"];
 
 /// Shown whenever the structure is wrong, since the fix is always the shape.
-pub(super) const SHAPE_HINT: &str = "a YAML inventory looks like:\n\
-    all:\n\
-    \x20 hosts:\n\
-    \x20   web1:\n\
-    \x20   web2:\n\
-    \x20     ansible_host: 10.0.0.2\n\
-    \x20 vars:\n\
-    \x20   ntp_server: ntp.example.com\n\
-    \x20 children:\n\
-    \x20   db:\n\
-    \x20     hosts:\n\
-    \x20       db1:";
+const SHAPE_EXAMPLE: &str = "all:
+  hosts:
+    web1:
+    web2:
+      ansible_host: 10.0.0.2
+  vars:
+    ntp_server: ntp.example.com
+  children:
+    db:
+      hosts:
+        db1:";
+
+const HOSTS_EXAMPLE: &str = "hosts:
+  web1:
+  web2:
+    ansible_host: 10.0.0.2";
+
+/// A help text followed by an example block, indented under the `help:` line.
+fn with_example(intro: &str, example: &str) -> String {
+    let body: Vec<String> = example.lines().map(|l| format!("        {l}")).collect();
+    format!("{intro}\n{}", body.join("\n"))
+}
+
+/// The help for a wrongly shaped YAML inventory.
+pub(super) fn shape_help() -> String {
+    with_example("a YAML inventory looks like:", SHAPE_EXAMPLE)
+}
 
 struct Loader<'a> {
     inv: &'a mut Inventory,
@@ -65,7 +80,7 @@ impl Loader<'_> {
                         node.type_name()
                     ),
                 )
-                .with_help(SHAPE_HINT));
+                .with_help(shape_help()));
         };
         for (key, value) in pairs {
             match key.key_text().as_str() {
@@ -95,13 +110,10 @@ impl Loader<'_> {
                 "hosts of group '{group}' must be a mapping of host names, found {}",
                 node.type_name()
             );
-            return Err(self.error(node, message).with_help(
-                "write each host as a key, optionally with its variables:\n\
-                 hosts:\n\
-                 \x20 web1:\n\
-                 \x20 web2:\n\
-                 \x20   ansible_host: 10.0.0.2",
-            ));
+            return Err(self.error(node, message).with_help(with_example(
+                "write each host as a key, optionally with its variables:",
+                HOSTS_EXAMPLE,
+            )));
         };
         for (key, value) in pairs {
             let entry = range::parse_host_entry(&key.key_text()).map_err(|e| self.error(key, e))?;
@@ -126,7 +138,7 @@ impl Loader<'_> {
                 "children of group '{parent}' must be a mapping of group names, found {}",
                 node.type_name()
             );
-            return Err(self.error(node, message).with_help(SHAPE_HINT));
+            return Err(self.error(node, message).with_help(shape_help()));
         };
         for (key, value) in pairs {
             let child = self.group_name(key)?;
