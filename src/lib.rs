@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`yaml`]: YAML parsed into nodes that keep their source location.
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
+//! - [`template`]: Jinja rendering with Ansible's filters and tests.
 
 pub mod diag;
+pub mod template;
 pub mod yaml;
