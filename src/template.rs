@@ -14,10 +14,10 @@
 mod checks;
 mod filters;
 
-use minijinja::syntax::SyntaxConfig;
 use indexmap::IndexMap;
+use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Value, ValueKind};
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, Expression, UndefinedBehavior};
 use serde_json::Value as Json;
 use std::collections::HashSet;
 
@@ -73,10 +73,16 @@ impl Templar {
     /// single `{{ expr }}` becomes the expression's native value.
     pub fn render_value(&self, value: &Json, ctx: &Value) -> Result<Json, TemplateError> {
         match value {
-            Json::String(s) => match single_expression(s) {
-                Some(expr) if self.env().compile_expression(expr).is_ok() => self.eval(expr, ctx),
-                _ => self.render_str(s, ctx).map(Json::String),
-            },
+            Json::String(s) => {
+                // `{{ a }} {{ b }}` also looks like one expression, but does
+                // not compile as one: render it as text.
+                let single = single_expression(s)
+                    .and_then(|expr| Some((expr, self.env().compile_expression(expr).ok()?)));
+                match single {
+                    Some((expr, compiled)) => data(self.eval_compiled(expr, &compiled, ctx)?, expr),
+                    None => self.render_str(s, ctx).map(Json::String),
+                }
+            }
             Json::Array(items) => items
                 .iter()
                 .map(|item| self.render_value(item, ctx))
@@ -103,11 +109,7 @@ impl Templar {
 
     /// Evaluates a bare expression (or a single `{{ expr }}`) to its value.
     pub fn eval(&self, expr: &str, ctx: &Value) -> Result<Json, TemplateError> {
-        let value = self.eval_value(expr, ctx)?;
-        serde_json::to_value(&value).map_err(|e| TemplateError {
-            message: format!("template error: cannot convert result to data: {e} in '{expr}'"),
-            undefined: None,
-        })
+        data(self.eval_value(expr, ctx)?, expr)
     }
 
     /// The environment, borrowed for sources that live shorter than it.
@@ -121,6 +123,15 @@ impl Templar {
             .env()
             .compile_expression(expr)
             .map_err(|e| self.error(e, expr, ctx, HashSet::new()))?;
+        self.eval_compiled(expr, &compiled, ctx)
+    }
+
+    fn eval_compiled(
+        &self,
+        expr: &str,
+        compiled: &Expression<'_, '_>,
+        ctx: &Value,
+    ) -> Result<Value, TemplateError> {
         let vars = || compiled.undeclared_variables(true);
         let value = compiled
             .eval(ctx)
@@ -176,6 +187,14 @@ fn ansible_syntax() -> SyntaxConfig {
         .keep_trailing_newline(true)
         .build()
         .expect("default delimiters are valid")
+}
+
+/// An expression's value as data.
+fn data(value: Value, expr: &str) -> Result<Json, TemplateError> {
+    serde_json::to_value(&value).map_err(|e| TemplateError {
+        message: format!("template error: cannot convert result to data: {e} in '{expr}'"),
+        undefined: None,
+    })
 }
 
 fn is_template(s: &str) -> bool {
@@ -267,7 +286,10 @@ fn list_of(value: &Value) -> Result<Vec<Value>, Error> {
 fn entries(value: &Value, what: &str) -> Result<IndexMap<Value, Value>, Error> {
     require_defined(value)?;
     if value.kind() != ValueKind::Map {
-        return Err(invalid(format!("{what} expects a dictionary, got {}", value.kind())));
+        return Err(invalid(format!(
+            "{what} expects a dictionary, got {}",
+            value.kind()
+        )));
     }
     value
         .try_iter()?
@@ -297,6 +319,12 @@ mod tests {
     }
 
     #[test]
+    fn templar_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Templar>();
+    }
+
+    #[test]
     fn plain_strings_pass_through() {
         assert_eq!(render("no templating here").unwrap(), "no templating here");
     }
@@ -317,10 +345,22 @@ mod tests {
     fn native_rendering_keeps_types() {
         let t = Templar::new();
         let c = ctx();
-        assert_eq!(t.render_value(&json!("{{ [1,2] }}"), &c).unwrap(), json!([1, 2]));
-        assert_eq!(t.render_value(&json!(" {{ port }} "), &c).unwrap(), json!(80));
-        assert_eq!(t.render_value(&json!("{{- flag -}}"), &c).unwrap(), json!(true));
-        assert_eq!(t.render_value(&json!("port {{ 80 }}"), &c).unwrap(), json!("port 80"));
+        assert_eq!(
+            t.render_value(&json!("{{ [1,2] }}"), &c).unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            t.render_value(&json!(" {{ port }} "), &c).unwrap(),
+            json!(80)
+        );
+        assert_eq!(
+            t.render_value(&json!("{{- flag -}}"), &c).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            t.render_value(&json!("port {{ 80 }}"), &c).unwrap(),
+            json!("port 80")
+        );
         assert_eq!(
             t.render_value(&json!("{{ {'a': {'b': 1}} }}"), &c).unwrap(),
             json!({"a": {"b": 1}})
@@ -361,7 +401,9 @@ mod tests {
     fn missing_attribute_is_an_error_naming_it() {
         let err = render("{{ result.nope }}").unwrap_err();
         assert_eq!(err.undefined.as_deref(), Some("result.nope"));
-        let err = Templar::new().eval("result.nested.x.y", &ctx()).unwrap_err();
+        let err = Templar::new()
+            .eval("result.nested.x.y", &ctx())
+            .unwrap_err();
         assert_eq!(err.undefined.as_deref(), Some("result.nested.x"));
         let err = render("{{ result.nope | upper }}").unwrap_err();
         assert_eq!(err.undefined.as_deref(), Some("result.nope"));
@@ -405,14 +447,20 @@ mod tests {
     #[test]
     fn eval_returns_native_values() {
         let t = Templar::new();
-        assert_eq!(t.eval("items | map('string') | list", &ctx()).unwrap(), json!(["1", "2", "3"]));
+        assert_eq!(
+            t.eval("items | map('string') | list", &ctx()).unwrap(),
+            json!(["1", "2", "3"])
+        );
         assert_eq!(t.eval("{{ port + 1 }}", &ctx()).unwrap(), json!(81));
     }
 
     #[test]
     fn syntax_errors_are_one_line() {
         let err = render("{{ 1 + }}").unwrap_err();
-        assert!(err.message.starts_with("template error: syntax error"), "{err}");
+        assert!(
+            err.message.starts_with("template error: syntax error"),
+            "{err}"
+        );
         assert!(err.message.ends_with("in '{{ 1 + }}'"), "{err}");
         assert!(err.undefined.is_none());
     }
@@ -422,8 +470,14 @@ mod tests {
         assert_eq!(render("{{ name.startswith('w') }}").unwrap(), "True");
         assert_eq!(render("{{ 'a,b'.split(',') }}").unwrap(), "['a', 'b']");
         assert_eq!(render("{{ ' x '.strip() }}").unwrap(), "x");
-        assert_eq!(render("{{ result.nested.items() | list }}").unwrap(), "[('a', 1)]");
-        assert_eq!(render("{{ result.nested.keys() | list }}").unwrap(), "['a']");
+        assert_eq!(
+            render("{{ result.nested.items() | list }}").unwrap(),
+            "[('a', 1)]"
+        );
+        assert_eq!(
+            render("{{ result.nested.keys() | list }}").unwrap(),
+            "['a']"
+        );
     }
 
     #[test]
@@ -436,16 +490,25 @@ mod tests {
             ("{{ 'aXa' | replace('X', 'b') }}", "aba"),
             ("{{ items | first }}{{ items | last }}", "13"),
             ("{{ [3, 1, 2] | sort | list }}", "[1, 2, 3]"),
-            ("{{ [3, 1] | min }}{{ [3, 1] | max }}{{ items | sum }}", "136"),
+            (
+                "{{ [3, 1] | min }}{{ [3, 1] | max }}{{ items | sum }}",
+                "136",
+            ),
             ("{{ -2 | abs }} {{ 2.567 | round(1) }}", "2 2.6"),
             ("{{ [1, 1, 2] | unique | list }}", "[1, 2]"),
             ("{{ 'a b  c' | split | list }}", "['a', 'b', 'c']"),
-            ("{{ [{'n': 1}, {'n': 2}] | map(attribute='n') | list }}", "[1, 2]"),
+            (
+                "{{ [{'n': 1}, {'n': 2}] | map(attribute='n') | list }}",
+                "[1, 2]",
+            ),
             ("{{ items | select('odd') | list }}", "[1, 3]"),
             ("{{ items | reject('odd') | list }}", "[2]"),
-            ("{{ [{'n': 1}, {'m': 2}] | selectattr('n', 'defined') | list }}", "[{'n': 1}]"),
+            (
+                "{{ [{'n': 1}, {'m': 2}] | selectattr('n', 'defined') | list }}",
+                "[{'n': 1}]",
+            ),
             ("{{ {'b': 1, 'a': 2} | dictsort }}", "[('a', 2), ('b', 1)]"),
-            ("{{ {'a': 1} | tojson }}", "{\"a\":1}"),
+            ("{{ {'a': 1} | tojson }}", "{\"a\": 1}"),
         ];
         for (src, want) in cases {
             assert_eq!(render(src).unwrap(), want, "{src}");

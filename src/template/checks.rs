@@ -28,8 +28,12 @@ const RESULT_TESTS: [(&str, &str, bool); 8] = [
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("truthy", truthy);
     env.add_test("falsy", |v: Value, kw: Kwargs| truthy(&v, kw).map(|t| !t));
-    for kind in ["match", "search", "regex"] {
-        env.add_test(kind, move |v: Value, p: String, kw: Kwargs| {
+    for (name, kind) in [
+        ("match", "match"),
+        ("search", "search"),
+        ("regex", "search"),
+    ] {
+        env.add_test(name, move |v: Value, p: String, kw: Kwargs| {
             regex_test(&v, &p, kw, kind)
         });
     }
@@ -158,4 +162,95 @@ fn subset(state: &State, a: Value, b: Value) -> Result<bool, Error> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::template::Templar;
+    use minijinja::value::{Serde, Value};
+    use serde_json::json;
+
+    fn ctx() -> Value {
+        Value::from(Serde(json!({
+            "ok": {"changed": false, "rc": 0},
+            "bad": {"failed": true, "changed": true},
+            "skip": {"skipped": true},
+            "s": "hello world",
+            "n": null,
+            "dir": env!("CARGO_MANIFEST_DIR"),
+        })))
+    }
+
+    fn is(expr: &str) -> bool {
+        Templar::new()
+            .eval_bool(expr, &ctx())
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    #[test]
+    fn builtin_type_tests() {
+        assert!(is(
+            "s is string and 1 is number and 1 is integer and 1.5 is float"
+        ));
+        assert!(is("ok is mapping and [1] is sequence and [1] is iterable"));
+        assert!(is(
+            "true is boolean and n is none and s is defined and zz is undefined"
+        ));
+        assert!(is("1 in [1, 2] and 'a' is in 'abc'"));
+    }
+
+    #[test]
+    fn truthy_and_falsy() {
+        assert!(is("'x' is truthy and '' is falsy and 0 is falsy"));
+        assert!(is("'no' is truthy and 'no' is falsy(convert_bool=true)"));
+    }
+
+    #[test]
+    fn match_is_anchored_search_is_not() {
+        assert!(is("s is match('hel')"));
+        assert!(!is("s is match('world')"));
+        assert!(is("s is search('world')"));
+        assert!(is("s is regex('WORLD', ignorecase=true)"));
+        assert!(!is("s is regex('world', match_type='match')"));
+        assert!(is("'abc' is regex('a.c', match_type='fullmatch')"));
+    }
+
+    #[test]
+    fn version_comparisons() {
+        assert!(is("'1.10' is version('1.9', '>')"));
+        assert!(is("'2.0' is version('2.0')"));
+        assert!(is("'1.2.3' is version('1.3', 'lt')"));
+        assert!(is("'1.2' is version_compare('1.2', '!=') == false"));
+        assert!(is("'7.9' | version_compare('7', operator='ge')"));
+        assert!(is("8 is version('7.5', '>=')"));
+    }
+
+    #[test]
+    fn registered_result_tests() {
+        assert!(is("ok is succeeded and ok is success and ok is not failed"));
+        assert!(is(
+            "bad is failed and bad is failure and bad is changed and bad is change"
+        ));
+        assert!(is(
+            "ok is not changed and skip is skipped and skip is skip and ok is not skipped"
+        ));
+        let err = Templar::new().eval_bool("s is failed", &ctx()).unwrap_err();
+        assert!(err.message.contains("expects a registered result"), "{err}");
+    }
+
+    #[test]
+    fn containment_tests() {
+        assert!(is("[1, 2] is contains(2) and not ([1] is contains(3))"));
+        assert!(is("[1] is subset([1, 2]) and [1, 2] is superset([2])"));
+        assert!(!is("[1, 3] is subset([1, 2])"));
+    }
+
+    #[test]
+    fn filesystem_tests() {
+        assert!(is("dir is directory and dir is exists and dir is abs"));
+        assert!(is("(dir ~ '/Cargo.toml') is file"));
+        assert!(!is("'/definitely/not/here' is exists"));
+        assert!(!is("'relative' is abs"));
+        assert!(!is("dir is link"));
+    }
 }

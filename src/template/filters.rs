@@ -24,7 +24,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("mandatory", mandatory);
     env.add_filter("from_json", from_json);
     env.add_filter("to_json", |v: Value, kw: Kwargs| dump_json(&v, kw, false));
-    env.add_filter("to_nice_json", |v: Value, kw: Kwargs| dump_json(&v, kw, true));
+    env.add_filter("to_nice_json", |v: Value, kw: Kwargs| {
+        dump_json(&v, kw, true)
+    });
     env.add_filter("from_yaml", from_yaml);
     // The emitter has one style; Ansible's two differ only in layout.
     env.add_filter("to_yaml", dump_yaml);
@@ -200,9 +202,13 @@ fn write_json(data: &impl Serialize, indent: Option<usize>) -> Result<String, Er
         Some(width) => {
             let pad = vec![b' '; width];
             let pretty = serde_json::ser::PrettyFormatter::with_indent(&pad);
-            data.serialize(&mut serde_json::Serializer::with_formatter(&mut out, pretty))
+            data.serialize(&mut serde_json::Serializer::with_formatter(
+                &mut out, pretty,
+            ))
         }
-        None => data.serialize(&mut serde_json::Serializer::with_formatter(&mut out, PyJson)),
+        None => data.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out, PyJson,
+        )),
     };
     written.map_err(|e| invalid(format!("cannot write JSON: {e}")))?;
     Ok(String::from_utf8_lossy(&out).into_owned())
@@ -319,7 +325,11 @@ fn to_yaml_node(value: &Value) -> Result<Yaml, Error> {
 
 /// Python's `shlex.quote`.
 fn quote(value: &Value) -> Result<String, Error> {
-    let s = if value.is_none() { String::new() } else { text(value)? };
+    let s = if value.is_none() {
+        String::new()
+    } else {
+        text(value)?
+    };
     let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
     Ok(if !s.is_empty() && s.chars().all(safe) {
         s
@@ -507,7 +517,9 @@ fn combine(first: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     kwargs.assert_all_used()?;
     let list_merge = list_merge.as_deref().unwrap_or("replace");
     if !LIST_MERGE_MODES.contains(&list_merge) {
-        return Err(invalid(format!("combine: unknown list_merge '{list_merge}'")));
+        return Err(invalid(format!(
+            "combine: unknown list_merge '{list_merge}'"
+        )));
     }
     let mut merged = IndexMap::new();
     for term in std::iter::once(first.clone()).chain(rest) {
@@ -516,7 +528,12 @@ fn combine(first: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
             _ => vec![term],
         };
         for dict in dicts {
-            merge_into(&mut merged, entries(&dict, "combine")?, recursive, list_merge)?;
+            merge_into(
+                &mut merged,
+                entries(&dict, "combine")?,
+                recursive,
+                list_merge,
+            )?;
         }
     }
     Ok(Value::from_pairs(merged))
@@ -683,4 +700,296 @@ fn split_kwargs(args: Rest<ValueOrKwargs>) -> Result<(Vec<Value>, Kwargs), Error
     let values = args.into_values();
     let (positional, kwargs): (&[Value], Kwargs) = from_args(&values)?;
     Ok((positional.to_vec(), kwargs))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::template::Templar;
+    use minijinja::value::{Serde, Value};
+    use serde_json::json;
+
+    fn ctx() -> Value {
+        Value::from(Serde(json!({
+            "d": {"b": 2, "a": 1},
+            "nums": [1, 2, 3],
+            "path": "/etc/app/app.conf",
+        })))
+    }
+
+    fn render(src: &str) -> String {
+        Templar::new()
+            .render_str(src, &ctx())
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+    }
+
+    fn eval(expr: &str) -> serde_json::Value {
+        Templar::new()
+            .eval(expr, &ctx())
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    fn fails(src: &str) -> String {
+        Templar::new()
+            .render_str(src, &ctx())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn bool_follows_ansible_words() {
+        assert_eq!(
+            eval("['yes', 'On', 'true', '1', 1, true] | map('bool') | list"),
+            json!(vec![true; 6])
+        );
+        assert_eq!(
+            eval("['no', 'off', 'false', '0', 2, none, 'abc'] | map('bool') | list"),
+            json!(vec![false; 7])
+        );
+    }
+
+    #[test]
+    fn int_parses_or_defaults() {
+        assert_eq!(eval("'12' | int"), json!(12));
+        assert_eq!(eval("'abc' | int"), json!(0));
+        assert_eq!(eval("'abc' | int(7)"), json!(7));
+        assert_eq!(eval("'abc' | int(default=8)"), json!(8));
+        assert_eq!(eval("'12.7' | int"), json!(12));
+        assert_eq!(eval("'0x1A' | int(base=16)"), json!(26));
+        assert_eq!(eval("true | int"), json!(1));
+    }
+
+    #[test]
+    fn float_parses_or_defaults() {
+        assert_eq!(eval("'1.5' | float"), json!(1.5));
+        assert_eq!(eval("'x' | float"), json!(0.0));
+        assert_eq!(eval("3 | float"), json!(3.0));
+    }
+
+    #[test]
+    fn string_filter_stringifies() {
+        assert_eq!(eval("5 | string"), json!("5"));
+    }
+
+    #[test]
+    fn mandatory_names_the_variable() {
+        assert_eq!(render("{{ nums | mandatory | length }}"), "3");
+        let err = fails("{{ app_port | mandatory }}");
+        assert!(
+            err.starts_with("mandatory variable 'app_port' not defined"),
+            "{err}"
+        );
+        assert!(fails("{{ x | mandatory('set x!') }}").contains("set x!"));
+    }
+
+    #[test]
+    fn json_round_trip() {
+        assert_eq!(
+            eval("'{\"z\": [1, 2], \"a\": null}' | from_json"),
+            json!({"z": [1, 2], "a": null})
+        );
+        assert_eq!(
+            render("{{ {'b': 2, 'a': 1} | to_json }}"),
+            r#"{"b": 2, "a": 1}"#
+        );
+        assert_eq!(
+            render("{{ {'b': 2, 'a': 1} | to_nice_json }}"),
+            "{\n    \"a\": 1,\n    \"b\": 2\n}"
+        );
+        assert_eq!(
+            render("{{ nums | to_nice_json(indent=2) }}"),
+            "[\n  1,\n  2,\n  3\n]"
+        );
+    }
+
+    #[test]
+    fn yaml_round_trip() {
+        assert_eq!(
+            eval("'a: 1\\nb: [x, y]' | from_yaml"),
+            json!({"a": 1, "b": ["x", "y"]})
+        );
+        assert_eq!(render("{{ {'b': 2, 'a': 1} | to_yaml }}"), "b: 2\na: 1\n");
+        assert_eq!(render("{{ {'l': [1]} | to_nice_yaml }}"), "l:\n  - 1\n");
+        assert_eq!(eval("d | to_yaml | from_yaml"), json!({"a": 1, "b": 2}));
+    }
+
+    #[test]
+    fn quote_is_shell_safe() {
+        assert_eq!(
+            render("{{ 'plain/path-1.txt' | quote }}"),
+            "plain/path-1.txt"
+        );
+        assert_eq!(render("{{ \"it's here\" | quote }}"), r#"'it'"'"'s here'"#);
+        assert_eq!(render("{{ '' | quote }}"), "''");
+    }
+
+    #[test]
+    fn regex_replace_uses_python_groups() {
+        assert_eq!(
+            render("{{ 'host-01' | regex_replace('-(\\\\d+)$', '_\\\\1') }}"),
+            "host_01"
+        );
+        assert_eq!(
+            render("{{ 'aaa' | regex_replace('a', 'b', count=2) }}"),
+            "bba"
+        );
+        assert_eq!(
+            render("{{ 'ABC' | regex_replace('b', 'x', ignorecase=true) }}"),
+            "AxC"
+        );
+        assert_eq!(render("{{ 'a' | regex_replace('a', '$0') }}"), "$0");
+    }
+
+    #[test]
+    fn regex_search_returns_match_groups_or_none() {
+        assert_eq!(
+            eval("'v1.2.3' | regex_search('\\\\d+\\\\.\\\\d+')"),
+            json!("1.2")
+        );
+        assert_eq!(eval("'abc' | regex_search('z')"), json!(null));
+        assert_eq!(
+            eval("'k=v' | regex_search('(?P<key>\\\\w)=(\\\\w)', '\\\\g<key>', '\\\\2')"),
+            json!(["k", "v"])
+        );
+    }
+
+    #[test]
+    fn regex_findall_and_escape() {
+        assert_eq!(
+            eval("'a1b22' | regex_findall('\\\\d+')"),
+            json!(["1", "22"])
+        );
+        assert_eq!(
+            eval("'a=1,b=2' | regex_findall('(\\\\w)=(\\\\d)')"),
+            json!([["a", "1"], ["b", "2"]])
+        );
+        assert_eq!(eval("'a.b' | regex_escape"), json!("a\\.b"));
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        assert_eq!(render("{{ 'hello' | b64encode }}"), "aGVsbG8=");
+        assert_eq!(render("{{ 'aGVsbG8=' | b64decode }}"), "hello");
+    }
+
+    #[test]
+    fn path_filters_follow_posixpath() {
+        assert_eq!(render("{{ path | basename }}"), "app.conf");
+        assert_eq!(render("{{ path | dirname }}"), "/etc/app");
+        assert_eq!(render("{{ '/x' | dirname }}|{{ 'x' | dirname }}"), "/|");
+        assert_eq!(eval("'a/b.tar.gz' | splitext"), json!(["a/b.tar", ".gz"]));
+        assert_eq!(eval("'.bashrc' | splitext"), json!([".bashrc", ""]));
+        assert_eq!(
+            eval("['/etc', 'app', 'x.conf'] | path_join"),
+            json!("/etc/app/x.conf")
+        );
+    }
+
+    #[test]
+    fn combine_merges_dicts() {
+        assert_eq!(
+            eval("d | combine({'a': 9, 'c': 3})"),
+            json!({"a": 9, "b": 2, "c": 3})
+        );
+        assert_eq!(
+            eval("{'x': {'y': 1}} | combine({'x': {'z': 2}}, recursive=true)"),
+            json!({"x": {"y": 1, "z": 2}})
+        );
+        assert_eq!(
+            eval("{'x': {'y': 1}} | combine({'x': {'z': 2}})"),
+            json!({"x": {"z": 2}})
+        );
+        assert_eq!(
+            eval("[{'a': 1}, {'b': 2}] | combine({'c': 3})"),
+            json!({"a": 1, "b": 2, "c": 3})
+        );
+        assert_eq!(
+            eval("{'l': [1]} | combine({'l': [2]}, list_merge='append')"),
+            json!({"l": [1, 2]})
+        );
+    }
+
+    #[test]
+    fn dict2items_and_back() {
+        assert_eq!(
+            eval("{'b': 2, 'a': 1} | dict2items"),
+            json!([{"key": "b", "value": 2}, {"key": "a", "value": 1}])
+        );
+        assert_eq!(
+            eval("{'k': 1} | dict2items(key_name='n', value_name='v')"),
+            json!([{"n": "k", "v": 1}])
+        );
+        assert_eq!(eval("d | dict2items | items2dict"), json!({"a": 1, "b": 2}));
+        assert_eq!(
+            eval("[{'n': 'k', 'v': 1}] | items2dict(key_name='n', value_name='v')"),
+            json!({"k": 1})
+        );
+    }
+
+    #[test]
+    fn ternary_picks_by_truth_and_none() {
+        assert_eq!(
+            render("{{ true | ternary('y', 'n') }}{{ 0 | ternary('y', 'n') }}"),
+            "yn"
+        );
+        assert_eq!(render("{{ none | ternary('y', 'n', 'null') }}"), "null");
+    }
+
+    #[test]
+    fn flatten_with_levels_and_nulls() {
+        assert_eq!(eval("[1, [2, [3, none]]] | flatten"), json!([1, 2, 3]));
+        assert_eq!(eval("[1, [2, [3]]] | flatten(1)"), json!([1, 2, [3]]));
+        assert_eq!(
+            eval("[1, [2, [3]]] | flatten(levels=1)"),
+            json!([1, 2, [3]])
+        );
+    }
+
+    #[test]
+    fn set_filters() {
+        assert_eq!(eval("[1, 2, 2] | union([3, 1])"), json!([1, 2, 3]));
+        assert_eq!(eval("[1, 2, 3] | intersect([3, 1])"), json!([1, 3]));
+        assert_eq!(eval("[1, 2, 3] | difference([2])"), json!([1, 3]));
+        assert_eq!(eval("[1, 2] | symmetric_difference([2, 3])"), json!([1, 3]));
+        assert_eq!(eval("[1, 2, 1] | unique | list"), json!([1, 2]));
+        assert_eq!(
+            eval("[1, 2] | zip(['a', 'b']) | list"),
+            json!([[1, "a"], [2, "b"]])
+        );
+    }
+
+    #[test]
+    fn hashes_and_checksum() {
+        let sha1 = "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d";
+        assert_eq!(render("{{ 'hello' | hash('sha1') }}"), sha1);
+        assert_eq!(render("{{ 'hello' | checksum }}"), sha1);
+        assert_eq!(
+            render("{{ 'hello' | hash('sha256') }}"),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(
+            render("{{ 'hello' | hash('md5') }}"),
+            "5d41402abc4b2a76b9719d911017c592"
+        );
+        assert!(fails("{{ 'x' | hash('crc') }}").contains("unsupported hash type 'crc'"));
+    }
+
+    #[test]
+    fn type_debug_names_python_types() {
+        assert_eq!(
+            eval("[1, 1.5, 'a', true, none, [], {}] | map('type_debug') | list"),
+            json!(["int", "float", "str", "bool", "NoneType", "list", "dict"])
+        );
+    }
+
+    #[test]
+    fn extract_looks_up_keys() {
+        assert_eq!(eval("['a', 'b'] | map('extract', d) | list"), json!([1, 2]));
+        assert_eq!(eval("'x' | extract({'x': {'y': 5}}, 'y')"), json!(5));
+    }
+
+    #[test]
+    fn undefined_input_fails() {
+        assert!(fails("{{ nope | union([1]) }}").contains("'nope'"));
+        assert!(fails("{{ nope | bool }}").contains("'nope'"));
+    }
 }
