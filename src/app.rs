@@ -10,7 +10,7 @@ use crate::engine::{Engine, RunOptions, RunSummary};
 use crate::events::{EventSink, Fanout, Sink};
 use crate::inventory::Inventory;
 use crate::output::{console::Console, json::JsonLines};
-use crate::playbook::{self, kv, Action, Playbook, Task};
+use crate::playbook::{self, Action, Playbook, Task, kv};
 use crate::template::Templar;
 use clap::Parser;
 use serde_json::{Map, Value as Json};
@@ -36,12 +36,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Exit::Ok as i32,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Ok as i32
+                }
                 _ => Exit::BadOptions as i32,
             };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ERROR! cannot start the async runtime: {e}");
@@ -62,10 +67,16 @@ struct Fatal {
 
 impl Fatal {
     fn parse(d: Diagnostic) -> Self {
-        Fatal { exit: Exit::Parse, diagnostic: d }
+        Fatal {
+            exit: Exit::Parse,
+            diagnostic: d,
+        }
     }
     fn options(d: Diagnostic) -> Self {
-        Fatal { exit: Exit::BadOptions, diagnostic: d }
+        Fatal {
+            exit: Exit::BadOptions,
+            diagnostic: d,
+        }
     }
 }
 
@@ -81,7 +92,8 @@ async fn play(args: PlayArgs) -> Exit {
 
 async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
     let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Fatal::options)?;
-    let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>()).map_err(Fatal::parse)?;
+    let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>())
+        .map_err(Fatal::parse)?;
     let mut playbooks = Vec::new();
     for path in &args.playbooks {
         let pb = playbook::load_playbook(path).map_err(Fatal::parse)?;
@@ -92,7 +104,8 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
     }
     let templar = Templar::new();
     for pb in &playbooks {
-        crate::engine::lint::check_templates(pb, &inventory, &extra_vars, &templar).map_err(Fatal::parse)?;
+        crate::engine::lint::check_templates(pb, &inventory, &extra_vars, &templar)
+            .map_err(Fatal::parse)?;
     }
     if args.syntax_check {
         for pb in &playbooks {
@@ -114,7 +127,11 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
     let mut engine = Engine::new(inventory, templar, opts, sink);
     if args.list_hosts || args.list_tasks {
         for pb in &playbooks {
-            print!("{}", listing(&engine, pb, args.list_hosts, args.list_tasks, &args).map_err(Fatal::parse)?);
+            print!(
+                "{}",
+                listing(&engine, pb, args.list_hosts, args.list_tasks, &args)
+                    .map_err(Fatal::parse)?
+            );
         }
         return Ok(Exit::Ok);
     }
@@ -137,8 +154,12 @@ fn make_sink(args: &PlayArgs) -> Result<Sink, Diagnostic> {
     let Some(path) = &args.events_json else {
         return Ok(console);
     };
-    let file = std::fs::File::create(path)
-        .map_err(|e| Diagnostic::new(format!("cannot write --events-json file '{}': {e}", path.display())))?;
+    let file = std::fs::File::create(path).map_err(|e| {
+        Diagnostic::new(format!(
+            "cannot write --events-json file '{}': {e}",
+            path.display()
+        ))
+    })?;
     let json: Arc<dyn EventSink> = Arc::new(JsonLines(Mutex::new(std::io::BufWriter::new(file))));
     Ok(Arc::new(Fanout(vec![console, json])))
 }
@@ -151,14 +172,21 @@ pub fn parse_extra_vars(values: &[String]) -> Result<Map<String, Json>, Diagnost
         let parsed = if let Some(file) = text.strip_prefix('@') {
             let node = playbook::read_yaml(Path::new(file))?;
             mapping_of(node.to_json(), &format!("the file '{file}'"))?
-        } else if text.starts_with('{') || text.starts_with('[') || (text.contains(": ") && !text.contains('=')) {
+        } else if text.starts_with('{')
+            || text.starts_with('[')
+            || (text.contains(": ") && !text.contains('='))
+        {
             let node = crate::yaml::parse(text).map_err(|e| {
-                Diagnostic::new(format!("-e '{text}': invalid YAML/JSON at column {}: {}", e.span.col, e.message))
+                Diagnostic::new(format!(
+                    "-e '{text}': invalid YAML/JSON at column {}: {}",
+                    e.span.col, e.message
+                ))
             })?;
             mapping_of(node.to_json(), &format!("-e '{text}'"))?
         } else {
             let mut map = Map::new();
-            let tokens = kv::split_tokens(text).map_err(|e| Diagnostic::new(format!("-e '{text}': {e}")))?;
+            let tokens =
+                kv::split_tokens(text).map_err(|e| Diagnostic::new(format!("-e '{text}': {e}")))?;
             for token in tokens {
                 let (k, v) = kv::as_pair(&token).ok_or_else(|| {
                     Diagnostic::new(format!("-e '{text}': '{token}' is not key=value"))
@@ -177,23 +205,45 @@ fn mapping_of(value: Json, what: &str) -> Result<Map<String, Json>, Diagnostic> 
     match value {
         Json::Object(map) => Ok(map),
         Json::Null => Ok(Map::new()),
-        _ => Err(Diagnostic::new(format!("{what} must hold a mapping of variables"))),
+        _ => Err(Diagnostic::new(format!(
+            "{what} must hold a mapping of variables"
+        ))),
     }
 }
 
 /// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout, with the
 /// batches `serial` will make.
-fn listing(engine: &Engine, pb: &Playbook, hosts: bool, tasks: bool, args: &PlayArgs) -> Result<String, Diagnostic> {
+fn listing(
+    engine: &Engine,
+    pb: &Playbook,
+    hosts: bool,
+    tasks: bool,
+    args: &PlayArgs,
+) -> Result<String, Diagnostic> {
     let mut out = format!("\nplaybook: {}\n", pb.path.display());
     for (i, play) in pb.plays.iter().enumerate() {
-        out.push_str(&format!("\n  play #{} ({}): {}\tTAGS: []\n", i + 1, play.hosts, play.name));
+        out.push_str(&format!(
+            "\n  play #{} ({}): {}\tTAGS: []\n",
+            i + 1,
+            play.hosts,
+            play.name
+        ));
         if hosts {
             let play_hosts = engine.play_hosts(play)?;
-            out.push_str(&format!("    pattern: ['{}']\n    hosts ({}):\n", play.hosts, play_hosts.len()));
+            out.push_str(&format!(
+                "    pattern: ['{}']\n    hosts ({}):\n",
+                play.hosts,
+                play_hosts.len()
+            ));
             let batches = engine.batches(play, &play_hosts)?;
             for (b, batch) in batches.iter().enumerate() {
                 if batches.len() > 1 {
-                    out.push_str(&format!("      batch {}/{} ({} hosts):\n", b + 1, batches.len(), batch.len()));
+                    out.push_str(&format!(
+                        "      batch {}/{} ({} hosts):\n",
+                        b + 1,
+                        batches.len(),
+                        batch.len()
+                    ));
                 }
                 for h in batch {
                     out.push_str(&format!("        {h}\n"));
@@ -213,14 +263,22 @@ fn listing(engine: &Engine, pb: &Playbook, hosts: bool, tasks: bool, args: &Play
 fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
     for task in tasks {
         match &task.action {
-            Action::Block { block, rescue, always } => {
+            Action::Block {
+                block,
+                rescue,
+                always,
+            } => {
                 for list in [block, rescue, always] {
                     list_tasks(list, args, out);
                 }
             }
             Action::Include { tasks } => list_tasks(tasks, args, out),
             _ if task.selected_by(&args.tags, &args.skip_tags) => {
-                out.push_str(&format!("      {}\tTAGS: [{}]\n", task.display_name(), task.tags.join(", ")));
+                out.push_str(&format!(
+                    "      {}\tTAGS: [{}]\n",
+                    task.display_name(),
+                    task.tags.join(", ")
+                ));
             }
             _ => {}
         }
@@ -249,7 +307,12 @@ mod tests {
         assert_eq!(vars["c"], serde_json::json!([1, 2]));
         assert_eq!(vars["d"], true);
         assert_eq!(vars["from_file"], 3);
-        assert!(parse_extra_vars(&["novalue".into()]).unwrap_err().to_string().contains("not key=value"));
+        assert!(
+            parse_extra_vars(&["novalue".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("not key=value")
+        );
         assert!(parse_extra_vars(&["@/nonexistent.yaml".into()]).is_err());
     }
 }

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "rollout", version, about = "Run Ansible-style playbooks over SSH and roll changes through a fleet behind a load balancer")]
+#[command(
+    name = "rollout",
+    version,
+    about = "Run Ansible-style playbooks over SSH and roll changes through a fleet behind a load balancer"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -73,7 +73,10 @@ impl Diagnostic {
 }
 
 /// The closest candidate by edit distance, if it is plausibly a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
@@ -120,8 +123,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("site.yaml");
         std::fs::write(&file, "- hosts: all\n  taks: []\n").unwrap();
-        let d = Diagnostic::at(&file, Span { line: 2, col: 3 }, "unknown play keyword 'taks'")
-            .suggest("taks", ["tasks", "hosts", "vars"]);
+        let d = Diagnostic::at(
+            &file,
+            Span { line: 2, col: 3 },
+            "unknown play keyword 'taks'",
+        )
+        .suggest("taks", ["tasks", "hosts", "vars"]);
         let text = d.to_string();
         assert!(text.contains("site.yaml:2:3"), "{text}");
         assert!(text.contains("2 |   taks: []"), "{text}");
@@ -132,6 +139,9 @@ mod tests {
     #[test]
     fn no_suggestion_for_distant_words() {
         assert_eq!(did_you_mean("xyzzy", ["tasks", "hosts"]), None);
-        assert_eq!(did_you_mean("comand", ["command", "shell"]), Some("command"));
+        assert_eq!(
+            did_you_mean("comand", ["command", "shell"]),
+            Some("command")
+        );
     }
 }

@@ -23,7 +23,9 @@ impl SerialStep {
                 .parse()
                 .map_err(|_| format!("'{text}' is not a percentage"))?;
             if !(value > 0.0 && value <= 100.0) {
-                return Err(format!("'{text}': a percentage must be above 0% and at most 100%"));
+                return Err(format!(
+                    "'{text}': a percentage must be above 0% and at most 100%"
+                ));
             }
             return Ok(SerialStep::Percent(value));
         }
@@ -59,7 +61,11 @@ impl fmt::Display for SerialStep {
 /// the last step repeats until every host is placed (Ansible's ramp lists).
 pub fn batches<T: Clone>(hosts: &[T], serial: &[SerialStep]) -> Vec<Vec<T>> {
     if serial.is_empty() {
-        return if hosts.is_empty() { Vec::new() } else { vec![hosts.to_vec()] };
+        return if hosts.is_empty() {
+            Vec::new()
+        } else {
+            vec![hosts.to_vec()]
+        };
     }
     let total = hosts.len();
     let mut out = Vec::new();
@@ -159,8 +165,14 @@ mod tests {
 
     #[test]
     fn count_and_remainder() {
-        assert_eq!(sizes(&batches(&hosts(5), &[SerialStep::Count(2)])), vec![2, 2, 1]);
-        assert_eq!(sizes(&batches(&hosts(3), &[SerialStep::Count(10)])), vec![3]);
+        assert_eq!(
+            sizes(&batches(&hosts(5), &[SerialStep::Count(2)])),
+            vec![2, 2, 1]
+        );
+        assert_eq!(
+            sizes(&batches(&hosts(3), &[SerialStep::Count(10)])),
+            vec![3]
+        );
     }
 
     #[test]
@@ -173,7 +185,11 @@ mod tests {
 
     #[test]
     fn ramp_last_entry_repeats() {
-        let ramp = [SerialStep::Count(1), SerialStep::Count(2), SerialStep::Percent(50.0)];
+        let ramp = [
+            SerialStep::Count(1),
+            SerialStep::Count(2),
+            SerialStep::Percent(50.0),
+        ];
         assert_eq!(sizes(&batches(&hosts(12), &ramp)), vec![1, 2, 6, 3]);
         let order: Vec<String> = batches(&hosts(4), &ramp).concat();
         assert_eq!(order, hosts(4), "every host once, in order");

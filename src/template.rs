@@ -36,6 +36,12 @@ pub struct Templar {
     env: Environment<'static>,
 }
 
+impl std::fmt::Debug for Templar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templar")
+    }
+}
+
 impl Default for Templar {
     fn default() -> Self {
         Self::new()
@@ -110,6 +116,30 @@ impl Templar {
     /// Evaluates a bare expression (or a single `{{ expr }}`) to its value.
     pub fn eval(&self, expr: &str, ctx: &Value) -> Result<Json, TemplateError> {
         data(self.eval_value(expr, ctx)?, expr)
+    }
+
+    /// The top-level variable names a template (or, with `expression`, a
+    /// bare expression) reads. Fails when the source does not compile, so
+    /// this doubles as a syntax check before anything runs.
+    pub fn referenced_variables(
+        &self,
+        source: &str,
+        expression: bool,
+    ) -> Result<HashSet<String>, TemplateError> {
+        let no_ctx = Value::UNDEFINED;
+        if expression {
+            let expr = single_expression(source).unwrap_or(source);
+            let compiled = self
+                .env()
+                .compile_expression(expr)
+                .map_err(|e| self.error(e, expr, &no_ctx, HashSet::new()))?;
+            return Ok(compiled.undeclared_variables(false));
+        }
+        let tmpl = self
+            .env()
+            .template_from_str(source)
+            .map_err(|e| self.error(e, source, &no_ctx, HashSet::new()))?;
+        Ok(tmpl.undeclared_variables(false))
     }
 
     /// The environment, borrowed for sources that live shorter than it.

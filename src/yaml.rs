@@ -181,7 +181,10 @@ impl Builder {
         match &mut parent.value {
             Value::Seq(items) => items.push(node),
             Value::Map(pairs) => {
-                let (slot, merged) = self.pending_keys.last_mut().expect("mapping has a key slot");
+                let (slot, merged) = self
+                    .pending_keys
+                    .last_mut()
+                    .expect("mapping has a key slot");
                 match slot.take() {
                     None => *slot = Some(node),
                     Some(key) => {
@@ -240,10 +243,12 @@ impl MarkedEventReceiver for Builder {
                 self.push_value(node);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push((Node::new(Value::Seq(Vec::new()), span), anchor));
+                self.stack
+                    .push((Node::new(Value::Seq(Vec::new()), span), anchor));
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push((Node::new(Value::Map(Vec::new()), span), anchor));
+                self.stack
+                    .push((Node::new(Value::Map(Vec::new()), span), anchor));
                 self.pending_keys.push((None, Vec::new()));
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -331,7 +336,11 @@ fn parse_float(text: &str) -> Option<f64> {
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
         && text.bytes().any(|b| b.is_ascii_digit());
-    if looks_numeric { text.parse().ok() } else { None }
+    if looks_numeric {
+        text.parse().ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

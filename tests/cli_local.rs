@@ -15,12 +15,27 @@ fn language_features_run_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/features.yaml", dir.path(), &[]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("PLAY [Language features on local hosts] ***"), "{}", out.stdout);
-    assert!(out.stdout.contains("TASK [command with a registered result] ***"));
-    assert!(out.stdout.contains("skipping: [web3]"), "when: list skips web3");
+    assert!(
+        out.stdout
+            .contains("PLAY [Language features on local hosts] ***"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("TASK [command with a registered result] ***")
+    );
+    assert!(
+        out.stdout.contains("skipping: [web3]"),
+        "when: list skips web3"
+    );
     // loop with loop_var/index_var, and the shell appended per item
     assert_eq!(read(dir.path().join("web1.loop")), "apple-0\npear-1\n");
-    assert!(out.stdout.contains("changed: [web1] => (item=apple)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("changed: [web1] => (item=apple)"),
+        "{}",
+        out.stdout
+    );
     // include_tasks ran for web hosts only, relative to the including file
     assert!(dir.path().join("included-web2").exists());
     assert!(!dir.path().join("included-db1").exists());
@@ -29,14 +44,22 @@ fn language_features_run_end_to_end() {
     assert_eq!(read(dir.path().join("web1.handler")), "restarted\n");
     assert!(out.stdout.contains("RUNNING HANDLER [restart app]"));
     // run_once ran on the first host only; delegate_to ran for db1 only
-    let once: Vec<_> = fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().into_string().unwrap()).filter(|n| n.starts_with("once-")).collect();
+    let once: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("once-"))
+        .collect();
     assert_eq!(once, vec!["once-web1".to_string()]);
     assert!(dir.path().join("delegated-db1").exists());
     assert!(out.stdout.contains("[db1 -> localhost]"), "{}", out.stdout);
     // recap: every host ok, none failed
     for host in ["web1", "web2", "web3", "db1"] {
         let line = out.recap(host);
-        assert!(line.contains("failed=0") && line.contains("unreachable=0"), "{line}");
+        assert!(
+            line.contains("failed=0") && line.contains("unreachable=0"),
+            "{line}"
+        );
     }
 }
 
@@ -44,16 +67,35 @@ fn language_features_run_end_to_end() {
 fn block_rescue_always_and_ignore_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/blocks.yaml", dir.path(), &[]);
-    assert_eq!(out.code, 0, "a rescued failure is not a failure:\n{}", out.all());
+    assert_eq!(
+        out.code,
+        0,
+        "a rescued failure is not a failure:\n{}",
+        out.all()
+    );
     assert!(dir.path().join("block-web1").exists());
-    assert!(!dir.path().join("block-web2").exists(), "the block stops at the failure");
+    assert!(
+        !dir.path().join("block-web2").exists(),
+        "the block stops at the failure"
+    );
     assert!(dir.path().join("rescue-web2").exists());
     assert!(!dir.path().join("rescue-web1").exists());
     for h in ["web1", "web2", "web3"] {
-        assert!(dir.path().join(format!("always-{h}")).exists(), "always runs for {h}");
+        assert!(
+            dir.path().join(format!("always-{h}")).exists(),
+            "always runs for {h}"
+        );
     }
-    assert!(out.recap("web2").contains("rescued=1"), "{}", out.recap("web2"));
-    assert!(out.recap("web1").contains("ignored=1"), "{}", out.recap("web1"));
+    assert!(
+        out.recap("web2").contains("rescued=1"),
+        "{}",
+        out.recap("web2")
+    );
+    assert!(
+        out.recap("web1").contains("ignored=1"),
+        "{}",
+        out.recap("web1")
+    );
     assert!(out.stdout.contains("...ignoring"));
 }
 
@@ -62,8 +104,15 @@ fn a_failed_host_is_reported_and_others_carry_on() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/partial.yaml", dir.path(), &[]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("fatal: [web2]: FAILED! =>"), "{}", out.stdout);
-    assert!(out.stdout.contains("\"rc\":3"), "the result is shown on failure");
+    assert!(
+        out.stdout.contains("fatal: [web2]: FAILED! =>"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("\"rc\":3"),
+        "the result is shown on failure"
+    );
     assert!(dir.path().join("after-web1").exists());
     assert!(dir.path().join("after-web3").exists());
     assert!(!dir.path().join("after-web2").exists());
@@ -76,7 +125,10 @@ fn max_fail_percentage_stops_before_the_next_batch() {
     let out = play_local("local/failing.yaml", dir.path(), &[]);
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stdout.contains("NO MORE HOSTS LEFT"), "{}", out.stdout);
-    assert!(!dir.path().join("ran-web2").exists(), "batch 2 never started");
+    assert!(
+        !dir.path().join("ran-web2").exists(),
+        "batch 2 never started"
+    );
     assert!(!dir.path().join("ran-web1").exists());
 }
 
@@ -86,8 +138,16 @@ fn until_retries_then_fails() {
     let out = play_local("local/until.yaml", dir.path(), &[]);
     assert_eq!(out.code, 2, "{}", out.all());
     assert_eq!(read(dir.path().join("attempts")).lines().count(), 3);
-    assert!(out.stdout.contains("FAILED - RETRYING: [web1]: succeeds on the third attempt (5 retries left)."), "{}", out.stdout);
-    assert!(out.stdout.contains("(1 retries left)"), "retries: 2 means three attempts");
+    assert!(
+        out.stdout
+            .contains("FAILED - RETRYING: [web1]: succeeds on the third attempt (5 retries left)."),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("(1 retries left)"),
+        "retries: 2 means three attempts"
+    );
     assert!(out.stdout.contains("\"attempts\":3"), "{}", out.stdout);
 }
 
@@ -100,7 +160,11 @@ fn tags_and_skip_tags() {
     assert!(exists("deploy") && exists("always") && !exists("config") && !exists("never"));
 
     let dir = tempfile::tempdir().unwrap();
-    let out = play_local("local/tags.yaml", dir.path(), &["--skip-tags", "deploy,always", "--tags", "all,debug"]);
+    let out = play_local(
+        "local/tags.yaml",
+        dir.path(),
+        &["--skip-tags", "deploy,always", "--tags", "all,debug"],
+    );
     assert_eq!(out.code, 0, "{}", out.all());
     let exists = |n: &str| dir.path().join(n).exists();
     assert!(!exists("deploy") && !exists("always") && exists("config") && exists("never"));
@@ -110,7 +174,11 @@ fn tags_and_skip_tags() {
 fn no_log_hides_secrets_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("events.jsonl");
-    let out = play_local("local/secrets.yaml", dir.path(), &["-vvv", "--events-json", json.to_str().unwrap()]);
+    let out = play_local(
+        "local/secrets.yaml",
+        dir.path(),
+        &["-vvv", "--events-json", json.to_str().unwrap()],
+    );
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(!out.all().contains("s3cr3t-value"), "{}", out.all());
     assert!(!read(json).contains("s3cr3t-value"));
@@ -121,7 +189,12 @@ fn no_log_hides_secrets_everywhere() {
 fn templated_values_never_reach_a_shell() {
     let dir = tempfile::tempdir().unwrap();
     let pwned = dir.path().join("pwned");
-    let payload = format!("payload=; touch {} $(touch {}) `touch {}`", pwned.display(), pwned.display(), pwned.display());
+    let payload = format!(
+        "payload=; touch {} $(touch {}) `touch {}`",
+        pwned.display(),
+        pwned.display(),
+        pwned.display()
+    );
     let out = play_local("local/injection.yaml", dir.path(), &["-e", &payload]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!pwned.exists(), "the payload ran through a shell");
@@ -133,7 +206,10 @@ fn check_mode_changes_nothing() {
     let out = play_local("local/check.yaml", dir.path(), &["--check"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!dir.path().join("checked").exists());
-    assert!(dir.path().join("forced").exists(), "check_mode: false runs for real");
+    assert!(
+        dir.path().join("forced").exists(),
+        "check_mode: false runs for real"
+    );
 }
 
 #[test]
@@ -141,7 +217,11 @@ fn variable_precedence() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/precedence.yaml", dir.path(), &[]);
     assert_eq!(out.code, 0, "{}", out.all());
-    let out = play_local("local/precedence.yaml", dir.path(), &["-e", "level=extra forced=extra"]);
+    let out = play_local(
+        "local/precedence.yaml",
+        dir.path(),
+        &["-e", "level=extra forced=extra"],
+    );
     assert_eq!(out.code, 0, "extra vars beat set_fact:\n{}", out.all());
 }
 
@@ -182,7 +262,11 @@ fn list_tasks_and_syntax_check_run_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/tags.yaml", dir.path(), &["--list-tasks"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("deploy step\tTAGS: [deploy]"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("deploy step\tTAGS: [deploy]"),
+        "{}",
+        out.stdout
+    );
     let out = play_local("local/tags.yaml", dir.path(), &["--syntax-check"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing ran");
@@ -197,7 +281,11 @@ fn unreachable_host_exits_3() {
         fixtures().join("local/unreachable.ini").to_str().unwrap(),
     ]);
     assert_eq!(out.code, 3, "{}", out.all());
-    assert!(out.stdout.contains("fatal: [gone]: UNREACHABLE!"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("fatal: [gone]: UNREACHABLE!"),
+        "{}",
+        out.stdout
+    );
     assert!(out.recap("gone").contains("unreachable=1"));
 }
 
@@ -226,6 +314,13 @@ fn the_example_playbook_runs_locally() {
         &format!("release_root={}", dir.path().display()),
     ]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert_eq!(read(dir.path().join("app1/current/VERSION")).trim(), "2.0.0");
-    assert!(out.stdout.contains("RUNNING HANDLER [reload app]"), "{}", out.stdout);
+    assert_eq!(
+        read(dir.path().join("app1/current/VERSION")).trim(),
+        "2.0.0"
+    );
+    assert!(
+        out.stdout.contains("RUNNING HANDLER [reload app]"),
+        "{}",
+        out.stdout
+    );
 }

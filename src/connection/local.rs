@@ -10,11 +10,19 @@ pub struct LocalConnection;
 
 #[async_trait]
 impl Connection for LocalConnection {
-    async fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, ConnectionError> {
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, ConnectionError> {
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(command)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -48,7 +56,10 @@ mod tests {
     #[tokio::test]
     async fn runs_with_stdin_and_rc() {
         let c = LocalConnection;
-        let out = c.exec("cat; echo err >&2; exit 3", Some(b"in")).await.unwrap();
+        let out = c
+            .exec("cat; echo err >&2; exit 3", Some(b"in"))
+            .await
+            .unwrap();
         assert_eq!(out.rc, 3);
         assert_eq!(out.stdout, b"in");
         assert_eq!(out.stderr, b"err\n");

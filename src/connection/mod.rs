@@ -25,7 +25,11 @@ pub enum ConnectionError {
 #[async_trait]
 pub trait Connection: Send + Sync {
     /// Runs a POSIX shell command line, feeding `stdin` if given.
-    async fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, ConnectionError>;
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, ConnectionError>;
 }
 
 /// Quotes one word for a POSIX shell: the result is always a single word,

@@ -15,15 +15,52 @@ use std::collections::HashSet;
 
 /// Names that exist without being declared by the user.
 const MAGIC: &[&str] = &[
-    "inventory_hostname", "inventory_hostname_short", "hostvars", "groups", "group_names",
-    "ansible_check_mode", "ansible_diff_mode", "ansible_verbosity", "ansible_play_hosts",
-    "ansible_play_hosts_all", "ansible_play_batch", "ansible_play_name", "playbook_dir",
-    "item", "ansible_loop_var", "omit", "ansible_facts", "vars", "environment",
-    "range", "dict", "namespace", "lookup", "query", "q", "now", "true", "false", "none",
-    "True", "False", "None", "loop", "self", "super", "varargs", "kwargs", "caller",
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "hostvars",
+    "groups",
+    "group_names",
+    "ansible_check_mode",
+    "ansible_diff_mode",
+    "ansible_verbosity",
+    "ansible_play_hosts",
+    "ansible_play_hosts_all",
+    "ansible_play_batch",
+    "ansible_play_name",
+    "playbook_dir",
+    "item",
+    "ansible_loop_var",
+    "omit",
+    "ansible_facts",
+    "vars",
+    "environment",
+    "range",
+    "dict",
+    "namespace",
+    "lookup",
+    "query",
+    "q",
+    "now",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "loop",
+    "self",
+    "super",
+    "varargs",
+    "kwargs",
+    "caller",
 ];
 
-pub fn check_templates(pb: &Playbook, inventory: &Inventory, extra: &Map<String, Json>, templar: &Templar) -> Result<(), Diagnostic> {
+pub fn check_templates(
+    pb: &Playbook,
+    inventory: &Inventory,
+    extra: &Map<String, Json>,
+    templar: &Templar,
+) -> Result<(), Diagnostic> {
     let mut known: HashSet<String> = MAGIC.iter().map(|s| s.to_string()).collect();
     known.extend(extra.keys().cloned());
     for host in inventory.hosts() {
@@ -34,7 +71,11 @@ pub fn check_templates(pb: &Playbook, inventory: &Inventory, extra: &Map<String,
     }
     for play in &pb.plays {
         // Variables from templated vars_files names cannot be known in advance.
-        if play.vars_files.iter().any(|f| f.candidates.iter().any(|c| c.contains("{{"))) {
+        if play
+            .vars_files
+            .iter()
+            .any(|f| f.candidates.iter().any(|c| c.contains("{{")))
+        {
             continue;
         }
         let mut play_known = known.clone();
@@ -42,7 +83,13 @@ pub fn check_templates(pb: &Playbook, inventory: &Inventory, extra: &Map<String,
         for value in play.vars.values() {
             check_value(templar, value, &[], &play_known, &play.location)?;
         }
-        for task in play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks).chain(&play.handlers) {
+        for task in play
+            .pre_tasks
+            .iter()
+            .chain(&play.tasks)
+            .chain(&play.post_tasks)
+            .chain(&play.handlers)
+        {
             check_task(templar, task, &play_known)?;
         }
     }
@@ -58,8 +105,14 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
             known.extend(task.index_var.iter().cloned());
             known.extend(task.vars.keys().cloned());
             match &task.action {
-                Action::Module { module, args } if module == "set_fact" => known.extend(args.keys().cloned()),
-                Action::Block { block, rescue, always } => {
+                Action::Module { module, args } if module == "set_fact" => {
+                    known.extend(args.keys().cloned())
+                }
+                Action::Block {
+                    block,
+                    rescue,
+                    always,
+                } => {
                     for list in [block, rescue, always] {
                         walk(list, known);
                     }
@@ -73,7 +126,12 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
             }
         }
     }
-    for list in [&play.pre_tasks, &play.tasks, &play.post_tasks, &play.handlers] {
+    for list in [
+        &play.pre_tasks,
+        &play.tasks,
+        &play.post_tasks,
+        &play.handlers,
+    ] {
         walk(list, known);
     }
 }
@@ -97,7 +155,10 @@ fn vars_files_names(play: &Play) -> Vec<String> {
 
 fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result<(), Diagnostic> {
     let mut expressions: Vec<&str> = task.when.iter().map(String::as_str).collect();
-    for list in [&task.changed_when, &task.failed_when].into_iter().flatten() {
+    for list in [&task.changed_when, &task.failed_when]
+        .into_iter()
+        .flatten()
+    {
         expressions.extend(list.iter().map(String::as_str));
     }
     expressions.extend(task.until.as_deref());
@@ -137,7 +198,12 @@ fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result
     for text in &all_text {
         check_source(templar, text, false, &all_text, known, &task.location)?;
     }
-    if let Action::Block { block, rescue, always } = &task.action {
+    if let Action::Block {
+        block,
+        rescue,
+        always,
+    } = &task.action
+    {
         for t in block.iter().chain(rescue).chain(always) {
             check_task(templar, t, known)?;
         }
@@ -150,7 +216,13 @@ fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result
     Ok(())
 }
 
-fn check_value(templar: &Templar, value: &Json, guards: &[String], known: &HashSet<String>, location: &Location) -> Result<(), Diagnostic> {
+fn check_value(
+    templar: &Templar,
+    value: &Json,
+    guards: &[String],
+    known: &HashSet<String>,
+    location: &Location,
+) -> Result<(), Diagnostic> {
     let mut strings = Vec::new();
     collect_strings(value, &mut strings);
     let mut all = guards.to_vec();
@@ -181,17 +253,23 @@ fn check_source(
     if !expression && !source.contains("{{") && !source.contains("{%") {
         return Ok(());
     }
-    let names = templar.referenced_variables(source, expression).map_err(|e| {
-        Diagnostic::new(format!("template error in '{source}': {e}"))
-            .with_location(locate(location, source.split_whitespace().next().unwrap_or(source)))
-            .with_help("check the Jinja syntax: matching braces, quotes and filter names")
-    })?;
+    let names = templar
+        .referenced_variables(source, expression)
+        .map_err(|e| {
+            Diagnostic::new(format!("template error in '{source}': {e}"))
+                .with_location(locate(
+                    location,
+                    source.lines().next().unwrap_or(source),
+                    false,
+                ))
+                .with_help("check the Jinja syntax: matching braces, quotes and filter names")
+        })?;
     for name in names {
         if known.contains(&name) || is_guarded(&name, context) {
             continue;
         }
         return Err(Diagnostic::new(format!("undefined variable '{name}' in '{source}'"))
-            .with_location(locate(location, &name))
+            .with_location(locate(location, &name, true))
             .with_help(format!(
                 "define '{name}' in the inventory, the play's vars, a vars file, or with -e {name}=...; \
                  or guard it with '{name} is defined' / '{name} | default(...)'"
@@ -206,22 +284,39 @@ fn is_guarded(name: &str, context: &[String]) -> bool {
         r"\b{}\b(\.\w+|\[[^\]]*\])*\s*(is\s+(not\s+)?(defined|undefined|none)\b|\|\s*(default|d|mandatory)\b)",
         regex::escape(name)
     );
-    let Ok(re) = Regex::new(&pattern) else { return false };
+    let Ok(re) = Regex::new(&pattern) else {
+        return false;
+    };
     context.iter().any(|text| re.is_match(text))
 }
 
-/// The first place at or after the task's line where `word` appears, so the
-/// error shows the offending line rather than the task's first line.
-fn locate(task: &Location, word: &str) -> Location {
+/// The first place at or after the task's line where `needle` appears (as a
+/// whole word, or as literal text), so the error shows the offending line
+/// rather than the task's first line.
+fn locate(task: &Location, needle: &str, whole_word: bool) -> Location {
     let Ok(text) = std::fs::read_to_string(&task.file) else {
         return task.clone();
     };
-    let Ok(re) = Regex::new(&format!(r"\b{}\b", regex::escape(word))) else {
+    let pattern = if whole_word {
+        format!(r"\b{}\b", regex::escape(needle))
+    } else {
+        regex::escape(needle)
+    };
+    let Ok(re) = Regex::new(&pattern) else {
         return task.clone();
     };
-    for (index, line) in text.lines().enumerate().skip(task.line.saturating_sub(1)).take(200) {
+    for (index, line) in text
+        .lines()
+        .enumerate()
+        .skip(task.line.saturating_sub(1))
+        .take(200)
+    {
         if let Some(m) = re.find(line) {
-            return Location { file: task.file.clone(), line: index + 1, col: line[..m.start()].chars().count() + 1 };
+            return Location {
+                file: task.file.clone(),
+                line: index + 1,
+                col: line[..m.start()].chars().count() + 1,
+            };
         }
     }
     task.clone()

@@ -10,12 +10,12 @@ pub mod lint;
 pub mod scope;
 mod task;
 
-use crate::connection::{local::LocalConnection, Connection, ConnectionError, ExecOutput};
+use crate::connection::{Connection, ConnectionError, ExecOutput, local::LocalConnection};
 use crate::diag::Diagnostic;
 use crate::events::{Event, HostStats, Sink};
 use crate::inventory::Inventory;
-use crate::playbook::{Action, MetaAction, Play, Playbook, Section, Serial, Task};
 use crate::plan::{self, SerialStep};
+use crate::playbook::{Action, MetaAction, Play, Playbook, Section, Serial, Task};
 use crate::template::Templar;
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -119,11 +119,15 @@ impl Engine {
 
     /// The hosts a play targets, after `--limit`, in the play's `order`.
     pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>, Diagnostic> {
-        let mut hosts = self.inventory.select(&play.hosts)?;
-        if let Some(limit) = &self.opts.limit {
-            let allowed: HashSet<String> = self.inventory.limit(limit)?.into_iter().collect();
-            hosts.retain(|h| allowed.contains(h));
+        let selection = self
+            .inventory
+            .select_limited(&play.hosts, self.opts.limit.as_deref())?;
+        for term in &selection.unmatched {
+            self.sink.emit(Event::Warning {
+                message: format!("Could not match supplied host pattern, ignoring: {term}"),
+            });
         }
+        let mut hosts = selection.hosts;
         play.order.apply(&mut hosts, seed());
         Ok(hosts)
     }
@@ -134,8 +138,14 @@ impl Engine {
             Serial::Steps(steps) => steps.clone(),
             Serial::Templated(raw, location) => {
                 let scope = self.play_scope(play, &Arc::new(Vars::new()));
-                let err = |msg: String| Diagnostic::new(format!("invalid serial: {msg}")).with_location(location.clone());
-                let value = self.templar.render_value(raw, &scope).map_err(|e| err(e.to_string()))?;
+                let err = |msg: String| {
+                    Diagnostic::new(format!("invalid serial: {msg}"))
+                        .with_location(location.clone())
+                };
+                let value = self
+                    .templar
+                    .render_value(raw, &scope)
+                    .map_err(|e| err(e.to_string()))?;
                 let items = match value {
                     Json::Array(items) => items,
                     other => vec![other],
@@ -152,7 +162,11 @@ impl Engine {
     fn play_scope(&self, play: &Play, vars_files: &Arc<Vars>) -> minijinja::Value {
         Scope::new(
             self.templar.clone(),
-            vec![Arc::new(play.vars.clone()), vars_files.clone(), self.extra.clone()],
+            vec![
+                Arc::new(play.vars.clone()),
+                vars_files.clone(),
+                self.extra.clone(),
+            ],
             Vars::new(),
             None,
         )
@@ -160,20 +174,32 @@ impl Engine {
     }
 
     pub async fn run(&mut self, playbook: &Playbook) -> Result<RunSummary, Diagnostic> {
-        self.playbook_dir = playbook.path.parent().map(PathBuf::from).unwrap_or_default();
+        self.playbook_dir = playbook
+            .path
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
         for play in &playbook.plays {
             self.run_play(play).await?;
         }
-        let stats: Vec<(String, HostStats)> = self.stats.iter().map(|(h, s)| (h.clone(), *s)).collect();
-        self.sink.emit(Event::Recap { hosts: stats.clone() });
+        let stats: Vec<(String, HostStats)> =
+            self.stats.iter().map(|(h, s)| (h.clone(), *s)).collect();
+        self.sink.emit(Event::Recap {
+            hosts: stats.clone(),
+        });
         Ok(RunSummary { stats })
     }
 
     async fn run_play(&mut self, play: &Play) -> Result<(), Diagnostic> {
         let hosts = self.play_hosts(play)?;
-        self.sink.emit(Event::PlayStart { name: play.name.clone(), hosts: hosts.clone() });
+        self.sink.emit(Event::PlayStart {
+            name: play.name.clone(),
+            hosts: hosts.clone(),
+        });
         if hosts.is_empty() {
-            self.sink.emit(Event::NoHostsMatched { play: play.name.clone() });
+            self.sink.emit(Event::NoHostsMatched {
+                play: play.name.clone(),
+            });
             return Ok(());
         }
         let vars_files = Arc::new(self.load_vars_files(play)?);
@@ -186,7 +212,11 @@ impl Engine {
                 self.flags.insert(h.clone(), HostFlags::default());
             }
             if count > 1 {
-                self.sink.emit(Event::BatchStart { index: index + 1, count, hosts: batch.clone() });
+                self.sink.emit(Event::BatchStart {
+                    index: index + 1,
+                    count,
+                    hosts: batch.clone(),
+                });
             }
             let ctx = PlayCtx {
                 play,
@@ -218,7 +248,11 @@ impl Engine {
     fn batch_verdict(&self, play: &Play, batch: &[String]) -> Option<String> {
         let failed = batch
             .iter()
-            .filter(|h| self.flags.get(*h).is_some_and(|f| f.failed || f.unreachable))
+            .filter(|h| {
+                self.flags
+                    .get(*h)
+                    .is_some_and(|f| f.failed || f.unreachable)
+            })
             .count();
         if failed == 0 {
             return None;
@@ -243,7 +277,11 @@ impl Engine {
     fn active(&self, hosts: &[String]) -> Vec<String> {
         hosts
             .iter()
-            .filter(|h| self.flags.get(*h).is_some_and(|f| !f.failed && !f.unreachable && !f.ended))
+            .filter(|h| {
+                self.flags
+                    .get(*h)
+                    .is_some_and(|f| !f.failed && !f.unreachable && !f.ended)
+            })
             .cloned()
             .collect()
     }
@@ -255,7 +293,8 @@ impl Engine {
             let mut found = None;
             for candidate in &entry.candidates {
                 let name = self.templar.render_str(candidate, &scope).map_err(|e| {
-                    Diagnostic::new(format!("vars_files entry '{candidate}': {e}")).with_location(entry.location.clone())
+                    Diagnostic::new(format!("vars_files entry '{candidate}': {e}"))
+                        .with_location(entry.location.clone())
                 })?;
                 let path = play.base_dir.join(&name);
                 if path.exists() {
@@ -264,16 +303,23 @@ impl Engine {
                 }
             }
             let path = found.ok_or_else(|| {
-                Diagnostic::new(format!("vars file not found: {}", entry.candidates.join(" or ")))
-                    .with_location(entry.location.clone())
-                    .with_help("paths are relative to the playbook's directory")
+                Diagnostic::new(format!(
+                    "vars file not found: {}",
+                    entry.candidates.join(" or ")
+                ))
+                .with_location(entry.location.clone())
+                .with_help("paths are relative to the playbook's directory")
             })?;
             let node = crate::playbook::read_yaml(&path)?;
             match node.to_json() {
                 Json::Object(map) => vars.extend(map),
                 Json::Null => {}
                 _ => {
-                    return Err(Diagnostic::at(&path, node.span, "a vars file must hold a mapping of variables"));
+                    return Err(Diagnostic::at(
+                        &path,
+                        node.span,
+                        "a vars file must hold a mapping of variables",
+                    ));
                 }
             }
         }
@@ -287,17 +333,27 @@ impl Engine {
         ctx: &'a PlayCtx<'a>,
         tasks: &'a [Task],
         hosts: Vec<String>,
-    ) -> futures::future::BoxFuture<'a, Vec<String>> {
+    ) -> futures::future::LocalBoxFuture<'a, Vec<String>> {
         Box::pin(async move {
             let mut hosts = hosts;
             for task in tasks {
-                hosts.retain(|h| self.flags.get(h).is_some_and(|f| !f.unreachable && !f.ended));
+                hosts.retain(|h| {
+                    self.flags
+                        .get(h)
+                        .is_some_and(|f| !f.unreachable && !f.ended)
+                });
                 if hosts.is_empty() || self.end_play {
                     break;
                 }
                 hosts = match &task.action {
-                    Action::Block { block, rescue, always } => self.run_block(ctx, block, rescue, always, hosts).await,
-                    Action::Include { tasks: inner } => self.run_include(ctx, task, inner, hosts).await,
+                    Action::Block {
+                        block,
+                        rescue,
+                        always,
+                    } => self.run_block(ctx, block, rescue, always, hosts).await,
+                    Action::Include { tasks: inner } => {
+                        self.run_include(ctx, task, inner, hosts).await
+                    }
                     Action::Meta(meta) => self.run_meta(ctx, task, *meta, hosts).await,
                     Action::Module { .. } => {
                         if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
@@ -322,7 +378,13 @@ impl Engine {
         let survivors = self.run_list(ctx, block, entered.clone()).await;
         let failed: Vec<String> = entered
             .iter()
-            .filter(|h| !survivors.contains(h) && self.flags.get(*h).is_some_and(|f| f.failed && !f.unreachable))
+            .filter(|h| {
+                !survivors.contains(h)
+                    && self
+                        .flags
+                        .get(*h)
+                        .is_some_and(|f| f.failed && !f.unreachable)
+            })
             .cloned()
             .collect();
         let mut still_failed = failed.clone();
@@ -352,7 +414,11 @@ impl Engine {
         }
         let always_hosts: Vec<String> = entered
             .iter()
-            .filter(|h| self.flags.get(*h).is_some_and(|f| !f.unreachable && !f.ended))
+            .filter(|h| {
+                self.flags
+                    .get(*h)
+                    .is_some_and(|f| !f.unreachable && !f.ended)
+            })
             .cloned()
             .collect();
         let after = if always.is_empty() {
@@ -360,10 +426,19 @@ impl Engine {
         } else {
             self.run_list(ctx, always, always_hosts).await
         };
-        after.into_iter().filter(|h| !still_failed.contains(h)).collect()
+        after
+            .into_iter()
+            .filter(|h| !still_failed.contains(h))
+            .collect()
     }
 
-    async fn run_include(&mut self, ctx: &PlayCtx<'_>, task: &Task, inner: &[Task], hosts: Vec<String>) -> Vec<String> {
+    async fn run_include(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        inner: &[Task],
+        hosts: Vec<String>,
+    ) -> Vec<String> {
         let mut entering = Vec::new();
         let mut rest = Vec::new();
         for host in hosts {
@@ -372,15 +447,22 @@ impl Engine {
                 Ok(true) => {
                     self.sink.emit(Event::Included {
                         host: host.clone(),
-                        file: inner.first().map(|t| t.location.file.display().to_string()).unwrap_or_default(),
+                        file: inner
+                            .first()
+                            .map(|t| t.location.file.display().to_string())
+                            .unwrap_or_default(),
                     });
                     entering.push(host);
                 }
                 Ok(false) => rest.push(host),
                 Err(e) => {
-                    self.sink.emit(Event::TaskStart { name: task.display_name(), location: Some(task.location.to_string()), handler: false });
+                    self.sink.emit(Event::TaskStart {
+                        name: task.display_name(),
+                        location: Some(task.location.to_string()),
+                        handler: false,
+                    });
                     let result = crate::modules::TaskResult::failed(e.to_string());
-                    self.record(&host, task, &result, None);
+                    self.record(ctx, &host, task, &result, None);
                 }
             }
         }
@@ -389,7 +471,13 @@ impl Engine {
         survivors
     }
 
-    async fn run_meta(&mut self, ctx: &PlayCtx<'_>, task: &Task, meta: MetaAction, hosts: Vec<String>) -> Vec<String> {
+    async fn run_meta(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        meta: MetaAction,
+        hosts: Vec<String>,
+    ) -> Vec<String> {
         match meta {
             MetaAction::FlushHandlers => {
                 self.flush_handlers(ctx, &hosts).await;
@@ -436,7 +524,11 @@ impl Engine {
             let hosts: Vec<String> = hosts
                 .iter()
                 .filter(|h| self.notified.get(*h).is_some_and(|n| n.contains(&index)))
-                .filter(|h| self.flags.get(*h).is_some_and(|f| !f.failed && !f.unreachable && !f.ended))
+                .filter(|h| {
+                    self.flags
+                        .get(*h)
+                        .is_some_and(|f| !f.failed && !f.unreachable && !f.ended)
+                })
                 .cloned()
                 .collect();
             if hosts.is_empty() {
@@ -452,7 +544,8 @@ impl Engine {
                     self.run_module_task(ctx, handler, &hosts, true).await;
                 }
                 _ => {
-                    self.run_list(ctx, std::slice::from_ref(handler), hosts).await;
+                    self.run_list(ctx, std::slice::from_ref(handler), hosts)
+                        .await;
                 }
             }
         }
@@ -464,7 +557,10 @@ impl Engine {
             let mut matched = false;
             for (index, handler) in ctx.play.handlers.iter().enumerate() {
                 if handler.name.as_deref() == Some(name.as_str()) || handler.listen.contains(name) {
-                    self.notified.entry(host.to_string()).or_default().insert(index);
+                    self.notified
+                        .entry(host.to_string())
+                        .or_default()
+                        .insert(index);
                     matched = true;
                 }
             }
@@ -488,18 +584,38 @@ impl Engine {
             scopes: ctx
                 .play_hosts
                 .iter()
-                .chain(self.inventory.hosts().map(String::from).collect::<Vec<_>>().iter())
+                .chain(
+                    self.inventory
+                        .hosts()
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                        .iter(),
+                )
                 .map(|h| (h.clone(), self.host_scope(ctx, h, None, None)))
                 .collect(),
             order: self.inventory.hosts().map(String::from).collect(),
         };
-        self.host_scope(ctx, host, Some(task), Some(minijinja::Value::from_object(hostvars)))
+        self.host_scope(
+            ctx,
+            host,
+            Some(task),
+            Some(minijinja::Value::from_object(hostvars)),
+        )
     }
 
-    fn host_scope(&self, ctx: &PlayCtx<'_>, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
+    fn host_scope(
+        &self,
+        ctx: &PlayCtx<'_>,
+        host: &str,
+        task: Option<&Task>,
+        hostvars: Option<minijinja::Value>,
+    ) -> Scope {
         let empty = || Arc::new(Vars::new());
         let mut layers = vec![
-            self.inventory_vars.get(host).cloned().unwrap_or_else(|| Arc::new(self.inventory.host_vars(host))),
+            self.inventory_vars
+                .get(host)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host))),
             ctx.play_vars.clone(),
             ctx.vars_files.clone(),
         ];
@@ -510,7 +626,12 @@ impl Engine {
         }
         layers.push(self.facts.get(host).cloned().unwrap_or_else(empty));
         layers.push(self.extra.clone());
-        Scope::new(self.templar.clone(), layers, self.magic_vars(ctx, host), hostvars)
+        Scope::new(
+            self.templar.clone(),
+            layers,
+            self.magic_vars(ctx, host),
+            hostvars,
+        )
     }
 
     fn magic_vars(&self, ctx: &PlayCtx<'_>, host: &str) -> Vars {
@@ -521,22 +642,41 @@ impl Engine {
             "inventory_hostname_short".into(),
             Json::String(host.split('.').next().unwrap_or(host).to_string()),
         );
-        m.insert("group_names".into(), strings(&self.inventory.group_names(host)));
+        m.insert(
+            "group_names".into(),
+            strings(&self.inventory.group_names(host)),
+        );
         m.insert("groups".into(), Json::Object(self.inventory.groups_map()));
         m.insert("ansible_check_mode".into(), Json::Bool(self.opts.check));
         m.insert("ansible_diff_mode".into(), Json::Bool(self.opts.diff));
         m.insert("ansible_verbosity".into(), Json::from(self.opts.verbosity));
         m.insert("ansible_play_hosts_all".into(), strings(&ctx.play_hosts));
-        m.insert("ansible_play_batch".into(), strings(&self.active(&ctx.batch)));
-        m.insert("ansible_play_hosts".into(), strings(&self.active(&ctx.batch)));
-        m.insert("ansible_play_name".into(), Json::String(ctx.play.name.clone()));
-        m.insert("playbook_dir".into(), Json::String(self.playbook_dir.display().to_string()));
+        m.insert(
+            "ansible_play_batch".into(),
+            strings(&self.active(&ctx.batch)),
+        );
+        m.insert(
+            "ansible_play_hosts".into(),
+            strings(&self.active(&ctx.batch)),
+        );
+        m.insert(
+            "ansible_play_name".into(),
+            Json::String(ctx.play.name.clone()),
+        );
+        m.insert(
+            "playbook_dir".into(),
+            Json::String(self.playbook_dir.display().to_string()),
+        );
         m
     }
 
     /// The connection a host's commands go through.
     fn connection_for(&self, host: &str) -> Arc<dyn Connection> {
-        let vars = self.inventory_vars.get(host).cloned().unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)));
+        let vars = self
+            .inventory_vars
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)));
         let facts = self.facts.get(host);
         let connection = facts
             .and_then(|f| f.get("ansible_connection"))
@@ -560,7 +700,11 @@ struct Unsupported(String);
 
 #[async_trait]
 impl Connection for Unsupported {
-    async fn exec(&self, _command: &str, _stdin: Option<&[u8]>) -> Result<ExecOutput, ConnectionError> {
+    async fn exec(
+        &self,
+        _command: &str,
+        _stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, ConnectionError> {
         Err(ConnectionError::Unreachable(self.0.clone()))
     }
 }

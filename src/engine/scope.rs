@@ -33,8 +33,18 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(templar: Arc<Templar>, layers: Vec<Arc<Vars>>, magic: Vars, hostvars: Option<Value>) -> Self {
-        Scope { layers, magic: Arc::new(magic), hostvars, templar }
+    pub fn new(
+        templar: Arc<Templar>,
+        layers: Vec<Arc<Vars>>,
+        magic: Vars,
+        hostvars: Option<Value>,
+    ) -> Self {
+        Scope {
+            layers,
+            magic: Arc::new(magic),
+            hostvars,
+            templar,
+        }
     }
 
     /// A scope with one more top layer (loop items, a registered result).
@@ -60,13 +70,24 @@ impl Scope {
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.magic.keys().cloned().collect();
         for layer in self.layers.iter().rev() {
-            names.extend(layer.keys().filter(|k| !names.contains(k)).cloned().collect::<Vec<_>>());
+            names.extend(
+                layer
+                    .keys()
+                    .filter(|k| !names.contains(k))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
         }
         if self.hostvars.is_some() {
             names.push("hostvars".into());
         }
         names
     }
+}
+
+/// A JSON value as a template value.
+pub fn to_value(value: &Json) -> Value {
+    Value::from(minijinja::value::Serde(value))
 }
 
 fn holds_template(value: &Json) -> bool {
@@ -88,14 +109,16 @@ impl Object for Scope {
         }
         let raw = self.raw(key)?;
         if !holds_template(raw) {
-            return Some(Value::from_serialize(raw));
+            return Some(to_value(raw));
         }
         let depth = DEPTH.with(|d| {
             d.set(d.get() + 1);
             d.get()
         });
         let rendered = if depth > MAX_DEPTH {
-            Err(format!("variable '{key}' refers to itself (recursive templating)"))
+            Err(format!(
+                "variable '{key}' refers to itself (recursive templating)"
+            ))
         } else {
             self.templar
                 .render_value(raw, &Value::from_dyn_object(self.clone()))
@@ -103,7 +126,7 @@ impl Object for Scope {
         };
         DEPTH.with(|d| d.set(d.get() - 1));
         Some(match rendered {
-            Ok(value) => Value::from_serialize(&value),
+            Ok(value) => to_value(&value),
             // An invalid value fails the template that uses it, with this message.
             Err(message) => Value::from(Error::new(ErrorKind::InvalidOperation, message)),
         })
@@ -123,7 +146,9 @@ pub struct Hostvars {
 
 impl Object for Hostvars {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.scopes.get(key.as_str()?).map(|s| Value::from_object(s.clone()))
+        self.scopes
+            .get(key.as_str()?)
+            .map(|s| Value::from_object(s.clone()))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {

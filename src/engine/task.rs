@@ -5,18 +5,23 @@ use super::scope::{Scope, Vars};
 use super::{Engine, PlayCtx};
 use crate::connection::Connection;
 use crate::events::{Event, Sink, Status};
-use crate::modules::{self, spec, ModuleContext, TaskResult};
+use crate::modules::{self, ModuleContext, TaskResult, spec};
 use crate::playbook::{Action, Task};
-use crate::template::{TemplateError, Templar};
+use crate::template::{Templar, TemplateError};
 use futures::StreamExt;
 use serde_json::Value as Json;
 use std::sync::Arc;
 use std::time::Duration;
 
-const CENSORED: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+const CENSORED: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
 /// All conditions of a `when` list hold.
-pub fn conditions_hold(templar: &Templar, conditions: &[String], scope: &minijinja::Value) -> Result<bool, TemplateError> {
+pub fn conditions_hold(
+    templar: &Templar,
+    conditions: &[String],
+    scope: &minijinja::Value,
+) -> Result<bool, TemplateError> {
     for condition in conditions {
         if !templar.eval_bool(condition, scope)? {
             return Ok(false);
@@ -48,7 +53,13 @@ struct HostRun<'a> {
 
 impl Engine {
     /// Runs a module task on `hosts`; returns the hosts that did not fail.
-    pub(super) async fn run_module_task(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String], handler: bool) -> Vec<String> {
+    pub(super) async fn run_module_task(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        hosts: &[String],
+        handler: bool,
+    ) -> Vec<String> {
         let Action::Module { module, args } = &task.action else {
             return hosts.to_vec();
         };
@@ -57,7 +68,11 @@ impl Engine {
             location: Some(task.location.to_string()),
             handler,
         });
-        let targets: &[String] = if task.run_once { &hosts[..hosts.len().min(1)] } else { hosts };
+        let targets: &[String] = if task.run_once {
+            &hosts[..hosts.len().min(1)]
+        } else {
+            hosts
+        };
         let runs: Vec<HostRun<'_>> = targets
             .iter()
             .map(|host| HostRun {
@@ -85,13 +100,23 @@ impl Engine {
             if let Some(first) = outcomes.first() {
                 let (result, facts) = (first.result.clone(), first.facts.clone());
                 for host in hosts.iter().skip(1) {
-                    outcomes.push(HostOutcome { host: host.clone(), result: result.clone(), facts: facts.clone() });
+                    outcomes.push(HostOutcome {
+                        host: host.clone(),
+                        result: result.clone(),
+                        facts: facts.clone(),
+                    });
                 }
             }
         }
         let mut survivors = Vec::new();
         for outcome in outcomes {
-            if self.record(ctx, &outcome.host, task, &outcome.result, Some(outcome.facts)) {
+            if self.record(
+                ctx,
+                &outcome.host,
+                task,
+                &outcome.result,
+                Some(outcome.facts),
+            ) {
                 survivors.push(outcome.host);
             }
         }
@@ -100,7 +125,14 @@ impl Engine {
 
     /// Updates facts, stats and flags from a host's result; true when the
     /// host carries on.
-    pub(super) fn record(&mut self, ctx: &PlayCtx<'_>, host: &str, task: &Task, result: &TaskResult, facts: Option<Vars>) -> bool {
+    pub(super) fn record(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        host: &str,
+        task: &Task,
+        result: &TaskResult,
+        facts: Option<Vars>,
+    ) -> bool {
         if let Some(new) = facts.filter(|f| !f.is_empty()) {
             let entry = self.facts.entry(host.to_string()).or_default();
             Arc::make_mut(entry).extend(new);
@@ -132,12 +164,20 @@ impl Engine {
         true
     }
 
-    fn delegate_connection(&self, ctx: &PlayCtx<'_>, host: &str, task: &Task) -> Arc<dyn Connection> {
+    fn delegate_connection(
+        &self,
+        ctx: &PlayCtx<'_>,
+        host: &str,
+        task: &Task,
+    ) -> Arc<dyn Connection> {
         let Some(target) = &task.delegate_to else {
             return self.connection_for(host);
         };
         let scope = self.host_scope(ctx, host, Some(task), None).into_value();
-        let target = self.templar.render_str(target, &scope).unwrap_or_else(|_| target.clone());
+        let target = self
+            .templar
+            .render_str(target, &scope)
+            .unwrap_or_else(|_| target.clone());
         if matches!(target.as_str(), "localhost" | "127.0.0.1" | "::1") {
             return self.local.clone();
         }
@@ -165,11 +205,19 @@ impl HostRun<'_> {
         if let Some(name) = &self.task.register {
             facts.insert(name.clone(), result.to_json());
         }
-        HostOutcome { host: self.host, result, facts }
+        HostOutcome {
+            host: self.host,
+            result,
+            facts,
+        }
     }
 
     async fn run_loop(&self, raw: &Json, base: &Scope) -> TaskResult {
-        let items = match self.engine.templar.render_value(raw, &base.clone().into_value()) {
+        let items = match self
+            .engine
+            .templar
+            .render_value(raw, &base.clone().into_value())
+        {
             Ok(Json::Array(items)) => items,
             Ok(other) => {
                 let r = TaskResult::failed(format!(
@@ -213,7 +261,10 @@ impl HostRun<'_> {
             let mut json = result.to_json();
             if let Json::Object(map) = &mut json {
                 map.insert(self.task.loop_var.clone(), item.clone());
-                map.insert("ansible_loop_var".into(), Json::String(self.task.loop_var.clone()));
+                map.insert(
+                    "ansible_loop_var".into(),
+                    Json::String(self.task.loop_var.clone()),
+                );
             }
             results.push(json);
             if result.unreachable {
@@ -228,7 +279,9 @@ impl HostRun<'_> {
         } else {
             aggregate.msg = Some("All items completed".into());
         }
-        aggregate.data.insert("results".into(), Json::Array(results));
+        aggregate
+            .data
+            .insert("results".into(), Json::Array(results));
         aggregate
     }
 
@@ -240,7 +293,11 @@ impl HostRun<'_> {
         match conditions_hold(templar, &self.task.when, &value) {
             Ok(true) => {}
             Ok(false) => {
-                let false_condition = self.task.when.iter().find(|c| !templar.eval_bool(c, &value).unwrap_or(true));
+                let false_condition = self
+                    .task
+                    .when
+                    .iter()
+                    .find(|c| !templar.eval_bool(c, &value).unwrap_or(true));
                 let mut r = TaskResult::skipped("Conditional result was False");
                 if let Some(c) = false_condition {
                     r = r.with("false_condition", c.clone());
@@ -253,7 +310,11 @@ impl HostRun<'_> {
             Ok(args) => args,
             Err(r) => return r,
         };
-        let retries = if self.task.until.is_some() { self.task.retries } else { 0 };
+        let retries = if self.task.until.is_some() {
+            self.task.retries
+        } else {
+            0
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -279,7 +340,9 @@ impl HostRun<'_> {
             }
             if attempt > retries {
                 result.failed = true;
-                result.msg.get_or_insert_with(|| format!("the 'until' condition was not met after {attempt} attempts"));
+                result.msg.get_or_insert_with(|| {
+                    format!("the 'until' condition was not met after {attempt} attempts")
+                });
                 return result;
             }
             self.sink.emit(Event::Retrying {
@@ -300,7 +363,9 @@ impl HostRun<'_> {
             let value = if raw.contains(&name.as_str()) {
                 value.clone()
             } else {
-                templar.render_value(value, scope).map_err(|e| self.template_failure(&e))?
+                templar
+                    .render_value(value, scope)
+                    .map_err(|e| self.template_failure(&e))?
             };
             rendered.insert(name.clone(), value);
         }
@@ -337,16 +402,24 @@ impl HostRun<'_> {
         }
     }
 
-    fn apply_overrides(&self, result: &mut TaskResult, scope: &minijinja::Value) -> Result<(), TaskResult> {
+    fn apply_overrides(
+        &self,
+        result: &mut TaskResult,
+        scope: &minijinja::Value,
+    ) -> Result<(), TaskResult> {
         let templar = &self.engine.templar;
         if let Some(conditions) = &self.task.changed_when {
-            result.changed = conditions_hold(templar, conditions, scope).map_err(|e| self.template_failure(&e))?;
+            result.changed = conditions_hold(templar, conditions, scope)
+                .map_err(|e| self.template_failure(&e))?;
         }
         if let Some(conditions) = &self.task.failed_when {
-            let failed = conditions_hold(templar, conditions, scope).map_err(|e| self.template_failure(&e))?;
+            let failed = conditions_hold(templar, conditions, scope)
+                .map_err(|e| self.template_failure(&e))?;
             result.failed = failed;
             if failed {
-                result.msg.get_or_insert_with(|| "the failed_when condition was met".into());
+                result
+                    .msg
+                    .get_or_insert_with(|| "the failed_when condition was met".into());
             } else if result.msg.as_deref() == Some("non-zero return code") {
                 result.msg = None;
             }
@@ -389,7 +462,11 @@ impl HostRun<'_> {
         self.sink.emit(Event::HostResult {
             host: self.host.clone(),
             status,
-            item: if self.task.no_log { item.map(|_| "(censored due to no_log)".into()) } else { item },
+            item: if self.task.no_log {
+                item.map(|_| "(censored due to no_log)".into())
+            } else {
+                item
+            },
             result: self.censor(result),
             ignored: result.failed && self.task.ignore_errors,
             delegated_to: self.task.delegate_to.clone(),

@@ -1,6 +1,6 @@
 //! `assert`: every condition of `that` must hold.
 
-use super::{display_text, ModuleContext, TaskResult, Vars};
+use super::{ModuleContext, TaskResult, Vars, display_text};
 use serde_json::Value as Json;
 
 pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
@@ -12,7 +12,11 @@ pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     for condition in &conditions {
         let holds = match ctx.templar.eval_bool(condition, ctx.scope) {
             Ok(holds) => holds,
-            Err(e) => return TaskResult::failed(format!("the condition '{condition}' could not be evaluated: {e}")),
+            Err(e) => {
+                return TaskResult::failed(format!(
+                    "the condition '{condition}' could not be evaluated: {e}"
+                ));
+            }
         };
         if !holds {
             let msg = args

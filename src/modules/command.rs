@@ -5,8 +5,8 @@
 //! shell (`{{ x }}` holding `; touch /tmp/pwned` is passed as one harmless
 //! argument). `shell` is the explicit opt-in to shell syntax.
 
-use super::{arg_bool, arg_str, ModuleContext, TaskResult, Vars};
-use crate::connection::{shell_quote, ConnectionError};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use crate::connection::{ConnectionError, shell_quote};
 use serde_json::Value as Json;
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResult {
@@ -18,7 +18,8 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResul
         return skip;
     }
     if ctx.check_mode {
-        return TaskResult::skipped("command would run; not run in check mode").with("cmd", cmd_field);
+        return TaskResult::skipped("command would run; not run in check mode")
+            .with("cmd", cmd_field);
     }
     let stdin = arg_str(args, "stdin").map(|s| {
         let mut data = s.as_bytes().to_vec();
@@ -66,15 +67,26 @@ fn build_line(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> Result<(Stri
         (Some(_), Some(_)) => return Err("give either 'cmd' or 'argv', not both".into()),
         (None, Some(cmd)) => split_words(cmd)?
             .into_iter()
-            .map(|word| ctx.templar.render_str(&word, ctx.scope).map_err(|e| e.to_string()))
+            .map(|word| {
+                ctx.templar
+                    .render_str(&word, ctx.scope)
+                    .map_err(|e| e.to_string())
+            })
             .collect::<Result<_, _>>()?,
         _ => return Err("command needs a command line ('cmd') or a list ('argv')".into()),
     };
     if argv.is_empty() {
         return Err("the command line is empty".into());
     }
-    let line = argv.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
-    Ok((line, Json::Array(argv.into_iter().map(Json::String).collect())))
+    let line = argv
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok((
+        line,
+        Json::Array(argv.into_iter().map(Json::String).collect()),
+    ))
 }
 
 /// `environment:` exports and `chdir`, in front of the command. Values are
@@ -83,14 +95,21 @@ fn with_prelude(line: &str, args: &Vars, ctx: &ModuleContext<'_>) -> String {
     let mut prelude = String::new();
     for (name, value) in ctx.environment {
         if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            prelude.push_str(&format!("export {name}={}; ", shell_quote(&super::display_text(value))));
+            prelude.push_str(&format!(
+                "export {name}={}; ",
+                shell_quote(&super::display_text(value))
+            ));
         }
     }
     if let Some(dir) = arg_str(args, "chdir") {
         prelude.push_str(&format!("cd {} || exit 1; ", shell_quote(dir)));
     }
     match arg_str(args, "executable") {
-        Some(exe) => format!("{prelude}exec {} -c {}", shell_quote(exe), shell_quote(line)),
+        Some(exe) => format!(
+            "{prelude}exec {} -c {}",
+            shell_quote(exe),
+            shell_quote(line)
+        ),
         None => format!("{prelude}{line}"),
     }
 }
@@ -98,7 +117,9 @@ fn with_prelude(line: &str, args: &Vars, ctx: &ModuleContext<'_>) -> String {
 /// `creates`/`removes`: skip the command when its work is already done.
 async fn creates_removes(args: &Vars, ctx: &ModuleContext<'_>) -> Option<TaskResult> {
     for (key, run_if_exists) in [("creates", false), ("removes", true)] {
-        let Some(path) = arg_str(args, key) else { continue };
+        let Some(path) = arg_str(args, key) else {
+            continue;
+        };
         let test = format!("test -e {}", shell_quote(path));
         let exists = match ctx.conn.exec(&test, None).await {
             Ok(out) => out.rc == 0,
@@ -136,7 +157,9 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
         if c == '{' && matches!(chars.get(i + 1), Some('{') | Some('%')) {
             let close = if chars[i + 1] == '{' { "}}" } else { "%}" };
             let rest: String = chars[i..].iter().collect();
-            let end = rest.find(close).ok_or_else(|| format!("unclosed template expression in '{line}'"))?;
+            let end = rest
+                .find(close)
+                .ok_or_else(|| format!("unclosed template expression in '{line}'"))?;
             word.push_str(&rest[..end + 2]);
             i += rest[..end + 2].chars().count();
             in_word = true;
@@ -184,7 +207,11 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
 
 fn text(bytes: &[u8], strip: bool) -> String {
     let s = String::from_utf8_lossy(bytes);
-    if strip { s.trim_end_matches(['\n', '\r']).to_string() } else { s.into_owned() }
+    if strip {
+        s.trim_end_matches(['\n', '\r']).to_string()
+    } else {
+        s.into_owned()
+    }
 }
 
 fn lines(s: &str) -> Json {
@@ -194,7 +221,13 @@ fn lines(s: &str) -> Json {
 fn format_delta(d: chrono::TimeDelta) -> String {
     let micros = d.num_microseconds().unwrap_or(0).max(0);
     let secs = micros / 1_000_000;
-    format!("{}:{:02}:{:02}.{:06}", secs / 3600, secs / 60 % 60, secs % 60, micros % 1_000_000)
+    format!(
+        "{}:{:02}:{:02}.{:06}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        micros % 1_000_000
+    )
 }
 
 #[cfg(test)]
@@ -203,7 +236,10 @@ mod tests {
 
     #[test]
     fn words_follow_posix_quoting() {
-        assert_eq!(split_words(r#"echo "a b" 'c d' e\ f"#).unwrap(), vec!["echo", "a b", "c d", "e f"]);
+        assert_eq!(
+            split_words(r#"echo "a b" 'c d' e\ f"#).unwrap(),
+            vec!["echo", "a b", "c d", "e f"]
+        );
         assert_eq!(split_words("echo ''").unwrap(), vec!["echo", ""]);
         assert!(split_words("echo 'x").is_err());
     }
@@ -218,6 +254,9 @@ mod tests {
 
     #[test]
     fn delta_format() {
-        assert_eq!(format_delta(chrono::TimeDelta::microseconds(3_723_000_001)), "1:02:03.000001");
+        assert_eq!(
+            format_delta(chrono::TimeDelta::microseconds(3_723_000_001)),
+            "1:02:03.000001"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! `debug`: print a message or a variable.
 
-use super::{arg_str, display_text, ModuleContext, TaskResult, Vars};
+use super::{ModuleContext, TaskResult, Vars, arg_str, display_text};
 use serde_json::Value as Json;
 
 pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
@@ -16,7 +16,10 @@ pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
         };
         return TaskResult::ok().with(var, value);
     }
-    let msg = args.get("msg").cloned().unwrap_or(Json::String("Hello world!".into()));
+    let msg = args
+        .get("msg")
+        .cloned()
+        .unwrap_or(Json::String("Hello world!".into()));
     match msg {
         Json::String(_) => TaskResult::ok().with_msg(display_text(&msg)),
         // Structured messages keep their structure, as in Ansible.

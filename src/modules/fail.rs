@@ -1,6 +1,6 @@
 //! `fail`: stop the host with a message.
 
-use super::{display_text, TaskResult, Vars};
+use super::{TaskResult, Vars, display_text};
 
 pub fn run(args: &Vars) -> TaskResult {
     let msg = args

@@ -37,21 +37,36 @@ impl TaskResult {
     }
 
     pub fn changed() -> Self {
-        TaskResult { changed: true, ..Default::default() }
+        TaskResult {
+            changed: true,
+            ..Default::default()
+        }
     }
 
     pub fn failed(msg: impl Into<String>) -> Self {
-        TaskResult { failed: true, msg: Some(msg.into()), ..Default::default() }
+        TaskResult {
+            failed: true,
+            msg: Some(msg.into()),
+            ..Default::default()
+        }
     }
 
     pub fn skipped(reason: impl Into<String>) -> Self {
-        let mut r = TaskResult { skipped: true, ..Default::default() };
-        r.data.insert("skip_reason".into(), Json::String(reason.into()));
+        let mut r = TaskResult {
+            skipped: true,
+            ..Default::default()
+        };
+        r.data
+            .insert("skip_reason".into(), Json::String(reason.into()));
         r
     }
 
     pub fn unreachable(msg: impl Into<String>) -> Self {
-        TaskResult { unreachable: true, msg: Some(msg.into()), ..Default::default() }
+        TaskResult {
+            unreachable: true,
+            msg: Some(msg.into()),
+            ..Default::default()
+        }
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Json>) -> Self {

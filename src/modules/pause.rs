@@ -1,6 +1,6 @@
 //! `pause`: wait a while, or for the operator to press Enter.
 
-use super::{arg_str, ModuleContext, TaskResult, Vars};
+use super::{ModuleContext, TaskResult, Vars, arg_str};
 use serde_json::Value as Json;
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -14,9 +14,15 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
         }
     } else if std::io::stdin().is_terminal() {
-        eprintln!("{}", arg_str(args, "prompt").unwrap_or("Press enter to continue"));
+        eprintln!(
+            "{}",
+            arg_str(args, "prompt").unwrap_or("Press enter to continue")
+        );
         let mut line = String::new();
-        let read = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line).map(|_| line)).await;
+        let read = tokio::task::spawn_blocking(move || {
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        })
+        .await;
         let input = read.ok().and_then(Result::ok).unwrap_or_default();
         return TaskResult::ok().with("user_input", input.trim_end().to_string());
     } else {

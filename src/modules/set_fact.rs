@@ -11,7 +11,9 @@ pub fn run(args: &Vars) -> TaskResult {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if facts.is_empty() {
-        return TaskResult::failed("set_fact needs at least one variable, e.g. 'set_fact: version=2.0'");
+        return TaskResult::failed(
+            "set_fact needs at least one variable, e.g. 'set_fact: version=2.0'",
+        );
     }
     TaskResult::ok().with("ansible_facts", Json::Object(facts))
 }

@@ -142,7 +142,12 @@ pub static MODULES: &[ModuleSpec] = &[
     ModuleSpec {
         name: "pause",
         free_form: FreeForm::No,
-        params: &[p("seconds", Duration), p("minutes", Duration), p("prompt", Str), p("echo", Bool)],
+        params: &[
+            p("seconds", Duration),
+            p("minutes", Duration),
+            p("prompt", Str),
+            p("echo", Bool),
+        ],
         open_params: false,
     },
     ModuleSpec {
@@ -150,7 +155,16 @@ pub static MODULES: &[ModuleSpec] = &[
         free_form: FreeForm::Into("action"),
         params: &[required(choices(
             p("action", Str),
-            &["flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_host_errors", "refresh_inventory", "reset_connection"],
+            &[
+                "flush_handlers",
+                "noop",
+                "end_play",
+                "end_host",
+                "end_batch",
+                "clear_host_errors",
+                "refresh_inventory",
+                "reset_connection",
+            ],
         ))],
         open_params: false,
     },
@@ -164,7 +178,14 @@ pub fn lookup(name: &str) -> Option<&'static ModuleSpec> {
 
 /// `ansible.builtin.command` and `ansible.legacy.command` are `command`.
 pub fn canonical_name(name: &str) -> &str {
-    for prefix in ["ansible.builtin.", "ansible.legacy.", "community.general.", "community.aws.", "amazon.aws.", "ansible.posix."] {
+    for prefix in [
+        "ansible.builtin.",
+        "ansible.legacy.",
+        "community.general.",
+        "community.aws.",
+        "amazon.aws.",
+        "ansible.posix.",
+    ] {
         if let Some(short) = name.strip_prefix(prefix) {
             return short;
         }
@@ -282,9 +303,7 @@ fn coerce(param: &Param, value: &Json) -> Result<Json, ArgError> {
         (Int, Json::Number(n)) if n.is_i64() => value.clone(),
         (Int, Json::String(s)) => Json::from(s.trim().parse::<i64>().map_err(|_| wrong())?),
         (Duration, Json::Number(_)) => value.clone(),
-        (Duration, Json::String(s)) => {
-            Json::from(parse_duration(s).ok_or_else(wrong)?)
-        }
+        (Duration, Json::String(s)) => Json::from(parse_duration(s).ok_or_else(wrong)?),
         (List, Json::Array(_)) => value.clone(),
         // Ansible accepts a comma-separated string for list parameters.
         (List, Json::String(s)) => Json::Array(
@@ -380,7 +399,12 @@ mod tests {
 
     #[test]
     fn unknown_param_suggests() {
-        let err = validate(lookup("command").unwrap(), &obj(json!({"chdri": "/tmp"})), true).unwrap_err();
+        let err = validate(
+            lookup("command").unwrap(),
+            &obj(json!({"chdri": "/tmp"})),
+            true,
+        )
+        .unwrap_err();
         assert_eq!(err.help.as_deref(), Some("did you mean 'chdir'?"));
     }
 
@@ -390,8 +414,17 @@ mod tests {
         let out = validate(spec, &obj(json!({"seconds": "1m30s"})), false).unwrap();
         assert_eq!(out["seconds"], json!(90.0));
         let err = validate(spec, &obj(json!({"seconds": [1]})), false).unwrap_err();
-        assert!(err.message.contains("must be a duration"), "{}", err.message);
-        let out = validate(lookup("assert").unwrap(), &obj(json!({"that": "x", "msg": "m"})), false).unwrap();
+        assert!(
+            err.message.contains("must be a duration"),
+            "{}",
+            err.message
+        );
+        let out = validate(
+            lookup("assert").unwrap(),
+            &obj(json!({"that": "x", "msg": "m"})),
+            false,
+        )
+        .unwrap();
         assert_eq!(out["fail_msg"], json!("m"), "alias becomes canonical name");
     }
 
@@ -406,7 +439,12 @@ mod tests {
     fn required_and_choices() {
         let err = validate(lookup("assert").unwrap(), &Map::new(), false).unwrap_err();
         assert!(err.message.contains("required parameter 'that'"));
-        let err = validate(lookup("meta").unwrap(), &obj(json!({"action": "flush_handler"})), false).unwrap_err();
+        let err = validate(
+            lookup("meta").unwrap(),
+            &obj(json!({"action": "flush_handler"})),
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.help.as_deref(), Some("did you mean 'flush_handlers'?"));
     }
 

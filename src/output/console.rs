@@ -15,7 +15,10 @@ pub struct Console<W: Write + Send> {
 
 impl<W: Write + Send> Console<W> {
     pub fn new(out: W, verbosity: u8) -> Self {
-        Console { out: Mutex::new(out), verbosity }
+        Console {
+            out: Mutex::new(out),
+            verbosity,
+        }
     }
 }
 
@@ -25,18 +28,25 @@ pub fn banner(title: &str) -> String {
     format!("{title} {}", "*".repeat(stars))
 }
 
-/// Ansible's recap line: host padded to 26, counters padded to width.
+/// Ansible's recap line: the host padded to 26, each counter `name=N` with
+/// N left-aligned in 4 columns.
 pub fn recap_line(host: &str, s: &HostStats) -> String {
-    format!(
-        "{host:<26} : {:<15}{:<19}{:<19}{:<15}{:<15}{:<15}{}",
-        format!("ok={}", s.ok),
-        format!("changed={}", s.changed),
-        format!("unreachable={}", s.unreachable),
-        format!("failed={}", s.failed),
-        format!("skipped={}", s.skipped),
-        format!("rescued={}", s.rescued),
-        format!("ignored={}", s.ignored),
-    )
+    let counters = [
+        ("ok", s.ok),
+        ("changed", s.changed),
+        ("unreachable", s.unreachable),
+        ("failed", s.failed),
+        ("skipped", s.skipped),
+        ("rescued", s.rescued),
+        ("ignored", s.ignored),
+    ];
+    let body: Vec<String> = counters
+        .iter()
+        .map(|(name, n)| format!("{name}={n:<4}"))
+        .collect();
+    format!("{host:<26} : {}", body.join(" "))
+        .trim_end()
+        .to_string()
 }
 
 fn pretty(value: &Json) -> String {
@@ -60,10 +70,18 @@ impl<W: Write + Send> Console<W> {
         Some(match event {
             Event::PlayStart { name, .. } => format!("\n{}", banner(&format!("PLAY [{name}]"))),
             Event::NoHostsMatched { .. } => "skipping: no hosts matched".into(),
-            Event::BatchStart { index, count, hosts } => {
+            Event::BatchStart {
+                index,
+                count,
+                hosts,
+            } => {
                 format!("\nBATCH {index}/{count}: {}", hosts.join(", "))
             }
-            Event::TaskStart { name, location, handler } => {
+            Event::TaskStart {
+                name,
+                location,
+                handler,
+            } => {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 let mut s = format!("\n{}", banner(&format!("{kind} [{name}]")));
                 if self.verbosity >= 2 {
@@ -74,10 +92,29 @@ impl<W: Write + Send> Console<W> {
                 s
             }
             Event::Included { host, file } => format!("included: {file} for {host}"),
-            Event::HostResult { host, status, item, result, ignored, delegated_to, show_result } => {
-                self.host_line(host, *status, item.as_deref(), result, *ignored, delegated_to.as_deref(), *show_result)
-            }
-            Event::Retrying { host, task, retries_left, .. } => {
+            Event::HostResult {
+                host,
+                status,
+                item,
+                result,
+                ignored,
+                delegated_to,
+                show_result,
+            } => self.host_line(
+                host,
+                *status,
+                item.as_deref(),
+                result,
+                *ignored,
+                delegated_to.as_deref(),
+                *show_result,
+            ),
+            Event::Retrying {
+                host,
+                task,
+                retries_left,
+                ..
+            } => {
                 format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).")
             }
             Event::Warning { message } => format!("[WARNING]: {message}"),
@@ -113,7 +150,11 @@ impl<W: Write + Send> Console<W> {
         let shown = shown(result);
         match status {
             Status::Failed => {
-                let mut s = format!("{}: {target}{item}: FAILED! => {}", if item.is_empty() { "fatal" } else { "failed" }, compact(&shown));
+                let mut s = format!(
+                    "{}: {target}{item}: FAILED! => {}",
+                    if item.is_empty() { "fatal" } else { "failed" },
+                    compact(&shown)
+                );
                 if ignored {
                     s.push_str("\n...ignoring");
                 }
@@ -170,7 +211,11 @@ mod tests {
 
     #[test]
     fn recap_matches_ansible_layout() {
-        let s = HostStats { ok: 2, changed: 1, ..Default::default() };
+        let s = HostStats {
+            ok: 2,
+            changed: 1,
+            ..Default::default()
+        };
         assert_eq!(
             recap_line("web1", &s),
             "web1                       : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0"
@@ -180,8 +225,19 @@ mod tests {
     #[test]
     fn failure_line_shows_result() {
         let c = Console::new(Vec::new(), 0);
-        let line = c.host_line("h", Status::Failed, None, &serde_json::json!({"msg": "boom", "failed": true}), true, None, false);
+        let line = c.host_line(
+            "h",
+            Status::Failed,
+            None,
+            &serde_json::json!({"msg": "boom", "failed": true}),
+            true,
+            None,
+            false,
+        );
         assert!(line.starts_with("fatal: [h]: FAILED! => {"), "{line}");
-        assert!(line.contains("\"msg\":\"boom\"") && line.ends_with("...ignoring"), "{line}");
+        assert!(
+            line.contains("\"msg\":\"boom\"") && line.ends_with("...ignoring"),
+            "{line}"
+        );
     }
 }

@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn quotes_and_templates_stay_whole() {
         let t = split_tokens(r#"msg="hello {{ a | default('x y') }}" x=1 ls -l"#).unwrap();
-        assert_eq!(t, vec![r#"msg="hello {{ a | default('x y') }}""#, "x=1", "ls", "-l"]);
+        assert_eq!(
+            t,
+            vec![r#"msg="hello {{ a | default('x y') }}""#, "x=1", "ls", "-l"]
+        );
         let t = split_tokens("echo {{ a }} b").unwrap();
         assert_eq!(t, vec!["echo", "{{ a }}", "b"]);
     }

@@ -12,17 +12,60 @@ use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};
 
 const PLAY_KEYWORDS: &[&str] = &[
-    "name", "hosts", "serial", "max_fail_percentage", "any_errors_fatal", "order", "vars",
-    "vars_files", "pre_tasks", "tasks", "post_tasks", "handlers", "become", "become_user",
-    "gather_facts", "load_balancer", "tags", "environment", "remote_user", "no_log",
+    "name",
+    "hosts",
+    "serial",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "order",
+    "vars",
+    "vars_files",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "become",
+    "become_user",
+    "gather_facts",
+    "load_balancer",
+    "tags",
+    "environment",
+    "remote_user",
+    "no_log",
     "ignore_errors",
 ];
 
 const TASK_KEYWORDS: &[&str] = &[
-    "name", "when", "register", "loop", "with_items", "with_list", "loop_control", "until",
-    "retries", "delay", "changed_when", "failed_when", "ignore_errors", "notify", "listen",
-    "tags", "no_log", "become", "become_user", "delegate_to", "run_once", "vars", "args",
-    "environment", "check_mode", "block", "rescue", "always", "import_tasks", "include_tasks",
+    "name",
+    "when",
+    "register",
+    "loop",
+    "with_items",
+    "with_list",
+    "loop_control",
+    "until",
+    "retries",
+    "delay",
+    "changed_when",
+    "failed_when",
+    "ignore_errors",
+    "notify",
+    "listen",
+    "tags",
+    "no_log",
+    "become",
+    "become_user",
+    "delegate_to",
+    "run_once",
+    "vars",
+    "args",
+    "environment",
+    "check_mode",
+    "block",
+    "rescue",
+    "always",
+    "import_tasks",
+    "include_tasks",
 ];
 
 const LOOP_CONTROL_KEYS: &[&str] = &["loop_var", "index_var", "label", "pause", "extended"];
@@ -99,8 +142,14 @@ impl Loader {
         let src = Src { file: path };
         let result = (|| {
             let items = root.as_seq().ok_or_else(|| {
-                src.err(&root, format!("a playbook must be a list of plays, found {}", root.type_name()))
-                    .with_help("start each play with '- hosts: ...'")
+                src.err(
+                    &root,
+                    format!(
+                        "a playbook must be a list of plays, found {}",
+                        root.type_name()
+                    ),
+                )
+                .with_help("start each play with '- hosts: ...'")
             })?;
             let mut plays = Vec::new();
             for item in items {
@@ -124,7 +173,11 @@ impl Loader {
             return Err(Diagnostic::new(format!(
                 "'{}' includes itself (through {})",
                 path.display(),
-                self.chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> ")
+                self.chain
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
             )));
         }
         let node = read_yaml(path)?;
@@ -135,25 +188,37 @@ impl Loader {
     fn resolve_path(&self, src: Src, node: &Node) -> Result<PathBuf, Diagnostic> {
         let name = string(src, node, "a file name")?;
         if name.contains("{{") {
-            return Err(src.err(node, "include file names cannot be templated")
+            return Err(src
+                .err(node, "include file names cannot be templated")
                 .with_help("name the file literally; use 'when:' to choose between includes"));
         }
         let candidate = src.dir().join(&name);
         if candidate.exists() {
             return Ok(candidate);
         }
-        Err(src.err(node, format!("included file '{name}' not found (looked in {})", src.dir().display()))
+        Err(src
+            .err(
+                node,
+                format!(
+                    "included file '{name}' not found (looked in {})",
+                    src.dir().display()
+                ),
+            )
             .with_help("paths are relative to the file that includes them"))
     }
 
     fn play(&mut self, src: Src, node: &Node) -> Result<Play, Diagnostic> {
         let pairs = node.as_map().ok_or_else(|| {
-            src.err(node, format!("a play must be a mapping, found {}", node.type_name()))
+            src.err(
+                node,
+                format!("a play must be a mapping, found {}", node.type_name()),
+            )
         })?;
         for (key, _) in pairs {
             let k = key.key_text();
             if !PLAY_KEYWORDS.contains(&k.as_str()) {
-                return Err(src.err(key, format!("unknown play keyword '{k}'"))
+                return Err(src
+                    .err(key, format!("unknown play keyword '{k}'"))
                     .suggest(&k, PLAY_KEYWORDS.iter().copied()));
             }
         }
@@ -162,23 +227,46 @@ impl Loader {
                 .with_help("add e.g. 'hosts: all' or a group name")
         })?;
         let hosts = match &hosts_node.value {
-            Value::Seq(items) => items.iter().map(|n| string(src, n, "a host pattern")).collect::<Result<Vec<_>, _>>()?.join(","),
+            Value::Seq(items) => items
+                .iter()
+                .map(|n| string(src, n, "a host pattern"))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
             _ => string(src, hosts_node, "a host pattern")?,
         };
-        let name = opt(node, "name").map(|n| string(src, n, "a string")).transpose()?.unwrap_or_else(|| hosts.clone());
+        let name = opt(node, "name")
+            .map(|n| string(src, n, "a string"))
+            .transpose()?
+            .unwrap_or_else(|| hosts.clone());
 
         let mut inherited = Inherited {
-            tags: opt(node, "tags").map(|n| string_list(src, n)).transpose()?.unwrap_or_default(),
+            tags: opt(node, "tags")
+                .map(|n| string_list(src, n))
+                .transpose()?
+                .unwrap_or_default(),
             become_enabled: opt(node, "become").map(|n| boolean(src, n)).transpose()?,
-            become_user: opt(node, "become_user").map(|n| string(src, n, "a user name")).transpose()?,
-            environment: opt(node, "environment").map(|n| mapping(src, n)).transpose()?.unwrap_or_default(),
+            become_user: opt(node, "become_user")
+                .map(|n| string(src, n, "a user name"))
+                .transpose()?,
+            environment: opt(node, "environment")
+                .map(|n| mapping(src, n))
+                .transpose()?
+                .unwrap_or_default(),
             no_log: opt(node, "no_log").map(|n| boolean(src, n)).transpose()?,
-            ignore_errors: opt(node, "ignore_errors").map(|n| boolean(src, n)).transpose()?,
+            ignore_errors: opt(node, "ignore_errors")
+                .map(|n| boolean(src, n))
+                .transpose()?,
             ..Default::default()
         };
-        let mut vars = opt(node, "vars").map(|n| mapping(src, n)).transpose()?.unwrap_or_default();
+        let mut vars = opt(node, "vars")
+            .map(|n| mapping(src, n))
+            .transpose()?
+            .unwrap_or_default();
         if let Some(user) = opt(node, "remote_user") {
-            vars.insert("ansible_user".into(), Json::String(string(src, user, "a user name")?));
+            vars.insert(
+                "ansible_user".into(),
+                Json::String(string(src, user, "a user name")?),
+            );
         }
         inherited.vars = Vars::new();
 
@@ -192,8 +280,10 @@ impl Loader {
         let handlers = handlers?;
         for h in &handlers {
             if h.name.is_none() && h.listen.is_empty() {
-                return Err(Diagnostic::new("a handler needs a 'name' or 'listen' so tasks can notify it")
-                    .with_location(h.location.clone()));
+                return Err(Diagnostic::new(
+                    "a handler needs a 'name' or 'listen' so tasks can notify it",
+                )
+                .with_location(h.location.clone()));
             }
         }
 
@@ -201,29 +291,53 @@ impl Loader {
             name,
             hosts,
             location: src.loc(node),
-            serial: opt(node, "serial").map(|n| serial(src, n)).transpose()?.unwrap_or(Serial::Steps(Vec::new())),
-            max_fail_percentage: opt(node, "max_fail_percentage").map(|n| percentage(src, n)).transpose()?,
-            any_errors_fatal: opt(node, "any_errors_fatal").map(|n| boolean(src, n)).transpose()?.unwrap_or(false),
-            order: opt(node, "order").map(|n| order(src, n)).transpose()?.unwrap_or_default(),
+            serial: opt(node, "serial")
+                .map(|n| serial(src, n))
+                .transpose()?
+                .unwrap_or(Serial::Steps(Vec::new())),
+            max_fail_percentage: opt(node, "max_fail_percentage")
+                .map(|n| percentage(src, n))
+                .transpose()?,
+            any_errors_fatal: opt(node, "any_errors_fatal")
+                .map(|n| boolean(src, n))
+                .transpose()?
+                .unwrap_or(false),
+            order: opt(node, "order")
+                .map(|n| order(src, n))
+                .transpose()?
+                .unwrap_or_default(),
             vars,
-            vars_files: opt(node, "vars_files").map(|n| vars_files(src, n)).transpose()?.unwrap_or_default(),
+            vars_files: opt(node, "vars_files")
+                .map(|n| vars_files(src, n))
+                .transpose()?
+                .unwrap_or_default(),
             pre_tasks: pre_tasks?,
             tasks: tasks?,
             post_tasks: post_tasks?,
             handlers,
-            gather_facts: opt(node, "gather_facts").map(|n| boolean(src, n)).transpose()?,
+            gather_facts: opt(node, "gather_facts")
+                .map(|n| boolean(src, n))
+                .transpose()?,
             load_balancer: opt(node, "load_balancer").map(Node::to_json),
             base_dir: src.dir(),
         })
     }
 
-    fn task_list(&mut self, src: Src, node: &Node, inherited: &Inherited) -> Result<Vec<Task>, Diagnostic> {
+    fn task_list(
+        &mut self,
+        src: Src,
+        node: &Node,
+        inherited: &Inherited,
+    ) -> Result<Vec<Task>, Diagnostic> {
         if node.is_null() {
             return Ok(Vec::new());
         }
         let items = node.as_seq().ok_or_else(|| {
-            src.err(node, format!("expected a list of tasks, found {}", node.type_name()))
-                .with_help("each task starts with '- name: ...' or '- module: ...'")
+            src.err(
+                node,
+                format!("expected a list of tasks, found {}", node.type_name()),
+            )
+            .with_help("each task starts with '- name: ...' or '- module: ...'")
         })?;
         let mut tasks = Vec::new();
         for item in items {
@@ -233,9 +347,18 @@ impl Loader {
     }
 
     /// Parses one task into `out`; `import_tasks` expands in place.
-    fn task(&mut self, src: Src, node: &Node, parent: &Inherited, out: &mut Vec<Task>) -> Result<(), Diagnostic> {
+    fn task(
+        &mut self,
+        src: Src,
+        node: &Node,
+        parent: &Inherited,
+        out: &mut Vec<Task>,
+    ) -> Result<(), Diagnostic> {
         let pairs = node.as_map().ok_or_else(|| {
-            src.err(node, format!("a task must be a mapping, found {}", node.type_name()))
+            src.err(
+                node,
+                format!("a task must be a mapping, found {}", node.type_name()),
+            )
         })?;
         let mut module_keys: Vec<&Node> = Vec::new();
         for (key, _) in pairs {
@@ -254,7 +377,8 @@ impl Loader {
             return Err(unknown_key_error(src, key, structural > 1));
         }
         if structural == 0 && node.get("rescue").or(node.get("always")).is_some() {
-            return Err(src.err(node, "'rescue' and 'always' belong to a 'block'")
+            return Err(src
+                .err(node, "'rescue' and 'always' belong to a 'block'")
                 .with_help("put the tasks they guard under 'block:'"));
         }
 
@@ -269,12 +393,19 @@ impl Loader {
 
         let action = if is_block {
             let mut lists = ["block", "rescue", "always"].map(|k| {
-                opt(node, k).map(|n| self.task_list(src, n, &here)).transpose().map(Option::unwrap_or_default)
+                opt(node, k)
+                    .map(|n| self.task_list(src, n, &here))
+                    .transpose()
+                    .map(Option::unwrap_or_default)
             });
             let always = std::mem::replace(&mut lists[2], Ok(Vec::new()))?;
             let rescue = std::mem::replace(&mut lists[1], Ok(Vec::new()))?;
             let block = std::mem::replace(&mut lists[0], Ok(Vec::new()))?;
-            Action::Block { block, rescue, always }
+            Action::Block {
+                block,
+                rescue,
+                always,
+            }
         } else if let Some(target) = include {
             let target = match target.get("file") {
                 Some(file) => file,
@@ -283,31 +414,51 @@ impl Loader {
             let file = self.resolve_path(src, target)?;
             let root = self.enter(&file)?;
             // The include's own `when` is evaluated once, on entry.
-            let inner = Inherited { when: Vec::new(), ..here.clone() };
+            let inner = Inherited {
+                when: Vec::new(),
+                ..here.clone()
+            };
             let result = self.task_list(Src { file: &file }, &root, &inner);
             self.chain.pop();
             Action::Include { tasks: result? }
         } else {
             self.module_action(src, node, &module_keys)?
         };
-        if let (Action::Block { .. }, Some(loop_node)) = (&action, node.get("loop").or(node.get("with_items"))) {
-            return Err(src.err(loop_node, "'loop' cannot be used on a block")
+        if let (Action::Block { .. }, Some(loop_node)) =
+            (&action, node.get("loop").or(node.get("with_items")))
+        {
+            return Err(src
+                .err(loop_node, "'loop' cannot be used on a block")
                 .with_help("loop over an 'include_tasks' instead, or over each task"));
         }
         out.push(self.finish_task(src, node, here, action)?);
         Ok(())
     }
 
-    fn module_action(&self, src: Src, node: &Node, module_keys: &[&Node]) -> Result<Action, Diagnostic> {
-        let known: Vec<&&Node> = module_keys.iter().filter(|k| spec::lookup(&k.key_text()).is_some()).collect();
+    fn module_action(
+        &self,
+        src: Src,
+        node: &Node,
+        module_keys: &[&Node],
+    ) -> Result<Action, Diagnostic> {
+        let known: Vec<&&Node> = module_keys
+            .iter()
+            .filter(|k| spec::lookup(&k.key_text()).is_some())
+            .collect();
         let key = match (module_keys.len(), known.len()) {
             (0, _) => {
-                return Err(src.err(node, "this task has no module to run")
-                    .with_help(format!("add one of: {}", spec::module_names().collect::<Vec<_>>().join(", "))));
+                return Err(src
+                    .err(node, "this task has no module to run")
+                    .with_help(format!(
+                        "add one of: {}",
+                        spec::module_names().collect::<Vec<_>>().join(", ")
+                    )));
             }
             (1, 0) => return Err(unknown_key_error(src, module_keys[0], false)),
             (_, 1) => {
-                let extra = module_keys.iter().find(|k| spec::lookup(&k.key_text()).is_none());
+                let extra = module_keys
+                    .iter()
+                    .find(|k| spec::lookup(&k.key_text()).is_none());
                 if let Some(extra) = extra {
                     return Err(unknown_key_error(src, extra, false));
                 }
@@ -315,11 +466,16 @@ impl Loader {
             }
             (_, 0) => return Err(unknown_key_error(src, module_keys[0], false)),
             _ => {
-                return Err(src.err(known[1], format!(
-                    "this task names two modules, '{}' and '{}'",
-                    known[0].key_text(),
-                    known[1].key_text()
-                )).with_help("split it into two tasks"));
+                return Err(src
+                    .err(
+                        known[1],
+                        format!(
+                            "this task names two modules, '{}' and '{}'",
+                            known[0].key_text(),
+                            known[1].key_text()
+                        ),
+                    )
+                    .with_help("split it into two tasks"));
             }
         };
         let name = key.key_text();
@@ -332,17 +488,34 @@ impl Loader {
             }
         }
         if module.name == "meta" {
-            let action = args.get("action").and_then(Json::as_str).unwrap_or_default().to_string();
+            let action = args
+                .get("action")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string();
             let meta = MetaAction::parse(&action).ok_or_else(|| {
-                src.err(value, format!("unknown meta action '{action}'")).suggest(
-                    &action,
-                    ["flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_host_errors", "reset_connection"],
-                )
+                src.err(value, format!("unknown meta action '{action}'"))
+                    .suggest(
+                        &action,
+                        [
+                            "flush_handlers",
+                            "noop",
+                            "end_play",
+                            "end_host",
+                            "end_batch",
+                            "clear_host_errors",
+                            "reset_connection",
+                        ],
+                    )
             })?;
             return Ok(Action::Meta(meta));
         }
         let args = spec::validate(module, &args, true).map_err(|e| {
-            let at = e.param.as_deref().and_then(|p| value.get(p).map(|_| arg_key(value, p))).unwrap_or(value);
+            let at = e
+                .param
+                .as_deref()
+                .and_then(|p| value.get(p).map(|_| arg_key(value, p)))
+                .unwrap_or(value);
             let mut d = src.err(at, e.message);
             d.help = e.help;
             d
@@ -391,50 +564,95 @@ impl Loader {
         Ok(here)
     }
 
-    fn finish_task(&self, src: Src, node: &Node, here: Inherited, action: Action) -> Result<Task, Diagnostic> {
+    fn finish_task(
+        &self,
+        src: Src,
+        node: &Node,
+        here: Inherited,
+        action: Action,
+    ) -> Result<Task, Diagnostic> {
         let loop_control = opt(node, "loop_control");
         if let Some(lc) = loop_control {
-            for (k, _) in lc.as_map().ok_or_else(|| src.err(lc, "'loop_control' must be a mapping"))? {
+            for (k, _) in lc
+                .as_map()
+                .ok_or_else(|| src.err(lc, "'loop_control' must be a mapping"))?
+            {
                 if !LOOP_CONTROL_KEYS.contains(&k.key_text().as_str()) {
-                    return Err(src.err(k, format!("unknown loop_control key '{}'", k.key_text()))
+                    return Err(src
+                        .err(k, format!("unknown loop_control key '{}'", k.key_text()))
                         .suggest(&k.key_text(), LOOP_CONTROL_KEYS.iter().copied()));
                 }
             }
         }
         let lc = |key: &str| loop_control.and_then(|n| opt(n, key));
-        let loop_items = match (opt(node, "loop"), opt(node, "with_items").or(opt(node, "with_list"))) {
-            (Some(_), Some(w)) => return Err(src.err(w, "use either 'loop' or 'with_items', not both")),
+        let loop_items = match (
+            opt(node, "loop"),
+            opt(node, "with_items").or(opt(node, "with_list")),
+        ) {
+            (Some(_), Some(w)) => {
+                return Err(src.err(w, "use either 'loop' or 'with_items', not both"));
+            }
             (Some(n), None) => Some(n.to_json()),
             // with_items flattens one level, like Ansible's.
             (None, Some(n)) => Some(match (n.key_text().as_str(), n.to_json()) {
                 (_, Json::Array(items)) if node.get("with_items").is_some() => Json::Array(
-                    items.into_iter().flat_map(|i| match i {
-                        Json::Array(inner) => inner,
-                        other => vec![other],
-                    }).collect(),
+                    items
+                        .into_iter()
+                        .flat_map(|i| match i {
+                            Json::Array(inner) => inner,
+                            other => vec![other],
+                        })
+                        .collect(),
                 ),
                 (_, other) => other,
             }),
             (None, None) => None,
         };
         Ok(Task {
-            name: opt(node, "name").map(|n| string(src, n, "a string")).transpose()?,
+            name: opt(node, "name")
+                .map(|n| string(src, n, "a string"))
+                .transpose()?,
             location: src.loc(node),
             action,
             when: here.when,
-            register: opt(node, "register").map(|n| identifier(src, n)).transpose()?,
+            register: opt(node, "register")
+                .map(|n| identifier(src, n))
+                .transpose()?,
             loop_items,
-            loop_var: lc("loop_var").map(|n| identifier(src, n)).transpose()?.unwrap_or_else(|| "item".into()),
+            loop_var: lc("loop_var")
+                .map(|n| identifier(src, n))
+                .transpose()?
+                .unwrap_or_else(|| "item".into()),
             index_var: lc("index_var").map(|n| identifier(src, n)).transpose()?,
-            loop_label: lc("label").map(|n| string(src, n, "a string")).transpose()?,
-            until: opt(node, "until").map(|n| conditions(src, n).map(|c| c.join(" and "))).transpose()?,
-            retries: opt(node, "retries").map(|n| integer(src, n)).transpose()?.unwrap_or(3),
-            delay: opt(node, "delay").map(|n| seconds(src, n)).transpose()?.unwrap_or(5.0),
-            changed_when: opt(node, "changed_when").map(|n| conditions(src, n)).transpose()?,
-            failed_when: opt(node, "failed_when").map(|n| conditions(src, n)).transpose()?,
+            loop_label: lc("label")
+                .map(|n| string(src, n, "a string"))
+                .transpose()?,
+            until: opt(node, "until")
+                .map(|n| conditions(src, n).map(|c| c.join(" and ")))
+                .transpose()?,
+            retries: opt(node, "retries")
+                .map(|n| integer(src, n))
+                .transpose()?
+                .unwrap_or(3),
+            delay: opt(node, "delay")
+                .map(|n| seconds(src, n))
+                .transpose()?
+                .unwrap_or(5.0),
+            changed_when: opt(node, "changed_when")
+                .map(|n| conditions(src, n))
+                .transpose()?,
+            failed_when: opt(node, "failed_when")
+                .map(|n| conditions(src, n))
+                .transpose()?,
             ignore_errors: here.ignore_errors.unwrap_or(false),
-            notify: opt(node, "notify").map(|n| string_list(src, n)).transpose()?.unwrap_or_default(),
-            listen: opt(node, "listen").map(|n| string_list(src, n)).transpose()?.unwrap_or_default(),
+            notify: opt(node, "notify")
+                .map(|n| string_list(src, n))
+                .transpose()?
+                .unwrap_or_default(),
+            listen: opt(node, "listen")
+                .map(|n| string_list(src, n))
+                .transpose()?
+                .unwrap_or_default(),
             tags: here.tags,
             no_log: here.no_log.unwrap_or(false),
             become_enabled: here.become_enabled,
@@ -451,19 +669,30 @@ impl Loader {
 /// The key node of a named argument inside a module's argument mapping.
 fn arg_key<'a>(args: &'a Node, name: &str) -> &'a Node {
     args.as_map()
-        .and_then(|pairs| pairs.iter().find(|(k, _)| k.key_text() == name).map(|(k, _)| k))
+        .and_then(|pairs| {
+            pairs
+                .iter()
+                .find(|(k, _)| k.key_text() == name)
+                .map(|(k, _)| k)
+        })
         .unwrap_or(args)
 }
 
 fn unknown_key_error(src: Src, key: &Node, structural_clash: bool) -> Diagnostic {
     let name = key.key_text();
     if structural_clash {
-        return src.err(key, "a task can hold only one of 'block', 'import_tasks', 'include_tasks' or a module");
+        return src.err(
+            key,
+            "a task can hold only one of 'block', 'import_tasks', 'include_tasks' or a module",
+        );
     }
     if let Some(kw) = crate::diag::did_you_mean(&name, TASK_KEYWORDS.iter().copied()) {
-        return src.err(key, format!("unknown task keyword '{name}'")).with_help(format!("did you mean '{kw}'?"));
+        return src
+            .err(key, format!("unknown task keyword '{name}'"))
+            .with_help(format!("did you mean '{kw}'?"));
     }
-    src.err(key, format!("unknown module '{name}'")).suggest(spec::canonical_name(&name), spec::module_names())
+    src.err(key, format!("unknown module '{name}'"))
+        .suggest(spec::canonical_name(&name), spec::module_names())
 }
 
 /// Module arguments given as a mapping, as `key=value` text, or empty.
@@ -472,11 +701,27 @@ fn module_args(src: Src, module: &spec::ModuleSpec, value: &Node) -> Result<Vars
         Value::Null => Ok(Vars::new()),
         Value::Map(_) => mapping(src, value),
         Value::Str(text) => parse_kv_args(module, text).map_err(|e| src.err(value, e)),
-        _ if matches!(module.free_form, FreeForm::Into(_)) => {
-            Err(src.err(value, format!("'{}' takes a command line or a mapping of arguments, found {}", module.name, value.type_name())))
-        }
-        _ => Err(src.err(value, format!("'{}' takes a mapping of arguments, found {}", module.name, value.type_name()))
-            .with_help(format!("write e.g. '{}:' followed by indented 'key: value' lines", module.name))),
+        _ if matches!(module.free_form, FreeForm::Into(_)) => Err(src.err(
+            value,
+            format!(
+                "'{}' takes a command line or a mapping of arguments, found {}",
+                module.name,
+                value.type_name()
+            ),
+        )),
+        _ => Err(src
+            .err(
+                value,
+                format!(
+                    "'{}' takes a mapping of arguments, found {}",
+                    module.name,
+                    value.type_name()
+                ),
+            )
+            .with_help(format!(
+                "write e.g. '{}:' followed by indented 'key: value' lines",
+                module.name
+            ))),
     }
 }
 
@@ -488,7 +733,11 @@ fn parse_kv_args(module: &spec::ModuleSpec, text: &str) -> Result<Vars, String> 
     let mut free = Vec::new();
     for token in &tokens {
         match kv::as_pair(token) {
-            Some((k, v)) if module.param(k).is_some() || (module.open_params && free.is_empty()) || matches!(module.free_form, FreeForm::No) => {
+            Some((k, v))
+                if module.param(k).is_some()
+                    || (module.open_params && free.is_empty())
+                    || matches!(module.free_form, FreeForm::No) =>
+            {
                 args.insert(k.to_string(), Json::String(kv::unquote(v)));
             }
             _ => free.push(token.as_str()),
@@ -499,7 +748,11 @@ fn parse_kv_args(module: &spec::ModuleSpec, text: &str) -> Result<Vars, String> 
             args.insert(param.to_string(), Json::String(free.join(" ")));
         }
         FreeForm::No if !free.is_empty() => {
-            return Err(format!("'{}' expects key=value arguments, found '{}'", module.name, free.join(" ")));
+            return Err(format!(
+                "'{}' expects key=value arguments, found '{}'",
+                module.name,
+                free.join(" ")
+            ));
         }
         _ => {}
     }
@@ -522,10 +775,14 @@ fn string(src: Src, node: &Node, what: &str) -> Result<String, Diagnostic> {
 
 fn identifier(src: Src, node: &Node) -> Result<String, Diagnostic> {
     let s = string(src, node, "a variable name")?;
-    let valid = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(src.err(node, format!("'{s}' is not a valid variable name"))
+        return Err(src
+            .err(node, format!("'{s}' is not a valid variable name"))
             .with_help("use letters, digits and underscores, not starting with a digit"));
     }
     Ok(s)
@@ -534,16 +791,33 @@ fn identifier(src: Src, node: &Node) -> Result<String, Diagnostic> {
 fn boolean(src: Src, node: &Node) -> Result<bool, Diagnostic> {
     match &node.value {
         Value::Bool(b) => Ok(*b),
-        Value::Str(s) => spec::parse_bool(s).ok_or_else(|| src.err(node, format!("expected a boolean (true/false), found '{s}'"))),
-        _ => Err(src.err(node, format!("expected a boolean (true/false), found {}", node.type_name()))),
+        Value::Str(s) => spec::parse_bool(s).ok_or_else(|| {
+            src.err(
+                node,
+                format!("expected a boolean (true/false), found '{s}'"),
+            )
+        }),
+        _ => Err(src.err(
+            node,
+            format!(
+                "expected a boolean (true/false), found {}",
+                node.type_name()
+            ),
+        )),
     }
 }
 
 fn integer(src: Src, node: &Node) -> Result<u32, Diagnostic> {
     match &node.value {
         Value::Int(i) if *i >= 0 => Ok(*i as u32),
-        Value::Str(s) => s.trim().parse().map_err(|_| src.err(node, format!("expected a whole number, found '{s}'"))),
-        _ => Err(src.err(node, format!("expected a whole number, found {}", node.type_name()))),
+        Value::Str(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| src.err(node, format!("expected a whole number, found '{s}'"))),
+        _ => Err(src.err(
+            node,
+            format!("expected a whole number, found {}", node.type_name()),
+        )),
     }
 }
 
@@ -554,18 +828,38 @@ fn seconds(src: Src, node: &Node) -> Result<f64, Diagnostic> {
         Value::Str(s) => spec::parse_duration(s),
         _ => None,
     };
-    parsed.ok_or_else(|| src.err(node, format!("expected a duration in seconds (or e.g. \"30s\", \"5m\"), found {}", node.type_name())))
+    parsed.ok_or_else(|| {
+        src.err(
+            node,
+            format!(
+                "expected a duration in seconds (or e.g. \"30s\", \"5m\"), found {}",
+                node.type_name()
+            ),
+        )
+    })
 }
 
 fn percentage(src: Src, node: &Node) -> Result<f64, Diagnostic> {
     let value = match &node.value {
         Value::Int(i) => *i as f64,
         Value::Float(f) => *f,
-        Value::Str(s) => s.trim_end_matches('%').trim().parse().map_err(|_| src.err(node, format!("expected a percentage, found '{s}'")))?,
-        _ => return Err(src.err(node, format!("expected a percentage, found {}", node.type_name()))),
+        Value::Str(s) => s
+            .trim_end_matches('%')
+            .trim()
+            .parse()
+            .map_err(|_| src.err(node, format!("expected a percentage, found '{s}'")))?,
+        _ => {
+            return Err(src.err(
+                node,
+                format!("expected a percentage, found {}", node.type_name()),
+            ));
+        }
     };
     if !(0.0..=100.0).contains(&value) {
-        return Err(src.err(node, format!("max_fail_percentage must be between 0 and 100, found {value}")));
+        return Err(src.err(
+            node,
+            format!("max_fail_percentage must be between 0 and 100, found {value}"),
+        ));
     }
     Ok(value)
 }
@@ -574,14 +868,21 @@ fn mapping(src: Src, node: &Node) -> Result<Vars, Diagnostic> {
     match node.to_json() {
         Json::Object(map) => Ok(map),
         Json::Null => Ok(Map::new()),
-        _ => Err(src.err(node, format!("expected a mapping, found {}", node.type_name()))),
+        _ => Err(src.err(
+            node,
+            format!("expected a mapping, found {}", node.type_name()),
+        )),
     }
 }
 
 fn string_list(src: Src, node: &Node) -> Result<Vec<String>, Diagnostic> {
     match &node.value {
         Value::Seq(items) => items.iter().map(|n| string(src, n, "a string")).collect(),
-        Value::Str(s) => Ok(s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()),
+        Value::Str(s) => Ok(s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect()),
         _ => Ok(vec![string(src, node, "a string or a list of strings")?]),
     }
 }
@@ -592,7 +893,13 @@ fn conditions(src: Src, node: &Node) -> Result<Vec<String>, Diagnostic> {
         Value::Str(s) => Ok(s.clone()),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Int(i) => Ok((*i != 0).to_string()),
-        _ => Err(src.err(n, format!("expected a condition (a Jinja expression), found {}", n.type_name()))),
+        _ => Err(src.err(
+            n,
+            format!(
+                "expected a condition (a Jinja expression), found {}",
+                n.type_name()
+            ),
+        )),
     };
     match &node.value {
         Value::Seq(items) => items.iter().map(one).collect(),
@@ -602,7 +909,11 @@ fn conditions(src: Src, node: &Node) -> Result<Vec<String>, Diagnostic> {
 
 fn serial(src: Src, node: &Node) -> Result<Serial, Diagnostic> {
     let items: Vec<&Node> = match &node.value {
-        Value::Seq(items) if items.is_empty() => return Err(src.err(node, "'serial' is an empty list").with_help("give a count, a percentage, or a list such as [1, \"25%\"]")),
+        Value::Seq(items) if items.is_empty() => {
+            return Err(src
+                .err(node, "'serial' is an empty list")
+                .with_help("give a count, a percentage, or a list such as [1, \"25%\"]"));
+        }
         Value::Seq(items) => items.iter().collect(),
         _ => vec![node],
     };
@@ -610,12 +921,24 @@ fn serial(src: Src, node: &Node) -> Result<Serial, Diagnostic> {
     for item in items {
         let text = match &item.value {
             Value::Int(i) => i.to_string(),
-            Value::Str(s) if s.contains("{{") => return Ok(Serial::Templated(node.to_json(), src.loc(node))),
+            Value::Str(s) if s.contains("{{") => {
+                return Ok(Serial::Templated(node.to_json(), src.loc(node)));
+            }
             Value::Str(s) => s.clone(),
-            _ => return Err(src.err(item, format!("invalid serial entry: expected a count or a percentage, found {}", item.type_name()))),
+            _ => {
+                return Err(src.err(
+                    item,
+                    format!(
+                        "invalid serial entry: expected a count or a percentage, found {}",
+                        item.type_name()
+                    ),
+                ));
+            }
         };
         steps.push(SerialStep::parse(&text).map_err(|e| {
-            src.err(item, format!("invalid serial: {e}")).with_help("use a count (2), a percentage (\"25%\"), or a ramp list ([1, 2, \"50%\"])")
+            src.err(item, format!("invalid serial: {e}")).with_help(
+                "use a count (2), a percentage (\"25%\"), or a ramp list ([1, 2, \"50%\"])",
+            )
         })?);
     }
     Ok(Serial::Steps(steps))
@@ -624,19 +947,31 @@ fn serial(src: Src, node: &Node) -> Result<Serial, Diagnostic> {
 fn order(src: Src, node: &Node) -> Result<HostOrder, Diagnostic> {
     let text = string(src, node, "a host order")?;
     HostOrder::parse(&text).ok_or_else(|| {
-        src.err(node, format!("unknown order '{text}'")).suggest(&text, HostOrder::NAMES)
+        src.err(node, format!("unknown order '{text}'"))
+            .suggest(&text, HostOrder::NAMES)
     })
 }
 
 fn vars_files(src: Src, node: &Node) -> Result<Vec<VarsFile>, Diagnostic> {
-    let items = node.as_seq().ok_or_else(|| src.err(node, "'vars_files' must be a list of file names"))?;
-    items.iter().map(|item| {
-        let candidates = match &item.value {
-            Value::Seq(c) => c.iter().map(|n| string(src, n, "a file name")).collect::<Result<_, _>>()?,
-            _ => vec![string(src, item, "a file name")?],
-        };
-        Ok(VarsFile { candidates, location: src.loc(item) })
-    }).collect()
+    let items = node
+        .as_seq()
+        .ok_or_else(|| src.err(node, "'vars_files' must be a list of file names"))?;
+    items
+        .iter()
+        .map(|item| {
+            let candidates = match &item.value {
+                Value::Seq(c) => c
+                    .iter()
+                    .map(|n| string(src, n, "a file name"))
+                    .collect::<Result<_, _>>()?,
+                _ => vec![string(src, item, "a file name")?],
+            };
+            Ok(VarsFile {
+                candidates,
+                location: src.loc(item),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -676,7 +1011,9 @@ mod tests {
     #[test]
     fn fully_qualified_module_and_args_keyword() {
         let pb = load("- hosts: all\n  tasks:\n    - ansible.builtin.shell: echo $HOME\n      args: {chdir: /tmp}\n").unwrap();
-        let Action::Module { module, args } = &pb.plays[0].tasks[0].action else { panic!() };
+        let Action::Module { module, args } = &pb.plays[0].tasks[0].action else {
+            panic!()
+        };
         assert_eq!(module, "shell");
         assert_eq!(args["chdir"], "/tmp");
     }
@@ -684,11 +1021,24 @@ mod tests {
     #[test]
     fn unknown_keyword_and_module_suggest() {
         let e = error("- hosts: all\n  taks: []\n");
-        assert!(e.contains("unknown play keyword 'taks'") && e.contains(":2:3") && e.contains("did you mean 'tasks'"), "{e}");
+        assert!(
+            e.contains("unknown play keyword 'taks'")
+                && e.contains(":2:3")
+                && e.contains("did you mean 'tasks'"),
+            "{e}"
+        );
         let e = error("- hosts: all\n  tasks:\n    - comand: ls\n");
-        assert!(e.contains("unknown module 'comand'") && e.contains(":3:7") && e.contains("did you mean 'command'"), "{e}");
+        assert!(
+            e.contains("unknown module 'comand'")
+                && e.contains(":3:7")
+                && e.contains("did you mean 'command'"),
+            "{e}"
+        );
         let e = error("- hosts: all\n  tasks:\n    - command: ls\n      whn: x\n");
-        assert!(e.contains("unknown task keyword 'whn'") && e.contains("did you mean 'when'"), "{e}");
+        assert!(
+            e.contains("unknown task keyword 'whn'") && e.contains("did you mean 'when'"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -696,7 +1046,10 @@ mod tests {
         let e = error("- hosts: all\n  tasks:\n    - pause: {seconds: [1]}\n");
         assert!(e.contains("must be a duration"), "{e}");
         let e = error("- hosts: all\n  tasks:\n    - command: {cmd: ls, chdri: /tmp}\n");
-        assert!(e.contains("unsupported parameter 'chdri'") && e.contains("did you mean 'chdir'"), "{e}");
+        assert!(
+            e.contains("unsupported parameter 'chdri'") && e.contains("did you mean 'chdir'"),
+            "{e}"
+        );
         let e = error("- hosts: all\n  tasks:\n    - debug: hello\n");
         assert!(e.contains("expects key=value"), "{e}");
     }
@@ -708,26 +1061,42 @@ mod tests {
             assert!(e.contains("serial") && e.contains(":2:"), "{bad}: {e}");
         }
         let pb = load("- hosts: all\n  serial: [1, \"50%\"]\n").unwrap();
-        assert_eq!(pb.plays[0].serial, Serial::Steps(vec![SerialStep::Count(1), SerialStep::Percent(50.0)]));
+        assert_eq!(
+            pb.plays[0].serial,
+            Serial::Steps(vec![SerialStep::Count(1), SerialStep::Percent(50.0)])
+        );
     }
 
     #[test]
     fn malformed_yaml_has_location() {
         let e = error("- hosts: all\n  tasks:\n    - debug: {msg: [1, 2}\n");
-        assert!(e.contains("YAML syntax error") && e.contains("site.yaml:3"), "{e}");
+        assert!(
+            e.contains("YAML syntax error") && e.contains("site.yaml:3"),
+            "{e}"
+        );
     }
 
     #[test]
     fn blocks_inherit_and_imports_expand() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("sub")).unwrap();
-        fs::write(dir.path().join("sub/inner.yaml"), "- debug: msg=inner\n- import_tasks: leaf.yaml\n").unwrap();
+        fs::write(
+            dir.path().join("sub/inner.yaml"),
+            "- debug: msg=inner\n- import_tasks: leaf.yaml\n",
+        )
+        .unwrap();
         fs::write(dir.path().join("sub/leaf.yaml"), "- debug: msg=leaf\n").unwrap();
         let path = dir.path().join("site.yaml");
         fs::write(&path, "- hosts: all\n  tasks:\n    - block:\n        - import_tasks: sub/inner.yaml\n      when: x\n      tags: [t]\n      rescue:\n        - debug: msg=r\n").unwrap();
         let pb = load_playbook(&path).unwrap();
-        let Action::Block { block, rescue, .. } = &pb.plays[0].tasks[0].action else { panic!() };
-        assert_eq!(block.len(), 2, "import expanded relative to the including file");
+        let Action::Block { block, rescue, .. } = &pb.plays[0].tasks[0].action else {
+            panic!()
+        };
+        assert_eq!(
+            block.len(),
+            2,
+            "import expanded relative to the including file"
+        );
         assert_eq!(block[1].when, vec!["x".to_string()]);
         assert_eq!(block[1].tags, vec!["t".to_string()]);
         assert!(block[1].location.file.ends_with("leaf.yaml"));
@@ -737,11 +1106,18 @@ mod tests {
     #[test]
     fn missing_include_and_cycles() {
         let e = error("- hosts: all\n  tasks:\n    - include_tasks: nope.yaml\n");
-        assert!(e.contains("'nope.yaml' not found") && e.contains(":3:22"), "{e}");
+        assert!(
+            e.contains("'nope.yaml' not found") && e.contains(":3:22"),
+            "{e}"
+        );
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a.yaml"), "- import_tasks: a.yaml\n").unwrap();
         let path = dir.path().join("site.yaml");
-        fs::write(&path, "- hosts: all\n  tasks:\n    - import_tasks: a.yaml\n").unwrap();
+        fs::write(
+            &path,
+            "- hosts: all\n  tasks:\n    - import_tasks: a.yaml\n",
+        )
+        .unwrap();
         let e = load_playbook(&path).unwrap_err().to_string();
         assert!(e.contains("includes itself"), "{e}");
     }
@@ -755,9 +1131,13 @@ mod tests {
     #[test]
     fn meta_and_loop_control() {
         let pb = load("- hosts: all\n  tasks:\n    - meta: flush_handlers\n    - debug: var=x\n      loop: [1, 2]\n      loop_control: {loop_var: y}\n").unwrap();
-        assert!(matches!(pb.plays[0].tasks[0].action, Action::Meta(MetaAction::FlushHandlers)));
+        assert!(matches!(
+            pb.plays[0].tasks[0].action,
+            Action::Meta(MetaAction::FlushHandlers)
+        ));
         assert_eq!(pb.plays[0].tasks[1].loop_var, "y");
-        let e = error("- hosts: all\n  tasks:\n    - debug: var=x\n      loop_control: {loopvar: y}\n");
+        let e =
+            error("- hosts: all\n  tasks:\n    - debug: var=x\n      loop_control: {loopvar: y}\n");
         assert!(e.contains("did you mean 'loop_var'"), "{e}");
     }
 }

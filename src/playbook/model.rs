@@ -122,7 +122,9 @@ pub enum Action {
     /// `include_tasks`: loaded up front so a missing file fails before any
     /// task runs, but entered per host at run time (its `when` is already
     /// on the task itself).
-    Include { tasks: Vec<Task> },
+    Include {
+        tasks: Vec<Task>,
+    },
     Meta(MetaAction),
 }
 
@@ -171,7 +173,11 @@ impl Task {
     pub fn selected_by(&self, tags: &[String], skip_tags: &[String]) -> bool {
         let has = |t: &str| self.tags.iter().any(|x| x == t);
         let listed = |list: &[String], t: &str| list.iter().any(|x| x == t);
-        if skip_tags.iter().any(|t| has(t) || (t == "tagged" && !self.tags.is_empty()) || (t == "untagged" && self.tags.is_empty())) {
+        if skip_tags.iter().any(|t| {
+            has(t)
+                || (t == "tagged" && !self.tags.is_empty())
+                || (t == "untagged" && self.tags.is_empty())
+        }) {
             return false;
         }
         if has("always") {
@@ -197,7 +203,11 @@ mod tests {
     fn task_with_tags(tags: &[&str]) -> Task {
         Task {
             name: None,
-            location: Location { file: "x".into(), line: 1, col: 1 },
+            location: Location {
+                file: "x".into(),
+                line: 1,
+                col: 1,
+            },
             action: Action::Meta(MetaAction::Noop),
             when: vec![],
             register: None,
