@@ -189,12 +189,8 @@ fn no_log_hides_secrets_everywhere() {
 fn templated_values_never_reach_a_shell() {
     let dir = tempfile::tempdir().unwrap();
     let pwned = dir.path().join("pwned");
-    let payload = format!(
-        "payload=; touch {} $(touch {}) `touch {}`",
-        pwned.display(),
-        pwned.display(),
-        pwned.display()
-    );
+    let p = pwned.display();
+    let payload = serde_json::json!({ "payload": format!("; touch {p} $(touch {p}) `touch {p}` && touch {p}") }).to_string();
     let out = play_local("local/injection.yaml", dir.path(), &["-e", &payload]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!pwned.exists(), "the payload ran through a shell");
