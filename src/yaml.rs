@@ -284,10 +284,10 @@ fn scalar_value(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
     if style != TScalarStyle::Plain {
         return Value::Str(text);
     }
-    if let Some(tag) = tag {
-        if tag.suffix == "str" {
-            return Value::Str(text);
-        }
+    if let Some(tag) = tag
+        && tag.suffix == "str"
+    {
+        return Value::Str(text);
     }
     match text.as_str() {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,

@@ -173,20 +173,20 @@ fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result
     for value in task.vars.values() {
         collect_strings(value, &mut all_text);
     }
-    if let Action::Module { module, .. } = &task.action {
-        if module == "assert" || module == "debug" {
-            // `that:` and `var=` are bare expressions.
-            if let Action::Module { args, .. } = &task.action {
-                for key in ["that", "var"] {
-                    if let Some(v) = args.get(key) {
-                        let mut exprs = Vec::new();
-                        collect_strings(v, &mut exprs);
-                        for e in exprs {
-                            if key == "var" {
-                                continue; // debug var= shows undefined values instead of failing
-                            }
-                            check_source(templar, &e, true, &all_text, known, &task.location)?;
+    if let Action::Module { module, .. } = &task.action
+        && (module == "assert" || module == "debug")
+    {
+        // `that:` and `var=` are bare expressions.
+        if let Action::Module { args, .. } = &task.action {
+            for key in ["that", "var"] {
+                if let Some(v) = args.get(key) {
+                    let mut exprs = Vec::new();
+                    collect_strings(v, &mut exprs);
+                    for e in exprs {
+                        if key == "var" {
+                            continue; // debug var= shows undefined values instead of failing
                         }
+                        check_source(templar, &e, true, &all_text, known, &task.location)?;
                     }
                 }
             }

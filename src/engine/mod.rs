@@ -260,13 +260,13 @@ impl Engine {
         if play.any_errors_fatal {
             return Some("any_errors_fatal: a host failed, no further batches run".into());
         }
-        if let Some(max) = play.max_fail_percentage {
-            if plan::exceeds_max_fail(failed, batch.len(), max) {
-                return Some(format!(
-                    "{failed} of {} hosts in the batch failed, exceeding max_fail_percentage {max}%",
-                    batch.len()
-                ));
-            }
+        if let Some(max) = play.max_fail_percentage
+            && plan::exceeds_max_fail(failed, batch.len(), max)
+        {
+            return Some(format!(
+                "{failed} of {} hosts in the batch failed, exceeding max_fail_percentage {max}%",
+                batch.len()
+            ));
         }
         if failed == batch.len() {
             return Some("every host in the batch failed".into());
@@ -619,10 +619,10 @@ impl Engine {
             ctx.play_vars.clone(),
             ctx.vars_files.clone(),
         ];
-        if let Some(task) = task {
-            if !task.vars.is_empty() {
-                layers.push(Arc::new(task.vars.clone()));
-            }
+        if let Some(task) = task
+            && !task.vars.is_empty()
+        {
+            layers.push(Arc::new(task.vars.clone()));
         }
         layers.push(self.facts.get(host).cloned().unwrap_or_else(empty));
         layers.push(self.extra.clone());

@@ -102,10 +102,10 @@ fn holds_template(value: &Json) -> bool {
 impl Object for Scope {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
-        if key == "hostvars" {
-            if let Some(hv) = &self.hostvars {
-                return Some(hv.clone());
-            }
+        if key == "hostvars"
+            && let Some(hv) = &self.hostvars
+        {
+            return Some(hv.clone());
         }
         let raw = self.raw(key)?;
         if !holds_template(raw) {

@@ -96,16 +96,16 @@ impl Engine {
         outcomes.sort_by_key(|o| hosts.iter().position(|h| *h == o.host));
 
         // run_once: the one result stands for every host of the batch.
-        if task.run_once {
-            if let Some(first) = outcomes.first() {
-                let (result, facts) = (first.result.clone(), first.facts.clone());
-                for host in hosts.iter().skip(1) {
-                    outcomes.push(HostOutcome {
-                        host: host.clone(),
-                        result: result.clone(),
-                        facts: facts.clone(),
-                    });
-                }
+        if task.run_once
+            && let Some(first) = outcomes.first()
+        {
+            let (result, facts) = (first.result.clone(), first.facts.clone());
+            for host in hosts.iter().skip(1) {
+                outcomes.push(HostOutcome {
+                    host: host.clone(),
+                    result: result.clone(),
+                    facts: facts.clone(),
+                });
             }
         }
         let mut survivors = Vec::new();
@@ -197,10 +197,10 @@ impl HostRun<'_> {
             Some(raw) => self.run_loop(raw, &base).await,
         };
         let mut facts = Vars::new();
-        if let Some(Json::Object(new)) = result.data.get("ansible_facts") {
-            if !result.failed {
-                facts.extend(new.clone());
-            }
+        if let Some(Json::Object(new)) = result.data.get("ansible_facts")
+            && !result.failed
+        {
+            facts.extend(new.clone());
         }
         if let Some(name) = &self.task.register {
             facts.insert(name.clone(), result.to_json());

@@ -314,24 +314,23 @@ fn coerce(param: &Param, value: &Json) -> Result<Json, ArgError> {
         (Map, Json::Object(_)) => value.clone(),
         _ => return Err(wrong()),
     };
-    if !param.choices.is_empty() {
-        if let Json::String(s) = &coerced {
-            if !param.choices.contains(&s.as_str()) {
-                let mut err = ArgError {
-                    param: Some(param.name.to_string()),
-                    message: format!(
-                        "value '{s}' of '{}' is not one of: {}",
-                        param.name,
-                        param.choices.join(", ")
-                    ),
-                    help: None,
-                };
-                if let Some(best) = crate::diag::did_you_mean(s, param.choices.iter().copied()) {
-                    err.help = Some(format!("did you mean '{best}'?"));
-                }
-                return Err(err);
-            }
+    if !param.choices.is_empty()
+        && let Json::String(s) = &coerced
+        && !param.choices.contains(&s.as_str())
+    {
+        let mut err = ArgError {
+            param: Some(param.name.to_string()),
+            message: format!(
+                "value '{s}' of '{}' is not one of: {}",
+                param.name,
+                param.choices.join(", ")
+            ),
+            help: None,
+        };
+        if let Some(best) = crate::diag::did_you_mean(s, param.choices.iter().copied()) {
+            err.help = Some(format!("did you mean '{best}'?"));
         }
+        return Err(err);
     }
     Ok(coerced)
 }

@@ -84,10 +84,10 @@ impl<W: Write + Send> Console<W> {
             } => {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 let mut s = format!("\n{}", banner(&format!("{kind} [{name}]")));
-                if self.verbosity >= 2 {
-                    if let Some(loc) = location {
-                        s.push_str(&format!("\ntask path: {loc}"));
-                    }
+                if self.verbosity >= 2
+                    && let Some(loc) = location
+                {
+                    s.push_str(&format!("\ntask path: {loc}"));
                 }
                 s
             }
@@ -190,11 +190,11 @@ fn compact(value: &Json) -> String {
 
 impl<W: Write + Send> EventSink for Console<W> {
     fn emit(&self, event: Event) {
-        if let Some(text) = self.render(&event) {
-            if let Ok(mut out) = self.out.lock() {
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
+        if let Some(text) = self.render(&event)
+            && let Ok(mut out) = self.out.lock()
+        {
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
         }
     }
 }

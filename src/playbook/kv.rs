@@ -10,19 +10,16 @@ pub fn split_tokens(text: &str) -> Result<Vec<String>, String> {
     let mut depth = 0usize;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        match quote {
-            Some(q) => {
-                current.push(c);
-                if c == '\\' {
-                    if let Some(next) = chars.next() {
-                        current.push(next);
-                    }
-                } else if c == q {
-                    quote = None;
+        if let Some(q) = quote {
+            current.push(c);
+            if c == '\\' {
+                if let Some(next) = chars.next() {
+                    current.push(next);
                 }
-                continue;
+            } else if c == q {
+                quote = None;
             }
-            None => {}
+            continue;
         }
         match c {
             '{' if matches!(chars.peek(), Some('{') | Some('%')) => {
