@@ -343,9 +343,13 @@ def ensure_users():
     if os.geteuid() != 0:
         raise BedError("must run as root (creates users, starts sshd)")
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    deploy = ensure_user(DEPLOY_USER)
-    ensure_user(PW_USER, PW_PASSWORD)
-    ensure_sudoers()
+    import fcntl
+    # Several fleets may come up at once (parallel tests): one at a time here.
+    with open("/run/rollout-bed.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        deploy = ensure_user(DEPLOY_USER)
+        ensure_user(PW_USER, PW_PASSWORD)
+        ensure_sudoers()
     return deploy
 
 
@@ -364,7 +368,7 @@ def keygen_jobs(jobs, parallel=None):
                 os.unlink(f)
         argv = ["ssh-keygen", "-q", "-t", ktype, "-N", pw, "-C", comment, "-f", path]
         if ktype == "rsa":
-            argv[4:4] = ["-b", "3072"]
+            argv[4:4] = ["-b", "2048"]  # fast to generate; fine for tests
         return j, subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
 
@@ -416,6 +420,10 @@ class HostService:
 
     def ready(self, fleet, host):
         return True
+
+    def endpoint(self, fleet, host):
+        """(address, port) it listens on, checked to be free before start."""
+        return None, None
 
     def record(self, fleet, host, rec):
         """Copy what tests need from the process record into host."""
@@ -483,6 +491,9 @@ class Sshd(HostService):
     def daemonizes(self):
         return True
 
+    def endpoint(self, fleet, host):
+        return host["address"], host["port"]
+
     def ready(self, fleet, host):
         return accepts(host["address"], host["port"], banner=b"SSH-")
 
@@ -506,6 +517,9 @@ class Imds(HostService):
 
     def match(self, fleet, host):
         return self.pidfile(fleet, host)
+
+    def endpoint(self, fleet, host):
+        return host["imds_address"], host["imds_port"]
 
     def ready(self, fleet, host):
         return accepts(host["imds_address"], host["imds_port"])
@@ -706,23 +720,22 @@ def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None):
         stop_pids(stale)
 
     kept = {(r["host"], r["name"]) for r in fleet["processes"]}
-    started = []
-    for (hname, sname), (h, s) in wanted.items():
-        if (hname, sname) in kept:
-            continue
-        addr, port = ((h["address"], h["port"]) if s.name == "sshd"
-                      else (h["imds_address"], h["imds_port"]) if s.name == "imds" else (None, None))
+    todo = [(h, s) for key, (h, s) in wanted.items() if key not in kept]
+    for h, s in todo:  # check every port before starting anything
+        addr, port = s.endpoint(fleet, h)
         if addr and not port_free(addr, port):
             raise BedError("%s:%d (for %s %s) is already in use; try another --base-port"
-                           % (addr, port, hname, sname))
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(s.pidfile(fleet, h))
-        rec = start_process(fleet, s.name, s.argv(fleet, h), s.match(fleet, h), host=hname,
-                            log_path=os.path.join(h["dir"], s.name + ".out"),
-                            pidfile=s.pidfile(fleet, h), daemonizes=s.daemonizes(),
-                            extra={"spec": s.spec(fleet, h)})
-        started.append((rec, h, s))
+                           % (addr, port, h["name"], s.name))
+    started = []
     try:
+        for h, s in todo:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(s.pidfile(fleet, h))
+            rec = start_process(fleet, s.name, s.argv(fleet, h), s.match(fleet, h),
+                                host=h["name"], log_path=os.path.join(h["dir"], s.name + ".out"),
+                                pidfile=s.pidfile(fleet, h), daemonizes=s.daemonizes(),
+                                extra={"spec": s.spec(fleet, h)})
+            started.append((rec, h, s))
         for rec, h, s in started:
             finish_start(rec, lambda h=h, s=s: s.ready(fleet, h))
             s.record(fleet, h, rec)
@@ -730,8 +743,12 @@ def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None):
         # Record whatever got a PID, so down() can stop it even after a failure.
         for rec, h, s in started:
             if rec["pid"] is None:
-                rec.pop("_popen", None)
+                p = rec.pop("_popen", None)
+                if p is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        p.wait(timeout=5)
                 rec["pid"] = read_pidfile(rec["pidfile"])
+            rec.pop("_popen", None)
         save(fleet)
     log("fleet of %d up in %s (%.2fs; %d keys generated, %d processes started, %d kept)"
         % (hosts, d, time.monotonic() - t0, made, len(started), len(kept)))
