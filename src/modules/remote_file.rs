@@ -217,7 +217,7 @@ elif [ -f "$p" ]; then t=f; elif [ -d "$p" ]; then t=d; elif [ -c "$p" ]; then t
 elif [ -b "$p" ]; then t=b; elif [ -p "$p" ]; then t=p; elif [ -S "$p" ]; then t=s; else t=o; fi
 printf 'type=%s\n' "$t"
 if [ "$t" != - ]; then
-if [ -L "$p" ]; then printf 'lnk=%s\n' "$(readlink -- "$p" | od -An -vtx1 | tr -d ' \n')"; fi
+if [ -L "$p" ]; then printf 'lnk=%s\n' "$(printf '%s' "$(readlink -- "$p")" | od -An -vtx1 | tr -d ' \n')"; fi
 s=$(stat {l} -c '%a %u %g %s %Y %X %Z %i %d %h %U %G' -- "$p" 2>/dev/null) && printf 'stat=%s\n' "$s" || {{
 printf 'lsn=%s\n' "$(ls -ldn {l} -- "$p" | head -n 1)"; printf 'ls=%s\n' "$(ls -ld {l} -- "$p" | head -n 1)"; }}
 if [ -r "$p" ]; then printf 'r=1\n'; fi; if [ -w "$p" ]; then printf 'w=1\n'; fi
@@ -506,8 +506,20 @@ pub async fn set_attributes(
     attrs: &Attributes<'_>,
     no_follow: bool,
 ) -> Result<Probe, TaskResult> {
+    let script = format!(
+        "p={}\n{}{}",
+        shell_quote(path),
+        attribute_commands(attrs, no_follow),
+        stat_snippet(false)
+    );
+    let out = exec_ok(ctx, &script, None, "setting attributes").await?;
+    Ok(parse_probe(&out.stdout))
+}
+
+/// Shell lines setting `attrs` on `$p`; each failure stops the script.
+pub fn attribute_commands(attrs: &Attributes<'_>, no_follow: bool) -> String {
     let h = if no_follow { "-h " } else { "" };
-    let mut s = format!("p={}\n", shell_quote(path));
+    let mut s = String::new();
     if let (Some(mode), false) = (attrs.mode, no_follow) {
         s.push_str(&format!("chmod {mode:o} -- \"$p\" || exit 1\n"));
     }
@@ -523,9 +535,7 @@ pub async fn set_attributes(
             shell_quote(g)
         ));
     }
-    s.push_str(&stat_snippet(false));
-    let out = exec_ok(ctx, &s, None, "setting attributes").await?;
-    Ok(parse_probe(&out.stdout))
+    s
 }
 
 /// Mode/owner/group a module wants for a path (`None`: leave as is).
