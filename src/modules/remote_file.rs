@@ -72,7 +72,8 @@ pub struct ProbeRequest<'a> {
     pub follow: bool,
     /// sha1 of a regular file.
     pub checksum: bool,
-    /// Return a regular file's bytes, at most this many (`None`: none).
+    /// Return a regular file's bytes, at most this many (`None`: none;
+    /// `usize::MAX`: all of it).
     pub content_limit: Option<usize>,
     /// When `path` is a directory, describe `path/<name>` instead (`copy`
     /// into a directory), in the same round trip.
@@ -154,11 +155,10 @@ pub async fn exec_ok(
 pub async fn probe(ctx: &ModuleContext<'_>, req: &ProbeRequest<'_>) -> Result<Probe, TaskResult> {
     let out = exec_ok(ctx, &probe_script(req), None, "inspecting the path").await?;
     let mut probe = parse_probe(&out.stdout);
-    if let (Some(limit), Some(content)) = (req.content_limit, probe.content.as_mut()) {
-        if content.len() > limit {
-            content.truncate(limit);
-            probe.content_truncated = true;
-        }
+    let limit = req.content_limit.unwrap_or(usize::MAX);
+    if let Some(content) = probe.content.as_mut().filter(|c| c.len() > limit) {
+        content.truncate(limit);
+        probe.content_truncated = true;
     }
     Ok(probe)
 }
@@ -186,11 +186,14 @@ fn probe_script(req: &ProbeRequest<'_>) -> String {
         ));
     }
     if let Some(limit) = req.content_limit {
-        // The size line decides whether the content was cut.
+        // One byte past the limit tells a cut file from one that fits.
+        let reader = match limit {
+            usize::MAX => "cat --".to_string(),
+            n => format!("head -c {} --", n + 1),
+        };
         s.push_str(&format!(
             "if [ \"$t\" = f ]; then printf '%s\\n' --rollout-content--; \
-             head -c {} -- \"$p\" || exit 1; fi\n",
-            limit.saturating_add(1)
+             {reader} \"$p\" || exit 1; fi\n"
         ));
     }
     s
