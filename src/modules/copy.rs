@@ -111,6 +111,9 @@ async fn try_deliver(
         ctx,
         &ProbeRequest {
             path: &dest,
+            // Compare with a symlink's target, as Ansible does; a change
+            // replaces the link.
+            follow: true,
             checksum: true,
             content_limit: ctx.diff.then_some(remote_file::DIFF_MAX_BYTES),
             into_dir,
@@ -249,6 +252,7 @@ mod tests {
         let a = args(json!({"content": "hello\n", "dest": dest, "mode": "0640"}));
         let r = run(&a, &h.ctx(false, false)).await;
         assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(h.take_calls(), 2, "one probe, one upload");
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello\n");
         assert_eq!(mode_of(&dest), 0o640);
         assert_eq!(r.data["mode"], json!("0640"));
@@ -256,6 +260,7 @@ mod tests {
         assert_eq!(r.data["checksum"], json!(remote_file::sha1_hex(b"hello\n")));
         let again = run(&a, &h.ctx(false, false)).await;
         assert!(!again.changed && !again.failed, "{again:?}");
+        assert_eq!(h.take_calls(), 1, "a no-op is one probe");
     }
 
     #[tokio::test]
@@ -347,6 +352,16 @@ mod tests {
         let a = args(json!({"content": "again", "dest": dest, "backup": true}));
         assert!(run(&a, &h.ctx(false, false)).await.changed);
         assert_not_pwned(h.base());
+    }
+
+    #[tokio::test]
+    async fn symlinked_dest_compares_the_target() {
+        let h = Harness::new(json!({}));
+        std::fs::write(h.path("real"), "same").unwrap();
+        std::os::unix::fs::symlink(h.path("real"), h.path("link")).unwrap();
+        let a = args(json!({"content": "same", "dest": h.path("link")}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(!r.changed && !r.failed, "{r:?}");
     }
 
     #[tokio::test]

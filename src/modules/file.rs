@@ -360,11 +360,13 @@ mod tests {
         let a = json!({"path": dir, "state": "directory", "mode": "0750"});
         let r = file(&h, a.clone()).await;
         assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(h.take_calls(), 2);
         assert_eq!(mode_of(&dir), 0o750);
         assert_eq!(r.data["mode"], json!("0750"));
         assert_eq!(r.data["state"], json!("directory"));
         let again = file(&h, a).await;
         assert!(!again.changed && !again.failed, "{again:?}");
+        assert_eq!(h.take_calls(), 1);
     }
 
     #[tokio::test]

@@ -411,7 +411,9 @@ mod tests {
         assert!(r.changed && !r.failed, "{r:?}");
         assert_eq!(r.msg.as_deref(), Some("line replaced"));
         assert_eq!(read(&p), "a=1\nport=8080\nb=2\n");
+        assert_eq!(h.take_calls(), 2);
         assert!(!lif(&h, a).await.changed);
+        assert_eq!(h.take_calls(), 1);
     }
 
     #[tokio::test]

@@ -652,11 +652,32 @@ pub(crate) mod test_support {
 
     use super::super::{ModuleContext, Vars};
     use crate::connection::local::LocalConnection;
+    use crate::connection::{Connection, ConnectionError, ExecOutput};
     use crate::template::Templar;
     use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// `/bin/sh`, counting round trips.
+    #[derive(Default)]
+    pub struct Counting {
+        inner: LocalConnection,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Connection for Counting {
+        async fn exec(
+            &self,
+            command: &str,
+            stdin: Option<&[u8]>,
+        ) -> Result<ExecOutput, ConnectionError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.exec(command, stdin).await
+        }
+    }
 
     pub struct Harness {
-        pub conn: LocalConnection,
+        pub conn: Counting,
         pub templar: Templar,
         pub scope: minijinja::Value,
         pub env: Vars,
@@ -666,7 +687,7 @@ pub(crate) mod test_support {
     impl Harness {
         pub fn new(vars: serde_json::Value) -> Self {
             Harness {
-                conn: LocalConnection,
+                conn: Counting::default(),
                 templar: Templar::new(),
                 scope: minijinja::Value::from(minijinja::value::Serde(vars)),
                 env: Vars::new(),
@@ -686,6 +707,11 @@ pub(crate) mod test_support {
                 environment: &self.env,
                 base_dir: self.dir.path(),
             }
+        }
+
+        /// Round trips since the last call.
+        pub fn take_calls(&self) -> usize {
+            self.conn.calls.swap(0, Ordering::SeqCst)
         }
 
         pub fn path(&self, name: &str) -> String {
