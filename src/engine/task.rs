@@ -49,6 +49,8 @@ struct HostRun<'a> {
     conn: Arc<dyn Connection>,
     sink: Sink,
     check_mode: bool,
+    /// Where relative `src` of copy/template resolve from.
+    base_dir: &'a std::path::Path,
 }
 
 impl Engine {
@@ -85,6 +87,7 @@ impl Engine {
                 conn: self.delegate_connection(ctx, host, task),
                 sink: self.sink.clone(),
                 check_mode: task.check_mode.unwrap_or(self.opts.check),
+                base_dir: &ctx.play.base_dir,
             })
             .collect();
         let forks = self.opts.forks.max(1);
@@ -385,6 +388,7 @@ impl HostRun<'_> {
             diff: self.engine.opts.diff,
             verbosity: self.engine.opts.verbosity,
             environment: &self.task.environment,
+            base_dir: self.base_dir,
         };
         modules::run(self.module, args, &ctx).await
     }

@@ -6,11 +6,18 @@
 
 pub mod assert;
 pub mod command;
+pub mod copy;
 pub mod debug;
 pub mod fail;
+pub mod file;
+pub mod lineinfile;
+pub mod mode;
 pub mod pause;
+pub mod remote_file;
 pub mod set_fact;
 pub mod spec;
+pub mod stat;
+pub mod template;
 
 use crate::connection::Connection;
 use crate::template::Templar;
@@ -112,6 +119,10 @@ pub struct ModuleContext<'a> {
     pub verbosity: u8,
     /// `environment:` of the task, exported before commands.
     pub environment: &'a Vars,
+    /// The play's base directory (the playbook's directory): relative `src`
+    /// of `copy` resolves under `<base_dir>/files/` then `<base_dir>/`, of
+    /// `template` under `<base_dir>/templates/` then `<base_dir>/`.
+    pub base_dir: &'a std::path::Path,
 }
 
 /// Parameters a module renders itself rather than having the engine render
@@ -134,6 +145,11 @@ pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResu
         "assert" => assert::run(args, ctx),
         "fail" => fail::run(args),
         "pause" => pause::run(args, ctx).await,
+        "copy" => copy::run(args, ctx).await,
+        "template" => template::run(args, ctx).await,
+        "file" => file::run(args, ctx).await,
+        "lineinfile" => lineinfile::run(args, ctx).await,
+        "stat" => stat::run(args, ctx).await,
         other => TaskResult::failed(format!("module '{other}' is not implemented")),
     }
 }

@@ -97,7 +97,105 @@ const COMMAND_PARAMS: &[Param] = &[
     p("executable", Str),
 ];
 
+/// `mode`, `owner`, `group`: shared by the modules that manage files.
+const ATTRS: [Param; 3] = [p("mode", Str), p("owner", Str), p("group", Str)];
+
+const COPY_PARAMS: &[Param] = &[
+    required(p("dest", Str)),
+    p("src", Str),
+    p("content", Any),
+    ATTRS[0],
+    ATTRS[1],
+    ATTRS[2],
+    p("backup", Bool),
+    p("force", Bool),
+    p("validate", Str),
+];
+
+const TEMPLATE_PARAMS: &[Param] = &[
+    required(p("src", Str)),
+    required(p("dest", Str)),
+    ATTRS[0],
+    ATTRS[1],
+    ATTRS[2],
+    p("backup", Bool),
+    p("force", Bool),
+    p("validate", Str),
+];
+
+const FILE_PARAMS: &[Param] = &[
+    required(aliases(p("path", Str), &["dest", "name"])),
+    choices(
+        p("state", Str),
+        &["file", "directory", "touch", "absent", "link", "hard"],
+    ),
+    p("src", Str),
+    ATTRS[0],
+    ATTRS[1],
+    ATTRS[2],
+    p("recurse", Bool),
+    p("force", Bool),
+    p("follow", Bool),
+];
+
+const LINEINFILE_PARAMS: &[Param] = &[
+    required(aliases(p("path", Str), &["dest", "destfile", "name"])),
+    aliases(p("regexp", Str), &["regex"]),
+    p("search_string", Str),
+    aliases(p("line", Str), &["value"]),
+    choices(p("state", Str), &["present", "absent"]),
+    p("insertafter", Str),
+    p("insertbefore", Str),
+    p("firstmatch", Bool),
+    p("backrefs", Bool),
+    p("create", Bool),
+    p("backup", Bool),
+    p("validate", Str),
+    ATTRS[0],
+    ATTRS[1],
+    ATTRS[2],
+];
+
+const STAT_PARAMS: &[Param] = &[
+    required(aliases(p("path", Str), &["dest", "name"])),
+    p("get_checksum", Bool),
+    choices(p("checksum_algorithm", Str), &["sha1"]),
+    p("follow", Bool),
+    p("get_mime", Bool),
+    p("get_attributes", Bool),
+];
+
 pub static MODULES: &[ModuleSpec] = &[
+    ModuleSpec {
+        name: "copy",
+        free_form: FreeForm::No,
+        params: COPY_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "template",
+        free_form: FreeForm::No,
+        params: TEMPLATE_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "file",
+        free_form: FreeForm::No,
+        params: FILE_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "lineinfile",
+        free_form: FreeForm::No,
+        params: LINEINFILE_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "stat",
+        free_form: FreeForm::No,
+        params: STAT_PARAMS,
+        open_params: false,
+    },
     ModuleSpec {
         name: "command",
         free_form: FreeForm::Into("cmd"),

@@ -1,0 +1,375 @@
+//! `copy`: put a controller file (`src`) or inline `content` at `dest`.
+//!
+//! One probe (type, mode, owner, sha1 — and the old content with `--diff`),
+//! then, only when something differs, one upload (atomic rename) or one
+//! in-place attribute change. [`deliver`] is shared with `template`.
+
+use super::remote_file::{self, Attributes, FileKind, Probe, ProbeRequest, Upload};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use std::path::{Path, PathBuf};
+
+pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
+    let payload = match payload(args, ctx) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    deliver(args, ctx, &payload).await
+}
+
+/// What to write, and where it came from.
+pub struct Payload {
+    pub bytes: Vec<u8>,
+    /// The controller file, for `src` in results and the diff header.
+    pub origin: Option<PathBuf>,
+    /// The name to use when `dest` is a directory.
+    pub file_name: Option<String>,
+    /// The controller file's mode, for `mode: preserve`.
+    pub local_mode: Option<u32>,
+}
+
+fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> {
+    match (arg_str(args, "src"), args.get("content")) {
+        (Some(_), Some(_)) => Err(TaskResult::failed(
+            "parameters are mutually exclusive: content|src",
+        )),
+        (None, Some(content)) => Ok(Payload {
+            bytes: super::display_text(content).into_bytes(),
+            origin: None,
+            file_name: None,
+            local_mode: None,
+        }),
+        (Some(src), None) => {
+            let path = find_local(ctx.base_dir, "files", src)?;
+            read_local(&path)
+        }
+        (None, None) => Err(TaskResult::failed(
+            "one of the following is required: src, content",
+        )),
+    }
+}
+
+/// A relative `src` is looked up under `<base>/<subdir>/` then `<base>/`.
+pub fn find_local(base: &Path, subdir: &str, src: &str) -> Result<PathBuf, TaskResult> {
+    let given = Path::new(src);
+    let candidates: Vec<PathBuf> = if given.is_absolute() {
+        vec![given.to_path_buf()]
+    } else {
+        vec![base.join(subdir).join(given), base.join(given)]
+    };
+    candidates
+        .iter()
+        .find(|c| c.exists())
+        .cloned()
+        .ok_or_else(|| {
+            let looked = candidates
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            TaskResult::failed(format!(
+                "could not find src '{src}' on the controller (looked in: {looked})"
+            ))
+        })
+}
+
+fn read_local(path: &Path) -> Result<Payload, TaskResult> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| TaskResult::failed(format!("cannot read {}: {e}", path.display())))?;
+    if meta.is_dir() {
+        return Err(TaskResult::failed(format!(
+            "src '{}' is a directory: copying directories is not supported yet",
+            path.display()
+        )));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| TaskResult::failed(format!("cannot read {}: {e}", path.display())))?;
+    use std::os::unix::fs::PermissionsExt;
+    Ok(Payload {
+        bytes,
+        origin: Some(path.to_path_buf()),
+        file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        local_mode: Some(meta.permissions().mode() & 0o7777),
+    })
+}
+
+/// Makes `dest` hold `payload` with the requested mode/owner/group:
+/// `dest`, `mode`, `owner`, `group`, `backup`, `force`, `validate`.
+pub async fn deliver(args: &Vars, ctx: &ModuleContext<'_>, payload: &Payload) -> TaskResult {
+    match try_deliver(args, ctx, payload).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn try_deliver(
+    args: &Vars,
+    ctx: &ModuleContext<'_>,
+    payload: &Payload,
+) -> Result<TaskResult, TaskResult> {
+    let dest_arg = arg_str(args, "dest").ok_or_else(|| TaskResult::failed("dest is required"))?;
+    let (dest, into_dir) = target(dest_arg, payload)?;
+    let probe = remote_file::probe(
+        ctx,
+        &ProbeRequest {
+            path: &dest,
+            // Compare with a symlink's target, as Ansible does; a change
+            // replaces the link.
+            follow: true,
+            checksum: true,
+            content_limit: ctx.diff.then_some(remote_file::DIFF_MAX_BYTES),
+            into_dir,
+            ..Default::default()
+        },
+    )
+    .await?;
+    if probe.kind == FileKind::Directory {
+        return Err(TaskResult::failed(format!(
+            "destination {} is a directory",
+            probe.path
+        )));
+    }
+    let checksum = remote_file::sha1_hex(&payload.bytes);
+    let base = TaskResult::ok()
+        .with("dest", probe.path.clone())
+        .with("checksum", checksum.clone());
+    if probe.exists() && !arg_bool(args, "force", true) {
+        return Ok(remote_file::add_file_fields(base, &probe)
+            .with_msg("file already exists and force is off"));
+    }
+    let attrs = attributes(args, &probe, payload)?;
+    let content_changed = probe.checksum.as_deref() != Some(checksum.as_str());
+    if !content_changed && !attrs.differ(&probe) {
+        return Ok(remote_file::add_file_fields(base, &probe));
+    }
+    let mut result = base;
+    result.changed = true;
+    if let Some(origin) = &payload.origin {
+        result = result.with("src", origin.display().to_string());
+    }
+    if ctx.diff && content_changed {
+        result = result.with("diff", diff(&probe, payload));
+    }
+    if ctx.check_mode {
+        return Ok(result.with("state", "file"));
+    }
+    let after = if content_changed {
+        let done = write(args, ctx, &probe, payload, attrs).await?;
+        if let Some(backup) = done.backup_file {
+            result = result.with("backup_file", backup);
+        }
+        done.probe
+    } else {
+        remote_file::set_attributes(ctx, &probe.path, &attrs, false).await?
+    };
+    Ok(remote_file::add_file_fields(result, &after))
+}
+
+/// The path to write, and the file name to append when it turns out to be
+/// a directory. `dest/` always means "into this directory".
+fn target<'a>(dest: &str, payload: &'a Payload) -> Result<(String, Option<&'a str>), TaskResult> {
+    let name = payload.file_name.as_deref();
+    if dest.ends_with('/') {
+        let name = name.ok_or_else(|| {
+            TaskResult::failed("can not use content with a dir as dest: give a file name")
+        })?;
+        return Ok((format!("{dest}{name}"), None));
+    }
+    Ok((dest.to_string(), name))
+}
+
+/// The wanted attributes; `mode: preserve` takes the controller file's.
+fn attributes<'a>(
+    args: &'a Vars,
+    probe: &Probe,
+    payload: &Payload,
+) -> Result<Attributes<'a>, TaskResult> {
+    if arg_str(args, "mode") == Some("preserve") {
+        return Ok(Attributes {
+            mode: payload.local_mode,
+            owner: arg_str(args, "owner"),
+            group: arg_str(args, "group"),
+        });
+    }
+    remote_file::wanted_attributes(args, probe, false)
+}
+
+async fn write(
+    args: &Vars,
+    ctx: &ModuleContext<'_>,
+    probe: &Probe,
+    payload: &Payload,
+    attrs: Attributes<'_>,
+) -> Result<remote_file::Uploaded, TaskResult> {
+    // An existing file keeps its mode and ownership unless told otherwise.
+    let mode = attrs.mode.or(probe.exists().then_some(probe.mode));
+    remote_file::upload(
+        ctx,
+        &Upload {
+            dest: &probe.path,
+            content: &payload.bytes,
+            mode,
+            owner: attrs.owner,
+            group: attrs.group,
+            keep_ids: probe.exists().then_some((probe.uid, probe.gid)),
+            backup: arg_bool(args, "backup", false) && probe.exists(),
+            validate: arg_str(args, "validate"),
+            make_parents: arg_str(args, "dest").is_some_and(|d| d.ends_with('/')),
+        },
+    )
+    .await
+}
+
+fn diff(probe: &Probe, payload: &Payload) -> serde_json::Value {
+    let after_header = payload
+        .origin
+        .as_ref()
+        .map_or("dynamically generated".to_string(), |p| {
+            p.display().to_string()
+        });
+    remote_file::content_diff(
+        probe.content.as_deref(),
+        probe.content_truncated,
+        &payload.bytes,
+        &probe.path,
+        &after_header,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::remote_file::test_support::*;
+    use super::*;
+    use serde_json::json;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode_of(path: &str) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[tokio::test]
+    async fn content_is_written_then_idempotent() {
+        let h = Harness::new(json!({}));
+        let dest = h.path("out.txt");
+        let a = args(json!({"content": "hello\n", "dest": dest, "mode": "0640"}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(h.take_calls(), 2, "one probe, one upload");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello\n");
+        assert_eq!(mode_of(&dest), 0o640);
+        assert_eq!(r.data["mode"], json!("0640"));
+        assert_eq!(r.data["size"], json!(6));
+        assert_eq!(r.data["checksum"], json!(remote_file::sha1_hex(b"hello\n")));
+        let again = run(&a, &h.ctx(false, false)).await;
+        assert!(!again.changed && !again.failed, "{again:?}");
+        assert_eq!(h.take_calls(), 1, "a no-op is one probe");
+    }
+
+    #[tokio::test]
+    async fn check_mode_changes_nothing_and_diff_shows_content() {
+        let h = Harness::new(json!({}));
+        let dest = h.path("out.txt");
+        std::fs::write(&dest, "old\n").unwrap();
+        let a = args(json!({"content": "new\n", "dest": dest}));
+        let r = run(&a, &h.ctx(true, true)).await;
+        assert!(r.changed, "{r:?}");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old\n");
+        let diff = &r.data["diff"];
+        assert_eq!(diff["before"], json!("old\n"));
+        assert_eq!(diff["after"], json!("new\n"));
+        assert_eq!(diff["before_header"], json!(dest));
+    }
+
+    #[tokio::test]
+    async fn mode_only_change_and_symbolic_mode() {
+        let h = Harness::new(json!({}));
+        let dest = h.path("m.txt");
+        std::fs::write(&dest, "x").unwrap();
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let a = args(json!({"content": "x", "dest": dest, "mode": "u=rw,g=r,o=r"}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(r.changed, "{r:?}");
+        assert_eq!(mode_of(&dest), 0o644);
+        assert!(!run(&a, &h.ctx(false, false)).await.changed);
+    }
+
+    #[tokio::test]
+    async fn existing_mode_is_kept_and_backup_made() {
+        let h = Harness::new(json!({}));
+        let dest = h.path("b.txt");
+        std::fs::write(&dest, "v1").unwrap();
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let a = args(json!({"content": "v2", "dest": dest, "backup": true}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert_eq!(mode_of(&dest), 0o600);
+        let backup = r.data["backup_file"].as_str().expect("backup_file");
+        assert_eq!(std::fs::read_to_string(backup).unwrap(), "v1");
+    }
+
+    #[tokio::test]
+    async fn binary_src_from_files_dir_into_a_directory() {
+        let h = Harness::new(json!({}));
+        let bytes: Vec<u8> = (0..=255u8).chain([0, 10, 13, 0]).collect();
+        std::fs::create_dir(h.base().join("files")).unwrap();
+        std::fs::write(h.base().join("files/blob.bin"), &bytes).unwrap();
+        std::fs::create_dir(h.base().join("out")).unwrap();
+        let a = args(json!({"src": "blob.bin", "dest": h.path("out")}));
+        let r = run(&a, &h.ctx(false, true)).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(std::fs::read(h.base().join("out/blob.bin")).unwrap(), bytes);
+        assert_eq!(r.data["diff"]["src_binary"], json!(true));
+        assert!(!run(&a, &h.ctx(false, false)).await.changed);
+        // `dest/` creates the directory.
+        let a = args(json!({"src": "blob.bin", "dest": format!("{}/", h.path("new/sub"))}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(
+            std::fs::read(h.base().join("new/sub/blob.bin")).unwrap(),
+            bytes
+        );
+    }
+
+    #[tokio::test]
+    async fn force_off_keeps_existing_and_owner_group_apply() {
+        let h = Harness::new(json!({}));
+        let dest = h.path("f.txt");
+        std::fs::write(&dest, "mine").unwrap();
+        let a = args(json!({"content": "theirs", "dest": dest, "force": false}));
+        assert!(!run(&a, &h.ctx(false, false)).await.changed);
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "mine");
+        let a = args(json!({"content": "mine", "dest": dest, "owner": "root", "group": "root"}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(!r.changed && !r.failed, "{r:?}");
+        assert_eq!(r.data["owner"], json!("root"));
+    }
+
+    #[tokio::test]
+    async fn hostile_names_are_never_executed() {
+        let h = Harness::new(json!({}));
+        let dest = h.path(NASTY);
+        let a = args(json!({"content": "$(touch pwned)", "dest": dest, "backup": true}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "$(touch pwned)");
+        let a = args(json!({"content": "again", "dest": dest, "backup": true}));
+        assert!(run(&a, &h.ctx(false, false)).await.changed);
+        assert_not_pwned(h.base());
+    }
+
+    #[tokio::test]
+    async fn symlinked_dest_compares_the_target() {
+        let h = Harness::new(json!({}));
+        std::fs::write(h.path("real"), "same").unwrap();
+        std::os::unix::fs::symlink(h.path("real"), h.path("link")).unwrap();
+        let a = args(json!({"content": "same", "dest": h.path("link")}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(!r.changed && !r.failed, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn missing_src_names_where_it_looked() {
+        let h = Harness::new(json!({}));
+        let a = args(json!({"src": "nope.txt", "dest": h.path("x")}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(r.failed);
+        assert!(r.msg.unwrap().contains("files/nope.txt"));
+    }
+}

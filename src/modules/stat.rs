@@ -1,0 +1,153 @@
+//! `stat`: describe a path on the host in one round trip, with Ansible's
+//! `stat` dictionary (`exists`, `isdir`, `mode`, `pw_name`, `checksum`...).
+
+use super::remote_file::{self, FileKind, Probe, ProbeRequest};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use serde_json::{Map, Value as Json, json};
+
+pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
+    let Some(path) = arg_str(args, "path") else {
+        return TaskResult::failed("path is required");
+    };
+    let req = ProbeRequest {
+        path,
+        follow: arg_bool(args, "follow", false),
+        checksum: arg_bool(args, "get_checksum", true),
+        ..Default::default()
+    };
+    match remote_file::probe(ctx, &req).await {
+        Ok(probe) => TaskResult::ok().with("stat", describe(path, &probe)),
+        Err(r) => r,
+    }
+}
+
+/// Ansible's `stat` dictionary for a probed path.
+fn describe(path: &str, p: &Probe) -> Json {
+    if !p.exists() {
+        return json!({"exists": false});
+    }
+    let mut s = Map::new();
+    let mut put = |k: &str, v: Json| {
+        s.insert(k.to_string(), v);
+    };
+    put("exists", true.into());
+    put("path", path.into());
+    put("mode", super::mode::format_mode(p.mode).into());
+    put("isdir", (p.kind == FileKind::Directory).into());
+    put("isreg", (p.kind == FileKind::File).into());
+    put("islnk", (p.kind == FileKind::Link).into());
+    put("ischr", (p.kind == FileKind::Char).into());
+    put("isblk", (p.kind == FileKind::Block).into());
+    put("isfifo", (p.kind == FileKind::Fifo).into());
+    put("issock", (p.kind == FileKind::Socket).into());
+    put("uid", p.uid.into());
+    put("gid", p.gid.into());
+    put("pw_name", p.owner.clone().into());
+    put("gr_name", p.group.clone().into());
+    put("size", p.size.into());
+    put("mtime", p.mtime.into());
+    put("atime", p.atime.into());
+    put("ctime", p.ctime.into());
+    put("inode", p.inode.into());
+    put("dev", p.dev.into());
+    put("nlink", p.nlink.into());
+    for (name, bit) in PERMISSION_BITS {
+        put(name, (p.mode & bit != 0).into());
+    }
+    put("readable", p.readable.into());
+    put("writeable", p.writeable.into());
+    put("executable", p.executable.into());
+    if let Some(sum) = &p.checksum {
+        put("checksum", sum.clone().into());
+    }
+    if let Some(target) = &p.lnk_target {
+        put("lnk_target", target.clone().into());
+        put("lnk_source", link_source(path, target).into());
+    }
+    Json::Object(s)
+}
+
+const PERMISSION_BITS: [(&str, u32); 12] = [
+    ("rusr", 0o400),
+    ("wusr", 0o200),
+    ("xusr", 0o100),
+    ("rgrp", 0o040),
+    ("wgrp", 0o020),
+    ("xgrp", 0o010),
+    ("roth", 0o004),
+    ("woth", 0o002),
+    ("xoth", 0o001),
+    ("isuid", 0o4000),
+    ("isgid", 0o2000),
+    ("issticky", 0o1000),
+];
+
+/// The link's target as a path from `/` (or from the link's directory for a
+/// relative link path), without touching the host again.
+fn link_source(path: &str, target: &str) -> String {
+    let target = std::path::Path::new(target);
+    if target.is_absolute() {
+        return target.display().to_string();
+    }
+    match std::path::Path::new(path).parent() {
+        Some(dir) => dir.join(target).display().to_string(),
+        None => target.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::remote_file::test_support::*;
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn regular_file_fields() {
+        let h = Harness::new(json!({}));
+        let path = h.path("f.txt");
+        std::fs::write(&path, "abc").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let r = run(&args(json!({"path": path})), &h.ctx(false, false)).await;
+        assert!(!r.changed && !r.failed, "{r:?}");
+        let s = &r.data["stat"];
+        assert_eq!(s["exists"], json!(true));
+        assert_eq!(s["isreg"], json!(true));
+        assert_eq!(s["isdir"], json!(false));
+        assert_eq!(s["mode"], json!("0640"));
+        assert_eq!(s["size"], json!(3));
+        assert_eq!(s["pw_name"], json!("root"));
+        assert_eq!(s["gr_name"], json!("root"));
+        assert_eq!(s["uid"], json!(0));
+        assert_eq!(s["wgrp"], json!(false));
+        assert_eq!(s["checksum"], json!(remote_file::sha1_hex(b"abc")));
+        assert!(s["mtime"].as_i64().unwrap() > 1_600_000_000);
+        let r = run(
+            &args(json!({"path": path, "get_checksum": false})),
+            &h.ctx(false, false),
+        )
+        .await;
+        assert!(r.data["stat"].get("checksum").is_none());
+    }
+
+    #[tokio::test]
+    async fn links_dirs_and_absence() {
+        let h = Harness::new(json!({}));
+        let link = h.path(NASTY);
+        std::os::unix::fs::symlink(h.base(), &link).unwrap();
+        let r = run(&args(json!({"path": link})), &h.ctx(false, false)).await;
+        let s = &r.data["stat"];
+        assert_eq!(s["islnk"], json!(true), "{s}");
+        assert_eq!(s["isdir"], json!(false));
+        assert_eq!(s["lnk_target"], json!(h.base().display().to_string()));
+        let r = run(
+            &args(json!({"path": link, "follow": true})),
+            &h.ctx(false, false),
+        )
+        .await;
+        assert_eq!(r.data["stat"]["isdir"], json!(true));
+        assert_eq!(r.data["stat"]["islnk"], json!(false));
+        let r = run(&args(json!({"path": h.path("nope")})), &h.ctx(false, false)).await;
+        assert_eq!(r.data["stat"], json!({"exists": false}));
+        assert_not_pwned(h.base());
+    }
+}
