@@ -16,8 +16,13 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 
-/// sshd's default `MaxSessions` is 10 session channels per connection.
-const MAX_SESSIONS: usize = 8;
+/// sshd's default `MaxSessions` is 10 session channels per connection, and
+/// sshd frees a closed channel only after handling the packets that came
+/// with its close, so up to twice our in-flight count can be counted.
+const MAX_SESSIONS: usize = 5;
+
+/// Session opens refused by a server with a lower `MaxSessions` are retried.
+const OPEN_RETRIES: u32 = 5;
 
 /// Errors from the russh session, plus our own host key verdict.
 #[derive(Debug, thiserror::Error)]
@@ -195,11 +200,7 @@ impl Connection for SshConnection {
             .acquire()
             .await
             .map_err(|_| self.lost(&doing))?;
-        let channel = self
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| self.channel_error(&doing, e))?;
+        let channel = self.open_session(&doing).await?;
         channel
             .exec(false, command)
             .await
@@ -254,6 +255,20 @@ impl Connection for SshConnection {
 }
 
 impl SshConnection {
+    async fn open_session(&self, doing: &str) -> Result<russh::Channel<russh::client::Msg>, ConnectionError> {
+        let mut tries = 0;
+        loop {
+            match self.handle.channel_open_session().await {
+                Ok(channel) => return Ok(channel),
+                Err(russh::Error::ChannelOpenFailure(_)) if tries < OPEN_RETRIES && !self.is_closed() => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(tries))).await;
+                }
+                Err(e) => return Err(self.channel_error(doing, e)),
+            }
+        }
+    }
+
     /// Whether the connection is closed or closing: a channel that ends
     /// without a status usually means the session is being torn down.
     async fn closes_soon(&self) -> bool {
