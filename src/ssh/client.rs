@@ -4,6 +4,7 @@
 
 use super::auth::{KeyStore, authenticate};
 use super::known_hosts::{HostKeyPolicy, verify};
+use super::shell::{PersistentShell, ShellDied};
 use super::target::SshTarget;
 use crate::connection::{Connection, ConnectionError, ExecOutput};
 use async_trait::async_trait;
@@ -19,7 +20,8 @@ use tokio::sync::Semaphore;
 /// sshd's default `MaxSessions` is 10 session channels per connection, and
 /// sshd frees a closed channel only after handling the packets that came
 /// with its close, so up to twice our in-flight count can be counted.
-const MAX_SESSIONS: usize = 5;
+/// One more session is the persistent shell.
+const MAX_SESSIONS: usize = 4;
 
 /// Session opens refused by a server with a lower `MaxSessions` are retried.
 const OPEN_RETRIES: u32 = 5;
@@ -84,6 +86,10 @@ pub struct SshConnection {
     target: SshTarget,
     handle: Handle<ClientHandler>,
     sessions: Semaphore,
+    /// The persistent shell for commands without stdin (`None` until used).
+    shell: tokio::sync::Mutex<Option<PersistentShell>>,
+    /// Failed attempts to start the shell; after a few, channels only.
+    shell_failures: std::sync::atomic::AtomicU32,
     /// Keeps the jump host's connection open while this one uses it.
     _jump: Option<Arc<SshConnection>>,
 }
@@ -142,6 +148,8 @@ impl SshConnection {
             target: target.clone(),
             handle,
             sessions: Semaphore::new(MAX_SESSIONS),
+            shell: tokio::sync::Mutex::new(None),
+            shell_failures: std::sync::atomic::AtomicU32::new(0),
             _jump: jump,
         })
     }
@@ -194,6 +202,11 @@ impl Connection for SshConnection {
         stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError> {
         let doing = format!("running `{}`", abbreviate(command));
+        if stdin.is_none()
+            && let Some(result) = self.exec_in_shell(command, &doing).await
+        {
+            return result;
+        }
         // The semaphore is never closed, so acquire cannot fail.
         let _permit = self
             .sessions
@@ -255,12 +268,58 @@ impl Connection for SshConnection {
 }
 
 impl SshConnection {
-    async fn open_session(&self, doing: &str) -> Result<russh::Channel<russh::client::Msg>, ConnectionError> {
+    /// Runs the command in the persistent shell when it is free; `None`
+    /// means "use a channel of its own" (busy, disabled or unavailable).
+    async fn exec_in_shell(
+        &self,
+        command: &str,
+        doing: &str,
+    ) -> Option<Result<ExecOutput, ConnectionError>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.shell_failures.load(Relaxed) >= 3 {
+            return None;
+        }
+        let mut slot = self.shell.try_lock().ok()?;
+        if let Some(stale) = slot.take_if(|s| !s.is_reusable()) {
+            stale.close().await;
+        }
+        if slot.is_none() {
+            match PersistentShell::start(&self.handle).await {
+                Ok(shell) => *slot = Some(shell),
+                Err(_) => {
+                    self.shell_failures.fetch_add(1, Relaxed);
+                    return None;
+                }
+            }
+        }
+        let shell = slot.as_mut()?;
+        match shell.run(command).await {
+            Ok(out) => Some(Ok(out)),
+            Err(ShellDied) => {
+                *slot = None;
+                Some(Err(if self.closes_soon().await {
+                    self.lost(doing)
+                } else {
+                    ConnectionError::Failed(format!(
+                        "{}: {doing}: the remote shell running it was killed",
+                        self.target.host_alias
+                    ))
+                }))
+            }
+        }
+    }
+
+    async fn open_session(
+        &self,
+        doing: &str,
+    ) -> Result<russh::Channel<russh::client::Msg>, ConnectionError> {
         let mut tries = 0;
         loop {
             match self.handle.channel_open_session().await {
                 Ok(channel) => return Ok(channel),
-                Err(russh::Error::ChannelOpenFailure(_)) if tries < OPEN_RETRIES && !self.is_closed() => {
+                Err(russh::Error::ChannelOpenFailure(_))
+                    if tries < OPEN_RETRIES && !self.is_closed() =>
+                {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(10 * u64::from(tries))).await;
                 }

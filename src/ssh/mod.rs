@@ -20,6 +20,7 @@ pub mod config;
 pub mod forward;
 pub mod known_hosts;
 pub mod pool;
+mod shell;
 pub mod target;
 
 pub use r#become::{become_stdin, wrap_become};

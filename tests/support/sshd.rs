@@ -28,18 +28,28 @@ pub struct Keys {
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn keygen(path: &Path, kind: &str, passphrase: &str) {
-    run(Command::new("ssh-keygen").args(["-q", "-t", kind, "-N", passphrase, "-C", "test", "-f"]).arg(path));
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-N", passphrase, "-C", "test", "-f"])
+        .arg(path));
 }
 
 /// Creates the login user once (the tests run as root).
 fn ensure_user() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        let exists = Command::new("id").arg(USER).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let exists = Command::new("id")
+            .arg(USER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         if !exists.is_ok_and(|s| s.success()) {
             run(Command::new("useradd").args(["-m", "-s", "/bin/sh", USER]));
         }
@@ -87,7 +97,11 @@ impl Keys {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Sshd {
@@ -96,7 +110,11 @@ impl Sshd {
         let keys = keys();
         let dir = tempfile::tempdir().unwrap();
         // sshd reads authorized_keys as the login user.
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let d = dir.path();
         keygen(&d.join("host_ed25519"), "ed25519", "");
         std::fs::write(d.join("authorized_keys"), keys.authorized()).unwrap();
@@ -117,10 +135,17 @@ impl Sshd {
             .stdout(Stdio::null())
             .spawn()
             .expect("start sshd (apt-get install -y openssh-server)");
-        let sshd = Sshd { dir, port, child: Some(child) };
+        let sshd = Sshd {
+            dir,
+            port,
+            child: Some(child),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         sshd
@@ -129,7 +154,10 @@ impl Sshd {
     /// The host's public key as `type base64`.
     pub fn host_key(&self) -> String {
         let text = std::fs::read_to_string(self.dir.path().join("host_ed25519.pub")).unwrap();
-        text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+        text.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// A known_hosts file trusting this server under the given names.
@@ -171,7 +199,13 @@ fn descendants(root: u32) -> Vec<u32> {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
             // The fields after the parenthesised command name: state, ppid.
-            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
             Some((pid, ppid))
         })
         .collect();
