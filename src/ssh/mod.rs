@@ -4,7 +4,8 @@
 //! - [`config`]: the OpenSSH client config parser.
 //! - [`known_hosts`]: host key verification and the accept-new policy.
 //! - [`auth`]: identity files (passphrases) and ssh-agent.
-//! - [`client`]: the authenticated connection; `exec` over session channels.
+//! - [`client`]: the authenticated connection; `exec` runs stdin-less commands
+//!   in a persistent remote shell (`shell`), others on a channel of their own.
 //! - [`pool`]: one connection per host (and per jump host), with retries.
 //! - [`forward`]: TCP / unix sockets from the host, and HTTP over them.
 //! - [`become`]: sudo wrapping.
