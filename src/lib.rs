@@ -21,5 +21,6 @@ pub mod modules;
 pub mod output;
 pub mod plan;
 pub mod playbook;
+pub mod ssh;
 pub mod template;
 pub mod yaml;

@@ -1,0 +1,34 @@
+//! The SSH transport: one russh connection per host, shared by its tasks.
+//!
+//! - [`target`]: inventory vars + `~/.ssh/config` → where and how to connect.
+//! - [`config`]: the OpenSSH client config parser.
+//! - [`known_hosts`]: host key verification and the accept-new policy.
+//! - [`auth`]: identity files (passphrases) and ssh-agent.
+//! - [`client`]: the authenticated connection; `exec` runs stdin-less commands
+//!   in a persistent remote shell (`shell`), others on a channel of their own.
+//! - [`pool`]: one connection per host (and per jump host), with retries.
+//! - [`forward`]: TCP / unix sockets from the host, and HTTP over them.
+//! - [`become`]: sudo wrapping.
+//!
+//! Wiring: build one [`SshPool`] per run from [`SshOptions`], then
+//! `pool.lazy(host, vars)` gives an `Arc<dyn Connection>`; `pool.connect`
+//! gives the [`SshConnection`] for forwarding.
+
+pub mod auth;
+pub mod r#become;
+pub mod client;
+pub mod config;
+pub mod forward;
+pub mod known_hosts;
+pub mod pool;
+mod shell;
+pub mod target;
+
+pub use r#become::{become_stdin, wrap_become};
+pub use client::SshConnection;
+pub use forward::{
+    HttpRequest, HttpResponse, SshStream, http_over, http_request, open_tcp, open_unix,
+};
+pub use known_hosts::HostKeyPolicy;
+pub use pool::SshPool;
+pub use target::{SshOptions, SshTarget};
