@@ -122,9 +122,25 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         diff: args.diff,
         forks: args.forks as usize,
         verbosity: args.verbose,
+        become_all: args.become_all,
+        become_user: args.become_user.clone(),
+        become_password: if args.ask_become_pass {
+            Some(ask_become_pass().map_err(Fatal::options)?)
+        } else {
+            None
+        },
     };
+    let ssh = crate::ssh::SshPool::new(crate::ssh::SshOptions {
+        host_key_policy: args
+            .host_key_checking
+            .as_deref()
+            .and_then(crate::ssh::HostKeyPolicy::parse),
+        config_file: args.ssh_config.clone(),
+        ..Default::default()
+    })
+    .map_err(|e| Fatal::options(Diagnostic::new(e)))?;
     let sink = make_sink(&args).map_err(Fatal::options)?;
-    let mut engine = Engine::new(inventory, templar, opts, sink);
+    let mut engine = Engine::new(inventory, templar, opts, sink).with_ssh(ssh);
     if args.list_hosts || args.list_tasks {
         for pb in &playbooks {
             print!(
@@ -137,9 +153,16 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
     }
     let mut total = RunSummary::default();
     for pb in &playbooks {
-        let summary = engine.run(pb).await.map_err(Fatal::parse)?;
-        total = summary;
+        let summary = engine.run(pb).await;
+        total = match summary {
+            Ok(summary) => summary,
+            Err(e) => {
+                engine.close().await;
+                return Err(Fatal::parse(e));
+            }
+        };
     }
+    engine.close().await;
     Ok(if total.any_failed() {
         Exit::HostFailed
     } else if total.any_unreachable() {
@@ -147,6 +170,20 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
     } else {
         Exit::Ok
     })
+}
+
+/// `-K`: the sudo password, read without echo; from `ROLLOUT_BECOME_PASS`
+/// when there is no terminal (CI, scripts).
+fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
+    if let Ok(pass) = std::env::var("ROLLOUT_BECOME_PASS") {
+        return Ok(crate::engine::Secret(pass));
+    }
+    rpassword::prompt_password("BECOME password: ")
+        .map(crate::engine::Secret)
+        .map_err(|e| {
+            Diagnostic::new(format!("cannot read the become password: {e}"))
+                .with_help("set ROLLOUT_BECOME_PASS when there is no terminal")
+        })
 }
 
 fn make_sink(args: &PlayArgs) -> Result<Sink, Diagnostic> {

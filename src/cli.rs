@@ -74,6 +74,26 @@ pub struct PlayArgs {
     #[arg(long)]
     pub syntax_check: bool,
 
+    /// Host key checking: strict (default), accept-new, or off.
+    #[arg(long, value_name = "POLICY", value_parser = ["strict", "accept-new", "off"])]
+    pub host_key_checking: Option<String>,
+
+    /// OpenSSH client config to read instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE", env = "ROLLOUT_SSH_CONFIG")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Run every task with privilege escalation (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub become_all: bool,
+
+    /// The user to become (default root).
+    #[arg(long, value_name = "USER")]
+    pub become_user: Option<String>,
+
+    /// Ask for the sudo password (sent on stdin, never on a command line).
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
+
     /// Also write every event as a JSON line to this file.
     #[arg(long, value_name = "FILE")]
     pub events_json: Option<PathBuf>,

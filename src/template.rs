@@ -82,7 +82,11 @@ impl Templar {
             Json::String(s) => {
                 // `{{ a }} {{ b }}` also looks like one expression, but does
                 // not compile as one: render it as text.
-                let single = single_expression(s)
+                // Whitespace around the braces is text ("{{ v }}\n" stays a
+                // string ending in a newline).
+                let single = (s.trim() == s)
+                    .then(|| single_expression(s))
+                    .flatten()
                     .and_then(|expr| Some((expr, self.env().compile_expression(expr).ok()?)));
                 match single {
                     Some((expr, compiled)) => data(self.eval_compiled(expr, &compiled, ctx)?, expr),
@@ -349,6 +353,17 @@ mod tests {
     }
 
     #[test]
+    fn surrounding_whitespace_keeps_a_string() {
+        let t = Templar::new();
+        let ctx = Value::from(minijinja::value::Serde(serde_json::json!({"v": "2.0"})));
+        assert_eq!(
+            t.render_value(&Json::String("{{ v }}\n".into()), &ctx)
+                .unwrap(),
+            Json::String("2.0\n".into())
+        );
+    }
+
+    #[test]
     fn templar_can_be_shared_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Templar>();
@@ -379,9 +394,11 @@ mod tests {
             t.render_value(&json!("{{ [1,2] }}"), &c).unwrap(),
             json!([1, 2])
         );
+        assert_eq!(t.render_value(&json!("{{ port }}"), &c).unwrap(), json!(80));
+        // Text around the braces, whitespace included, makes a string.
         assert_eq!(
             t.render_value(&json!(" {{ port }} "), &c).unwrap(),
-            json!(80)
+            json!(" 80 ")
         );
         assert_eq!(
             t.render_value(&json!("{{- flag -}}"), &c).unwrap(),

@@ -1,6 +1,7 @@
 //! How commands reach a host. Modules build POSIX shell command lines and
 //! hand them to a [`Connection`]; `local` runs them here, SSH remotely.
 
+pub mod r#become;
 pub mod local;
 
 use async_trait::async_trait;

@@ -35,6 +35,20 @@ pub struct RunOptions {
     pub diff: bool,
     pub forks: usize,
     pub verbosity: u8,
+    /// `-b`: become for every task unless a task says otherwise.
+    pub become_all: bool,
+    pub become_user: Option<String>,
+    pub become_password: Option<Secret>,
+}
+
+/// A secret that never shows in debug output.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
 }
 
 /// How a run ended, for the exit code.
@@ -85,6 +99,9 @@ pub struct Engine {
     /// Handlers notified per host, by handler index.
     notified: HashMap<String, HashSet<usize>>,
     local: Arc<dyn Connection>,
+    /// SSH connections, one per host, opened on first use.
+    ssh: Option<crate::ssh::SshPool>,
+    connections: std::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
     playbook_dir: PathBuf,
     /// Set by `meta: end_play` or a fatal error: no more batches of this play.
     end_play: bool,
@@ -108,8 +125,23 @@ impl Engine {
             flags: HashMap::new(),
             notified: HashMap::new(),
             local: Arc::new(LocalConnection),
+            ssh: None,
+            connections: std::sync::Mutex::new(HashMap::new()),
             playbook_dir: PathBuf::from("."),
             end_play: false,
+        }
+    }
+
+    /// Hosts whose connection is not local are reached through this pool.
+    pub fn with_ssh(mut self, pool: crate::ssh::SshPool) -> Self {
+        self.ssh = Some(pool);
+        self
+    }
+
+    /// Closes every SSH connection (end of run).
+    pub async fn close(&self) {
+        if let Some(pool) = &self.ssh {
+            pool.close_all().await;
         }
     }
 
@@ -670,27 +702,107 @@ impl Engine {
         m
     }
 
-    /// The connection a host's commands go through.
-    fn connection_for(&self, host: &str) -> Arc<dyn Connection> {
-        let vars = self
+    /// A host's connection variables (`ansible_*`), rendered: inventory <
+    /// facts < extra vars.
+    fn connection_vars(&self, host: &str) -> Vars {
+        let inventory = self
             .inventory_vars
             .get(host)
             .cloned()
             .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)));
-        let facts = self.facts.get(host);
-        let connection = facts
-            .and_then(|f| f.get("ansible_connection"))
-            .or_else(|| self.extra.get("ansible_connection"))
-            .or_else(|| vars.get("ansible_connection"))
+        let facts = self.facts.get(host).cloned().unwrap_or_default();
+        let mut magic = Vars::new();
+        magic.insert("inventory_hostname".into(), Json::String(host.to_string()));
+        let scope = Scope::new(
+            self.templar.clone(),
+            vec![inventory.clone(), facts.clone(), self.extra.clone()],
+            magic,
+            None,
+        );
+        let value = scope.clone().into_value();
+        let mut vars = (*inventory).clone();
+        for layer in [&facts, &self.extra] {
+            vars.extend(
+                layer
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("ansible_"))
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+        }
+        for (_, v) in vars.iter_mut() {
+            if let Ok(rendered) = self.templar.render_value(v, &value) {
+                *v = rendered;
+            }
+        }
+        vars
+    }
+
+    /// The connection a host's commands go through: one per host, reused.
+    fn connection_for(&self, host: &str) -> Arc<dyn Connection> {
+        let vars = self.connection_vars(host);
+        let connection = vars
+            .get("ansible_connection")
             .and_then(Json::as_str)
             .unwrap_or("ssh");
-        if connection == "local" || host == "localhost" {
-            self.local.clone()
-        } else {
-            Arc::new(Unsupported(format!(
-                "cannot connect to {host}: the '{connection}' connection is not available in this build (use ansible_connection=local)"
-            )))
+        if connection == "local" || (host == "localhost" && !vars.contains_key("ansible_host")) {
+            return self.local.clone();
         }
+        let Ok(mut cache) = self.connections.lock() else {
+            return Arc::new(Unsupported("connection cache poisoned".into()));
+        };
+        if let Some(conn) = cache.get(host) {
+            return conn.clone();
+        }
+        let conn: Arc<dyn Connection> = match (&self.ssh, connection) {
+            (Some(pool), "ssh" | "smart" | "paramiko") => pool.lazy(host, Arc::new(vars)),
+            _ => Arc::new(Unsupported(format!(
+                "cannot connect to {host}: the '{connection}' connection is not supported (use ssh or local)"
+            ))),
+        };
+        cache.insert(host.to_string(), conn.clone());
+        conn
+    }
+
+    /// Wraps a connection in sudo when the task (or `-b`, or the host's
+    /// `ansible_become`) asks for privilege.
+    fn with_become(
+        &self,
+        host: &str,
+        task: &Task,
+        conn: Arc<dyn Connection>,
+    ) -> Arc<dyn Connection> {
+        let vars = self.connection_vars(host);
+        let var_bool = |k: &str| {
+            vars.get(k).map(|v| match v {
+                Json::Bool(b) => *b,
+                other => crate::modules::spec::parse_bool(&crate::modules::display_text(other))
+                    .unwrap_or(false),
+            })
+        };
+        let enabled = task
+            .become_enabled
+            .or_else(|| var_bool("ansible_become"))
+            .unwrap_or(self.opts.become_all);
+        if !enabled {
+            return conn;
+        }
+        let var_str = |k: &str| vars.get(k).map(crate::modules::display_text);
+        let user = task
+            .become_user
+            .clone()
+            .or_else(|| var_str("ansible_become_user"))
+            .or_else(|| self.opts.become_user.clone())
+            .unwrap_or_else(|| "root".into());
+        let password = self
+            .opts
+            .become_password
+            .as_ref()
+            .map(|s| s.0.clone())
+            .or_else(|| var_str("ansible_become_password"))
+            .or_else(|| var_str("ansible_become_pass"));
+        Arc::new(crate::connection::r#become::Become::new(
+            conn, user, password,
+        ))
     }
 }
 

@@ -174,7 +174,7 @@ impl Engine {
         task: &Task,
     ) -> Arc<dyn Connection> {
         let Some(target) = &task.delegate_to else {
-            return self.connection_for(host);
+            return self.with_become(host, task, self.connection_for(host));
         };
         let scope = self.host_scope(ctx, host, Some(task), None).into_value();
         let target = self
@@ -184,7 +184,7 @@ impl Engine {
         if matches!(target.as_str(), "localhost" | "127.0.0.1" | "::1") {
             return self.local.clone();
         }
-        self.connection_for(&target)
+        self.with_become(&target, task, self.connection_for(&target))
     }
 }
 

@@ -744,6 +744,11 @@ fn parse_kv_args(module: &spec::ModuleSpec, text: &str) -> Result<Vars, String> 
         }
     }
     match module.free_form {
+        // Without key=value parameters the text is kept verbatim, so a
+        // multi-line `shell: |` script keeps its newlines.
+        FreeForm::Into(param) if !free.is_empty() && args.is_empty() => {
+            args.insert(param.to_string(), Json::String(text.trim_end().to_string()));
+        }
         FreeForm::Into(param) if !free.is_empty() => {
             args.insert(param.to_string(), Json::String(free.join(" ")));
         }
@@ -1006,6 +1011,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn multi_line_free_form_is_verbatim() {
+        let pb =
+            load("- hosts: all\n  tasks:\n    - shell: |\n        a=1\n        echo $a\n").unwrap();
+        let Action::Module { args, .. } = &pb.plays[0].tasks[0].action else {
+            panic!()
+        };
+        assert_eq!(args["cmd"], "a=1\necho $a");
     }
 
     #[test]

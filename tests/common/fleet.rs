@@ -1,0 +1,76 @@
+//! The local fleet of real OpenSSH hosts (`tests/bed`), brought up for one
+//! test and torn down (by PID) when the test ends.
+
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Fleet {
+    pub dir: PathBuf,
+    pub info: Json,
+    _tmp: tempfile::TempDir,
+}
+
+impl Fleet {
+    /// `slot` keeps fleets of concurrently running tests on distinct ports.
+    pub fn up(hosts: usize, slot: u16) -> Fleet {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("fleet");
+        let bed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/up");
+        let base = 30000 + slot * 20;
+        let out = Command::new(bed)
+            .args([
+                "--hosts",
+                &hosts.to_string(),
+                "--dir",
+                dir.to_str().unwrap(),
+            ])
+            .args([
+                "--base-port",
+                &base.to_string(),
+                "--imds-base-port",
+                &(base + 10).to_string(),
+            ])
+            .output()
+            .expect("tests/bed/up runs");
+        assert!(
+            out.status.success(),
+            "fleet up failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let info = serde_json::from_str(&std::fs::read_to_string(dir.join("fleet.json")).unwrap())
+            .unwrap();
+        Fleet {
+            dir,
+            info,
+            _tmp: tmp,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    pub fn host(&self, i: usize) -> &Json {
+        &self.info["hosts"][i]
+    }
+
+    /// The host's "disk" directory.
+    pub fn root(&self, i: usize) -> PathBuf {
+        PathBuf::from(self.host(i)["root"].as_str().unwrap())
+    }
+
+    pub fn sshd_pid(&self, i: usize) -> i32 {
+        self.host(i)["pid"].as_i64().unwrap() as i32
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let down = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/down");
+        let _ = Command::new(down)
+            .args(["--dir", self.dir.to_str().unwrap()])
+            .status();
+    }
+}

@@ -1,0 +1,315 @@
+//! Playbooks over SSH against real OpenSSH hosts (tests/bed): modules,
+//! host-key trust, keys, become, a host dying mid-play, injection.
+
+mod common;
+
+use common::fleet::Fleet;
+use common::{Outcome, rollout};
+use std::fs;
+
+fn write_playbook(fleet: &Fleet, name: &str, text: &str) -> String {
+    let path = fleet.dir.join(name);
+    fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// `rollout play PB -i fleet inventory --ssh-config fleet ssh_config ARGS`
+fn play(fleet: &Fleet, playbook: &str, args: &[&str]) -> Outcome {
+    let inventory = fleet.path("inventory");
+    let ssh_config = fleet.path("ssh_config");
+    let mut all = vec![
+        "play",
+        playbook,
+        "-i",
+        &inventory,
+        "--ssh-config",
+        &ssh_config,
+    ];
+    all.extend_from_slice(args);
+    rollout(&all)
+}
+
+#[test]
+fn modules_run_over_ssh_and_are_idempotent() {
+    let fleet = Fleet::up(2, 1);
+    let pb = write_playbook(
+        &fleet,
+        "modules.yaml",
+        r#"
+- hosts: web
+  vars:
+    version: "2.0"
+  tasks:
+    - command: id -un
+      register: who
+    - assert: { that: "who.stdout == 'rollout-deploy'" }
+    - name: become root
+      command: id -un
+      become: true
+      register: root
+    - assert: { that: "root.stdout == 'root'" }
+    - file: { path: "{{ bed_root }}/app", state: directory, mode: "0755" }
+    - copy: { content: "{{ version }}\n", dest: "{{ bed_root }}/app/VERSION", mode: "0644" }
+    - lineinfile: { path: "{{ bed_root }}/app/app.conf", line: "port=8080", create: true }
+    - stat: { path: "{{ bed_root }}/app/VERSION" }
+      register: st
+    - assert:
+        that:
+          - st.stat.exists
+          - st.stat.size == 4
+          - st.stat.mode == '0644'
+    - shell: echo "$((1 + 2))" > {{ bed_root }}/app/sum
+"#,
+    );
+    let out = play(&fleet, &pb, &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        fs::read_to_string(fleet.root(0).join("app/VERSION")).unwrap(),
+        "2.0\n"
+    );
+    assert_eq!(
+        fs::read_to_string(fleet.root(1).join("app/sum")).unwrap(),
+        "3\n"
+    );
+    assert!(
+        out.recap("host1").contains("changed=6"),
+        "{}",
+        out.recap("host1")
+    );
+
+    // The file modules change nothing the second time.
+    let out = play(&fleet, &pb, &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.recap("host1").contains("changed=3"),
+        "only the three commands change: {}",
+        out.recap("host1")
+    );
+}
+
+#[test]
+fn templated_values_never_reach_a_remote_shell() {
+    let fleet = Fleet::up(1, 2);
+    let pwned = fleet.root(0).join("pwned");
+    let pb = write_playbook(
+        &fleet,
+        "inj.yaml",
+        "- hosts: web\n  tasks:\n    - command: echo {{ payload }}\n      register: out\n    - assert: { that: out.stdout == payload }\n",
+    );
+    let p = pwned.display();
+    let payload = serde_json::json!({ "payload": format!("; touch {p} $(touch {p}) `touch {p}` | touch {p}") }).to_string();
+    let out = play(&fleet, &pb, &["-e", &payload]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!pwned.exists(), "the payload ran on the host");
+}
+
+#[test]
+fn unknown_host_key_is_refused_by_default_and_accept_new_trusts_it() {
+    let fleet = Fleet::up(1, 3);
+    let pb = write_playbook(
+        &fleet,
+        "t.yaml",
+        "- hosts: web\n  tasks:\n    - command: 'true'\n",
+    );
+    // A config whose known_hosts file is empty: the host is unknown.
+    let known = fleet.dir.join("empty_known_hosts");
+    fs::write(&known, "").unwrap();
+    let cfg = fleet.dir.join("strict_config");
+    fs::write(
+        &cfg,
+        format!(
+            "Host *\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n",
+            known.display()
+        ),
+    )
+    .unwrap();
+    let inventory = fleet.path("inventory");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "play",
+            pb.as_str(),
+            "-i",
+            &inventory,
+            "--ssh-config",
+            cfg.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        rollout(&args)
+    };
+    let out = run(&[]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stdout.contains("UNREACHABLE"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("SHA256:"),
+        "the fingerprint is shown: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("accept-new"),
+        "how to trust it is shown: {}",
+        out.stdout
+    );
+
+    let out = run(&["--host-key-checking", "accept-new"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        fs::read_to_string(&known).unwrap().contains("ssh-ed25519"),
+        "accept-new recorded the key"
+    );
+    let out = run(&[]);
+    assert_eq!(out.code, 0, "now trusted: {}", out.all());
+
+    // A changed key always fails, naming the known_hosts line.
+    fs::write(&known, format!("[{}]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
+        fleet.host(0)["address"].as_str().unwrap(), fleet.host(0)["port"])).unwrap();
+    let out = run(&["--host-key-checking", "accept-new"]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!("{}:1", known.display())),
+        "names the line: {}",
+        out.stdout
+    );
+}
+
+#[test]
+fn encrypted_key_with_passphrase_and_wrong_key() {
+    let fleet = Fleet::up(1, 4);
+    let pb = write_playbook(
+        &fleet,
+        "t.yaml",
+        "- hosts: web\n  tasks:\n    - command: 'true'\n",
+    );
+    let enc = fleet.path("keys/id_ed25519_enc");
+    let key_var = format!("ansible_ssh_private_key_file={enc}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args([
+            "play",
+            &pb,
+            "-i",
+            &fleet.path("inventory"),
+            "--ssh-config",
+            &fleet.path("ssh_config"),
+            "-e",
+            &key_var,
+        ])
+        .env("ROLLOUT_SSH_PASSPHRASE", "rollout-test-pass")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A key the host does not accept: refused, reported unreachable.
+    let stranger = fleet.dir.join("stranger");
+    let status = std::process::Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            stranger.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Only that key: a config that names no identities of its own.
+    let cfg = fleet.dir.join("no_identities_config");
+    fs::write(
+        &cfg,
+        format!(
+            "Host *\n  UserKnownHostsFile {}\n",
+            fleet.path("known_hosts")
+        ),
+    )
+    .unwrap();
+    let out = rollout(&[
+        "play",
+        &pb,
+        "-i",
+        &fleet.path("inventory"),
+        "--ssh-config",
+        cfg.to_str().unwrap(),
+        "-e",
+        &format!("ansible_ssh_private_key_file={}", stranger.display()),
+    ]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout.contains("rollout-deploy"),
+        "names the user: {}",
+        out.stdout
+    );
+}
+
+#[test]
+fn become_with_a_password_on_stdin() {
+    let fleet = Fleet::up(1, 5);
+    let pb = write_playbook(
+        &fleet,
+        "b.yaml",
+        "- hosts: web\n  tasks:\n    - command: id -un\n      become: true\n      register: r\n    - assert: { that: r.stdout == 'root' }\n",
+    );
+    let run = |pass: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollout"));
+        cmd.args([
+            "play",
+            &pb,
+            "-i",
+            &fleet.path("inventory-pw"),
+            "--ssh-config",
+            &fleet.path("ssh_config"),
+        ]);
+        if let Some(p) = pass {
+            cmd.arg("-K").env("ROLLOUT_BECOME_PASS", p);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(2), "no password: sudo refuses");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--ask-become-pass"));
+    let out = run(Some("rollout-pw-secret"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        !text.contains("rollout-pw-secret"),
+        "the password never shows"
+    );
+}
+
+#[test]
+fn a_host_that_dies_mid_play_is_unreachable_and_others_carry_on() {
+    let fleet = Fleet::up(2, 6);
+    let victim = fleet.sshd_pid(1);
+    let pb = write_playbook(
+        &fleet,
+        "die.yaml",
+        &format!(
+            r#"
+- hosts: web
+  tasks:
+    - command: "true"
+    - name: the second host's sshd and its sessions die (by PID)
+      shell: |
+        tree() {{ for c in $(ps -o pid= --ppid "$1"); do tree "$c"; done; echo "$1"; }}
+        kill -9 $(tree {victim})
+      delegate_to: localhost
+      run_once: true
+    - name: continues on the first host
+      command: touch {{{{ bed_root }}}}/after
+"#
+        ),
+    );
+    let out = play(&fleet, &pb, &[]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.recap("host2").contains("unreachable=1"),
+        "{}",
+        out.recap("host2")
+    );
+    assert!(fleet.root(0).join("after").exists());
+    assert!(!fleet.root(1).join("after").exists());
+}
