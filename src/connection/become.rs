@@ -5,7 +5,7 @@
 //! `sudo -n -H -u USER -- /bin/sh -c '…'`. A password travels on stdin,
 //! never on a command line.
 
-use super::{Connection, ConnectionError, ExecOutput};
+use super::{BoxStream, Connection, ConnectionError, ExecOutput};
 use crate::ssh::{become_stdin, wrap_become};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -43,5 +43,18 @@ impl Connection for Become {
             )));
         }
         Ok(out)
+    }
+
+    // Forwarded streams are not commands: privilege does not apply.
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
+        self.inner.open_tcp(host, port).await
+    }
+
+    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
+        self.inner.open_unix(path).await
+    }
+
+    async fn reset(&self) {
+        self.inner.reset().await
     }
 }

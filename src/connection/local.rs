@@ -1,6 +1,6 @@
 //! `ansible_connection: local`: commands run on the controller under /bin/sh.
 
-use super::{Connection, ConnectionError, ExecOutput};
+use super::{BoxStream, Connection, ConnectionError, ExecOutput};
 use async_trait::async_trait;
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
@@ -46,6 +46,22 @@ impl Connection for LocalConnection {
             stdout: out.stdout,
             stderr: out.stderr,
         })
+    }
+
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
+        let stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| {
+                ConnectionError::Failed(format!("cannot connect to {host}:{port}: {e}"))
+            })?;
+        Ok(Box::new(stream))
+    }
+
+    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
+        let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+            ConnectionError::Failed(format!("cannot connect to unix socket {path}: {e}"))
+        })?;
+        Ok(Box::new(stream))
     }
 }
 

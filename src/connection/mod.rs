@@ -5,6 +5,13 @@ pub mod r#become;
 pub mod local;
 
 use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A byte stream opened from the host's side (a forwarded TCP connection or
+/// unix socket), for HTTP requests, port checks and admin sockets.
+pub trait HostStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> HostStream for T {}
+pub type BoxStream = Box<dyn HostStream>;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecOutput {
@@ -31,6 +38,26 @@ pub trait Connection: Send + Sync {
         command: &str,
         stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError>;
+
+    /// Opens a TCP connection *from the host* to `host:port` (SSH:
+    /// direct-tcpip), so `uri`, `wait_for` and IMDS see the host's network.
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
+        let _ = (host, port);
+        Err(ConnectionError::Failed(
+            "this connection cannot open network connections from the host".into(),
+        ))
+    }
+
+    /// Connects *from the host* to a unix socket (SSH: direct-streamlocal).
+    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
+        let _ = path;
+        Err(ConnectionError::Failed(
+            "this connection cannot open unix sockets on the host".into(),
+        ))
+    }
+
+    /// Drops the transport so the next command reconnects (after a reboot).
+    async fn reset(&self) {}
 }
 
 /// Quotes one word for a POSIX shell: the result is always a single word,

@@ -7,7 +7,7 @@ use super::client::SshConnection;
 use super::config::SshConfig;
 use super::forward::open_tcp;
 use super::target::{SshOptions, SshTarget};
-use crate::connection::{Connection, ConnectionError, ExecOutput};
+use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput};
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value as Json};
@@ -254,5 +254,24 @@ impl Connection for LazySsh {
     ) -> Result<ExecOutput, ConnectionError> {
         let conn = self.pool.connect(&self.host, &self.vars).await?;
         conn.exec(command, stdin).await
+    }
+
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
+        let conn = self.pool.connect(&self.host, &self.vars).await?;
+        Ok(Box::new(
+            crate::ssh::forward::open_tcp(&conn, host, port).await?,
+        ))
+    }
+
+    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
+        let conn = self.pool.connect(&self.host, &self.vars).await?;
+        Ok(Box::new(crate::ssh::forward::open_unix(&conn, path).await?))
+    }
+
+    /// Closes the pooled connection; the pool reopens it on the next use.
+    async fn reset(&self) {
+        if let Ok(conn) = self.pool.connect(&self.host, &self.vars).await {
+            conn.close().await;
+        }
     }
 }
