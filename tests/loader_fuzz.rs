@@ -37,7 +37,12 @@ fn check(text: &str) {
         Ok(pb) => {
             let inventory = Inventory::default();
             // Ok or a diagnostic; a panic fails the property.
-            let _ = rollout::engine::lint::check_templates(&pb, &inventory, &Default::default(), &Templar::new());
+            let _ = rollout::engine::lint::check_templates(
+                &pb,
+                &inventory,
+                &Default::default(),
+                &Templar::new(),
+            );
         }
         Err(diag) => {
             let text = diag.to_string();

@@ -91,7 +91,9 @@ pub struct Engine {
     extra: Arc<Vars>,
     sink: Sink,
     /// Inventory variables per host, merged once.
-    inventory_vars: HashMap<String, Arc<Vars>>,
+    inventory_vars: Arc<HashMap<String, Arc<Vars>>>,
+    /// The `groups` magic variable (the inventory never changes in a run).
+    groups: Arc<Vars>,
     /// set_fact and registered results, per host, for the whole run.
     facts: HashMap<String, Arc<Vars>>,
     stats: IndexMap<String, HostStats>,
@@ -109,10 +111,13 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(inventory: Inventory, templar: Templar, opts: RunOptions, sink: Sink) -> Self {
-        let inventory_vars = inventory
-            .hosts()
-            .map(|h| (h.to_string(), Arc::new(inventory.host_vars(h))))
-            .collect();
+        let inventory_vars = Arc::new(
+            inventory
+                .hosts()
+                .map(|h| (h.to_string(), Arc::new(inventory.host_vars(h))))
+                .collect(),
+        );
+        let groups = Arc::new(inventory.groups_map());
         Engine {
             extra: Arc::new(opts.extra_vars.clone()),
             inventory: Arc::new(inventory),
@@ -120,6 +125,7 @@ impl Engine {
             opts,
             sink,
             inventory_vars,
+            groups,
             facts: HashMap::new(),
             stats: IndexMap::new(),
             flags: HashMap::new(),
@@ -610,87 +616,26 @@ impl Engine {
         }
     }
 
-    /// The variable scope of `host` for `task`.
+    /// The variable scope of `host` for `task` (builds the task's shared
+    /// part too; use [`Self::scope_in`] when scoping many hosts).
     fn scope(&self, ctx: &PlayCtx<'_>, host: &str, task: &Task) -> Scope {
-        let hostvars = Hostvars {
-            scopes: ctx
-                .play_hosts
-                .iter()
-                .chain(
-                    self.inventory
-                        .hosts()
-                        .map(String::from)
-                        .collect::<Vec<_>>()
-                        .iter(),
-                )
-                .map(|h| (h.clone(), self.host_scope(ctx, h, None, None)))
-                .collect(),
-            order: self.inventory.hosts().map(String::from).collect(),
-        };
-        self.host_scope(
-            ctx,
-            host,
-            Some(task),
-            Some(minijinja::Value::from_object(hostvars)),
-        )
+        self.scope_in(&self.task_env(ctx), host, Some(task))
     }
 
-    fn host_scope(
-        &self,
-        ctx: &PlayCtx<'_>,
-        host: &str,
-        task: Option<&Task>,
-        hostvars: Option<minijinja::Value>,
-    ) -> Scope {
-        let empty = || Arc::new(Vars::new());
-        let mut layers = vec![
-            self.inventory_vars
-                .get(host)
-                .cloned()
-                .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host))),
-            ctx.play_vars.clone(),
-            ctx.vars_files.clone(),
-        ];
-        if let Some(task) = task
-            && !task.vars.is_empty()
-        {
-            layers.push(Arc::new(task.vars.clone()));
-        }
-        layers.push(self.facts.get(host).cloned().unwrap_or_else(empty));
-        layers.push(self.extra.clone());
-        Scope::new(
-            self.templar.clone(),
-            layers,
-            self.magic_vars(ctx, host),
-            hostvars,
-        )
-    }
-
-    fn magic_vars(&self, ctx: &PlayCtx<'_>, host: &str) -> Vars {
+    /// What every host's scope shares during one task: the play-level
+    /// magic variables and a lazy `hostvars`. Built once per task, so
+    /// scoping n hosts costs O(n), not O(n²).
+    fn task_env(&self, ctx: &PlayCtx<'_>) -> TaskEnv {
         let strings = |v: &[String]| Json::Array(v.iter().cloned().map(Json::String).collect());
+        let active = strings(&self.active(&ctx.batch));
         let mut m = Vars::new();
-        m.insert("inventory_hostname".into(), Json::String(host.to_string()));
-        m.insert(
-            "inventory_hostname_short".into(),
-            Json::String(host.split('.').next().unwrap_or(host).to_string()),
-        );
-        m.insert(
-            "group_names".into(),
-            strings(&self.inventory.group_names(host)),
-        );
-        m.insert("groups".into(), Json::Object(self.inventory.groups_map()));
+        m.insert("groups".into(), Json::Object((*self.groups).clone()));
         m.insert("ansible_check_mode".into(), Json::Bool(self.opts.check));
         m.insert("ansible_diff_mode".into(), Json::Bool(self.opts.diff));
         m.insert("ansible_verbosity".into(), Json::from(self.opts.verbosity));
         m.insert("ansible_play_hosts_all".into(), strings(&ctx.play_hosts));
-        m.insert(
-            "ansible_play_batch".into(),
-            strings(&self.active(&ctx.batch)),
-        );
-        m.insert(
-            "ansible_play_hosts".into(),
-            strings(&self.active(&ctx.batch)),
-        );
+        m.insert("ansible_play_batch".into(), active.clone());
+        m.insert("ansible_play_hosts".into(), active);
         m.insert(
             "ansible_play_name".into(),
             Json::String(ctx.play.name.clone()),
@@ -699,7 +644,33 @@ impl Engine {
             "playbook_dir".into(),
             Json::String(self.playbook_dir.display().to_string()),
         );
-        m
+        let base = ScopeBase {
+            templar: self.templar.clone(),
+            inventory: self.inventory.clone(),
+            inventory_vars: self.inventory_vars.clone(),
+            play_vars: ctx.play_vars.clone(),
+            vars_files: ctx.vars_files.clone(),
+            facts: self.facts.clone(),
+            extra: self.extra.clone(),
+            play_magic: Arc::new(m),
+        };
+        let base = Arc::new(base);
+        let lazy = base.clone();
+        let hostvars = Hostvars {
+            order: self.inventory.hosts().map(String::from).collect(),
+            build: Box::new(move |h: &str| {
+                (lazy.inventory.contains_host(h) || lazy.facts.contains_key(h))
+                    .then(|| lazy.scope(h, None, None))
+            }),
+        };
+        TaskEnv {
+            base,
+            hostvars: minijinja::Value::from_object(hostvars),
+        }
+    }
+
+    fn scope_in(&self, env: &TaskEnv, host: &str, task: Option<&Task>) -> Scope {
+        env.base.scope(host, task, Some(env.hostvars.clone()))
     }
 
     /// A host's connection variables (`ansible_*`), rendered: inventory <
@@ -803,6 +774,62 @@ impl Engine {
         Arc::new(crate::connection::r#become::Become::new(
             conn, user, password,
         ))
+    }
+}
+
+/// The shared part of every host's scope during one task.
+struct TaskEnv {
+    base: Arc<ScopeBase>,
+    hostvars: minijinja::Value,
+}
+
+/// Everything a host's scope is built from, owned so `hostvars` can build
+/// scopes lazily from inside a template.
+struct ScopeBase {
+    templar: Arc<Templar>,
+    inventory: Arc<Inventory>,
+    inventory_vars: Arc<HashMap<String, Arc<Vars>>>,
+    play_vars: Arc<Vars>,
+    vars_files: Arc<Vars>,
+    facts: HashMap<String, Arc<Vars>>,
+    extra: Arc<Vars>,
+    play_magic: Arc<Vars>,
+}
+
+impl ScopeBase {
+    /// Layers, lowest first: inventory < play vars < vars_files < task vars
+    /// < facts/registered < extra vars < magic variables.
+    fn scope(&self, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
+        let mut layers = vec![
+            self.inventory_vars
+                .get(host)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host))),
+            self.play_vars.clone(),
+            self.vars_files.clone(),
+        ];
+        if let Some(task) = task
+            && !task.vars.is_empty()
+        {
+            layers.push(Arc::new(task.vars.clone()));
+        }
+        layers.push(self.facts.get(host).cloned().unwrap_or_default());
+        layers.push(self.extra.clone());
+        layers.push(self.play_magic.clone());
+        let mut magic = Vars::new();
+        magic.insert("inventory_hostname".into(), Json::String(host.to_string()));
+        magic.insert(
+            "inventory_hostname_short".into(),
+            Json::String(host.split('.').next().unwrap_or(host).to_string()),
+        );
+        let names = self
+            .inventory
+            .group_names(host)
+            .into_iter()
+            .map(Json::String)
+            .collect();
+        magic.insert("group_names".into(), Json::Array(names));
+        Scope::new(self.templar.clone(), layers, magic, hostvars)
     }
 }
 

@@ -10,7 +10,6 @@ use minijinja::value::{Enumerator, Object, Value};
 use minijinja::{Error, ErrorKind};
 use serde_json::{Map, Value as Json};
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub type Vars = Map<String, Json>;
@@ -137,18 +136,25 @@ impl Object for Scope {
     }
 }
 
-/// `hostvars`: every host's variables, built on demand.
-#[derive(Debug)]
+/// Builds one host's scope on demand (`None` for an unknown host).
+pub type ScopeBuilder = Box<dyn Fn(&str) -> Option<Scope> + Send + Sync>;
+
+/// `hostvars`: every host's variables, each built only when a template
+/// looks it up.
 pub struct Hostvars {
-    pub scopes: HashMap<String, Scope>,
     pub order: Vec<String>,
+    pub build: ScopeBuilder,
+}
+
+impl std::fmt::Debug for Hostvars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hostvars({} hosts)", self.order.len())
+    }
 }
 
 impl Object for Hostvars {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.scopes
-            .get(key.as_str()?)
-            .map(|s| Value::from_object(s.clone()))
+        (self.build)(key.as_str()?).map(Value::from_object)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {

@@ -75,6 +75,7 @@ impl Engine {
         } else {
             hosts
         };
+        let env = self.task_env(ctx);
         let runs: Vec<HostRun<'_>> = targets
             .iter()
             .map(|host| HostRun {
@@ -83,7 +84,7 @@ impl Engine {
                 module,
                 args,
                 host: host.clone(),
-                scope: self.scope(ctx, host, task),
+                scope: self.scope_in(&env, host, Some(task)),
                 conn: self.delegate_connection(ctx, host, task),
                 sink: self.sink.clone(),
                 check_mode: task.check_mode.unwrap_or(self.opts.check),
@@ -176,7 +177,7 @@ impl Engine {
         let Some(target) = &task.delegate_to else {
             return self.with_become(host, task, self.connection_for(host));
         };
-        let scope = self.host_scope(ctx, host, Some(task), None).into_value();
+        let scope = self.scope(ctx, host, task).into_value();
         let target = self
             .templar
             .render_str(target, &scope)
