@@ -313,3 +313,29 @@ fn a_host_that_dies_mid_play_is_unreachable_and_others_carry_on() {
     assert!(fleet.root(0).join("after").exists());
     assert!(!fleet.root(1).join("after").exists());
 }
+
+#[test]
+fn the_fleet_demo_playbook_deploys_every_host() {
+    let fleet = Fleet::up(3, 7);
+    let pb = format!("{}/playbooks/fleet-demo.yaml", env!("CARGO_MANIFEST_DIR"));
+    let out = play(&fleet, &pb, &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for i in 0..3 {
+        let app = fleet.root(i).join("app");
+        assert_eq!(
+            fs::read_to_string(app.join("current/VERSION")).unwrap(),
+            "2.0.0\n"
+        );
+        let env = fs::read_to_string(app.join("app.env")).unwrap();
+        assert!(env.contains("APP_VERSION=2.0.0"), "{env}");
+        assert_eq!(
+            fs::read_to_string(app.join("reloads")).unwrap(),
+            "reloaded 2.0.0\n"
+        );
+    }
+    assert!(
+        out.stdout.contains("BATCH 1/3: host1"),
+        "serial ramp [1, 50%]: {}",
+        out.stdout
+    );
+}

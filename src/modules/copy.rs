@@ -54,7 +54,13 @@ pub fn find_local(base: &Path, subdir: &str, src: &str) -> Result<PathBuf, TaskR
     let candidates: Vec<PathBuf> = if given.is_absolute() {
         vec![given.to_path_buf()]
     } else {
-        vec![base.join(subdir).join(given), base.join(given)]
+        // Beside the playbook, then the project's top-level `templates/`
+        // or `files/` (playbooks live in `playbooks/` next to them).
+        let mut c = vec![base.join(subdir).join(given), base.join(given)];
+        if let Some(parent) = base.parent() {
+            c.push(parent.join(subdir).join(given));
+        }
+        c
     };
     candidates
         .iter()
