@@ -133,6 +133,19 @@ fn max_fail_percentage_stops_before_the_next_batch() {
 }
 
 #[test]
+fn any_errors_fatal_stops_every_host_after_the_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = play_local("local/fatal.yaml", dir.path(), &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains("any_errors_fatal"), "{}", out.stdout);
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no host ran the next task"
+    );
+}
+
+#[test]
 fn until_retries_then_fails() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/until.yaml", dir.path(), &[]);

@@ -113,6 +113,7 @@ impl Engine {
             }
         }
         let mut survivors = Vec::new();
+        let mut any_failed = false;
         for outcome in outcomes {
             if self.record(
                 ctx,
@@ -122,7 +123,20 @@ impl Engine {
                 Some(outcome.facts),
             ) {
                 survivors.push(outcome.host);
+            } else {
+                any_failed = true;
             }
+        }
+        // any_errors_fatal: one failure stops every host after this task.
+        if any_failed && ctx.play.any_errors_fatal {
+            self.sink.emit(Event::PlayAborted {
+                reason: format!(
+                    "any_errors_fatal: '{}' failed, stopping every host",
+                    task.display_name()
+                ),
+            });
+            self.end_play = true;
+            return Vec::new();
         }
         survivors
     }
