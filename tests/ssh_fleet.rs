@@ -281,9 +281,11 @@ fn become_with_a_password_on_stdin() {
 }
 
 #[test]
-fn a_host_that_dies_mid_play_is_unreachable_and_others_carry_on() {
+fn a_host_whose_sshd_dies_mid_command_is_unreachable_and_others_carry_on() {
     let fleet = Fleet::up(2, 6);
     let victim = fleet.sshd_pid(1);
+    // host2 is inside a long command when host1 (root via sudo; the hosts
+    // share this machine) kills host2's sshd and its sessions by PID.
     let pb = write_playbook(
         &fleet,
         "die.yaml",
@@ -292,19 +294,33 @@ fn a_host_that_dies_mid_play_is_unreachable_and_others_carry_on() {
 - hosts: web
   tasks:
     - command: "true"
-    - name: the second host's sshd and its sessions die (by PID)
+    - name: host2 loses its connection mid-command
       shell: |
-        tree() {{ for c in $(ps -o pid= --ppid "$1"); do tree "$c"; done; echo "$1"; }}
-        kill -9 $(tree {victim})
-      delegate_to: localhost
-      run_once: true
+        if [ "{{{{ inventory_hostname }}}}" = host1 ]; then
+          sleep 1
+          tree() {{ for c in $(ps -o pid= --ppid "$1"); do tree "$c"; done; echo "$1"; }}
+          kill -9 $(tree {victim})
+        else
+          sleep 20
+        fi
+      become: true
     - name: continues on the first host
       command: touch {{{{ bed_root }}}}/after
 "#
         ),
     );
+    let started = std::time::Instant::now();
     let out = play(&fleet, &pb, &[]);
     assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "the lost connection was noticed, not waited out"
+    );
+    assert!(
+        out.stdout.contains("fatal: [host2]: UNREACHABLE!"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.recap("host2").contains("unreachable=1"),
         "{}",
@@ -312,6 +328,110 @@ fn a_host_that_dies_mid_play_is_unreachable_and_others_carry_on() {
     );
     assert!(fleet.root(0).join("after").exists());
     assert!(!fleet.root(1).join("after").exists());
+}
+
+#[test]
+fn ecdsa_rsa_and_agent_keys_authenticate() {
+    let fleet = Fleet::up(1, 8);
+    let pb = write_playbook(
+        &fleet,
+        "t.yaml",
+        "- hosts: web\n  tasks:\n    - command: 'true'\n",
+    );
+    // A config that names no identities: only the key under test is offered.
+    let cfg = fleet.dir.join("bare_config");
+    fs::write(
+        &cfg,
+        format!(
+            "Host *\n  UserKnownHostsFile {}\n",
+            fleet.path("known_hosts")
+        ),
+    )
+    .unwrap();
+    for key in ["id_ecdsa", "id_rsa"] {
+        let out = rollout(&[
+            "play",
+            &pb,
+            "-i",
+            &fleet.path("inventory"),
+            "--ssh-config",
+            cfg.to_str().unwrap(),
+            "-e",
+            &format!(
+                "ansible_ssh_private_key_file={}",
+                fleet.path(&format!("keys/{key}"))
+            ),
+        ]);
+        assert_eq!(out.code, 0, "{key}: {}", out.all());
+    }
+
+    // The ssh-agent: an inventory that names no key, the key loaded in an agent.
+    let h = fleet.host(0);
+    let inventory = fleet.dir.join("agent_inventory");
+    fs::write(
+        &inventory,
+        format!(
+            "[web]\nhost1 ansible_host={} ansible_port={} ansible_user=rollout-deploy\n",
+            h["address"].as_str().unwrap(),
+            h["port"]
+        ),
+    )
+    .unwrap();
+    let sock = fleet.dir.join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .args(["-D", "-a", sock.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent runs");
+    for _ in 0..50 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(fleet.path("keys/id_ed25519"))
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let run = |with_agent: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollout"));
+        cmd.args([
+            "play",
+            &pb,
+            "-i",
+            inventory.to_str().unwrap(),
+            "--ssh-config",
+            cfg.to_str().unwrap(),
+        ]);
+        cmd.env("HOME", &fleet.dir); // no ~/.ssh keys of the machine
+        if with_agent {
+            cmd.env("SSH_AUTH_SOCK", &sock);
+        } else {
+            cmd.env_remove("SSH_AUTH_SOCK");
+        }
+        cmd.output().unwrap()
+    };
+    let with = run(true);
+    let without = run(false);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(
+        with.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&with.stdout)
+    );
+    assert_eq!(
+        without.status.code(),
+        Some(3),
+        "without the agent no key is offered"
+    );
 }
 
 #[test]
