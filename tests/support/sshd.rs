@@ -62,7 +62,9 @@ fn ensure_user() {
 pub fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("rollout-ssh-keys-{}", std::process::id()));
+        // Cargo's scratch dir for integration tests: inside target/, reused
+        // (keys are regenerated) rather than left behind in /tmp per run.
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ssh-test-keys");
         std::fs::create_dir_all(&dir).unwrap();
         let keys = Keys {
             ed25519: dir.join("id_ed25519"),
