@@ -154,66 +154,50 @@ fn vars_files_names(play: &Play) -> Vec<String> {
 }
 
 fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result<(), Diagnostic> {
-    let mut expressions: Vec<&str> = task.when.iter().map(String::as_str).collect();
+    let mut expressions: Vec<String> = task.when.clone();
     for list in [&task.changed_when, &task.failed_when]
         .into_iter()
         .flatten()
     {
-        expressions.extend(list.iter().map(String::as_str));
+        expressions.extend(list.iter().cloned());
     }
-    expressions.extend(task.until.as_deref());
+    expressions.extend(task.until.clone());
+    // `assert`'s `that:` holds bare expressions too. (`debug`'s `var=` is
+    // left out: it shows an undefined variable rather than failing.)
+    if let Action::Module { module, args } = &task.action
+        && module == "assert"
+        && let Some(that) = args.get("that")
+    {
+        collect_strings(that, &mut expressions);
+    }
     // A guard anywhere in the task (`when: x is defined`) covers the task.
-    let mut all_text: Vec<String> = expressions.iter().map(|s| s.to_string()).collect();
+    let mut texts: Vec<String> = Vec::new();
     if let Action::Module { args, .. } = &task.action {
-        collect_strings(&Json::Object(args.clone()), &mut all_text);
+        collect_strings(&Json::Object(args.clone()), &mut texts);
     }
     if let Some(items) = &task.loop_items {
-        collect_strings(items, &mut all_text);
+        collect_strings(items, &mut texts);
     }
     for value in task.vars.values() {
-        collect_strings(value, &mut all_text);
+        collect_strings(value, &mut texts);
     }
-    if let Action::Module { module, .. } = &task.action
-        && (module == "assert" || module == "debug")
-    {
-        // `that:` and `var=` are bare expressions.
-        if let Action::Module { args, .. } = &task.action {
-            for key in ["that", "var"] {
-                if let Some(v) = args.get(key) {
-                    let mut exprs = Vec::new();
-                    collect_strings(v, &mut exprs);
-                    for e in exprs {
-                        if key == "var" {
-                            continue; // debug var= shows undefined values instead of failing
-                        }
-                        check_source(templar, &e, true, &all_text, known, &task.location)?;
-                    }
-                }
-            }
-        }
+    let context: Vec<String> = expressions.iter().chain(&texts).cloned().collect();
+    for expr in &expressions {
+        check_source(templar, expr, true, &context, known, &task.location)?;
     }
-    for expr in expressions {
-        check_source(templar, expr, true, &all_text, known, &task.location)?;
+    for text in &texts {
+        check_source(templar, text, false, &context, known, &task.location)?;
     }
-    for text in &all_text {
-        check_source(templar, text, false, &all_text, known, &task.location)?;
+    let check = |t: &Task| check_task(templar, t, known);
+    match &task.action {
+        Action::Block {
+            block,
+            rescue,
+            always,
+        } => block.iter().chain(rescue).chain(always).try_for_each(check),
+        Action::Include { tasks } => tasks.iter().try_for_each(check),
+        _ => Ok(()),
     }
-    if let Action::Block {
-        block,
-        rescue,
-        always,
-    } = &task.action
-    {
-        for t in block.iter().chain(rescue).chain(always) {
-            check_task(templar, t, known)?;
-        }
-    }
-    if let Action::Include { tasks } = &task.action {
-        for t in tasks {
-            check_task(templar, t, known)?;
-        }
-    }
-    Ok(())
 }
 
 fn check_value(
