@@ -187,7 +187,8 @@ fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
 }
 
 fn make_sink(args: &PlayArgs) -> Result<Sink, Diagnostic> {
-    let console: Sink = Arc::new(Console::new(std::io::stdout(), args.verbose));
+    let console: Sink =
+        Arc::new(Console::new(std::io::stdout(), args.verbose).with_diff(args.diff));
     let Some(path) = &args.events_json else {
         return Ok(console);
     };

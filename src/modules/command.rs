@@ -29,14 +29,26 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResul
         data
     });
     let full = with_prelude(&line, args, ctx);
+    let strip = arg_bool(args, "strip_empty_ends", true);
+    run_line(ctx, &full, stdin.as_deref(), cmd_field, strip).await
+}
+
+/// Runs a finished command line and shapes the result like `command`'s
+/// (`rc`, `stdout`, `stderr`, their `_lines`, `start`/`end`/`delta`).
+pub(crate) async fn run_line(
+    ctx: &ModuleContext<'_>,
+    full: &str,
+    stdin: Option<&[u8]>,
+    cmd_field: Json,
+    strip: bool,
+) -> TaskResult {
     let started = chrono::Local::now();
-    let output = match ctx.conn.exec(&full, stdin.as_deref()).await {
+    let output = match ctx.conn.exec(full, stdin).await {
         Ok(out) => out,
         Err(ConnectionError::Unreachable(msg)) => return TaskResult::unreachable(msg),
         Err(ConnectionError::Failed(msg)) => return TaskResult::failed(msg),
     };
     let ended = chrono::Local::now();
-    let strip = arg_bool(args, "strip_empty_ends", true);
     let stdout = text(&output.stdout, strip);
     let stderr = text(&output.stderr, strip);
     let mut result = TaskResult::changed()
@@ -92,6 +104,19 @@ fn build_line(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> Result<(Stri
 /// `environment:` exports and `chdir`, in front of the command. Values are
 /// quoted; names were validated when the playbook was loaded.
 fn with_prelude(line: &str, args: &Vars, ctx: &ModuleContext<'_>) -> String {
+    let prelude = prelude(args, ctx);
+    match arg_str(args, "executable") {
+        Some(exe) => format!(
+            "{prelude}exec {} -c {}",
+            shell_quote(exe),
+            shell_quote(line)
+        ),
+        None => format!("{prelude}{line}"),
+    }
+}
+
+/// The `environment:` exports and the `cd` of `chdir`, each ending in `; `.
+pub(crate) fn prelude(args: &Vars, ctx: &ModuleContext<'_>) -> String {
     let mut prelude = String::new();
     for (name, value) in ctx.environment {
         if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -104,18 +129,11 @@ fn with_prelude(line: &str, args: &Vars, ctx: &ModuleContext<'_>) -> String {
     if let Some(dir) = arg_str(args, "chdir") {
         prelude.push_str(&format!("cd {} || exit 1; ", shell_quote(dir)));
     }
-    match arg_str(args, "executable") {
-        Some(exe) => format!(
-            "{prelude}exec {} -c {}",
-            shell_quote(exe),
-            shell_quote(line)
-        ),
-        None => format!("{prelude}{line}"),
-    }
+    prelude
 }
 
 /// `creates`/`removes`: skip the command when its work is already done.
-async fn creates_removes(args: &Vars, ctx: &ModuleContext<'_>) -> Option<TaskResult> {
+pub(crate) async fn creates_removes(args: &Vars, ctx: &ModuleContext<'_>) -> Option<TaskResult> {
     for (key, run_if_exists) in [("creates", false), ("removes", true)] {
         let Some(path) = arg_str(args, key) else {
             continue;

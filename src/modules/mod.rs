@@ -13,7 +13,11 @@ pub mod file;
 pub mod lineinfile;
 pub mod mode;
 pub mod pause;
+pub mod raw;
+pub mod reboot;
 pub mod remote_file;
+pub mod script;
+pub mod service;
 pub mod set_fact;
 pub mod spec;
 pub mod stat;
@@ -130,7 +134,7 @@ pub struct ModuleContext<'a> {
 /// templated value can never become several words or reach a shell).
 pub fn self_rendered_params(module: &str) -> &'static [&'static str] {
     match module {
-        "command" => &["cmd"],
+        "command" | "script" => &["cmd"],
         "assert" => &["that"],
         _ => &[],
     }
@@ -150,6 +154,10 @@ pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResu
         "file" => file::run(args, ctx).await,
         "lineinfile" => lineinfile::run(args, ctx).await,
         "stat" => stat::run(args, ctx).await,
+        "raw" => raw::run(args, ctx).await,
+        "script" => script::run(args, ctx).await,
+        "service" | "systemd" | "systemd_service" => service::run(args, ctx).await,
+        "reboot" => reboot::run(args, ctx).await,
         other => TaskResult::failed(format!("module '{other}' is not implemented")),
     }
 }

@@ -165,7 +165,82 @@ const STAT_PARAMS: &[Param] = &[
     p("get_attributes", Bool),
 ];
 
+const SERVICE_PARAMS: &[Param] = &[
+    required(aliases(p("name", Str), &["service", "unit"])),
+    choices(
+        p("state", Str),
+        &["started", "stopped", "restarted", "reloaded"],
+    ),
+    p("enabled", Bool),
+];
+
+const SYSTEMD_PARAMS: &[Param] = &[
+    aliases(p("name", Str), &["service", "unit"]),
+    choices(
+        p("state", Str),
+        &["started", "stopped", "restarted", "reloaded"],
+    ),
+    p("enabled", Bool),
+    aliases(p("daemon_reload", Bool), &["daemon-reload"]),
+];
+
+const REBOOT_PARAMS: &[Param] = &[
+    p("reboot_timeout", Duration),
+    p("connect_timeout", Duration),
+    p("pre_reboot_delay", Duration),
+    p("post_reboot_delay", Duration),
+    p("test_command", Str),
+    p("msg", Str),
+    p("reboot_command", Str),
+    p("boot_time_command", Str),
+];
+
 pub static MODULES: &[ModuleSpec] = &[
+    ModuleSpec {
+        name: "raw",
+        free_form: FreeForm::Into("cmd"),
+        params: &[
+            aliases(p("cmd", Str), &["_raw_params"]),
+            p("executable", Str),
+        ],
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "script",
+        free_form: FreeForm::Into("cmd"),
+        params: &[
+            aliases(p("cmd", Str), &["_raw_params"]),
+            p("chdir", Str),
+            p("creates", Str),
+            p("removes", Str),
+            p("executable", Str),
+        ],
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "service",
+        free_form: FreeForm::No,
+        params: SERVICE_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "systemd",
+        free_form: FreeForm::No,
+        params: SYSTEMD_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "systemd_service",
+        free_form: FreeForm::No,
+        params: SYSTEMD_PARAMS,
+        open_params: false,
+    },
+    ModuleSpec {
+        name: "reboot",
+        free_form: FreeForm::No,
+        params: REBOOT_PARAMS,
+        open_params: false,
+    },
     ModuleSpec {
         name: "copy",
         free_form: FreeForm::No,

@@ -11,6 +11,8 @@ const WIDTH: usize = 80;
 pub struct Console<W: Write + Send> {
     out: Mutex<W>,
     verbosity: u8,
+    /// `--diff`: show the `diff` of results as unified diffs.
+    diff: bool,
 }
 
 impl<W: Write + Send> Console<W> {
@@ -18,8 +20,58 @@ impl<W: Write + Send> Console<W> {
         Console {
             out: Mutex::new(out),
             verbosity,
+            diff: false,
         }
     }
+
+    /// Shows results' `diff` (`--diff`) under the host's line.
+    pub fn with_diff(mut self, diff: bool) -> Self {
+        self.diff = diff;
+        self
+    }
+}
+
+/// A result's `diff` (one mapping or a list of them) as Ansible prints it:
+/// `--- before: PATH` / `+++ after: PATH` and unified hunks. Empty when
+/// nothing differs.
+pub fn render_diff(diff: &Json) -> String {
+    let parts: Vec<&Json> = match diff {
+        Json::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut out = String::new();
+    for part in parts {
+        let Json::Object(map) = part else { continue };
+        let side = |key: &str| -> String {
+            match map.get(key) {
+                None | Some(Json::Null) => String::new(),
+                Some(Json::String(s)) => s.clone(),
+                Some(other) => format!("{}\n", pretty(other)),
+            }
+        };
+        let (before, after) = (side("before"), side("after"));
+        if before == after {
+            continue;
+        }
+        let header = |key: &str, word: &str| match map.get(key).and_then(Json::as_str) {
+            Some(h) => format!("{word}: {h}"),
+            None => word.to_string(),
+        };
+        let text = similar::TextDiff::from_lines(&before, &after);
+        let mut unified = text.unified_diff();
+        unified.context_radius(3).missing_newline_hint(false);
+        let hunks = unified
+            .header(
+                &header("before_header", "before"),
+                &header("after_header", "after"),
+            )
+            .to_string();
+        out.push_str(&hunks);
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// `TASK [name] *****...` padded with stars to the terminal width.
@@ -58,6 +110,7 @@ fn shown(result: &Json) -> Json {
     let mut result = result.clone();
     if let Json::Object(map) = &mut result {
         map.remove("ansible_facts");
+        map.remove("diff");
         if map.get("failed") == Some(&Json::Bool(false)) {
             map.remove("failed");
         }
@@ -133,6 +186,39 @@ impl<W: Write + Send> Console<W> {
 
     #[allow(clippy::too_many_arguments)]
     fn host_line(
+        &self,
+        host: &str,
+        status: Status,
+        item: Option<&str>,
+        result: &Json,
+        ignored: bool,
+        delegated_to: Option<&str>,
+        show_result: bool,
+    ) -> String {
+        let line = self.status_line(
+            host,
+            status,
+            item,
+            result,
+            ignored,
+            delegated_to,
+            show_result,
+        );
+        match result.get("diff") {
+            Some(diff) if self.diff && !matches!(status, Status::Skipped) => {
+                let text = render_diff(diff);
+                if text.is_empty() {
+                    line
+                } else {
+                    format!("{line}\n{}", text.trim_end_matches('\n'))
+                }
+            }
+            _ => line,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn status_line(
         &self,
         host: &str,
         status: Status,
@@ -220,6 +306,52 @@ mod tests {
             recap_line("web1", &s),
             "web1                       : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0"
         );
+    }
+
+    #[test]
+    fn diff_renders_unified() {
+        let diff = serde_json::json!({
+            "before": "a\nb\nc\n",
+            "after": "a\nB\nc\nd\n",
+            "before_header": "/etc/x.conf",
+            "after_header": "/etc/x.conf",
+        });
+        assert_eq!(
+            render_diff(&diff),
+            "--- before: /etc/x.conf\n+++ after: /etc/x.conf\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n"
+        );
+        assert_eq!(
+            render_diff(&serde_json::json!({"before": "x", "after": "x"})),
+            ""
+        );
+        let c = Console::new(Vec::new(), 0).with_diff(true);
+        let line = c.host_line(
+            "h",
+            Status::Changed,
+            None,
+            &serde_json::json!({"changed": true, "diff": [{"before": {"state": "absent"}, "after": {"state": "directory"}}]}),
+            false,
+            None,
+            false,
+        );
+        assert!(
+            line.starts_with("changed: [h]\n--- before\n+++ after\n@@"),
+            "{line}"
+        );
+        assert!(
+            line.contains("-  \"state\": \"absent\"\n+  \"state\": \"directory\""),
+            "{line}"
+        );
+        let plain = Console::new(Vec::new(), 0).host_line(
+            "h",
+            Status::Changed,
+            None,
+            &serde_json::json!({"changed": true, "diff": {"before": "a", "after": "b"}}),
+            false,
+            None,
+            false,
+        );
+        assert_eq!(plain, "changed: [h]");
     }
 
     #[test]

@@ -1,0 +1,46 @@
+//! `raw`: the text goes to the host's shell as it is — no quoting, no
+//! `chdir`, no environment — for hosts that have nothing but a shell.
+
+use super::command::run_line;
+use super::{ModuleContext, TaskResult, Vars, arg_str};
+use crate::connection::shell_quote;
+use serde_json::Value as Json;
+
+pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
+    let Some(text) = arg_str(args, "cmd") else {
+        return TaskResult::failed("raw needs a command line");
+    };
+    if ctx.check_mode {
+        return TaskResult::skipped("raw would run; not run in check mode").with("cmd", text);
+    }
+    let line = build(text, arg_str(args, "executable"));
+    let mut result = run_line(ctx, &line, None, Json::String(text.to_string()), false).await;
+    // Ansible's raw has no `cmd`/timing fields worth keeping but keeps rc.
+    result.data.remove("cmd");
+    result
+}
+
+/// The line as run: verbatim, or handed to `executable -c`.
+pub(crate) fn build(text: &str, executable: Option<&str>) -> String {
+    match executable {
+        Some(exe) => format!("exec {} -c {}", shell_quote(exe), shell_quote(text)),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_is_verbatim() {
+        assert_eq!(
+            build("echo $HOME; ls | wc -l", None),
+            "echo $HOME; ls | wc -l"
+        );
+        assert_eq!(
+            build("echo $0", Some("/bin/bash")),
+            "exec /bin/bash -c 'echo $0'"
+        );
+    }
+}
