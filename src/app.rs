@@ -300,25 +300,17 @@ fn listing(
 
 fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
     for task in tasks {
-        match &task.action {
-            Action::Block {
-                block,
-                rescue,
-                always,
-            } => {
-                for list in [block, rescue, always] {
-                    list_tasks(list, args, out);
-                }
-            }
-            Action::Include { tasks } => list_tasks(tasks, args, out),
-            _ if task.selected_by(&args.tags, &args.skip_tags) => {
+        if matches!(task.action, Action::Module { .. } | Action::Meta(_)) {
+            if task.selected_by(&args.tags, &args.skip_tags) {
                 out.push_str(&format!(
                     "      {}\tTAGS: [{}]\n",
                     task.display_name(),
                     task.tags.join(", ")
                 ));
             }
-            _ => {}
+        } else {
+            let nested: Vec<Task> = task.children().cloned().collect();
+            list_tasks(&nested, args, out);
         }
     }
 }

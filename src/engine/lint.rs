@@ -98,8 +98,8 @@ pub fn check_templates(
 
 fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
     known.extend(play.vars.keys().cloned());
-    fn walk(tasks: &[Task], known: &mut HashSet<String>) {
-        for task in tasks {
+    fn walk(task: &Task, known: &mut HashSet<String>) {
+        {
             known.extend(task.register.iter().cloned());
             known.insert(task.loop_var.clone());
             known.extend(task.index_var.iter().cloned());
@@ -108,22 +108,15 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
                 Action::Module { module, args } if module == "set_fact" => {
                     known.extend(args.keys().cloned())
                 }
-                Action::Block {
-                    block,
-                    rescue,
-                    always,
-                } => {
-                    for list in [block, rescue, always] {
-                        walk(list, known);
-                    }
-                    if !rescue.is_empty() {
-                        known.insert("ansible_failed_task".into());
-                        known.insert("ansible_failed_result".into());
-                    }
+                Action::Block { rescue, .. } if !rescue.is_empty() => {
+                    known.insert("ansible_failed_task".into());
+                    known.insert("ansible_failed_result".into());
                 }
-                Action::Include { tasks } => walk(tasks, known),
                 _ => {}
             }
+        }
+        for child in task.children() {
+            walk(child, known);
         }
     }
     for list in [
@@ -132,7 +125,9 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
         &play.post_tasks,
         &play.handlers,
     ] {
-        walk(list, known);
+        for task in list {
+            walk(task, known);
+        }
     }
 }
 
@@ -188,16 +183,8 @@ fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result
     for text in &texts {
         check_source(templar, text, false, &context, known, &task.location)?;
     }
-    let check = |t: &Task| check_task(templar, t, known);
-    match &task.action {
-        Action::Block {
-            block,
-            rescue,
-            always,
-        } => block.iter().chain(rescue).chain(always).try_for_each(check),
-        Action::Include { tasks } => tasks.iter().try_for_each(check),
-        _ => Ok(()),
-    }
+    task.children()
+        .try_for_each(|t| check_task(templar, t, known))
 }
 
 fn check_value(

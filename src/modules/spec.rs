@@ -328,16 +328,7 @@ pub static MODULES: &[ModuleSpec] = &[
         free_form: FreeForm::Into("action"),
         params: &[required(choices(
             p("action", Str),
-            &[
-                "flush_handlers",
-                "noop",
-                "end_play",
-                "end_host",
-                "end_batch",
-                "clear_host_errors",
-                "refresh_inventory",
-                "reset_connection",
-            ],
+            &crate::playbook::MetaAction::NAMES,
         ))],
         open_params: false,
     },

@@ -495,18 +495,7 @@ impl Loader {
                 .to_string();
             let meta = MetaAction::parse(&action).ok_or_else(|| {
                 src.err(value, format!("unknown meta action '{action}'"))
-                    .suggest(
-                        &action,
-                        [
-                            "flush_handlers",
-                            "noop",
-                            "end_play",
-                            "end_host",
-                            "end_batch",
-                            "clear_host_errors",
-                            "reset_connection",
-                        ],
-                    )
+                    .suggest(&action, MetaAction::NAMES)
             })?;
             return Ok(Action::Meta(meta));
         }

@@ -140,6 +140,18 @@ pub enum MetaAction {
 }
 
 impl MetaAction {
+    /// Every `meta:` action rollout accepts.
+    pub const NAMES: [&'static str; 8] = [
+        "flush_handlers",
+        "noop",
+        "end_play",
+        "end_host",
+        "end_batch",
+        "clear_host_errors",
+        "refresh_inventory",
+        "reset_connection",
+    ];
+
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "flush_handlers" => MetaAction::FlushHandlers,
@@ -155,6 +167,21 @@ impl MetaAction {
 }
 
 impl Task {
+    /// The tasks nested directly in this one (block/rescue/always, or an
+    /// include's tasks), for walks over a whole task tree.
+    pub fn children(&self) -> impl Iterator<Item = &Task> {
+        let lists: [&[Task]; 3] = match &self.action {
+            Action::Block {
+                block,
+                rescue,
+                always,
+            } => [block, rescue, always],
+            Action::Include { tasks } => [tasks, &[], &[]],
+            _ => [&[], &[], &[]],
+        };
+        lists.into_iter().flatten()
+    }
+
     /// The name shown in `TASK [...]`: the task's name, else `module: args`.
     pub fn display_name(&self) -> String {
         if let Some(name) = &self.name {
