@@ -8,6 +8,7 @@
 //!
 //! - [`yaml`]: YAML parsed into nodes that keep their source location.
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
+//! - [`http`]: HTTP requests made from the host's side of a connection.
 //! - [`template`]: the minijinja environment with Ansible's filters and tests.
 
 pub mod app;
@@ -16,6 +17,7 @@ pub mod connection;
 pub mod diag;
 pub mod engine;
 pub mod events;
+pub mod http;
 pub mod inventory;
 pub mod modules;
 pub mod output;

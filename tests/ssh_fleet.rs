@@ -298,7 +298,9 @@ fn a_host_whose_sshd_dies_mid_command_is_unreachable_and_others_carry_on() {
       shell: |
         if [ "{{{{ inventory_hostname }}}}" = host1 ]; then
           sleep 1
-          tree() {{ for c in $(ps -o pid= --ppid "$1"); do tree "$c"; done; echo "$1"; }}
+          # Parents first: were the command killed before its sshd, the
+          # session could still report its exit status.
+          tree() {{ echo "$1"; for c in $(ps -o pid= --ppid "$1"); do tree "$c"; done; }}
           kill -9 $(tree {victim})
         else
           sleep 20

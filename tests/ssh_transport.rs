@@ -4,9 +4,8 @@
 mod sshd;
 
 use rollout::connection::{Connection, ConnectionError};
-use rollout::ssh::{
-    HostKeyPolicy, HttpRequest, SshOptions, SshPool, http_request, open_tcp, open_unix,
-};
+use rollout::http::{self, HttpRequest};
+use rollout::ssh::{HostKeyPolicy, SshOptions, SshPool, open_tcp, open_unix};
 use serde_json::{Map, Value as Json, json};
 use sshd::{Keys, Sshd, USER, keys};
 use std::path::{Path, PathBuf};
@@ -357,11 +356,9 @@ async fn forwards_tcp_unix_and_http() {
             .unwrap();
         String::from_utf8_lossy(&buf[..n]).into_owned()
     });
-    let mut request = HttpRequest::get(&format!("http://127.0.0.1:{http_port}/health"));
-    request
-        .headers
-        .push(("X-aws-ec2-metadata-token".into(), "tok".into()));
-    let response = http_request(&conn, &request).await.unwrap();
+    let request = HttpRequest::get(&format!("http://127.0.0.1:{http_port}/health"))
+        .header("X-aws-ec2-metadata-token", "tok");
+    let response = http::send(&*conn, &request).await.unwrap();
     assert_eq!(
         (response.status, response.body.as_slice()),
         (200, &b"healthy"[..])
@@ -379,8 +376,8 @@ async fn forwards_tcp_unix_and_http() {
         .local_addr()
         .unwrap()
         .port();
-    match http_request(
-        &conn,
+    match http::send(
+        &*conn,
         &HttpRequest::get(&format!("http://127.0.0.1:{closed}/")),
     )
     .await

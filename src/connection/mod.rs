@@ -28,6 +28,10 @@ pub enum ConnectionError {
     Unreachable(String),
     #[error("{0}")]
     Failed(String),
+    /// sshd does not forward channels for this host (AllowTcpForwarding
+    /// no): callers with a command-line fallback (curl for IMDS) use it.
+    #[error("{0}")]
+    ForwardingRefused(String),
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@
 //! argument). `shell` is the explicit opt-in to shell syntax.
 
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
-use crate::connection::{ConnectionError, shell_quote};
+use crate::connection::shell_quote;
 use serde_json::Value as Json;
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResult {
@@ -45,8 +45,7 @@ pub(crate) async fn run_line(
     let started = chrono::Local::now();
     let output = match ctx.conn.exec(full, stdin).await {
         Ok(out) => out,
-        Err(ConnectionError::Unreachable(msg)) => return TaskResult::unreachable(msg),
-        Err(ConnectionError::Failed(msg)) => return TaskResult::failed(msg),
+        Err(e) => return TaskResult::from_connection(e),
     };
     let ended = chrono::Local::now();
     let stdout = text(&output.stdout, strip);
@@ -141,8 +140,7 @@ pub(crate) async fn creates_removes(args: &Vars, ctx: &ModuleContext<'_>) -> Opt
         let test = format!("test -e {}", shell_quote(path));
         let exists = match ctx.conn.exec(&test, None).await {
             Ok(out) => out.rc == 0,
-            Err(ConnectionError::Unreachable(msg)) => return Some(TaskResult::unreachable(msg)),
-            Err(ConnectionError::Failed(msg)) => return Some(TaskResult::failed(msg)),
+            Err(e) => return Some(TaskResult::from_connection(e)),
         };
         if exists != run_if_exists {
             let why = if exists { "exists" } else { "does not exist" };

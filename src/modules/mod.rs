@@ -90,6 +90,16 @@ impl TaskResult {
         self
     }
 
+    /// A transport error as the task's outcome: a lost connection makes the
+    /// host unreachable, anything else fails the task.
+    pub fn from_connection(error: crate::connection::ConnectionError) -> Self {
+        use crate::connection::ConnectionError::*;
+        match error {
+            Unreachable(msg) => TaskResult::unreachable(msg),
+            Failed(msg) | ForwardingRefused(msg) => TaskResult::failed(msg),
+        }
+    }
+
     /// The dictionary a `register` receives.
     pub fn to_json(&self) -> Json {
         let mut map = self.data.clone();

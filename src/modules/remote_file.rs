@@ -12,7 +12,7 @@
 //! ever used as `"$p"`, so no name can become code.
 
 use super::{ModuleContext, TaskResult};
-use crate::connection::{ConnectionError, ExecOutput, shell_quote};
+use crate::connection::{ExecOutput, shell_quote};
 use serde_json::{Map, Value as Json};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -125,10 +125,10 @@ pub async fn exec(
     cmd: &str,
     stdin: Option<&[u8]>,
 ) -> Result<ExecOutput, TaskResult> {
-    ctx.conn.exec(cmd, stdin).await.map_err(|e| match e {
-        ConnectionError::Unreachable(msg) => TaskResult::unreachable(msg),
-        ConnectionError::Failed(msg) => TaskResult::failed(msg),
-    })
+    ctx.conn
+        .exec(cmd, stdin)
+        .await
+        .map_err(TaskResult::from_connection)
 }
 
 /// Like [`exec`], but a non-zero exit fails with the command's stderr.

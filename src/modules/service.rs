@@ -7,7 +7,7 @@
 //! service is already so.
 
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::{ConnectionError, ExecOutput, shell_quote};
+use crate::connection::{ExecOutput, shell_quote};
 use serde_json::Value as Json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,10 +128,7 @@ pub fn plan(
 }
 
 async fn exec(ctx: &ModuleContext<'_>, line: &str) -> Result<ExecOutput, TaskResult> {
-    ctx.conn.exec(line, None).await.map_err(|e| match e {
-        ConnectionError::Unreachable(msg) => TaskResult::unreachable(msg),
-        ConnectionError::Failed(msg) => TaskResult::failed(msg),
-    })
+    super::remote_file::exec(ctx, line, None).await
 }
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {

@@ -6,7 +6,7 @@ use super::auth::{KeyStore, authenticate};
 use super::known_hosts::{HostKeyPolicy, verify};
 use super::shell::{PersistentShell, ShellDied};
 use super::target::SshTarget;
-use crate::connection::{Connection, ConnectionError, ExecOutput};
+use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput};
 use async_trait::async_trait;
 use russh::client::{Config, Handle, Handler};
 use russh::keys::{PublicKey, PublicKeyOrCertificate};
@@ -264,6 +264,14 @@ impl Connection for SshConnection {
                 self.target.host_alias
             ))),
         }
+    }
+
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
+        Ok(Box::new(super::forward::open_tcp(self, host, port).await?))
+    }
+
+    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
+        Ok(Box::new(super::forward::open_unix(self, path).await?))
     }
 }
 

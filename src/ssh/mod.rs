@@ -7,7 +7,7 @@
 //! - [`client`]: the authenticated connection; `exec` runs stdin-less commands
 //!   in a persistent remote shell (`shell`), others on a channel of their own.
 //! - [`pool`]: one connection per host (and per jump host), with retries.
-//! - [`forward`]: TCP / unix sockets from the host, and HTTP over them.
+//! - [`forward`]: TCP / unix sockets from the host (HTTP over them: [`crate::http`]).
 //! - [`become`]: sudo wrapping.
 //!
 //! Wiring: build one [`SshPool`] per run from [`SshOptions`], then
@@ -26,9 +26,7 @@ pub mod target;
 
 pub use r#become::{become_stdin, wrap_become};
 pub use client::SshConnection;
-pub use forward::{
-    HttpRequest, HttpResponse, SshStream, http_over, http_request, open_tcp, open_unix,
-};
+pub use forward::{SshStream, open_tcp, open_unix};
 pub use known_hosts::HostKeyPolicy;
 pub use pool::SshPool;
 pub use target::{SshOptions, SshTarget};

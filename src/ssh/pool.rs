@@ -258,14 +258,12 @@ impl Connection for LazySsh {
 
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
         let conn = self.pool.connect(&self.host, &self.vars).await?;
-        Ok(Box::new(
-            crate::ssh::forward::open_tcp(&conn, host, port).await?,
-        ))
+        conn.open_tcp(host, port).await
     }
 
     async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
         let conn = self.pool.connect(&self.host, &self.vars).await?;
-        Ok(Box::new(crate::ssh::forward::open_unix(&conn, path).await?))
+        conn.open_unix(path).await
     }
 
     /// Closes the pooled connection; the pool reopens it on the next use.

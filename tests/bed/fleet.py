@@ -457,8 +457,10 @@ class Sshd(HostService):
             "KbdInteractiveAuthentication no",
             "PermitRootLogin no",
             "PermitEmptyPasswords no",
-            "AllowTcpForwarding yes",
-            "AllowStreamLocalForwarding yes",
+            # --no-forwarding HOST: an sshd that refuses direct-tcpip, as
+            # locked-down fleets do (rollout then falls back to curl).
+            "AllowTcpForwarding %s" % ("yes" if host.get("forwarding", True) else "no"),
+            "AllowStreamLocalForwarding %s" % ("yes" if host.get("forwarding", True) else "no"),
             "AllowAgentForwarding yes",
             "X11Forwarding no",
             "MaxSessions 50",
@@ -643,7 +645,7 @@ def write_inventories(fleet):
     write_file(fleet["inventory_yaml"], "\n".join(y) + "\n")
 
 
-def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None):
+def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None, no_forwarding=()):
     """Bring up (or bring back to this shape) a fleet in d; return fleet dict."""
     t0 = time.monotonic()
     if not 1 <= hosts <= MAX_HOSTS:
@@ -690,6 +692,8 @@ def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None):
         "processes": [],
     }
 
+    for h in fleet["hosts"]:
+        h["forwarding"] = h["name"] not in no_forwarding
     jobs = [(fleet["keys"][k], t, pw, "rollout-bed-" + k) for k, (t, pw) in CLIENT_KEYS.items()]
     for h in fleet["hosts"]:
         os.makedirs(h["dir"], mode=0o755, exist_ok=True)
@@ -811,12 +815,14 @@ def main(argv=None):
                    help="host i's sshd listens on port P+i (default %d)" % DEFAULT_BASE_PORT)
     u.add_argument("--imds-base-port", type=int,
                    help="host i's IMDS listens on Q+i (default P+%d)" % IMDS_PORT_OFFSET)
+    u.add_argument("--no-forwarding", action="append", default=[], metavar="HOST",
+                   help="this host's sshd refuses TCP and unix-socket forwarding")
     for name in ("down", "status"):
         sub.add_parser(name).add_argument("--dir", required=True)
     a = ap.parse_args(argv)
     try:
         if a.cmd == "up":
-            print_summary(up(a.dir, a.hosts, a.base_port, a.imds_base_port))
+            print_summary(up(a.dir, a.hosts, a.base_port, a.imds_base_port, a.no_forwarding))
         elif a.cmd == "down":
             down(a.dir)
         else:
