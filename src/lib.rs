@@ -9,6 +9,7 @@
 //! - [`yaml`]: YAML parsed into nodes that keep their source location.
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
 //! - [`http`]: HTTP requests made from the host's side of a connection.
+//! - [`imds`]: a host's EC2 instance metadata (IMDSv2) through its connection.
 //! - [`template`]: the minijinja environment with Ansible's filters and tests.
 
 pub mod app;
@@ -18,6 +19,7 @@ pub mod diag;
 pub mod engine;
 pub mod events;
 pub mod http;
+pub mod imds;
 pub mod inventory;
 pub mod modules;
 pub mod output;

@@ -8,6 +8,7 @@ pub mod assert;
 pub mod command;
 pub mod copy;
 pub mod debug;
+pub mod ec2_metadata_facts;
 pub mod fail;
 pub mod file;
 pub mod lineinfile;
@@ -22,6 +23,7 @@ pub mod set_fact;
 pub mod spec;
 pub mod stat;
 pub mod template;
+pub mod wait_for;
 
 use crate::connection::Connection;
 use crate::template::Templar;
@@ -168,8 +170,19 @@ pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResu
         "script" => script::run(args, ctx).await,
         "service" | "systemd" | "systemd_service" => service::run(args, ctx).await,
         "reboot" => reboot::run(args, ctx).await,
+        "ec2_metadata_facts" => ec2_metadata_facts::run(args, ctx).await,
+        "wait_for" => wait_for::run(args, ctx).await,
         other => TaskResult::failed(format!("module '{other}' is not implemented")),
     }
+}
+
+/// A host variable rendered as text (`imds_endpoint`), if it is set.
+pub fn host_var_str(ctx: &ModuleContext<'_>, name: &str) -> Option<String> {
+    let value = ctx.scope.get_attr(name).ok()?;
+    if value.is_undefined() || value.is_none() {
+        return None;
+    }
+    Some(value.to_string())
 }
 
 /// A string argument, if present and not null.
