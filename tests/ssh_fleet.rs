@@ -4,36 +4,13 @@
 mod common;
 
 use common::fleet::Fleet;
-use common::{Outcome, rollout};
+use common::rollout;
 use std::fs;
-
-fn write_playbook(fleet: &Fleet, name: &str, text: &str) -> String {
-    let path = fleet.dir.join(name);
-    fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-/// `rollout play PB -i fleet inventory --ssh-config fleet ssh_config ARGS`
-fn play(fleet: &Fleet, playbook: &str, args: &[&str]) -> Outcome {
-    let inventory = fleet.path("inventory");
-    let ssh_config = fleet.path("ssh_config");
-    let mut all = vec![
-        "play",
-        playbook,
-        "-i",
-        &inventory,
-        "--ssh-config",
-        &ssh_config,
-    ];
-    all.extend_from_slice(args);
-    rollout(&all)
-}
 
 #[test]
 fn modules_run_over_ssh_and_are_idempotent() {
     let fleet = Fleet::up(2, 1);
-    let pb = write_playbook(
-        &fleet,
+    let pb = fleet.write(
         "modules.yaml",
         r#"
 - hosts: web
@@ -61,7 +38,7 @@ fn modules_run_over_ssh_and_are_idempotent() {
     - shell: echo "$((1 + 2))" > {{ bed_root }}/app/sum
 "#,
     );
-    let out = play(&fleet, &pb, &[]);
+    let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(
         fs::read_to_string(fleet.root(0).join("app/VERSION")).unwrap(),
@@ -78,7 +55,7 @@ fn modules_run_over_ssh_and_are_idempotent() {
     );
 
     // The file modules change nothing the second time.
-    let out = play(&fleet, &pb, &[]);
+    let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.recap("host1").contains("changed=3"),
@@ -91,14 +68,12 @@ fn modules_run_over_ssh_and_are_idempotent() {
 fn templated_values_never_reach_a_remote_shell() {
     let fleet = Fleet::up(1, 2);
     let pwned = fleet.root(0).join("pwned");
-    let pb = write_playbook(
-        &fleet,
-        "inj.yaml",
+    let pb = fleet.write("inj.yaml",
         "- hosts: web\n  tasks:\n    - command: echo {{ payload }}\n      register: out\n    - assert: { that: out.stdout == payload }\n",
     );
     let p = pwned.display();
     let payload = serde_json::json!({ "payload": format!("; touch {p} $(touch {p}) `touch {p}` | touch {p}") }).to_string();
-    let out = play(&fleet, &pb, &["-e", &payload]);
+    let out = fleet.play(&pb, &["-e", &payload]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!pwned.exists(), "the payload ran on the host");
 }
@@ -106,11 +81,7 @@ fn templated_values_never_reach_a_remote_shell() {
 #[test]
 fn unknown_host_key_is_refused_by_default_and_accept_new_trusts_it() {
     let fleet = Fleet::up(1, 3);
-    let pb = write_playbook(
-        &fleet,
-        "t.yaml",
-        "- hosts: web\n  tasks:\n    - command: 'true'\n",
-    );
+    let pb = fleet.write("t.yaml", "- hosts: web\n  tasks:\n    - command: 'true'\n");
     // A config whose known_hosts file is empty: the host is unknown.
     let known = fleet.dir.join("empty_known_hosts");
     fs::write(&known, "").unwrap();
@@ -174,11 +145,7 @@ fn unknown_host_key_is_refused_by_default_and_accept_new_trusts_it() {
 #[test]
 fn encrypted_key_with_passphrase_and_wrong_key() {
     let fleet = Fleet::up(1, 4);
-    let pb = write_playbook(
-        &fleet,
-        "t.yaml",
-        "- hosts: web\n  tasks:\n    - command: 'true'\n",
-    );
+    let pb = fleet.write("t.yaml", "- hosts: web\n  tasks:\n    - command: 'true'\n");
     let enc = fleet.path("keys/id_ed25519_enc");
     let key_var = format!("ansible_ssh_private_key_file={enc}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollout"))
@@ -248,9 +215,7 @@ fn encrypted_key_with_passphrase_and_wrong_key() {
 #[test]
 fn become_with_a_password_on_stdin() {
     let fleet = Fleet::up(1, 5);
-    let pb = write_playbook(
-        &fleet,
-        "b.yaml",
+    let pb = fleet.write("b.yaml",
         "- hosts: web\n  tasks:\n    - command: id -un\n      become: true\n      register: r\n    - assert: { that: r.stdout == 'root' }\n",
     );
     let run = |pass: Option<&str>| {
@@ -286,8 +251,7 @@ fn a_host_whose_sshd_dies_mid_command_is_unreachable_and_others_carry_on() {
     let victim = fleet.sshd_pid(1);
     // host2 is inside a long command when host1 (root via sudo; the hosts
     // share this machine) kills host2's sshd and its sessions by PID.
-    let pb = write_playbook(
-        &fleet,
+    let pb = fleet.write(
         "die.yaml",
         &format!(
             r#"
@@ -312,7 +276,7 @@ fn a_host_whose_sshd_dies_mid_command_is_unreachable_and_others_carry_on() {
         ),
     );
     let started = std::time::Instant::now();
-    let out = play(&fleet, &pb, &[]);
+    let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 3, "{}", out.all());
     assert!(
         started.elapsed().as_secs() < 15,
@@ -335,11 +299,7 @@ fn a_host_whose_sshd_dies_mid_command_is_unreachable_and_others_carry_on() {
 #[test]
 fn ecdsa_rsa_and_agent_keys_authenticate() {
     let fleet = Fleet::up(1, 8);
-    let pb = write_playbook(
-        &fleet,
-        "t.yaml",
-        "- hosts: web\n  tasks:\n    - command: 'true'\n",
-    );
+    let pb = fleet.write("t.yaml", "- hosts: web\n  tasks:\n    - command: 'true'\n");
     // A config that names no identities: only the key under test is offered.
     let cfg = fleet.dir.join("bare_config");
     fs::write(
@@ -440,7 +400,7 @@ fn ecdsa_rsa_and_agent_keys_authenticate() {
 fn the_fleet_demo_playbook_deploys_every_host() {
     let fleet = Fleet::up(3, 7);
     let pb = format!("{}/playbooks/fleet-demo.yaml", env!("CARGO_MANIFEST_DIR"));
-    let out = play(&fleet, &pb, &[]);
+    let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     for i in 0..3 {
         let app = fleet.root(i).join("app");

@@ -6,40 +6,14 @@
 mod common;
 
 use common::fleet::Fleet;
-use common::{Outcome, rollout};
 use std::fs;
-
-fn write(fleet: &Fleet, name: &str, text: &str) -> String {
-    let path = fleet.dir.join(name);
-    fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-fn play_with(fleet: &Fleet, inventory: &str, playbook: &str, args: &[&str]) -> Outcome {
-    let ssh_config = fleet.path("ssh_config");
-    let mut all = vec![
-        "play",
-        playbook,
-        "-i",
-        inventory,
-        "--ssh-config",
-        &ssh_config,
-    ];
-    all.extend_from_slice(args);
-    rollout(&all)
-}
-
-fn play(fleet: &Fleet, playbook: &str, args: &[&str]) -> Outcome {
-    play_with(fleet, &fleet.path("inventory"), playbook, args)
-}
 
 #[test]
 fn a_jump_host_carries_the_connection() {
     let fleet = Fleet::up(2, 20);
     let (h1, h2) = (fleet.host(0), fleet.host(1));
     let key = fleet.info["keys"]["id_ed25519"].as_str().unwrap();
-    let inventory = write(
-        &fleet,
+    let inventory = fleet.write(
         "jump_inventory",
         &format!(
             "[targets]\nhost2 ansible_host={} ansible_port={} ansible_user=rollout-deploy \
@@ -52,8 +26,7 @@ fn a_jump_host_carries_the_connection() {
             h1["port"],
         ),
     );
-    let pb = write(
-        &fleet,
+    let pb = fleet.write(
         "jump.yaml",
         "- hosts: targets\n  tasks:\n    - command: touch {{ bed_root }}/via-jump\n",
     );
@@ -65,7 +38,7 @@ fn a_jump_host_carries_the_connection() {
             .count()
     };
     let before = accepted();
-    let out = play_with(&fleet, &inventory, &pb, &[]);
+    let out = fleet.play_with(&inventory, &pb, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(fleet.root(1).join("via-jump").exists());
     assert!(
@@ -84,8 +57,7 @@ fn raw_and_script_run_on_the_host() {
         "#!/bin/sh\nprintf '%s\\n' \"$1\" > \"$2\"\necho \"$0\" > \"$2.self\"\npwd\n",
     )
     .unwrap();
-    let pb = write(
-        &fleet,
+    let pb = fleet.write(
         "rs.yaml",
         r#"
 - hosts: web
@@ -107,7 +79,7 @@ fn raw_and_script_run_on_the_host() {
     - assert: { that: "not s2.changed" }
 "#,
     );
-    let out = play(&fleet, &pb, &[]);
+    let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     let root = fleet.root(0);
     assert_eq!(fs::read_to_string(root.join("raw.txt")).unwrap(), "5\n");
@@ -173,8 +145,7 @@ esac
         .status()
         .unwrap();
 
-    let pb = write(
-        &fleet,
+    let pb = fleet.write(
         "svc.yaml",
         &format!(
             r#"
@@ -189,7 +160,7 @@ esac
 "#
         ),
     );
-    let out = play(&fleet, &pb, &[]);
+    let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     let pid = fs::read_to_string(&pidfile).unwrap();
     assert!(
@@ -198,19 +169,17 @@ esac
     );
 
     // --check reports a change and does nothing.
-    let stop = write(
-        &fleet,
-        "stop.yaml",
+    let stop = fleet.write("stop.yaml",
         &format!(
             "- hosts: web\n  become: true\n  tasks:\n    - service: {{ name: {name}, state: stopped }}\n    - service: {{ name: {name}, state: stopped }}\n"
         ),
     );
-    let out = play(&fleet, &stop, &["--check"]);
+    let out = fleet.play(&stop, &["--check"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.recap("host1").contains("changed=2"), "{}", out.all());
     assert!(pidfile.exists(), "check mode stopped the service");
 
-    let out = play(&fleet, &stop, &[]);
+    let out = fleet.play(&stop, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.recap("host1").contains("changed=1"), "{}", out.all());
     assert!(!pidfile.exists());
@@ -229,8 +198,7 @@ fn reboot_waits_for_the_host_to_come_back() {
         .unwrap();
     // The "reboot": a new boot id, then the SSH session's own sshd process
     // is killed, which drops the connection the way a reboot does.
-    let pb = write(
-        &fleet,
+    let pb = fleet.write(
         "reboot.yaml",
         r#"
 - hosts: web
@@ -251,7 +219,7 @@ fn reboot_waits_for_the_host_to_come_back() {
     - assert: { that: "id.stdout == 'boot-2'" }
 "#,
     );
-    let out = play(&fleet, &pb, &[]);
+    let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(
         fs::read_to_string(root.join("boot_id")).unwrap(),

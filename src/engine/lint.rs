@@ -108,6 +108,9 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
                 Action::Module { module, args } if module == "set_fact" => {
                     known.extend(args.keys().cloned())
                 }
+                Action::Module { module, .. } => {
+                    known.extend(fact_prefix(module).map(|p| format!("{p}*")))
+                }
                 Action::Block { rescue, .. } if !rescue.is_empty() => {
                     known.insert("ansible_failed_task".into());
                     known.insert("ansible_failed_result".into());
@@ -129,6 +132,23 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
             walk(task, known);
         }
     }
+}
+
+/// The prefix of the facts a module sets, for modules whose fact names come
+/// from the host (`ec2_metadata_facts` sets one `ansible_ec2_*` per entry).
+fn fact_prefix(module: &str) -> Option<&'static str> {
+    match crate::modules::spec::canonical_name(module) {
+        "ec2_metadata_facts" => Some("ansible_ec2_"),
+        _ => None,
+    }
+}
+
+/// `known` holds `prefix*` entries for facts named at run time.
+fn known_by_prefix(name: &str, known: &HashSet<String>) -> bool {
+    known
+        .iter()
+        .filter_map(|k| k.strip_suffix('*'))
+        .any(|prefix| name.starts_with(prefix))
 }
 
 /// Top-level names of literal vars files that exist (missing ones are
@@ -236,7 +256,7 @@ fn check_source(
                 .with_help("check the Jinja syntax: matching braces, quotes and filter names")
         })?;
     for name in names {
-        if known.contains(&name) || is_guarded(&name, context) {
+        if known.contains(&name) || known_by_prefix(&name, known) || is_guarded(&name, context) {
             continue;
         }
         return Err(Diagnostic::new(format!("undefined variable '{name}' in '{source}'"))

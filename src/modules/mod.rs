@@ -11,6 +11,7 @@ pub mod debug;
 pub mod ec2_metadata_facts;
 pub mod fail;
 pub mod file;
+pub mod get_url;
 pub mod lineinfile;
 pub mod mode;
 pub mod pause;
@@ -23,6 +24,7 @@ pub mod set_fact;
 pub mod spec;
 pub mod stat;
 pub mod template;
+pub mod uri;
 pub mod wait_for;
 
 use crate::connection::Connection;
@@ -172,6 +174,8 @@ pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResu
         "reboot" => reboot::run(args, ctx).await,
         "ec2_metadata_facts" => ec2_metadata_facts::run(args, ctx).await,
         "wait_for" => wait_for::run(args, ctx).await,
+        "uri" => uri::run(args, ctx).await,
+        "get_url" => get_url::run(args, ctx).await,
         other => TaskResult::failed(format!("module '{other}' is not implemented")),
     }
 }

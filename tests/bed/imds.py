@@ -103,8 +103,11 @@ def make_handler(state):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, fmt, *args):
-            state.log.write("%s %s - %s\n" % (
-                time.strftime("%Y-%m-%dT%H:%M:%S"), self.client_address[0], fmt % args))
+            # The user agent tells tests which path a request took
+            # (rollout's own client sends none; its curl fallback does).
+            agent = self.headers.get("User-Agent", "-") if hasattr(self, "headers") else "-"
+            state.log.write("%s %s - %s agent=%s\n" % (
+                time.strftime("%Y-%m-%dT%H:%M:%S"), self.client_address[0], fmt % args, agent))
 
         def reply(self, code, body="", ctype="text/plain", headers=None):
             data = body.encode()

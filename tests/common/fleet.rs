@@ -1,6 +1,7 @@
 //! The local fleet of real OpenSSH hosts (`tests/bed`), brought up for one
 //! test and torn down (by PID) when the test ends.
 
+use super::{Outcome, rollout};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +15,12 @@ pub struct Fleet {
 impl Fleet {
     /// `slot` keeps fleets of concurrently running tests on distinct ports.
     pub fn up(hosts: usize, slot: u16) -> Fleet {
+        Fleet::up_with(hosts, slot, &[])
+    }
+
+    /// Like [`Fleet::up`], with more `tests/bed/up` options
+    /// (`--no-forwarding host2`).
+    pub fn up_with(hosts: usize, slot: u16, extra: &[&str]) -> Fleet {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("fleet");
         let bed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/up");
@@ -31,6 +38,7 @@ impl Fleet {
                 "--imds-base-port",
                 &(base + 10).to_string(),
             ])
+            .args(extra)
             .output()
             .expect("tests/bed/up runs");
         assert!(
@@ -63,6 +71,33 @@ impl Fleet {
 
     pub fn sshd_pid(&self, i: usize) -> i32 {
         self.host(i)["pid"].as_i64().unwrap() as i32
+    }
+
+    /// Writes a file (a playbook, an inventory) into the fleet's directory.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// `rollout play PLAYBOOK -i INVENTORY --ssh-config <fleet's> ARGS`
+    pub fn play_with(&self, inventory: &str, playbook: &str, args: &[&str]) -> Outcome {
+        let ssh_config = self.path("ssh_config");
+        let mut all = vec![
+            "play",
+            playbook,
+            "-i",
+            inventory,
+            "--ssh-config",
+            &ssh_config,
+        ];
+        all.extend_from_slice(args);
+        rollout(&all)
+    }
+
+    /// [`Fleet::play_with`] on the fleet's own inventory.
+    pub fn play(&self, playbook: &str, args: &[&str]) -> Outcome {
+        self.play_with(&self.path("inventory"), playbook, args)
     }
 }
 

@@ -1,0 +1,315 @@
+//! Network modules over real OpenSSH hosts (tests/bed): `uri`, `get_url`,
+//! `wait_for` and `ec2_metadata_facts`, reached from the host's side
+//! through its SSH connection, and through curl on a host whose sshd
+//! refuses forwarding.
+
+mod common;
+
+use common::fleet::Fleet;
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `python3 -m http.server` over a directory, stopped by PID on drop.
+struct FileServer {
+    child: Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn start(dir: &std::path::Path) -> FileServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "http.server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn imds_log(fleet: &Fleet, host: usize) -> String {
+    fs::read_to_string(fleet.dir.join(format!("host{}/imds.log", host + 1))).unwrap_or_default()
+}
+
+#[test]
+fn uri_speaks_http_from_the_host_and_from_the_controller() {
+    let fleet = Fleet::up(2, 30);
+    let pb = fleet.write(
+        "uri.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - uri:
+        url: "{{ imds_endpoint }}/latest/api/token"
+        method: PUT
+        headers: { X-aws-ec2-metadata-token-ttl-seconds: "60" }
+        return_content: true
+      register: token
+    - uri:
+        url: "{{ imds_endpoint }}/latest/meta-data/instance-id"
+        headers: { X-aws-ec2-metadata-token: "{{ token.content }}" }
+        return_content: true
+      register: iid
+    - uri:
+        url: "{{ imds_endpoint }}/latest/dynamic/instance-identity/document"
+        headers: { X-aws-ec2-metadata-token: "{{ token.content }}" }
+      register: doc
+    - name: IMDSv2 refuses a request without a token
+      uri: { url: "{{ imds_endpoint }}/latest/meta-data/instance-id", status_code: [401, 403] }
+      register: denied
+    - name: the same from the controller
+      uri: { url: "{{ imds_endpoint }}/latest/meta-data/instance-id", status_code: 401 }
+      delegate_to: localhost
+    - copy:
+        dest: "{{ bed_root }}/uri-result"
+        content: "{{ iid.content }} {{ doc.json.instanceId }} {{ denied.status }} {{ doc.content_type }}"
+    - name: an unexpected status fails the task
+      uri: { url: "{{ imds_endpoint }}/latest/meta-data/instance-id" }
+    - copy: { dest: "{{ bed_root }}/not-reached", content: "" }
+"#,
+    );
+    let out = fleet.play(&pb, &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stdout.contains("Status code was 401 and not [200]"),
+        "{}",
+        out.stdout
+    );
+    for i in 0..2 {
+        let iid = fleet.host(i)["default_instance_id"].as_str().unwrap();
+        let result = fs::read_to_string(fleet.root(i).join("uri-result")).unwrap();
+        assert_eq!(result, format!("{iid} {iid} 401 application/json"));
+        assert!(!fleet.root(i).join("not-reached").exists());
+        assert!(out.recap(&format!("host{}", i + 1)).contains("failed=1"));
+        // rollout's own HTTP client sent these, not curl.
+        let log = imds_log(&fleet, i);
+        assert!(
+            log.contains("\"PUT /latest/api/token HTTP/1.1\" 200"),
+            "{log}"
+        );
+        assert!(!log.contains("agent=curl"), "{log}");
+    }
+}
+
+#[test]
+fn ec2_metadata_facts_through_the_connection_and_through_curl() {
+    let fleet = Fleet::up_with(2, 31, &["--no-forwarding", "host2"]);
+    let pb = fleet.write(
+        "facts.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - ec2_metadata_facts:
+    - copy:
+        dest: "{{ bed_root }}/facts"
+        content: "{{ ansible_ec2_instance_id }} {{ ansible_ec2_placement_region }} {{ ansible_ec2_instance_identity_document_instanceid }}"
+    - name: uri falls back to curl as well
+      uri:
+        url: "{{ imds_endpoint }}/latest/api/token"
+        method: PUT
+        headers: { X-aws-ec2-metadata-token-ttl-seconds: "5" }
+"#,
+    );
+    let out = fleet.play(&pb, &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for i in 0..2 {
+        let h = fleet.host(i);
+        let iid = h["default_instance_id"].as_str().unwrap();
+        let facts = fs::read_to_string(fleet.root(i).join("facts")).unwrap();
+        assert_eq!(
+            facts,
+            format!("{iid} {} {iid}", h["region"].as_str().unwrap())
+        );
+    }
+    // host1 forwards; host2's sshd refuses, so curl on host2 asked instead.
+    assert!(!imds_log(&fleet, 0).contains("agent=curl"));
+    let log = imds_log(&fleet, 1);
+    assert!(log.contains("agent=curl/"), "{log}");
+    assert!(log.contains("GET /latest/meta-data/instance-id"), "{log}");
+}
+
+#[test]
+fn get_url_downloads_verifies_and_is_idempotent() {
+    let fleet = Fleet::up(1, 32);
+    let site = tempfile::tempdir().unwrap();
+    fs::write(site.path().join("app-2.0.tar.gz"), b"release 2.0\n").unwrap();
+    let server = FileServer::start(site.path());
+    let sha = "sha256:7bd4f8a4ee03b4a2e6cbf5ba8e1ba45a0fc6d9cdac0453e6b0fa1fbb39b1f19c";
+    let actual = {
+        use std::io::Write;
+        let mut child = Command::new("sha256sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"release 2.0\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        format!(
+            "sha256:{}",
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap()
+        )
+    };
+    assert_ne!(sha, actual, "the wrong checksum really is wrong");
+    let pb = fleet.write(
+        "get.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - get_url:
+        url: "http://127.0.0.1:{{ port }}/app-2.0.tar.gz"
+        dest: "{{ bed_root }}/"
+        mode: "0640"
+        checksum: "{{ checksum }}"
+      register: got
+    - copy: { dest: "{{ bed_root }}/changed", content: "{{ got.changed | lower }} {{ got.dest }}" }
+"#,
+    );
+    let port = format!("port={}", server.port);
+    let good = format!("checksum={actual}");
+    let file = fleet.root(0).join("app-2.0.tar.gz");
+
+    let out = fleet.play(&pb, &["-e", &port, "-e", &good, "--check"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!file.exists(), "--check writes nothing");
+
+    let out = fleet.play(&pb, &["-e", &port, "-e", &good]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(fs::read(&file).unwrap(), b"release 2.0\n");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let changed = fs::read_to_string(fleet.root(0).join("changed")).unwrap();
+    assert_eq!(changed, format!("true {}", file.display()));
+
+    let out = fleet.play(&pb, &["-e", &port, "-e", &good]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let changed = fs::read_to_string(fleet.root(0).join("changed")).unwrap();
+    assert!(
+        changed.starts_with("false "),
+        "second run changes nothing: {changed}"
+    );
+
+    // A new release whose checksum does not match is never written.
+    fs::write(site.path().join("app-2.0.tar.gz"), b"tampered\n").unwrap();
+    let out = fleet.play(&pb, &["-e", &port, "-e", &good]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains("did not match"), "{}", out.stdout);
+    assert_eq!(fs::read(&file).unwrap(), b"release 2.0\n");
+
+    let missing = fleet.write(
+        "missing.yaml",
+        "- hosts: web\n  tasks:\n    - get_url: { url: \"http://127.0.0.1:{{ port }}/nope\", dest: /tmp/rollout-never }\n",
+    );
+    let out = fleet.play(&missing, &["-e", &port]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains("HTTP 404"), "{}", out.stdout);
+}
+
+#[test]
+fn wait_for_ports_paths_and_drained_connections() {
+    let fleet = Fleet::up(1, 33);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // One live connection that the test closes after 1.5 s.
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (served, _) = listener.accept().unwrap();
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        drop(client);
+        drop(served);
+    });
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pb = fleet.write(
+        "wait.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - wait_for: { port: "{{ port }}", timeout: 5 }
+    - wait_for: { port: "{{ ansible_port }}", host: "{{ ansible_host }}", search_regex: OpenSSH }
+    - wait_for: { port: "{{ closed }}", state: stopped, timeout: 5 }
+    - wait_for:
+        port: "{{ port }}"
+        state: drained
+        active_connection_states: [ESTABLISHED]
+        sleep: 0.2
+        timeout: 20
+      register: drain
+    - shell: "printf 'booting\nready pid=42\n' > {{ bed_root }}/app.log"
+    - wait_for: { path: "{{ bed_root }}/app.log", search_regex: "ready pid=(?P<pid>\\d+)" }
+      register: ready
+    - wait_for: { path: "{{ bed_root }}/gone", state: absent, timeout: 2 }
+    - copy: { dest: "{{ bed_root }}/waited", content: "{{ drain.elapsed }} {{ ready.match_groupdict.pid }}" }
+    - wait_for: { port: "{{ closed }}", timeout: 1, msg: "the app never listened" }
+"#,
+    );
+    let started = Instant::now();
+    let out = fleet.play(
+        &pb,
+        &[
+            "-e",
+            &format!("port={port}"),
+            "-e",
+            &format!("closed={closed}"),
+        ],
+    );
+    closer.join().unwrap();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stdout.contains("the app never listened"),
+        "{}",
+        out.stdout
+    );
+    let waited = fs::read_to_string(fleet.root(0).join("waited")).unwrap();
+    let (drain_secs, pid) = waited.split_once(' ').unwrap();
+    assert_eq!(pid, "42");
+    assert!(
+        drain_secs.parse::<u64>().unwrap() >= 1,
+        "drained only after the close: {waited}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(listener);
+}
