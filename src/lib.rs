@@ -10,6 +10,7 @@
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
 //! - [`http`]: HTTP requests made from the host's side of a connection.
 //! - [`imds`]: a host's EC2 instance metadata (IMDSv2) through its connection.
+//! - [`traffic`]: load balancers (ELBv2, HAProxy) and the lifecycle's waits.
 //! - [`template`]: the minijinja environment with Ansible's filters and tests.
 
 pub mod app;
@@ -27,4 +28,5 @@ pub mod plan;
 pub mod playbook;
 pub mod ssh;
 pub mod template;
+pub mod traffic;
 pub mod yaml;

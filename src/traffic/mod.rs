@@ -1,0 +1,161 @@
+//! Traffic managers: what takes a host out of rotation and puts it back.
+//!
+//! - [`config`]: the play's `load_balancer:` section, parsed and checked.
+//! - [`haproxy`]: HAProxy's runtime API (drain / maint / ready, `show stat`).
+//! - [`wait`]: the bounded, shared polling loops (drain, healthy, capacity),
+//!   written against the [`TrafficManager`] trait and tested on a paused
+//!   clock with [`sim`], a target group that moves through ELBv2's states.
+//!
+//! A manager answers for a whole group (a target group, a backend): one
+//! [`TrafficManager::describe`] call per poll round covers every in-flight
+//! host of the group.
+
+pub mod config;
+pub mod haproxy;
+#[cfg(test)]
+pub mod sim;
+pub mod wait;
+
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What a manager routes to: an EC2 instance (and port) or a HAProxy server.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    pub id: String,
+    pub port: Option<u16>,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}:{port}", self.id),
+            None => f.write_str(&self.id),
+        }
+    }
+}
+
+/// ELBv2's target states; HAProxy's are mapped onto them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Registered, health checks not passed yet.
+    Initial,
+    Healthy,
+    Unhealthy,
+    /// Deregistered, connections still draining.
+    Draining,
+    UnhealthyDraining,
+    /// Not receiving traffic and not draining: out of rotation.
+    Unused,
+    /// Health checks are disabled or the target's AZ is not enabled.
+    Unavailable,
+}
+
+impl State {
+    /// ELBv2's names (`unhealthy.draining`).
+    pub fn parse(name: &str) -> Option<State> {
+        Some(match name {
+            "initial" => State::Initial,
+            "healthy" => State::Healthy,
+            "unhealthy" => State::Unhealthy,
+            "draining" => State::Draining,
+            "unhealthy.draining" => State::UnhealthyDraining,
+            "unused" => State::Unused,
+            "unavailable" => State::Unavailable,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Initial => "initial",
+            State::Healthy => "healthy",
+            State::Unhealthy => "unhealthy",
+            State::Draining => "draining",
+            State::UnhealthyDraining => "unhealthy.draining",
+            State::Unused => "unused",
+            State::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn is_draining(self) -> bool {
+        matches!(self, State::Draining | State::UnhealthyDraining)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub state: State,
+    /// ELBv2's reason code (`Target.ResponseCodeMismatch`), HAProxy's check status.
+    pub reason: Option<String>,
+    /// Connections still open to the target, when the manager knows.
+    pub sessions: Option<u64>,
+}
+
+impl Health {
+    pub fn new(state: State) -> Health {
+        Health {
+            state,
+            reason: None,
+            sessions: None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.reason {
+            Some(reason) => format!("{} ({reason})", self.state.name()),
+            None => self.state.name().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrafficError {
+    /// The API asked us to slow down: back off and retry.
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// The group (target group, backend) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The target cannot be registered here (unknown instance, wrong VPC…).
+    #[error("{0}")]
+    InvalidTarget(String),
+    /// Anything else: a 5xx, a refused socket. Retried a bounded number of times.
+    #[error("{0}")]
+    Api(String),
+}
+
+impl TrafficError {
+    /// Worth retrying after a pause.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TrafficError::Throttled(_) | TrafficError::Api(_))
+    }
+}
+
+#[async_trait]
+pub trait TrafficManager: Send + Sync {
+    /// `haproxy backend app`, `target group web-tg`, for messages.
+    fn name(&self) -> String;
+
+    /// The health of every target the group knows of. A target absent from
+    /// the answer is not registered (for draining: done).
+    async fn describe(&self) -> Result<HashMap<Target, Health>, TrafficError>;
+
+    /// Stops new traffic to `target`; existing connections drain.
+    async fn deregister(&self, target: &Target) -> Result<(), TrafficError>;
+
+    /// Called once `target` has drained (HAProxy: `state maint`).
+    async fn drained(&self, target: &Target) -> Result<(), TrafficError> {
+        let _ = target;
+        Ok(())
+    }
+
+    /// Puts `target` back; it takes traffic once healthy.
+    async fn register(&self, target: &Target) -> Result<(), TrafficError>;
+
+    /// How long draining may take (ELBv2: the deregistration delay).
+    async fn drain_delay(&self) -> Result<Option<Duration>, TrafficError> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,512 @@
+//! The waits of the rolling lifecycle, shared by every manager: until
+//! targets have drained, until they are healthy, until enough other
+//! capacity is healthy. Each round makes one `describe` call for the whole
+//! group, whatever the number of in-flight targets; rounds are about
+//! `interval` apart with jitter, and back off on throttling. Everything is
+//! bounded and uses tokio's clock.
+
+use super::{Health, State, Target, TrafficError, TrafficManager};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+use tokio::time::{Instant, sleep};
+
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    pub interval: Duration,
+    /// Throttling doubles the interval up to this.
+    pub max_backoff: Duration,
+    /// Consecutive non-throttling API errors tolerated before giving up.
+    pub max_errors: u32,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        PollSettings {
+            interval: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(16),
+            max_errors: 5,
+        }
+    }
+}
+
+/// One target's standing after a look at its health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Done,
+    Wait(String),
+    Fail(String),
+}
+
+/// What a round saw, for progress display.
+pub struct Round<'a> {
+    pub elapsed: Duration,
+    pub bound: Duration,
+    pub waiting: &'a BTreeMap<Target, String>,
+}
+
+/// Polls until every target's verdict is `Done` or `Fail`, or `bound`
+/// passes (the rest fail with their last reason). Returns per target the
+/// time it took, or why it failed.
+pub async fn wait_all(
+    manager: &dyn TrafficManager,
+    targets: &[Target],
+    bound: Duration,
+    poll: &PollSettings,
+    mut judge: impl FnMut(Option<&Health>, Duration) -> Verdict,
+    mut on_round: impl FnMut(&Round<'_>),
+) -> HashMap<Target, Result<Duration, String>> {
+    let started = Instant::now();
+    let mut results = HashMap::new();
+    let mut waiting: BTreeMap<Target, String> = targets
+        .iter()
+        .map(|t| (t.clone(), "no answer yet".to_string()))
+        .collect();
+    let mut interval = poll.interval;
+    let mut errors = 0;
+    let mut jitter = Jitter::new();
+    while !waiting.is_empty() {
+        let elapsed = started.elapsed();
+        match manager.describe().await {
+            Ok(health) => {
+                errors = 0;
+                interval = poll.interval;
+                waiting.retain(|target, why| match judge(health.get(target), elapsed) {
+                    Verdict::Done => {
+                        results.insert(target.clone(), Ok(elapsed));
+                        false
+                    }
+                    Verdict::Fail(message) => {
+                        results.insert(target.clone(), Err(message));
+                        false
+                    }
+                    Verdict::Wait(reason) => {
+                        *why = reason;
+                        true
+                    }
+                });
+            }
+            Err(TrafficError::Throttled(message)) => {
+                interval = (interval * 2).min(poll.max_backoff);
+                for why in waiting.values_mut() {
+                    *why = format!("throttled ({message}); backing off to {interval:?}");
+                }
+            }
+            Err(e @ TrafficError::Api(_)) if errors < poll.max_errors => {
+                errors += 1;
+                interval = (interval * 2).min(poll.max_backoff);
+                for why in waiting.values_mut() {
+                    *why = format!("{} answered: {e}", manager.name());
+                }
+            }
+            Err(e) => {
+                for (target, _) in std::mem::take(&mut waiting) {
+                    results.insert(target, Err(format!("{}: {e}", manager.name())));
+                }
+                break;
+            }
+        }
+        if waiting.is_empty() {
+            break;
+        }
+        on_round(&Round {
+            elapsed,
+            bound,
+            waiting: &waiting,
+        });
+        let left = bound.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            for (target, why) in std::mem::take(&mut waiting) {
+                let message = format!("gave up after {}s: {why}", bound.as_secs());
+                results.insert(target, Err(message));
+            }
+            break;
+        }
+        sleep(jitter.spread(interval).min(left)).await;
+    }
+    results
+}
+
+/// Drained: not registered any more, or `unused`.
+pub fn drain_verdict(health: Option<&Health>, _elapsed: Duration) -> Verdict {
+    match health {
+        None => Verdict::Done,
+        Some(h) if h.state == State::Unused => Verdict::Done,
+        Some(h) if h.state.is_draining() => Verdict::Wait(match h.sessions {
+            Some(n) => format!("draining, {n} connection(s) open"),
+            None => "draining".into(),
+        }),
+        Some(h) => Verdict::Wait(format!("still {} after deregistering", h.describe())),
+    }
+}
+
+/// Healthy, tolerating `unhealthy` for `grace` after registering (the
+/// first checks of a freshly started app may fail).
+pub fn healthy_verdict(grace: Duration) -> impl FnMut(Option<&Health>, Duration) -> Verdict {
+    move |health, elapsed| match health {
+        None => Verdict::Wait("not registered yet".into()),
+        Some(h) => match h.state {
+            State::Healthy => Verdict::Done,
+            State::Initial => Verdict::Wait(format!("health checks running: {}", h.describe())),
+            State::Unhealthy | State::Unavailable if elapsed >= grace => Verdict::Fail(format!(
+                "{} {}s after registering (unhealthy_grace is {}s)",
+                h.describe(),
+                elapsed.as_secs(),
+                grace.as_secs()
+            )),
+            _ => Verdict::Wait(h.describe()),
+        },
+    }
+}
+
+/// `min_healthy`: a count, or a percentage of the group's other targets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MinHealthy {
+    Count(usize),
+    Percent(f64),
+}
+
+impl MinHealthy {
+    /// Healthy targets required among `others` (rounded up).
+    pub fn required(self, others: usize) -> usize {
+        match self {
+            MinHealthy::Count(n) => n,
+            MinHealthy::Percent(p) => ((others as f64) * p / 100.0).ceil() as usize,
+        }
+    }
+}
+
+/// The capacity math, as `--check` and the messages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capacity {
+    pub healthy_others: usize,
+    pub others: usize,
+    pub required: usize,
+}
+
+impl Capacity {
+    pub fn enough(&self) -> bool {
+        self.healthy_others >= self.required
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} of {} other target(s) healthy, min_healthy needs {}",
+            self.healthy_others, self.others, self.required
+        )
+    }
+
+    pub fn of(health: &HashMap<Target, Health>, leaving: &[Target], min: MinHealthy) -> Capacity {
+        let others: Vec<&Health> = health
+            .iter()
+            .filter(|(t, _)| !leaving.contains(t))
+            .map(|(_, h)| h)
+            .collect();
+        Capacity {
+            healthy_others: others.iter().filter(|h| h.state == State::Healthy).count(),
+            others: others.len(),
+            required: min.required(others.len()),
+        }
+    }
+}
+
+/// Waits up to `bound` until enough targets other than `leaving` are
+/// healthy; never takes the last healthy capacity out.
+pub async fn capacity_guard(
+    manager: &dyn TrafficManager,
+    leaving: &[Target],
+    min: MinHealthy,
+    bound: Duration,
+    poll: &PollSettings,
+) -> Result<Capacity, String> {
+    let started = Instant::now();
+    let mut errors = 0;
+    let mut jitter = Jitter::new();
+    let mut interval = poll.interval;
+    loop {
+        let last = match manager.describe().await {
+            Ok(health) => {
+                interval = poll.interval;
+                let capacity = Capacity::of(&health, leaving, min);
+                if capacity.enough() {
+                    return Ok(capacity);
+                }
+                capacity.describe()
+            }
+            Err(TrafficError::Throttled(m)) => {
+                interval = (interval * 2).min(poll.max_backoff);
+                format!("throttled: {m}")
+            }
+            Err(e @ TrafficError::Api(_)) if errors < poll.max_errors => {
+                errors += 1;
+                e.to_string()
+            }
+            Err(e) => return Err(format!("{}: {e}", manager.name())),
+        };
+        let left = bound.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(format!(
+                "not enough healthy capacity in {} after waiting {}s: {last}; nothing was taken \
+                 out of rotation",
+                manager.name(),
+                bound.as_secs()
+            ));
+        }
+        sleep(jitter.spread(interval).min(left)).await;
+    }
+}
+
+/// ±10% jitter so that concurrent rollouts do not poll in lockstep.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Jitter {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(0x9e37_79b9);
+        Jitter(hasher.finish() | 1)
+    }
+
+    fn spread(&mut self, interval: Duration) -> Duration {
+        // xorshift64: enough randomness for spreading polls.
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let factor = 0.9 + (self.0 % 2001) as f64 / 10_000.0;
+        interval.mul_f64(factor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sim::SimGroup;
+    use super::*;
+
+    fn t(id: &str) -> Target {
+        Target {
+            id: id.into(),
+            port: None,
+        }
+    }
+
+    fn quick() -> PollSettings {
+        PollSettings::default()
+    }
+
+    async fn drain(
+        group: &SimGroup,
+        targets: &[Target],
+        bound: u64,
+    ) -> HashMap<Target, Result<Duration, String>> {
+        for target in targets {
+            group.deregister(target).await.unwrap();
+        }
+        wait_all(
+            group,
+            targets,
+            Duration::from_secs(bound),
+            &quick(),
+            drain_verdict,
+            |_| {},
+        )
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drain_ends_early_when_no_request_is_in_flight() {
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(300));
+        group.set_sessions(&t("a"), 0);
+        let results = drain(&group, &[t("a")], 330).await;
+        let took = results[&t("a")].clone().unwrap();
+        assert!(took <= Duration::from_secs(2), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drain_waits_for_connections_then_the_bound() {
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(20));
+        group.set_sessions(&t("a"), 3);
+        group.close_sessions_at(&t("a"), Duration::from_secs(8));
+        let took = drain(&group, &[t("a")], 330).await[&t("a")]
+            .clone()
+            .unwrap();
+        assert!((8..=10).contains(&took.as_secs()), "{took:?}");
+
+        // Connections that never close: the deregistration delay ends it.
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(20));
+        group.set_sessions(&t("a"), 3);
+        let took = drain(&group, &[t("a")], 330).await[&t("a")]
+            .clone()
+            .unwrap();
+        assert!((20..=22).contains(&took.as_secs()), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drain_bound_reached_fails_with_the_last_state() {
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(600));
+        group.set_sessions(&t("a"), 1);
+        let started = Instant::now();
+        let err = drain(&group, &[t("a")], 30).await[&t("a")]
+            .clone()
+            .unwrap_err();
+        assert!(
+            err.contains("gave up after 30s") && err.contains("draining"),
+            "{err}"
+        );
+        assert_eq!(started.elapsed().as_secs(), 30);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn initial_then_healthy_and_one_describe_per_round() {
+        let group = SimGroup::new(&["a", "b", "c", "d"], Duration::from_secs(5));
+        group.set_check_delay(Duration::from_secs(6));
+        let batch = [t("a"), t("b"), t("c")];
+        for target in &batch {
+            group.deregister(target).await.unwrap();
+            group.register(target).await.unwrap();
+        }
+        let results = wait_all(
+            &group,
+            &batch,
+            Duration::from_secs(60),
+            &quick(),
+            healthy_verdict(Duration::from_secs(30)),
+            |_| {},
+        )
+        .await;
+        for target in &batch {
+            let took = results[target].clone().unwrap();
+            assert!((6..=8).contains(&took.as_secs()), "{took:?}");
+        }
+        let calls = group.describe_calls();
+        // Three targets in flight, yet about one call a second in all.
+        assert!((6..=9).contains(&calls.len()), "{calls:?}");
+        for pair in calls.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= Duration::from_millis(850) && gap <= Duration::from_millis(1150),
+                "{gap:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unhealthy_past_the_grace_period_fails() {
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(5));
+        group.set_app_healthy(&t("a"), false);
+        group.deregister(&t("a")).await.unwrap();
+        group.register(&t("a")).await.unwrap();
+        let started = Instant::now();
+        let results = wait_all(
+            &group,
+            &[t("a")],
+            Duration::from_secs(300),
+            &quick(),
+            healthy_verdict(Duration::from_secs(10)),
+            |_| {},
+        )
+        .await;
+        let err = results[&t("a")].clone().unwrap_err();
+        assert!(
+            err.contains("unhealthy") && err.contains("unhealthy_grace is 10s"),
+            "{err}"
+        );
+        let secs = started.elapsed().as_secs();
+        assert!(
+            (10..=12).contains(&secs),
+            "failed at {secs}s, not at the timeout"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_backs_off_then_recovers() {
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(5));
+        group.register(&t("a")).await.unwrap();
+        group.throttle_next(4);
+        let results = wait_all(
+            &group,
+            &[t("a")],
+            Duration::from_secs(120),
+            &quick(),
+            healthy_verdict(Duration::from_secs(30)),
+            |_| {},
+        )
+        .await;
+        assert!(results[&t("a")].is_ok());
+        let calls = group.describe_calls();
+        let gaps: Vec<u64> = calls
+            .windows(2)
+            .map(|p| (p[1] - p[0]).as_millis() as u64)
+            .collect();
+        // 2 s, 4 s, 8 s, 16 s (±10%) while throttled, then back to 1 s.
+        for (gap, want) in gaps.iter().zip([2000u64, 4000, 8000, 16000]) {
+            assert!(gap.abs_diff(want) <= want / 10 + 1, "{gaps:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn persistent_api_errors_give_up() {
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(5));
+        group.fail_next(100);
+        let results = wait_all(
+            &group,
+            &[t("a")],
+            Duration::from_secs(600),
+            &quick(),
+            drain_verdict,
+            |_| {},
+        )
+        .await;
+        let err = results[&t("a")].clone().unwrap_err();
+        assert!(err.contains("500"), "{err}");
+        assert_eq!(group.describe_calls().len(), 6, "five retries, then stop");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn capacity_guard_waits_then_refuses() {
+        let group = SimGroup::new(&["a", "b", "c"], Duration::from_secs(5));
+        group.set_app_healthy(&t("b"), false);
+        group.set_app_healthy(&t("c"), false);
+        // b turns healthy after 4 s: one other healthy target is enough.
+        group.heal_at(&t("b"), Duration::from_secs(4));
+        let ok = capacity_guard(
+            &group,
+            &[t("a")],
+            MinHealthy::Count(1),
+            Duration::from_secs(30),
+            &quick(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            ok,
+            Capacity {
+                healthy_others: 1,
+                others: 2,
+                required: 1
+            }
+        );
+
+        let started = Instant::now();
+        let err = capacity_guard(
+            &group,
+            &[t("a")],
+            MinHealthy::Percent(100.0),
+            Duration::from_secs(20),
+            &quick(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.contains("1 of 2 other target(s) healthy, min_healthy needs 2"),
+            "{err}"
+        );
+        assert!(err.contains("nothing was taken out of rotation"), "{err}");
+        assert_eq!(started.elapsed().as_secs(), 20);
+    }
+
+    #[test]
+    fn min_healthy_rounds_up() {
+        assert_eq!(MinHealthy::Percent(50.0).required(3), 2);
+        assert_eq!(MinHealthy::Percent(0.0).required(3), 0);
+        assert_eq!(MinHealthy::Count(2).required(9), 2);
+    }
+}
