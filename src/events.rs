@@ -81,9 +81,66 @@ pub enum Event {
     PlayAborted {
         reason: String,
     },
+    /// Where a host stands in the rolling lifecycle (resolving, draining,
+    /// health-checking…), for progress display.
+    Lifecycle {
+        host: String,
+        phase: Phase,
+        detail: String,
+        /// Seconds left before the wait's bound, when waiting.
+        remaining: Option<u64>,
+    },
+    /// Hosts this run took out of rotation and did not put back, and how
+    /// to put each back by hand.
+    OutOfRotation {
+        hosts: Vec<OutOfRotationHost>,
+    },
     Recap {
         hosts: Vec<(String, HostStats)>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Resolving,
+    CapacityCheck,
+    Deregistering,
+    Draining,
+    Deploying,
+    AppHealthCheck,
+    Registering,
+    HealthChecking,
+    InRotation,
+    OutOfRotation,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Resolving => "resolving",
+            Phase::CapacityCheck => "capacity check",
+            Phase::Deregistering => "deregistering",
+            Phase::Draining => "draining",
+            Phase::Deploying => "deploying",
+            Phase::AppHealthCheck => "checking the app",
+            Phase::Registering => "registering",
+            Phase::HealthChecking => "health-checking",
+            Phase::InRotation => "in rotation",
+            Phase::OutOfRotation => "out of rotation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutOfRotationHost {
+    pub host: String,
+    /// `haproxy backend app`, `target group web`.
+    pub group: String,
+    pub target: String,
+    pub why: String,
+    /// A command that puts the host back once it is fixed.
+    pub restore: String,
 }
 
 impl Event {

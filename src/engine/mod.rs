@@ -7,6 +7,7 @@
 //! [`Event`]s and never prints.
 
 pub mod lint;
+mod rolling;
 pub mod scope;
 mod task;
 
@@ -244,6 +245,7 @@ impl Engine {
         let batches = self.batches(play, &hosts)?;
         self.end_play = false;
         let count = batches.len();
+        let mut rolling = None;
         for (index, batch) in batches.into_iter().enumerate() {
             for h in &batch {
                 self.stats.entry(h.clone()).or_default();
@@ -263,10 +265,24 @@ impl Engine {
                 play_hosts: hosts.clone(),
                 batch: batch.clone(),
             };
+            if index == 0 {
+                rolling = self.rolling_for(&ctx, &hosts)?;
+            }
             for section in Section::ALL {
-                let active = self.active(&batch);
+                let mut active = self.active(&batch);
+                if section == Section::Tasks
+                    && let Some(rolling) = rolling.as_mut()
+                {
+                    active = self.take_out(&ctx, rolling, active).await;
+                }
                 let survivors = self.run_list(&ctx, play.section(section), active).await;
                 self.flush_handlers(&ctx, &survivors).await;
+                // Hosts out of rotation go back even when the play stops.
+                if section == Section::Tasks
+                    && let Some(rolling) = rolling.as_mut()
+                {
+                    self.put_back(&ctx, rolling).await;
+                }
                 if self.end_play {
                     break;
                 }
@@ -278,6 +294,9 @@ impl Engine {
                 self.sink.emit(Event::PlayAborted { reason });
                 break;
             }
+        }
+        if let Some(rolling) = &rolling {
+            self.report_out_of_rotation(rolling);
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 use super::scope::{Scope, Vars};
 use super::{Engine, PlayCtx};
 use crate::connection::Connection;
-use crate::events::{Event, Sink, Status};
+use crate::events::{Event, Sink};
 use crate::modules::{self, ModuleContext, TaskResult, spec};
 use crate::playbook::{Action, Task};
 use crate::template::{Templar, TemplateError};
@@ -467,20 +467,9 @@ impl HostRun<'_> {
     }
 
     fn emit(&self, result: &TaskResult, item: Option<String>) {
-        let status = if result.unreachable {
-            Status::Unreachable
-        } else if result.failed {
-            Status::Failed
-        } else if result.skipped {
-            Status::Skipped
-        } else if result.changed {
-            Status::Changed
-        } else {
-            Status::Ok
-        };
         self.sink.emit(Event::HostResult {
             host: self.host.clone(),
-            status,
+            status: result.status(),
             item: if self.task.no_log {
                 item.map(|_| "(censored due to no_log)".into())
             } else {

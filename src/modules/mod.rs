@@ -104,6 +104,22 @@ impl TaskResult {
         }
     }
 
+    /// The status shown for this result.
+    pub fn status(&self) -> crate::events::Status {
+        use crate::events::Status;
+        if self.unreachable {
+            Status::Unreachable
+        } else if self.failed {
+            Status::Failed
+        } else if self.skipped {
+            Status::Skipped
+        } else if self.changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        }
+    }
+
     /// The dictionary a `register` receives.
     pub fn to_json(&self) -> Json {
         let mut map = self.data.clone();

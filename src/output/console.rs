@@ -172,6 +172,28 @@ impl<W: Write + Send> Console<W> {
             }
             Event::Warning { message } => format!("[WARNING]: {message}"),
             Event::PlayAborted { reason } => format!("\nNO MORE HOSTS LEFT: {reason}"),
+            Event::Lifecycle {
+                host,
+                phase,
+                detail,
+                remaining,
+            } => {
+                let left = remaining
+                    .map(|s| format!(" ({s}s left)"))
+                    .unwrap_or_default();
+                let time = chrono::Local::now().format("%H:%M:%S");
+                format!("  {time} [{host}] {}: {detail}{left}", phase.label())
+            }
+            Event::OutOfRotation { hosts } => {
+                let mut s = format!("\n{}", banner("HOSTS OUT OF ROTATION"));
+                for h in hosts {
+                    s.push_str(&format!(
+                        "\n{}: {} in {}: {}\n    put it back once fixed: {}",
+                        h.host, h.target, h.group, h.why, h.restore
+                    ));
+                }
+                s
+            }
             Event::Recap { hosts } => {
                 let mut s = format!("\n{}", banner("PLAY RECAP"));
                 for (host, stats) in hosts {

@@ -167,6 +167,39 @@ impl MetaAction {
 }
 
 impl Task {
+    /// A task the engine runs on its own account (the load balancer steps of
+    /// a rolling play), shown and counted like any other.
+    pub fn synthetic(name: &str, location: Location) -> Task {
+        Task {
+            name: Some(name.to_string()),
+            location,
+            action: Action::Meta(MetaAction::Noop),
+            when: vec![],
+            register: None,
+            loop_items: None,
+            loop_var: "item".into(),
+            index_var: None,
+            loop_label: None,
+            until: None,
+            retries: 3,
+            delay: 5.0,
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: false,
+            notify: vec![],
+            listen: vec![],
+            tags: vec![],
+            no_log: false,
+            become_enabled: None,
+            become_user: None,
+            delegate_to: None,
+            run_once: false,
+            vars: Vars::new(),
+            environment: Vars::new(),
+            check_mode: None,
+        }
+    }
+
     /// The tasks nested directly in this one (block/rescue/always, or an
     /// include's tasks), for walks over a whole task tree.
     pub fn children(&self) -> impl Iterator<Item = &Task> {
@@ -228,38 +261,9 @@ mod tests {
     use super::*;
 
     fn task_with_tags(tags: &[&str]) -> Task {
-        Task {
-            name: None,
-            location: Location {
-                file: "x".into(),
-                line: 1,
-                col: 1,
-            },
-            action: Action::Meta(MetaAction::Noop),
-            when: vec![],
-            register: None,
-            loop_items: None,
-            loop_var: "item".into(),
-            index_var: None,
-            loop_label: None,
-            until: None,
-            retries: 3,
-            delay: 5.0,
-            changed_when: None,
-            failed_when: None,
-            ignore_errors: false,
-            notify: vec![],
-            listen: vec![],
-            tags: tags.iter().map(|s| s.to_string()).collect(),
-            no_log: false,
-            become_enabled: None,
-            become_user: None,
-            delegate_to: None,
-            run_once: false,
-            vars: Vars::new(),
-            environment: Vars::new(),
-            check_mode: None,
-        }
+        let mut task = Task::synthetic("t", Location::new("x", Default::default()));
+        task.tags = tags.iter().map(|s| s.to_string()).collect();
+        task
     }
 
     fn s(v: &[&str]) -> Vec<String> {

@@ -256,6 +256,31 @@ pub async fn capacity_guard(
     }
 }
 
+/// Retries `probe` every `interval` until it succeeds or `bound` passes
+/// (the app's own health URL, checked before registering).
+pub async fn until_ok<F, Fut>(
+    bound: Duration,
+    interval: Duration,
+    mut probe: F,
+) -> Result<Duration, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    loop {
+        let last = match probe().await {
+            Ok(()) => return Ok(started.elapsed()),
+            Err(why) => why,
+        };
+        let left = bound.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(format!("gave up after {}s: {last}", bound.as_secs()));
+        }
+        sleep(interval.min(left)).await;
+    }
+}
+
 /// ±10% jitter so that concurrent rollouts do not poll in lockstep.
 struct Jitter(u64);
 
@@ -501,6 +526,32 @@ mod tests {
         );
         assert!(err.contains("nothing was taken out of rotation"), "{err}");
         assert_eq!(started.elapsed().as_secs(), 20);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn until_ok_retries_until_the_app_answers_or_the_bound() {
+        let started = Instant::now();
+        let mut tries = 0;
+        let took = until_ok(Duration::from_secs(30), Duration::from_secs(1), || {
+            tries += 1;
+            let ok = started.elapsed() >= Duration::from_secs(3);
+            async move {
+                if ok {
+                    Ok(())
+                } else {
+                    Err("HTTP 503".to_string())
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!((took.as_secs(), tries), (3, 4));
+        let err = until_ok(Duration::from_secs(5), Duration::from_secs(1), || async {
+            Err("refused".to_string())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err, "gave up after 5s: refused");
     }
 
     #[test]

@@ -1,0 +1,566 @@
+//! The rolling lifecycle around each batch of a play with `load_balancer:`
+//! (DESIGN.md section 1): after `pre_tasks`, [`Engine::take_out`] resolves
+//! each host's target, checks the remaining capacity, deregisters and waits
+//! for the drain; after `tasks` and their handlers, [`Engine::put_back`]
+//! confirms the app answers, registers and waits until healthy. A host that
+//! fails after leaving rotation stays out (unless `on_failure: restore`),
+//! and the play's end names every such host and how to put it back.
+
+use super::{Engine, PlayCtx};
+use crate::diag::Diagnostic;
+use crate::events::{Event, OutOfRotationHost, Phase};
+use crate::http::{self, HttpRequest};
+use crate::modules::TaskResult;
+use crate::playbook::{Play, Task};
+use crate::traffic::config::{DRAIN_MARGIN, LbConfig, Manager, OnFailure};
+use crate::traffic::haproxy::{Address, Haproxy};
+use crate::traffic::wait::{self, PollSettings};
+use crate::traffic::{Target, TrafficManager};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Used for the drain bound when the manager knows no deregistration delay.
+const DEFAULT_DRAIN: Duration = Duration::from_secs(300);
+/// Lifecycle progress is shown at most this often per host while waiting.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// A rolling play's load balancer state, for the whole play.
+pub(super) struct Rolling {
+    config: LbConfig,
+    groups: Vec<Group>,
+    /// Per host, the load balancer section rendered with its variables.
+    rendered: HashMap<String, LbConfig>,
+    /// Resolved targets, per host.
+    targets: HashMap<String, Target>,
+    /// Hosts this run took out of rotation and has not put back, and why.
+    out: BTreeMap<String, String>,
+    poll: PollSettings,
+}
+
+struct Group {
+    manager: Arc<dyn TrafficManager>,
+    /// How an operator puts a target back by hand, `{target}` filled in.
+    restore: String,
+}
+
+impl Engine {
+    /// The play's rolling state, or `None` for a plain play. Errors (a bad
+    /// section, an undefined variable) stop the play before anything ran.
+    pub(super) fn rolling_for(
+        &self,
+        ctx: &PlayCtx<'_>,
+        hosts: &[String],
+    ) -> Result<Option<Rolling>, Diagnostic> {
+        let Some(raw) = &ctx.play.load_balancer else {
+            return Ok(None);
+        };
+        let env = self.task_env(ctx);
+        let mut rendered = HashMap::new();
+        for host in hosts {
+            let scope = self.scope_in(&env, host, None).into_value();
+            let value = self
+                .templar
+                .render_value(raw, &scope)
+                .map_err(|e| lb_error(ctx.play, format!("{e} (rendering it for {host})")))?;
+            let config = LbConfig::parse(&value).map_err(|e| lb_error(ctx.play, e))?;
+            rendered.insert(host.clone(), config);
+        }
+        let Some(config) = hosts.first().and_then(|h| rendered.get(h)).cloned() else {
+            return Ok(None);
+        };
+        let groups = match &config.manager {
+            Manager::Haproxy {
+                socket,
+                via,
+                backend,
+                ..
+            } => {
+                let address = Address::parse(socket).map_err(|e| lb_error(ctx.play, e))?;
+                let conn = match via {
+                    Some(host) => self.connection_for(host),
+                    None => self.local.clone(),
+                };
+                let command = |cmd: &str| match (&address, via) {
+                    (Address::Unix(path), Some(host)) => {
+                        format!("ssh {host} \"echo '{cmd}' | sudo socat stdio {path}\"")
+                    }
+                    (Address::Unix(path), None) => format!("echo '{cmd}' | socat stdio {path}"),
+                    (Address::Tcp(h, p), _) => format!("echo '{cmd}' | socat stdio tcp:{h}:{p}"),
+                };
+                vec![Group {
+                    manager: Arc::new(Haproxy::new(conn, address.clone(), backend)),
+                    restore: command(&format!("set server {backend}/{{target}} state ready")),
+                }]
+            }
+            Manager::Elbv2 { .. } => {
+                return Err(lb_error(
+                    ctx.play,
+                    "load_balancer: elbv2 is not available yet in this version of rollout; \
+                     use haproxy:, or hand-written tasks"
+                        .into(),
+                ));
+            }
+        };
+        let poll = PollSettings {
+            interval: config.poll_interval,
+            ..PollSettings::default()
+        };
+        Ok(Some(Rolling {
+            config,
+            groups,
+            rendered,
+            targets: HashMap::new(),
+            out: BTreeMap::new(),
+            poll,
+        }))
+    }
+
+    /// Takes the batch's hosts out of rotation; returns those that drained.
+    /// Hosts that cannot leave safely fail while still in rotation.
+    pub(super) async fn take_out(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        rolling: &mut Rolling,
+        hosts: Vec<String>,
+    ) -> Vec<String> {
+        if hosts.is_empty() {
+            return hosts;
+        }
+        let task = self.lifecycle_task(ctx, rolling, "take out of rotation");
+        let hosts = self.resolve_targets(ctx, rolling, &task, hosts);
+        let leaving: Vec<Target> = hosts.iter().map(|h| rolling.targets[h].clone()).collect();
+        for host in &hosts {
+            self.progress(
+                host,
+                Phase::CapacityCheck,
+                "checking the other targets' health",
+                None,
+            );
+        }
+        let mut capacity = Vec::new();
+        for group in &rolling.groups {
+            let bound = rolling.config.healthy_timeout;
+            match wait::capacity_guard(
+                &*group.manager,
+                &leaving,
+                rolling.config.min_healthy,
+                bound,
+                &rolling.poll,
+            )
+            .await
+            {
+                Ok(c) => capacity.push(format!("{}: {}", group.manager.name(), c.describe())),
+                Err(why) => {
+                    for host in &hosts {
+                        self.lifecycle_result(ctx, host, &task, &TaskResult::failed(why.clone()));
+                    }
+                    return Vec::new();
+                }
+            }
+        }
+        let capacity = capacity.join("; ");
+        if self.opts.check {
+            for host in &hosts {
+                let msg = format!("would deregister {} ({capacity})", rolling.targets[host]);
+                self.lifecycle_result(ctx, host, &task, &TaskResult::ok().with_msg(msg));
+            }
+            return hosts;
+        }
+        let mut drained = hosts.clone();
+        for group in &rolling.groups {
+            let mut waiting = Vec::new();
+            for host in &drained {
+                let target = &rolling.targets[host];
+                self.progress(
+                    host,
+                    Phase::Deregistering,
+                    &format!("{target} from {}", group.manager.name()),
+                    None,
+                );
+                match group.manager.deregister(target).await {
+                    Ok(()) => {
+                        rolling
+                            .out
+                            .insert(host.clone(), "deregistered, not yet drained".into());
+                        waiting.push(host.clone());
+                    }
+                    Err(e) => {
+                        let why =
+                            format!("deregistering {target} from {}: {e}", group.manager.name());
+                        self.lifecycle_result(ctx, host, &task, &TaskResult::failed(why));
+                    }
+                }
+            }
+            let bound = match rolling.config.drain_timeout {
+                Some(bound) => bound,
+                None => match group.manager.drain_delay().await {
+                    Ok(Some(delay)) => delay + DRAIN_MARGIN,
+                    _ => DEFAULT_DRAIN + DRAIN_MARGIN,
+                },
+            };
+            let outcome = self
+                .wait_group(
+                    rolling,
+                    group,
+                    &waiting,
+                    bound,
+                    Phase::Draining,
+                    wait::drain_verdict,
+                )
+                .await;
+            drained = Vec::new();
+            for host in waiting {
+                let target = rolling.targets[&host].clone();
+                let finished = match outcome.get(&target) {
+                    Some(Ok(took)) => group
+                        .manager
+                        .drained(&target)
+                        .await
+                        .map(|()| *took)
+                        .map_err(|e| e.to_string()),
+                    Some(Err(why)) => Err(why.clone()),
+                    None => Err("no answer from the load balancer".into()),
+                };
+                match finished {
+                    Ok(took) => {
+                        rolling
+                            .out
+                            .insert(host.clone(), "taken out for the deploy".into());
+                        drained.push(host);
+                        let _ = took;
+                    }
+                    Err(why) => {
+                        let why = format!(
+                            "{target} did not drain from {}: {why}",
+                            group.manager.name()
+                        );
+                        rolling.out.insert(host.clone(), why.clone());
+                        self.lifecycle_result(ctx, &host, &task, &TaskResult::failed(why));
+                    }
+                }
+            }
+        }
+        for host in &drained {
+            let msg = format!("{} drained ({capacity})", rolling.targets[host]);
+            self.progress(host, Phase::OutOfRotation, "deploying", None);
+            self.lifecycle_result(ctx, host, &task, &TaskResult::changed().with_msg(msg));
+        }
+        drained
+    }
+
+    /// Puts back the batch's hosts that this run took out and that did not
+    /// fail (failed ones too with `on_failure: restore`).
+    pub(super) async fn put_back(&mut self, ctx: &PlayCtx<'_>, rolling: &mut Rolling) {
+        let restore = rolling.config.on_failure == OnFailure::Restore;
+        let hosts: Vec<String> = ctx
+            .batch
+            .iter()
+            .filter(|h| rolling.out.contains_key(*h) && rolling.targets.contains_key(*h))
+            .filter(|h| {
+                self.flags
+                    .get(*h)
+                    .is_some_and(|f| !f.unreachable && (restore || !f.failed))
+            })
+            .cloned()
+            .collect();
+        if self.opts.check {
+            if !hosts.is_empty() || !ctx.batch.is_empty() {
+                let task = self.lifecycle_task(ctx, rolling, "back in rotation");
+                for host in self.active(&ctx.batch) {
+                    if let Some(target) = rolling.targets.get(&host) {
+                        let msg = format!("would register {target} and wait until healthy");
+                        self.lifecycle_result(ctx, &host, &task, &TaskResult::ok().with_msg(msg));
+                    }
+                }
+            }
+            return;
+        }
+        if hosts.is_empty() {
+            return;
+        }
+        let task = self.lifecycle_task(ctx, rolling, "back in rotation");
+        let hosts = self.check_apps(ctx, rolling, &task, hosts).await;
+        let mut healthy = hosts.clone();
+        for group in &rolling.groups {
+            let mut waiting = Vec::new();
+            for host in &healthy {
+                let target = &rolling.targets[host];
+                self.progress(
+                    host,
+                    Phase::Registering,
+                    &format!("{target} in {}", group.manager.name()),
+                    None,
+                );
+                match group.manager.register(target).await {
+                    Ok(()) => waiting.push(host.clone()),
+                    Err(e) => {
+                        let why = format!("registering {target} in {}: {e}", group.manager.name());
+                        rolling.out.insert(host.clone(), why.clone());
+                        self.lifecycle_result(ctx, host, &task, &TaskResult::failed(why));
+                    }
+                }
+            }
+            let verdict = wait::healthy_verdict(rolling.config.unhealthy_grace);
+            let outcome = self
+                .wait_group(
+                    rolling,
+                    group,
+                    &waiting,
+                    rolling.config.healthy_timeout,
+                    Phase::HealthChecking,
+                    verdict,
+                )
+                .await;
+            healthy = Vec::new();
+            for host in waiting {
+                let target = rolling.targets[&host].clone();
+                match outcome.get(&target) {
+                    Some(Ok(_)) => healthy.push(host),
+                    other => {
+                        let why = match other {
+                            Some(Err(why)) => why.clone(),
+                            _ => "no answer from the load balancer".into(),
+                        };
+                        // A host that never turned healthy takes no traffic.
+                        let _ = group.manager.deregister(&target).await;
+                        let _ = group.manager.drained(&target).await;
+                        let why = format!(
+                            "{target} did not turn healthy in {}: {why}",
+                            group.manager.name()
+                        );
+                        rolling.out.insert(host.clone(), why.clone());
+                        self.lifecycle_result(ctx, &host, &task, &TaskResult::failed(why));
+                    }
+                }
+            }
+        }
+        for host in healthy {
+            let target = rolling.targets[&host].clone();
+            rolling.out.remove(&host);
+            self.progress(&host, Phase::InRotation, &format!("{target} healthy"), None);
+            let result = TaskResult::changed().with_msg(format!("{target} registered and healthy"));
+            if self.flags.get(&host).is_some_and(|f| f.failed) {
+                // on_failure: restore put a failed host back; it stays failed.
+                self.sink.emit(Event::Warning {
+                    message: format!(
+                        "{host} failed but was restored to rotation (on_failure: restore)"
+                    ),
+                });
+                continue;
+            }
+            self.lifecycle_result(ctx, &host, &task, &result);
+        }
+    }
+
+    /// Tells the operator which hosts the play leaves out of rotation.
+    pub(super) fn report_out_of_rotation(&self, rolling: &Rolling) {
+        if rolling.out.is_empty() {
+            return;
+        }
+        let mut hosts = Vec::new();
+        for (host, why) in &rolling.out {
+            let target = rolling
+                .targets
+                .get(host)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            for group in &rolling.groups {
+                hosts.push(OutOfRotationHost {
+                    host: host.clone(),
+                    group: group.manager.name(),
+                    target: target.clone(),
+                    why: why.clone(),
+                    restore: group.restore.replace("{target}", &target),
+                });
+            }
+        }
+        self.sink.emit(Event::OutOfRotation { hosts });
+    }
+
+    fn lifecycle_task(&self, ctx: &PlayCtx<'_>, rolling: &Rolling, step: &str) -> Task {
+        let names: Vec<String> = rolling.groups.iter().map(|g| g.manager.name()).collect();
+        let task = Task::synthetic(
+            &format!("load_balancer: {step} ({})", names.join(", ")),
+            ctx.play.location.clone(),
+        );
+        self.sink.emit(Event::TaskStart {
+            name: task.display_name(),
+            location: Some(task.location.to_string()),
+            handler: false,
+        });
+        task
+    }
+
+    /// Each host's target, from its rendered section; hosts whose target
+    /// cannot be known fail (still in rotation).
+    fn resolve_targets(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        rolling: &mut Rolling,
+        task: &Task,
+        hosts: Vec<String>,
+    ) -> Vec<String> {
+        let mut resolved = Vec::new();
+        for host in hosts {
+            self.progress(&host, Phase::Resolving, "finding the host's target", None);
+            let target = match rolling.rendered.get(&host).map(|c| &c.manager) {
+                Some(Manager::Haproxy { server, .. }) => Ok(Target {
+                    id: server.clone(),
+                    port: None,
+                }),
+                _ => Err(format!("{host} has no load balancer target")),
+            };
+            match target {
+                Ok(target) => {
+                    rolling.targets.insert(host.clone(), target);
+                    resolved.push(host);
+                }
+                Err(why) => {
+                    self.lifecycle_result(ctx, &host, task, &TaskResult::failed(why));
+                }
+            }
+        }
+        resolved
+    }
+
+    /// Confirms each host's app answers its `health_url` (from the host)
+    /// before it is registered: HAProxy sends traffic on `ready` at once.
+    async fn check_apps(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        rolling: &mut Rolling,
+        task: &Task,
+        hosts: Vec<String>,
+    ) -> Vec<String> {
+        let bound = rolling.config.healthy_timeout;
+        let interval = rolling.config.poll_interval;
+        let mut checks = Vec::new();
+        for host in &hosts {
+            let Some(url) = rolling
+                .rendered
+                .get(host)
+                .and_then(|c| c.health_url.clone())
+            else {
+                checks.push(None);
+                continue;
+            };
+            self.progress(host, Phase::AppHealthCheck, &url, Some(bound));
+            let conn = self.connection_for(host);
+            checks.push(Some(async move {
+                wait::until_ok(bound, interval, || {
+                    let (conn, url) = (conn.clone(), url.clone());
+                    async move {
+                        let mut request = HttpRequest::get(&url);
+                        request.timeout = Duration::from_secs(5);
+                        match http::send_or_curl(&*conn, &request).await {
+                            Ok(r) if (200..300).contains(&r.status) => Ok(()),
+                            Ok(r) => Err(format!("{url} answered HTTP {}", r.status)),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                })
+                .await
+            }));
+        }
+        let results = futures::future::join_all(checks.into_iter().map(|c| async move {
+            match c {
+                Some(check) => check.await.map(|_| ()),
+                None => Ok(()),
+            }
+        }))
+        .await;
+        let mut ok = Vec::new();
+        for (host, result) in hosts.into_iter().zip(results) {
+            match result {
+                Ok(()) => ok.push(host),
+                Err(why) => {
+                    let why = format!("the app's health check failed before registering: {why}");
+                    rolling.out.insert(host.clone(), why.clone());
+                    self.lifecycle_result(ctx, &host, task, &TaskResult::failed(why));
+                }
+            }
+        }
+        ok
+    }
+
+    /// One wait for `hosts` of a group, showing progress every few seconds.
+    async fn wait_group(
+        &self,
+        rolling: &Rolling,
+        group: &Group,
+        hosts: &[String],
+        bound: Duration,
+        phase: Phase,
+        judge: impl FnMut(Option<&crate::traffic::Health>, Duration) -> wait::Verdict,
+    ) -> HashMap<Target, Result<Duration, String>> {
+        if hosts.is_empty() {
+            return HashMap::new();
+        }
+        let by_target: HashMap<Target, String> = hosts
+            .iter()
+            .map(|h| (rolling.targets[h].clone(), h.clone()))
+            .collect();
+        let targets: Vec<Target> = by_target.keys().cloned().collect();
+        let mut last_shown: Option<Duration> = None;
+        let sink = self.sink.clone();
+        wait::wait_all(
+            &*group.manager,
+            &targets,
+            bound,
+            &rolling.poll,
+            judge,
+            |round| {
+                if last_shown.is_some_and(|t| round.elapsed < t + PROGRESS_EVERY) {
+                    return;
+                }
+                last_shown = Some(round.elapsed);
+                for (target, why) in round.waiting {
+                    if let Some(host) = by_target.get(target) {
+                        sink.emit(Event::Lifecycle {
+                            host: host.clone(),
+                            phase,
+                            detail: why.clone(),
+                            remaining: Some(round.bound.saturating_sub(round.elapsed).as_secs()),
+                        });
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    /// Shows and counts a lifecycle step's result like a task's.
+    fn lifecycle_result(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        host: &str,
+        task: &Task,
+        result: &TaskResult,
+    ) {
+        self.sink.emit(Event::HostResult {
+            host: host.to_string(),
+            status: result.status(),
+            item: None,
+            result: result.to_json(),
+            ignored: false,
+            delegated_to: None,
+            // The operator sees drain times and the capacity math.
+            show_result: true,
+        });
+        self.record(ctx, host, task, result, None);
+    }
+
+    fn progress(&self, host: &str, phase: Phase, detail: &str, bound: Option<Duration>) {
+        self.sink.emit(Event::Lifecycle {
+            host: host.to_string(),
+            phase,
+            detail: detail.to_string(),
+            remaining: bound.map(|b| b.as_secs()),
+        });
+    }
+}
+
+fn lb_error(play: &Play, message: String) -> Diagnostic {
+    Diagnostic::new(format!("load_balancer: {message}")).with_location(play.location.clone())
+}
