@@ -40,8 +40,9 @@ USER_SHELL = "/bin/sh"
 
 DEFAULT_BASE_PORT = 2200
 IMDS_PORT_OFFSET = 6000                 # imds base port = base port + 6000
-APP_PORT_OFFSET = 20000                 # host i's app: 127.0.0.(10+i):(P+20000+i);
-                                        # HAProxy's frontend: 127.0.0.1:(P+20000)
+APP_PORT_OFFSET = 20000                 # app base port A = base port + 20000 unless given:
+                                        # host i's app on 127.0.0.(10+i):(A+i), HAProxy on 127.0.0.1:A
+                                        # (keep every port below the ephemeral range, 32768+)
 HAPROXY = "/usr/sbin/haproxy"
 ADDRESS_OFFSET = 10                     # host i -> 127.0.0.(10+i)
 MAX_HOSTS = 254 - ADDRESS_OFFSET
@@ -558,12 +559,12 @@ def instance_id_for(name):
     return "i-" + hashlib.sha256(name.encode()).hexdigest()[:17]
 
 
-def plan_host(d, i, base_port, imds_base_port):
+def plan_host(d, i, base_port, imds_base_port, app_base_port):
     name = "host%d" % i
     hd = os.path.join(d, name)
     addr = "127.0.0.%d" % (ADDRESS_OFFSET + i)
     return {
-        "app_port": base_port + APP_PORT_OFFSET + i,
+        "app_port": app_base_port + i,
         "app_ctl": os.path.join(hd, "appctl"),
         "name": name,
         "index": i,
@@ -735,7 +736,7 @@ def start_haproxy(fleet):
         "socket": os.path.join(d, "haproxy.sock"),
         "pidfile": os.path.join(d, "haproxy.pid"),
         "log": os.path.join(d, "haproxy.out"),
-        "port": fleet["base_port"] + APP_PORT_OFFSET,
+        "port": fleet["app_base_port"],
     }
     hp["url"] = "http://127.0.0.1:%d/" % hp["port"]
     servers = "\n".join("    server %s %s:%d check" % (h["name"], h["address"], h["app_port"])
@@ -793,12 +794,13 @@ def write_inventories(fleet):
 
 
 def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None, no_forwarding=(),
-       app=False, haproxy=False):
+       app=False, haproxy=False, app_base_port=None):
     """Bring up (or bring back to this shape) a fleet in d; return fleet dict."""
     t0 = time.monotonic()
     if not 1 <= hosts <= MAX_HOSTS:
         raise BedError("--hosts must be 1..%d" % MAX_HOSTS)
     imds_base_port = imds_base_port or base_port + IMDS_PORT_OFFSET
+    app_base_port = app_base_port or base_port + APP_PORT_OFFSET
     for p in (base_port + 1, base_port + hosts, imds_base_port + 1, imds_base_port + hosts):
         if not 1024 <= p <= 65535:
             raise BedError("port %d out of range" % p)
@@ -836,7 +838,9 @@ def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None, no_forwarding
         "inventory": os.path.join(d, "inventory"),
         "inventory_yaml": os.path.join(d, "inventory.yaml"),
         "inventory_pw": os.path.join(d, "inventory-pw"),
-        "hosts": [plan_host(d, i, base_port, imds_base_port) for i in range(1, hosts + 1)],
+        "app_base_port": app_base_port,
+        "hosts": [plan_host(d, i, base_port, imds_base_port, app_base_port)
+                  for i in range(1, hosts + 1)],
         "app": app or haproxy,
         "processes": [],
     }
@@ -972,6 +976,9 @@ def main(argv=None):
                    help="host i's IMDS listens on Q+i (default P+%d)" % IMDS_PORT_OFFSET)
     u.add_argument("--no-forwarding", action="append", default=[], metavar="HOST",
                    help="this host's sshd refuses TCP and unix-socket forwarding")
+    u.add_argument("--app-base-port", type=int,
+                   help="host i's app listens on A+i, HAProxy on 127.0.0.1:A (default P+%d)"
+                   % APP_PORT_OFFSET)
     u.add_argument("--app", action="store_true", help="run the versioned app on every host")
     u.add_argument("--haproxy", action="store_true",
                    help="run the app and a real HAProxy in front of it")
@@ -981,7 +988,7 @@ def main(argv=None):
     try:
         if a.cmd == "up":
             print_summary(up(a.dir, a.hosts, a.base_port, a.imds_base_port, a.no_forwarding,
-                             a.app, a.haproxy))
+                             a.app, a.haproxy, a.app_base_port))
         elif a.cmd == "down":
             down(a.dir)
         else:

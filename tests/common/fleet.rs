@@ -37,10 +37,20 @@ impl Fleet {
                 &base.to_string(),
                 "--imds-base-port",
                 &(base + 10).to_string(),
+                // Below the ephemeral port range, like the others.
+                "--app-base-port",
+                &(20000 + slot * 20).to_string(),
             ])
             .args(extra)
             .output()
             .expect("tests/bed/up runs");
+        if !out.status.success() {
+            // Whatever did start is stopped before the test fails.
+            let down = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/down");
+            let _ = Command::new(down)
+                .args(["--dir", dir.to_str().unwrap()])
+                .status();
+        }
         assert!(
             out.status.success(),
             "fleet up failed:\n{}\n{}",
