@@ -52,24 +52,32 @@ impl Drop for Traffic {
     }
 }
 
-fn site() -> String {
+/// A playbook of the project's `playbooks/`.
+fn playbook(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("playbooks/site.yaml")
+        .join("playbooks")
+        .join(name)
         .display()
         .to_string()
+}
+
+/// The HAProxy rollout; the ELBv2 one is `site.yaml`.
+fn site() -> String {
+    playbook("site-haproxy.yaml")
 }
 
 /// Writes a variant of site.yaml where it finds the project's templates/.
 fn variant(fleet: &Fleet, name: &str, text: &str) -> String {
     let dir = fleet.dir.join("playbooks");
     fs::create_dir_all(&dir).unwrap();
-    let templates = fleet.dir.join("templates");
-    if !templates.exists() {
-        std::os::unix::fs::symlink(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
-            templates,
-        )
-        .unwrap();
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (link, target) in [
+        (fleet.dir.join("templates"), project.join("templates")),
+        (dir.join("release"), project.join("playbooks/release")),
+    ] {
+        if !link.exists() {
+            std::os::unix::fs::symlink(target, link).unwrap();
+        }
     }
     let path = dir.join(name);
     fs::write(&path, text).unwrap();
@@ -133,7 +141,45 @@ fn haproxy_rollout_under_live_traffic_drops_nothing() {
     }
     // One host at a time: drained, in maintenance, back — and nothing else
     // (no server ever went DOWN by failing a health check).
-    let expected: Vec<String> = (1..=4)
+    assert_eq!(haproxy_transitions(&fleet), one_at_a_time(4));
+    assert!(
+        out.stdout
+            .contains("load_balancer: take out of rotation (haproxy backend app)")
+    );
+    assert!(!out.stdout.contains("OUT OF ROTATION"), "{}", out.stdout);
+}
+
+/// rollout's environment for the fleet's ELBv2 API (moto behind elb.py).
+fn aws_env(fleet: &Fleet) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "AWS_ENDPOINT_URL",
+            fleet.info["elb"]["endpoint"].as_str().unwrap().to_string(),
+        ),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+    ]
+}
+
+/// The ELBv2 calls elb.py saw: `(action, target)`.
+fn elb_calls(fleet: &Fleet) -> Vec<(String, String)> {
+    fs::read_to_string(fleet.dir.join("elb-calls.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().skip(1);
+            Some((f.next()?.to_string(), f.next().unwrap_or("").to_string()))
+        })
+        .collect()
+}
+
+/// drain, maint, ready for host1, then host2… : one host at a time.
+fn one_at_a_time(hosts: usize) -> Vec<String> {
+    (1..=hosts)
         .flat_map(|i| {
             [
                 format!("host{i} enters drain state"),
@@ -141,13 +187,64 @@ fn haproxy_rollout_under_live_traffic_drops_nothing() {
                 format!("host{i} is UP/READY (leaving forced maintenance)"),
             ]
         })
-        .collect();
-    assert_eq!(haproxy_transitions(&fleet), expected);
-    assert!(
-        out.stdout
-            .contains("load_balancer: take out of rotation (haproxy backend app)")
+        .collect()
+}
+
+#[test]
+fn elbv2_rollout_under_live_traffic_drops_nothing() {
+    let fleet = Fleet::up_with(
+        4,
+        44,
+        &["--elbv2", "--elb-port", "25088", "--dereg-delay", "5"],
     );
-    assert!(!out.stdout.contains("OUT OF ROTATION"), "{}", out.stdout);
+    let traffic = Traffic::start(&fleet);
+    let env = aws_env(&fleet);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = fleet.play_env(&playbook("site.yaml"), &["-e", "version=2.0"], &env);
+    let tally = traffic.finish();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        (tally["failed"].as_u64(), tally["errors"].as_u64()),
+        (Some(0), Some(0)),
+        "requests failed during the rollout: {tally:#}"
+    );
+    for i in 0..4 {
+        assert_eq!(served_version(&fleet, i), format!("host{} 2.0", i + 1));
+    }
+    // The mutations moto saw are exactly the lifecycle, host by host, each
+    // with the port it was registered with; the instance IDs came from
+    // each host's IMDSv2.
+    let mutations: Vec<(String, String)> = elb_calls(&fleet)
+        .into_iter()
+        .filter(|(action, _)| action.ends_with("Targets"))
+        .collect();
+    let expected: Vec<(String, String)> = (0..4)
+        .flat_map(|i| {
+            let h = fleet.host(i);
+            let target = format!("{}:{}", h["instance_id"].as_str().unwrap(), h["app_port"]);
+            [
+                ("DeregisterTargets".to_string(), target.clone()),
+                ("RegisterTargets".to_string(), target),
+            ]
+        })
+        .collect();
+    assert_eq!(mutations, expected);
+    // HAProxy followed the target group's state, one host at a time.
+    assert_eq!(haproxy_transitions(&fleet), one_at_a_time(4));
+    // Shared polling: never more than 10 Describe calls in any second.
+    let log = fs::read_to_string(fleet.dir.join("elb-calls.log")).unwrap();
+    let times: Vec<f64> = log
+        .lines()
+        .filter(|l| l.contains(" Describe"))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    for w in times.windows(11) {
+        assert!(
+            w[10] - w[0] >= 0.99,
+            "11 Describe calls within {:.3}s",
+            w[10] - w[0]
+        );
+    }
 }
 
 #[test]
@@ -230,8 +327,8 @@ fn a_botched_release_stays_out_of_rotation_and_stops_the_rollout() {
         &fleet,
         "botched.yaml",
         &fs::read_to_string(site()).unwrap().replace(
-            "      notify: restart app\n",
-            "      notify: restart app\n    - name: Break host1\n      file: { path: \"{{ app_dir }}/unhealthy\", state: touch }\n      when: inventory_hostname == 'host1'\n",
+            "    - import_tasks: release/deploy.yaml\n",
+            "    - import_tasks: release/deploy.yaml\n    - name: Break host1\n      file: { path: \"{{ app_dir }}/unhealthy\", state: touch }\n      when: inventory_hostname == 'host1'\n",
         ),
     );
     let traffic = Traffic::start(&fleet);

@@ -266,7 +266,7 @@ impl Engine {
                 batch: batch.clone(),
             };
             if index == 0 {
-                rolling = self.rolling_for(&ctx, &hosts)?;
+                rolling = self.rolling_for(&ctx, &hosts).await?;
             }
             for section in Section::ALL {
                 let mut active = self.active(&batch);

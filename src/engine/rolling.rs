@@ -13,6 +13,7 @@ use crate::http::{self, HttpRequest};
 use crate::modules::TaskResult;
 use crate::playbook::{Play, Task};
 use crate::traffic::config::{DRAIN_MARGIN, LbConfig, Manager, OnFailure};
+use crate::traffic::elbv2::{DESCRIBE_GAP, Elbv2, Pace};
 use crate::traffic::haproxy::{Address, Haproxy};
 use crate::traffic::wait::{self, PollSettings};
 use crate::traffic::{Target, TrafficManager};
@@ -47,7 +48,7 @@ struct Group {
 impl Engine {
     /// The play's rolling state, or `None` for a plain play. Errors (a bad
     /// section, an undefined variable) stop the play before anything ran.
-    pub(super) fn rolling_for(
+    pub(super) async fn rolling_for(
         &self,
         ctx: &PlayCtx<'_>,
         hosts: &[String],
@@ -90,16 +91,28 @@ impl Engine {
                 };
                 vec![Group {
                     manager: Arc::new(Haproxy::new(conn, address.clone(), backend)),
-                    restore: command(&format!("set server {backend}/{{target}} state ready")),
+                    restore: command(&format!("set server {backend}/{{id}} state ready")),
                 }]
             }
-            Manager::Elbv2 { .. } => {
-                return Err(lb_error(
-                    ctx.play,
-                    "load_balancer: elbv2 is not available yet in this version of rollout; \
-                     use haproxy:, or hand-written tasks"
-                        .into(),
-                ));
+            Manager::Elbv2 { target_groups, .. } => {
+                // One pace for every group of the play: Describe* stays
+                // under ELBv2's rate whatever the number of groups.
+                let pace = Arc::new(Pace::new(DESCRIBE_GAP));
+                let mut groups = Vec::new();
+                for name in target_groups {
+                    let group = Elbv2::connect(name, pace.clone())
+                        .await
+                        .map_err(|e| lb_error(ctx.play, e.to_string()))?;
+                    let restore = format!(
+                        "aws elbv2 register-targets --target-group-arn {} --targets Id={{id}}{{port}}",
+                        group.arn()
+                    );
+                    groups.push(Group {
+                        manager: Arc::new(group),
+                        restore,
+                    });
+                }
+                groups
             }
         };
         let poll = PollSettings {
@@ -128,7 +141,7 @@ impl Engine {
             return hosts;
         }
         let task = self.lifecycle_task(ctx, rolling, "take out of rotation");
-        let hosts = self.resolve_targets(ctx, rolling, &task, hosts);
+        let hosts = self.resolve_targets(ctx, rolling, &task, hosts).await;
         let leaving: Vec<Target> = hosts.iter().map(|h| rolling.targets[h].clone()).collect();
         for host in &hosts {
             self.progress(
@@ -371,7 +384,7 @@ impl Engine {
                     group: group.manager.name(),
                     target: target.clone(),
                     why: why.clone(),
-                    restore: group.restore.replace("{target}", &target),
+                    restore: restore_command(&group.restore, rolling.targets.get(host)),
                 });
             }
         }
@@ -392,31 +405,69 @@ impl Engine {
         task
     }
 
-    /// Each host's target, from its rendered section; hosts whose target
-    /// cannot be known fail (still in rotation).
-    fn resolve_targets(
+    /// Each host's target, from its rendered section: the HAProxy server,
+    /// or the EC2 instance (the `instance_id` host var, else IMDSv2 read
+    /// through the host's connection) with its registered port. Hosts whose
+    /// target cannot be known fail, still in rotation.
+    async fn resolve_targets(
         &mut self,
         ctx: &PlayCtx<'_>,
         rolling: &mut Rolling,
         task: &Task,
         hosts: Vec<String>,
     ) -> Vec<String> {
-        let mut resolved = Vec::new();
-        for host in hosts {
-            self.progress(&host, Phase::Resolving, "finding the host's target", None);
-            let target = match rolling.rendered.get(&host).map(|c| &c.manager) {
-                Some(Manager::Haproxy { server, .. }) => Ok(Target {
-                    id: server.clone(),
-                    port: None,
-                }),
-                _ => Err(format!("{host} has no load balancer target")),
+        let env = self.task_env(ctx);
+        let mut lookups = Vec::new();
+        for host in &hosts {
+            self.progress(host, Phase::Resolving, "finding the host's target", None);
+            let scope = self.scope_in(&env, host, None).into_value();
+            let var = |name: &str| {
+                scope
+                    .get_attr(name)
+                    .ok()
+                    .filter(|v| !v.is_undefined() && !v.is_none())
+                    .map(|v| v.to_string())
             };
-            match target {
-                Ok(target) => {
-                    rolling.targets.insert(host.clone(), target);
+            let manager = rolling.rendered.get(host).map(|c| c.manager.clone());
+            let conn = self.connection_for(host);
+            let (instance_id, endpoint) = (var("instance_id"), var("imds_endpoint"));
+            lookups.push(async move {
+                match manager {
+                    Some(Manager::Haproxy { server, .. }) => Ok((server, None)),
+                    Some(Manager::Elbv2 { port, .. }) => {
+                        let id = match instance_id {
+                            Some(id) => id,
+                            None => {
+                                let endpoint =
+                                    endpoint.as_deref().unwrap_or(crate::imds::DEFAULT_ENDPOINT);
+                                crate::imds::instance_id(&*conn, endpoint)
+                                    .await
+                                    .map_err(|e| format!("finding the instance ID: {e}"))?
+                            }
+                        };
+                        Ok((id, port))
+                    }
+                    None => Err("no load balancer target".to_string()),
+                }
+            });
+        }
+        let found = futures::future::join_all(lookups).await;
+        // Targets registered with a port are deregistered with that port.
+        let registered = match rolling.groups.first() {
+            Some(group) => group.manager.describe().await.unwrap_or_default(),
+            None => HashMap::new(),
+        };
+        let mut resolved = Vec::new();
+        for (host, lookup) in hosts.into_iter().zip(found) {
+            match lookup {
+                Ok((id, port)) => {
+                    let port = port
+                        .or_else(|| registered.keys().find(|t| t.id == id).and_then(|t| t.port));
+                    rolling.targets.insert(host.clone(), Target { id, port });
                     resolved.push(host);
                 }
                 Err(why) => {
+                    let why = format!("{host}: {why}; nothing was taken out of rotation");
                     self.lifecycle_result(ctx, &host, task, &TaskResult::failed(why));
                 }
             }
@@ -559,6 +610,18 @@ impl Engine {
             remaining: bound.map(|b| b.as_secs()),
         });
     }
+}
+
+/// The manager's restore command for one target (`{id}`, `{port}` filled in).
+fn restore_command(template: &str, target: Option<&Target>) -> String {
+    let (id, port) = match target {
+        Some(t) => (
+            t.id.as_str(),
+            t.port.map(|p| format!(",Port={p}")).unwrap_or_default(),
+        ),
+        None => ("?", String::new()),
+    };
+    template.replace("{id}", id).replace("{port}", &port)
 }
 
 fn lb_error(play: &Play, message: String) -> Diagnostic {

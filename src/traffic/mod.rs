@@ -1,6 +1,7 @@
 //! Traffic managers: what takes a host out of rotation and puts it back.
 //!
 //! - [`config`]: the play's `load_balancer:` section, parsed and checked.
+//! - [`elbv2`]: ELBv2 target groups through the AWS SDK.
 //! - [`haproxy`]: HAProxy's runtime API (drain / maint / ready, `show stat`).
 //! - [`wait`]: the bounded, shared polling loops (drain, healthy, capacity),
 //!   written against the [`TrafficManager`] trait and tested on a paused
@@ -11,6 +12,7 @@
 //! host of the group.
 
 pub mod config;
+pub mod elbv2;
 pub mod haproxy;
 #[cfg(test)]
 pub mod sim;

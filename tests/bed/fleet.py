@@ -44,6 +44,10 @@ APP_PORT_OFFSET = 20000                 # app base port A = base port + 20000 un
                                         # host i's app on 127.0.0.(10+i):(A+i), HAProxy on 127.0.0.1:A
                                         # (keep every port below the ephemeral range, 32768+)
 HAPROXY = "/usr/sbin/haproxy"
+ELB_PORT_OFFSET = 500                   # the ELBv2 API (elb.py) on 127.0.0.1:(A+500), moto on A+501
+# elb.py needs moto and boto3: the project's virtualenv (scripts/setup makes it).
+BED_PYTHON = os.environ.get("ROLLOUT_BED_PYTHON") or os.path.join(
+    os.path.dirname(os.path.dirname(HERE)), ".venv", "bin", "python")
 ADDRESS_OFFSET = 10                     # host i -> 127.0.0.(10+i)
 MAX_HOSTS = 254 - ADDRESS_OFFSET
 REGION = "us-east-1"
@@ -637,7 +641,36 @@ def fleet_vars(fleet):
     hp = fleet.get("haproxy")
     if not hp:
         return []
-    return [("haproxy_socket", hp["socket"]), ("haproxy_backend", "app"), ("lb_url", hp["url"])]
+    out = [("haproxy_socket", hp["socket"]), ("haproxy_backend", "app"), ("lb_url", hp["url"])]
+    if fleet.get("elb"):
+        out.append(("tg_arn", fleet["elb"]["target_group_arn"]))
+    return out
+
+
+def start_elb(fleet, dereg_delay, port=None):
+    """moto behind elb.py, which makes it behave like an ALB (see elb.py)."""
+    d = fleet["dir"]
+    if not os.access(BED_PYTHON, os.X_OK):
+        raise BedError("%s missing: run scripts/setup (it makes the virtualenv with moto)" % BED_PYTHON)
+    port = port or fleet["app_base_port"] + ELB_PORT_OFFSET
+    for p in (port, port + 1):
+        if not port_free("127.0.0.1", p):
+            raise BedError("127.0.0.1:%d (ELBv2/moto) is already in use; try another --elb-port" % p)
+    pidfile = os.path.join(d, "elb.pid")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(d, "elb.json"))
+    argv = [BED_PYTHON, os.path.join(HERE, "elb.py"), "--dir", d, "--port", str(port),
+            "--moto-port", str(port + 1), "--haproxy-socket", fleet["haproxy"]["socket"],
+            "--dereg-delay", str(dereg_delay), "--pidfile", pidfile]
+    rec = start_process(fleet, "elb", argv, pidfile, log_path=os.path.join(d, "elb.out"), pidfile=pidfile)
+    try:
+        finish_start(rec, lambda: os.path.exists(os.path.join(d, "elb.json")), timeout=60)
+    finally:
+        save(fleet)
+    with open(os.path.join(d, "elb.json")) as fh:
+        fleet["elb"] = json.load(fh)
+    for h in fleet["hosts"]:
+        h["instance_id"] = fleet["elb"]["instances"][h["name"]]
 
 
 APPCTL = """#!/bin/sh
@@ -794,7 +827,7 @@ def write_inventories(fleet):
 
 
 def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None, no_forwarding=(),
-       app=False, haproxy=False, app_base_port=None):
+       app=False, haproxy=False, app_base_port=None, elbv2=False, dereg_delay=5, elb_port=None):
     """Bring up (or bring back to this shape) a fleet in d; return fleet dict."""
     t0 = time.monotonic()
     if not 1 <= hosts <= MAX_HOSTS:
@@ -841,7 +874,7 @@ def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None, no_forwarding
         "app_base_port": app_base_port,
         "hosts": [plan_host(d, i, base_port, imds_base_port, app_base_port)
                   for i in range(1, hosts + 1)],
-        "app": app or haproxy,
+        "app": app or haproxy or elbv2,
         "processes": [],
     }
 
@@ -909,8 +942,10 @@ def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None, no_forwarding
         save(fleet)
     if fleet["app"]:
         start_apps(fleet, deploy)
-    if haproxy:
+    if haproxy or elbv2:
         start_haproxy(fleet)
+    if elbv2:
+        start_elb(fleet, dereg_delay, elb_port)
     write_inventories(fleet)
     save(fleet)
     log("fleet of %d up in %s (%.2fs; %d keys generated, %d processes started, %d kept)"
@@ -980,6 +1015,11 @@ def main(argv=None):
                    help="host i's app listens on A+i, HAProxy on 127.0.0.1:A (default P+%d)"
                    % APP_PORT_OFFSET)
     u.add_argument("--app", action="store_true", help="run the versioned app on every host")
+    u.add_argument("--elbv2", action="store_true",
+                   help="HAProxy driven by an ALB-like ELBv2 API (moto, via elb.py)")
+    u.add_argument("--dereg-delay", type=float, default=5,
+                   help="the target group's deregistration delay in seconds (default 5)")
+    u.add_argument("--elb-port", type=int, help="the ELBv2 API's port (default A+%d)" % ELB_PORT_OFFSET)
     u.add_argument("--haproxy", action="store_true",
                    help="run the app and a real HAProxy in front of it")
     for name in ("down", "status"):
@@ -988,7 +1028,8 @@ def main(argv=None):
     try:
         if a.cmd == "up":
             print_summary(up(a.dir, a.hosts, a.base_port, a.imds_base_port, a.no_forwarding,
-                             a.app, a.haproxy, a.app_base_port))
+                             a.app, a.haproxy, a.app_base_port, a.elbv2, a.dereg_delay,
+                             a.elb_port))
         elif a.cmd == "down":
             down(a.dir)
         else:

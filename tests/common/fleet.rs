@@ -105,6 +105,22 @@ impl Fleet {
         rollout(&all)
     }
 
+    /// [`Fleet::play`] with more environment variables (AWS settings).
+    pub fn play_env(&self, playbook: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let ssh_config = self.path("ssh_config");
+        let inventory = self.path("inventory");
+        let mut all = vec![
+            "play",
+            playbook,
+            "-i",
+            &inventory,
+            "--ssh-config",
+            &ssh_config,
+        ];
+        all.extend_from_slice(args);
+        super::rollout_env(&all, env)
+    }
+
     /// [`Fleet::play_with`] on the fleet's own inventory.
     pub fn play(&self, playbook: &str, args: &[&str]) -> Outcome {
         self.play_with(&self.path("inventory"), playbook, args)

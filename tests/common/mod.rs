@@ -34,8 +34,14 @@ pub fn fixtures() -> PathBuf {
 }
 
 pub fn rollout(args: &[&str]) -> Outcome {
+    rollout_env(args, &[])
+}
+
+/// [`rollout`] with more environment variables.
+pub fn rollout_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the rollout binary runs");

@@ -1,0 +1,284 @@
+//! ELBv2 target groups through aws-sdk-elasticloadbalancingv2, with the
+//! standard AWS configuration chain (profiles, environment, SSO,
+//! `AWS_ENDPOINT_URL*`). The region comes from the target group's ARN, so a
+//! play may span regions. The SDK's own retries are off: the lifecycle's
+//! poller backs off on throttling itself, and one shared [`Pace`] keeps all
+//! Describe calls of a run under ELBv2's 10 per second.
+
+use super::{Health, State, Target, TrafficError, TrafficManager};
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::{Instant, sleep, sleep_until};
+
+/// ELBv2 refills Describe* tokens at 10 per second.
+pub const DESCRIBE_GAP: Duration = Duration::from_millis(100);
+/// Register/Deregister are retried this many times on throttling or 5xx.
+const MUTATION_ATTEMPTS: u32 = 4;
+
+/// Spaces calls at least `gap` apart across every caller that shares it.
+pub struct Pace {
+    next: Mutex<Option<Instant>>,
+    gap: Duration,
+}
+
+impl Pace {
+    pub fn new(gap: Duration) -> Pace {
+        Pace {
+            next: Mutex::new(None),
+            gap,
+        }
+    }
+
+    /// Waits for this caller's slot.
+    pub async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.gap);
+            slot
+        };
+        sleep_until(slot).await;
+    }
+}
+
+pub struct Elbv2 {
+    client: Client,
+    arn: String,
+    /// The name for messages (`web-tg`).
+    name: String,
+    pace: Arc<Pace>,
+}
+
+/// `arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID` → REGION.
+pub fn region_of(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    (parts.next() == Some("arn")).then_some(())?;
+    let region = parts.nth(2)?;
+    (!region.is_empty()).then_some(region)
+}
+
+fn name_of(arn: &str) -> &str {
+    arn.split('/').nth(1).unwrap_or(arn)
+}
+
+impl Elbv2 {
+    /// Connects to the target group `group` (an ARN, or a name looked up
+    /// in the default region) through the standard AWS configuration.
+    pub async fn connect(group: &str, pace: Arc<Pace>) -> Result<Elbv2, TrafficError> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(region) = region_of(group) {
+            loader = loader.region(aws_config::Region::new(region.to_string()));
+        }
+        let config = loader.load().await;
+        let client = Client::new(&config);
+        let arn = if group.starts_with("arn:") {
+            group.to_string()
+        } else {
+            pace.wait().await;
+            let found = client
+                .describe_target_groups()
+                .names(group)
+                .send()
+                .await
+                .map_err(|e| classify(e, group))?;
+            found
+                .target_groups()
+                .first()
+                .and_then(|tg| tg.target_group_arn())
+                .map(str::to_string)
+                .ok_or_else(|| TrafficError::NotFound(format!("no target group named {group}")))?
+        };
+        Ok(Elbv2 {
+            name: name_of(&arn).to_string(),
+            client,
+            arn,
+            pace,
+        })
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    fn description(target: &Target) -> TargetDescription {
+        TargetDescription::builder()
+            .id(&target.id)
+            .set_port(target.port.map(i32::from))
+            .build()
+    }
+
+    /// Register/Deregister with a bounded back-off on transient errors.
+    async fn mutate(&self, target: &Target, register: bool) -> Result<(), TrafficError> {
+        let mut pause = Duration::from_millis(500);
+        let mut attempt = 1;
+        loop {
+            let description = Self::description(target);
+            let result = if register {
+                self.client
+                    .register_targets()
+                    .target_group_arn(&self.arn)
+                    .targets(description)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, &self.arn))
+            } else {
+                self.client
+                    .deregister_targets()
+                    .target_group_arn(&self.arn)
+                    .targets(description)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, &self.arn))
+            };
+            match result {
+                Err(e) if e.is_transient() && attempt < MUTATION_ATTEMPTS => {
+                    attempt += 1;
+                    sleep(pause).await;
+                    pause *= 2;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// An SDK error as the lifecycle sees it.
+fn classify<E>(error: SdkError<E>, group: &str) -> TrafficError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = error.code().unwrap_or("").to_string();
+    let message = error.message().map(str::to_string).unwrap_or_else(|| {
+        aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext(&error).to_string()
+    });
+    match code.as_str() {
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
+            TrafficError::Throttled(format!("{code}: {message}"))
+        }
+        "TargetGroupNotFound" => TrafficError::NotFound(format!(
+            "target group {group} does not exist (TargetGroupNotFound): check the ARN and region"
+        )),
+        "InvalidTarget" => TrafficError::InvalidTarget(format!("InvalidTarget: {message}")),
+        "" => TrafficError::Api(format!("{group}: {message}")),
+        _ => TrafficError::Api(format!("{group}: {code}: {message}")),
+    }
+}
+
+#[async_trait]
+impl TrafficManager for Elbv2 {
+    fn name(&self) -> String {
+        format!("target group {}", self.name)
+    }
+
+    async fn describe(&self) -> Result<HashMap<Target, Health>, TrafficError> {
+        self.pace.wait().await;
+        let output = self
+            .client
+            .describe_target_health()
+            .target_group_arn(&self.arn)
+            .send()
+            .await
+            .map_err(|e| classify(e, &self.arn))?;
+        let mut health = HashMap::new();
+        for d in output.target_health_descriptions() {
+            let Some(target) = d.target() else { continue };
+            let Some(th) = d.target_health() else {
+                continue;
+            };
+            let state = th
+                .state()
+                .and_then(|s| State::parse(s.as_str()))
+                .unwrap_or(State::Unavailable);
+            let target = Target {
+                id: target.id().unwrap_or_default().to_string(),
+                port: target.port().and_then(|p| u16::try_from(p).ok()),
+            };
+            let reason = th.reason().map(|r| match th.description() {
+                Some(text) => format!("{}: {text}", r.as_str()),
+                None => r.as_str().to_string(),
+            });
+            health.insert(
+                target,
+                Health {
+                    state,
+                    reason,
+                    sessions: None,
+                },
+            );
+        }
+        Ok(health)
+    }
+
+    async fn deregister(&self, target: &Target) -> Result<(), TrafficError> {
+        self.mutate(target, false).await
+    }
+
+    async fn register(&self, target: &Target) -> Result<(), TrafficError> {
+        self.mutate(target, true).await
+    }
+
+    async fn drain_delay(&self) -> Result<Option<Duration>, TrafficError> {
+        self.pace.wait().await;
+        let output = self
+            .client
+            .describe_target_group_attributes()
+            .target_group_arn(&self.arn)
+            .send()
+            .await
+            .map_err(|e| classify(e, &self.arn))?;
+        Ok(output
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+            .and_then(|a| a.value())
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_and_names_from_arns() {
+        let arn =
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/6d0ecf831eec9f09";
+        assert_eq!(region_of(arn), Some("eu-west-1"));
+        assert_eq!(name_of(arn), "web");
+        assert_eq!(region_of("web-tg"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pace_keeps_callers_a_gap_apart() {
+        let pace = Arc::new(Pace::new(DESCRIBE_GAP));
+        let started = Instant::now();
+        let calls = futures::future::join_all((0..25).map(|_| {
+            let pace = pace.clone();
+            async move {
+                pace.wait().await;
+                started.elapsed()
+            }
+        }))
+        .await;
+        let mut calls = calls;
+        calls.sort();
+        // 25 callers at once: at most 10 in any second.
+        for window in calls.windows(11) {
+            assert!(
+                window[10] - window[0] >= Duration::from_secs(1),
+                "{calls:?}"
+            );
+        }
+    }
+}
