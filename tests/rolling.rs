@@ -6,51 +6,9 @@
 mod common;
 
 use common::fleet::Fleet;
-use serde_json::Value as Json;
+use common::lb::{Traffic, aws_env, elb_calls, haproxy_transitions, one_at_a_time, served_version};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-/// `tests/bed/traffic.py` through the load balancer, stopped by PID.
-struct Traffic {
-    child: Child,
-    out: PathBuf,
-}
-
-impl Traffic {
-    fn start(fleet: &Fleet) -> Traffic {
-        let out = fleet.dir.join("traffic.json");
-        let url = fleet.info["haproxy"]["url"].as_str().unwrap().to_string();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/traffic.py");
-        let child = Command::new("python3")
-            .arg(script)
-            .args(["--url", &url, "--out", out.to_str().unwrap()])
-            .args(["--workers", "4", "--duration", "300"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("python3 runs traffic.py");
-        // Let it reach a steady state before the rollout starts.
-        std::thread::sleep(Duration::from_millis(500));
-        Traffic { child, out }
-    }
-
-    /// Stops the traffic (SIGTERM) and returns its tally.
-    fn finish(mut self) -> Json {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let _ = self.child.wait();
-        serde_json::from_str(&fs::read_to_string(&self.out).expect("traffic.py wrote its tally"))
-            .unwrap()
-    }
-}
-
-impl Drop for Traffic {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::path::Path;
 
 /// A playbook of the project's `playbooks/`.
 fn playbook(name: &str) -> String {
@@ -82,33 +40,6 @@ fn variant(fleet: &Fleet, name: &str, text: &str) -> String {
     let path = dir.join(name);
     fs::write(&path, text).unwrap();
     path.display().to_string()
-}
-
-/// HAProxy's own account of server state changes, in order.
-fn haproxy_transitions(fleet: &Fleet) -> Vec<String> {
-    let log = fs::read_to_string(fleet.dir.join("haproxy.out")).unwrap_or_default();
-    log.lines()
-        .filter_map(|l| l.split_once("Server app/").map(|(_, rest)| rest))
-        .map(|rest| {
-            let (server, what) = rest.split_once(' ').unwrap_or((rest, ""));
-            let what = what.split('.').next().unwrap_or(what);
-            format!("{server} {what}")
-        })
-        .collect()
-}
-
-fn served_version(fleet: &Fleet, i: usize) -> String {
-    let h = fleet.host(i);
-    let url = format!(
-        "http://{}:{}/",
-        h["address"].as_str().unwrap(),
-        h["app_port"]
-    );
-    let out = Command::new("curl")
-        .args(["-s", "--max-time", "5", &url])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
@@ -147,47 +78,6 @@ fn haproxy_rollout_under_live_traffic_drops_nothing() {
             .contains("load_balancer: take out of rotation (haproxy backend app)")
     );
     assert!(!out.stdout.contains("OUT OF ROTATION"), "{}", out.stdout);
-}
-
-/// rollout's environment for the fleet's ELBv2 API (moto behind elb.py).
-fn aws_env(fleet: &Fleet) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "AWS_ENDPOINT_URL",
-            fleet.info["elb"]["endpoint"].as_str().unwrap().to_string(),
-        ),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ("AWS_CONFIG_FILE", "/dev/null".into()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
-    ]
-}
-
-/// The ELBv2 calls elb.py saw: `(action, target)`.
-fn elb_calls(fleet: &Fleet) -> Vec<(String, String)> {
-    fs::read_to_string(fleet.dir.join("elb-calls.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace().skip(1);
-            Some((f.next()?.to_string(), f.next().unwrap_or("").to_string()))
-        })
-        .collect()
-}
-
-/// drain, maint, ready for host1, then host2… : one host at a time.
-fn one_at_a_time(hosts: usize) -> Vec<String> {
-    (1..=hosts)
-        .flat_map(|i| {
-            [
-                format!("host{i} enters drain state"),
-                format!("host{i} is going DOWN for maintenance"),
-                format!("host{i} is UP/READY (leaving forced maintenance)"),
-            ]
-        })
-        .collect()
 }
 
 #[test]

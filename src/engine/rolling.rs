@@ -454,7 +454,27 @@ impl Engine {
         let found = futures::future::join_all(lookups).await;
         // Targets registered with a port are deregistered with that port.
         let registered = match rolling.groups.first() {
-            Some(group) => group.manager.describe().await.unwrap_or_default(),
+            Some(group) => {
+                let bound = rolling.config.healthy_timeout;
+                match wait::describe_retrying(&*group.manager, bound, &rolling.poll).await {
+                    Ok(health) => health,
+                    Err(e) => {
+                        let why = format!(
+                            "{}: {e}; nothing was taken out of rotation",
+                            group.manager.name()
+                        );
+                        for host in &hosts {
+                            self.lifecycle_result(
+                                ctx,
+                                host,
+                                task,
+                                &TaskResult::failed(why.clone()),
+                            );
+                        }
+                        return Vec::new();
+                    }
+                }
+            }
             None => HashMap::new(),
         };
         let mut resolved = Vec::new();

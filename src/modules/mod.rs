@@ -9,9 +9,11 @@ pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod ec2_metadata_facts;
+pub mod elb_target;
 pub mod fail;
 pub mod file;
 pub mod get_url;
+pub mod haproxy;
 pub mod lineinfile;
 pub mod mode;
 pub mod pause;
@@ -192,6 +194,8 @@ pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResu
         "wait_for" => wait_for::run(args, ctx).await,
         "uri" => uri::run(args, ctx).await,
         "get_url" => get_url::run(args, ctx).await,
+        "haproxy" => haproxy::run(args, ctx).await,
+        "elb_target" => elb_target::run(args, ctx).await,
         other => TaskResult::failed(format!("module '{other}' is not implemented")),
     }
 }

@@ -18,8 +18,8 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 /// ELBv2 refills Describe* tokens at 10 per second.
 pub const DESCRIBE_GAP: Duration = Duration::from_millis(100);
-/// Register/Deregister are retried this many times on throttling or 5xx.
-const MUTATION_ATTEMPTS: u32 = 4;
+/// One-off calls are tried this many times on throttling or 5xx.
+const MUTATION_ATTEMPTS: u32 = 6;
 
 /// Spaces calls at least `gap` apart across every caller that shares it.
 pub struct Pace {
@@ -79,23 +79,27 @@ impl Elbv2 {
         }
         let config = loader.load().await;
         let client = Client::new(&config);
-        let arn = if group.starts_with("arn:") {
-            group.to_string()
-        } else {
+        // Looked up even when given as an ARN: a group that does not exist
+        // stops the play before any of its tasks run.
+        let found = retrying(|| async {
             pace.wait().await;
-            let found = client
-                .describe_target_groups()
-                .names(group)
-                .send()
-                .await
-                .map_err(|e| classify(e, group))?;
-            found
-                .target_groups()
-                .first()
-                .and_then(|tg| tg.target_group_arn())
-                .map(str::to_string)
-                .ok_or_else(|| TrafficError::NotFound(format!("no target group named {group}")))?
-        };
+            let lookup = client.describe_target_groups();
+            let lookup = if group.starts_with("arn:") {
+                lookup.target_group_arns(group)
+            } else {
+                lookup.names(group)
+            };
+            lookup.send().await.map_err(|e| classify(e, group))
+        })
+        .await?;
+        let arn = found
+            .target_groups()
+            .first()
+            .and_then(|tg| tg.target_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                TrafficError::NotFound(format!("target group {group} does not exist"))
+            })?;
         Ok(Elbv2 {
             name: name_of(&arn).to_string(),
             client,
@@ -115,13 +119,10 @@ impl Elbv2 {
             .build()
     }
 
-    /// Register/Deregister with a bounded back-off on transient errors.
     async fn mutate(&self, target: &Target, register: bool) -> Result<(), TrafficError> {
-        let mut pause = Duration::from_millis(500);
-        let mut attempt = 1;
-        loop {
+        retrying(|| async {
             let description = Self::description(target);
-            let result = if register {
+            if register {
                 self.client
                     .register_targets()
                     .target_group_arn(&self.arn)
@@ -139,15 +140,29 @@ impl Elbv2 {
                     .await
                     .map(|_| ())
                     .map_err(|e| classify(e, &self.arn))
-            };
-            match result {
-                Err(e) if e.is_transient() && attempt < MUTATION_ATTEMPTS => {
-                    attempt += 1;
-                    sleep(pause).await;
-                    pause *= 2;
-                }
-                other => return other,
             }
+        })
+        .await
+    }
+}
+
+/// Runs a one-off call (lookups, Register/Deregister) with a bounded
+/// back-off on throttling and 5xx; the poller has its own.
+async fn retrying<T, F, Fut>(mut call: F) -> Result<T, TrafficError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, TrafficError>>,
+{
+    let mut pause = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && attempt < MUTATION_ATTEMPTS => {
+                attempt += 1;
+                sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
         }
     }
 }
@@ -228,14 +243,16 @@ impl TrafficManager for Elbv2 {
     }
 
     async fn drain_delay(&self) -> Result<Option<Duration>, TrafficError> {
-        self.pace.wait().await;
-        let output = self
-            .client
-            .describe_target_group_attributes()
-            .target_group_arn(&self.arn)
-            .send()
-            .await
-            .map_err(|e| classify(e, &self.arn))?;
+        let output = retrying(|| async {
+            self.pace.wait().await;
+            self.client
+                .describe_target_group_attributes()
+                .target_group_arn(&self.arn)
+                .send()
+                .await
+                .map_err(|e| classify(e, &self.arn))
+        })
+        .await?;
         Ok(output
             .attributes()
             .iter()

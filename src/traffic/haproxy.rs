@@ -62,35 +62,7 @@ impl Haproxy {
 
     /// Sends one runtime API command and reads the whole answer.
     pub async fn command(&self, line: &str) -> Result<String, TrafficError> {
-        let exchange = async {
-            let mut stream = match &self.address {
-                Address::Unix(path) => self.conn.open_unix(path).await,
-                Address::Tcp(host, port) => self.conn.open_tcp(host, *port).await,
-            }
-            .map_err(|e| match e {
-                ConnectionError::Unreachable(m) => TrafficError::Api(m),
-                other => TrafficError::Api(format!(
-                    "cannot reach the HAProxy runtime API at {:?}: {other}",
-                    self.address
-                )),
-            })?;
-            let io = |e: std::io::Error| TrafficError::Api(format!("HAProxy runtime API: {e}"));
-            stream
-                .write_all(format!("{line}\n").as_bytes())
-                .await
-                .map_err(io)?;
-            stream.flush().await.map_err(io)?;
-            let mut answer = String::new();
-            stream.read_to_string(&mut answer).await.map_err(io)?;
-            Ok(answer)
-        };
-        tokio::time::timeout(COMMAND_TIMEOUT, exchange)
-            .await
-            .unwrap_or_else(|_| {
-                Err(TrafficError::Api(format!(
-                    "HAProxy did not answer `{line}` in time"
-                )))
-            })
+        runtime_command(&*self.conn, &self.address, line).await
     }
 
     async fn set_state(&self, target: &Target, state: &str) -> Result<(), TrafficError> {
@@ -104,8 +76,46 @@ impl Haproxy {
     }
 }
 
+/// Sends one runtime API command over a socket that `conn` opens (the
+/// controller's, or the host's for the `haproxy` module) and reads the
+/// whole answer.
+pub async fn runtime_command(
+    conn: &dyn Connection,
+    address: &Address,
+    line: &str,
+) -> Result<String, TrafficError> {
+    let exchange = async {
+        let mut stream = match address {
+            Address::Unix(path) => conn.open_unix(path).await,
+            Address::Tcp(host, port) => conn.open_tcp(host, *port).await,
+        }
+        .map_err(|e| match e {
+            ConnectionError::Unreachable(m) => TrafficError::Api(m),
+            other => TrafficError::Api(format!(
+                "cannot reach the HAProxy runtime API at {address:?}: {other}"
+            )),
+        })?;
+        let io = |e: std::io::Error| TrafficError::Api(format!("HAProxy runtime API: {e}"));
+        stream
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .map_err(io)?;
+        stream.flush().await.map_err(io)?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.map_err(io)?;
+        Ok(answer)
+    };
+    tokio::time::timeout(COMMAND_TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(TrafficError::Api(format!(
+                "HAProxy did not answer `{line}` in time"
+            )))
+        })
+}
+
 /// `set server` answers nothing on success, a sentence otherwise.
-fn check_answer(answer: &str, backend: &str, server: &str) -> Result<(), TrafficError> {
+pub fn check_answer(answer: &str, backend: &str, server: &str) -> Result<(), TrafficError> {
     let answer = answer.trim();
     if answer.is_empty() {
         return Ok(());

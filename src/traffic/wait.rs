@@ -127,6 +127,35 @@ pub async fn wait_all(
     results
 }
 
+/// One `describe`, retried with back-off while the API throttles or fails
+/// transiently (at most `poll.max_errors` failures other than throttling,
+/// and never past `bound`).
+pub async fn describe_retrying(
+    manager: &dyn TrafficManager,
+    bound: Duration,
+    poll: &PollSettings,
+) -> Result<HashMap<Target, Health>, TrafficError> {
+    let started = Instant::now();
+    let mut interval = poll.interval;
+    let mut errors = 0;
+    loop {
+        match manager.describe().await {
+            Ok(health) => return Ok(health),
+            Err(e) if e.is_transient() && started.elapsed() + interval < bound => {
+                if !matches!(e, TrafficError::Throttled(_)) {
+                    errors += 1;
+                    if errors > poll.max_errors {
+                        return Err(e);
+                    }
+                }
+                sleep(interval).await;
+                interval = (interval * 2).min(poll.max_backoff);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Drained: not registered any more, or `unused`.
 pub fn drain_verdict(health: Option<&Health>, _elapsed: Duration) -> Verdict {
     match health {
@@ -552,6 +581,31 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err, "gave up after 5s: refused");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn describe_retrying_rides_out_throttling_but_not_forever() {
+        let group = SimGroup::new(&["a"], Duration::from_secs(5));
+        group.throttle_next(3);
+        assert!(
+            describe_retrying(&group, Duration::from_secs(60), &quick())
+                .await
+                .is_ok()
+        );
+        assert_eq!(group.describe_calls().len(), 4);
+        group.fail_next(100);
+        let err = describe_retrying(&group, Duration::from_secs(600), &quick())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TrafficError::Api(_)));
+        group.throttle_next(1000);
+        let started = Instant::now();
+        assert!(
+            describe_retrying(&group, Duration::from_secs(30), &quick())
+                .await
+                .is_err()
+        );
+        assert!(started.elapsed() <= Duration::from_secs(30));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fleet;
+pub mod lb;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
