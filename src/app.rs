@@ -187,8 +187,15 @@ fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
 }
 
 fn make_sink(args: &PlayArgs) -> Result<Sink, Diagnostic> {
-    let console: Sink =
-        Arc::new(Console::new(std::io::stdout(), args.verbose).with_diff(args.diff));
+    use std::io::IsTerminal;
+    let console: Sink = if std::io::stdout().is_terminal() {
+        Arc::new(crate::output::progress::Progress::new(
+            args.verbose,
+            args.diff,
+        ))
+    } else {
+        Arc::new(Console::new(std::io::stdout(), args.verbose).with_diff(args.diff))
+    };
     let Some(path) = &args.events_json else {
         return Ok(console);
     };

@@ -119,7 +119,7 @@ fn shown(result: &Json) -> Json {
 }
 
 impl<W: Write + Send> Console<W> {
-    fn render(&self, event: &Event) -> Option<String> {
+    pub fn render(&self, event: &Event) -> Option<String> {
         Some(match event {
             Event::PlayStart { name, .. } => format!("\n{}", banner(&format!("PLAY [{name}]"))),
             Event::NoHostsMatched { .. } => "skipping: no hosts matched".into(),

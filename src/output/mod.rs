@@ -1,5 +1,7 @@
 //! Consumers of engine events: the console output in ansible-playbook's
-//! format ([`console`]) and JSON lines ([`json`]).
+//! format ([`console`]), the same with a live view of the rolling lifecycle
+//! on a terminal ([`progress`]), and JSON lines ([`json`]).
 
 pub mod console;
 pub mod json;
+pub mod progress;
