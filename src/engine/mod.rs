@@ -231,8 +231,15 @@ impl Engine {
 
     async fn run_play(&mut self, play: &Play) -> Result<(), Diagnostic> {
         let hosts = self.play_hosts(play)?;
+        // Play names are templated with the play's vars and extra vars, as
+        // Ansible's are ("Roll out {{ version }}").
+        let scope = self.play_scope(play, &Arc::new(Vars::new()));
+        let name = self
+            .templar
+            .render_str(&play.name, &scope)
+            .unwrap_or_else(|_| play.name.clone());
         self.sink.emit(Event::PlayStart {
-            name: play.name.clone(),
+            name,
             hosts: hosts.clone(),
         });
         if hosts.is_empty() {

@@ -625,7 +625,8 @@ def write_client_files(fleet):
 
 
 def host_vars(fleet, h, user):
-    app = [("app_port", h["app_port"]), ("app_ctl", h["app_ctl"])] if fleet.get("app") else []
+    app = [("app_port", h["app_port"]), ("app_ctl", h["app_ctl"]),
+           ("app_root", os.path.join(h["root"], "app"))] if fleet.get("app") else []
     return app + [
         ("ansible_host", h["address"]),
         ("ansible_port", h["port"]),
