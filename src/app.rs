@@ -7,7 +7,7 @@
 use crate::cli::{Cli, Command, PlayArgs};
 use crate::diag::Diagnostic;
 use crate::engine::{Engine, RunOptions, RunSummary};
-use crate::events::{EventSink, Fanout, Sink};
+use crate::events::{Event, EventSink, Fanout, Sink};
 use crate::inventory::Inventory;
 use crate::output::{console::Console, json::JsonLines};
 use crate::playbook::{self, Action, Playbook, Task, kv};
@@ -113,6 +113,7 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         }
         return Ok(Exit::Ok);
     }
+    let stop = Arc::new(crate::engine::stop::Stop::default());
     let opts = RunOptions {
         limit: args.limit.clone(),
         extra_vars,
@@ -129,6 +130,7 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         } else {
             None
         },
+        stop: stop.clone(),
     };
     let ssh = crate::ssh::SshPool::new(crate::ssh::SshOptions {
         host_key_policy: args
@@ -140,7 +142,7 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
     })
     .map_err(|e| Fatal::options(Diagnostic::new(e)))?;
     let sink = make_sink(&args).map_err(Fatal::options)?;
-    let mut engine = Engine::new(inventory, templar, opts, sink).with_ssh(ssh);
+    let mut engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
     if args.list_hosts || args.list_tasks {
         for pb in &playbooks {
             print!(
@@ -152,24 +154,73 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         return Ok(Exit::Ok);
     }
     let mut total = RunSummary::default();
+    let signals = tokio::spawn(watch_signals(stop.clone(), sink.clone()));
     for pb in &playbooks {
-        let summary = engine.run(pb).await;
+        let summary = tokio::select! {
+            summary = engine.run(pb) => summary,
+            // A second Ctrl-C: stop now, and say which hosts are left out.
+            () = stop.immediate() => {
+                let hosts = stop.out_of_rotation();
+                if !hosts.is_empty() {
+                    sink.emit(Event::OutOfRotation { hosts });
+                }
+                sink.emit(Event::PlayAborted {
+                    reason: "interrupted again: stopped at once".into(),
+                });
+                signals.abort();
+                engine.close().await;
+                return Ok(Exit::Interrupted);
+            }
+        };
         total = match summary {
             Ok(summary) => summary,
             Err(e) => {
+                signals.abort();
                 engine.close().await;
                 return Err(Fatal::parse(e));
             }
         };
+        if total.interrupted {
+            break;
+        }
     }
+    signals.abort();
     engine.close().await;
-    Ok(if total.any_failed() {
+    Ok(if total.interrupted {
+        Exit::Interrupted
+    } else if total.any_failed() {
         Exit::HostFailed
     } else if total.any_unreachable() {
         Exit::Unreachable
     } else {
         Exit::Ok
     })
+}
+
+/// Counts Ctrl-C and SIGTERM into `stop`: the first lets the hosts in
+/// flight finish, the second stops at once.
+async fn watch_signals(stop: Arc<crate::engine::stop::Stop>, sink: Sink) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        if stop.request() == 1 {
+            sink.emit(Event::Warning {
+                message:
+                    "stopping: the hosts in flight finish their lifecycle, no new batch starts; \
+                          interrupt again to stop at once"
+                        .into(),
+            });
+        }
+    }
 }
 
 /// `-K`: the sudo password, read without echo; from `ROLLOUT_BECOME_PASS`

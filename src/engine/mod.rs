@@ -9,6 +9,7 @@
 pub mod lint;
 mod rolling;
 pub mod scope;
+pub mod stop;
 mod task;
 
 use crate::connection::{Connection, ConnectionError, ExecOutput, local::LocalConnection};
@@ -40,6 +41,8 @@ pub struct RunOptions {
     pub become_all: bool,
     pub become_user: Option<String>,
     pub become_password: Option<Secret>,
+    /// Ctrl-C / SIGTERM requests, shared with the caller.
+    pub stop: Arc<stop::Stop>,
 }
 
 /// A secret that never shows in debug output.
@@ -56,6 +59,8 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunSummary {
     pub stats: Vec<(String, HostStats)>,
+    /// Stopped by Ctrl-C / SIGTERM before every batch ran.
+    pub interrupted: bool,
 }
 
 impl RunSummary {
@@ -108,6 +113,8 @@ pub struct Engine {
     playbook_dir: PathBuf,
     /// Set by `meta: end_play` or a fatal error: no more batches of this play.
     end_play: bool,
+    /// A stop request ended the run early.
+    interrupted: bool,
 }
 
 impl Engine {
@@ -136,6 +143,7 @@ impl Engine {
             connections: std::sync::Mutex::new(HashMap::new()),
             playbook_dir: PathBuf::from("."),
             end_play: false,
+            interrupted: false,
         }
     }
 
@@ -226,7 +234,10 @@ impl Engine {
         self.sink.emit(Event::Recap {
             hosts: stats.clone(),
         });
-        Ok(RunSummary { stats })
+        Ok(RunSummary {
+            stats,
+            interrupted: self.interrupted,
+        })
     }
 
     async fn run_play(&mut self, play: &Play) -> Result<(), Diagnostic> {
@@ -254,6 +265,17 @@ impl Engine {
         let count = batches.len();
         let mut rolling = None;
         for (index, batch) in batches.into_iter().enumerate() {
+            if self.opts.stop.requested() {
+                let left: usize = count - index;
+                self.sink.emit(Event::PlayAborted {
+                    reason: format!(
+                        "interrupted: the hosts in flight finished, {left} batch(es) not started; \
+                         run the same command again to continue"
+                    ),
+                });
+                self.interrupted = true;
+                break;
+            }
             for h in &batch {
                 self.stats.entry(h.clone()).or_default();
                 self.flags.insert(h.clone(), HostFlags::default());

@@ -29,7 +29,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// A rolling play's load balancer state, for the whole play.
 pub(super) struct Rolling {
     config: LbConfig,
-    groups: Vec<Group>,
+    groups: Arc<Vec<Group>>,
     /// Per host, the load balancer section rendered with its variables.
     rendered: HashMap<String, LbConfig>,
     /// Resolved targets, per host.
@@ -121,7 +121,7 @@ impl Engine {
         };
         Ok(Some(Rolling {
             config,
-            groups,
+            groups: Arc::new(groups),
             rendered,
             targets: HashMap::new(),
             out: BTreeMap::new(),
@@ -152,7 +152,8 @@ impl Engine {
             );
         }
         let mut capacity = Vec::new();
-        for group in &rolling.groups {
+        let groups = rolling.groups.clone();
+        for group in groups.iter() {
             let bound = rolling.config.healthy_timeout;
             match wait::capacity_guard(
                 &*group.manager,
@@ -181,7 +182,8 @@ impl Engine {
             return hosts;
         }
         let mut drained = hosts.clone();
-        for group in &rolling.groups {
+        let groups = rolling.groups.clone();
+        for group in groups.iter() {
             let mut waiting = Vec::new();
             for host in &drained {
                 let target = &rolling.targets[host];
@@ -193,9 +195,7 @@ impl Engine {
                 );
                 match group.manager.deregister(target).await {
                     Ok(()) => {
-                        rolling
-                            .out
-                            .insert(host.clone(), "deregistered, not yet drained".into());
+                        self.mark_out(rolling, host, "deregistered, not yet drained".into());
                         waiting.push(host.clone());
                     }
                     Err(e) => {
@@ -237,9 +237,7 @@ impl Engine {
                 };
                 match finished {
                     Ok(took) => {
-                        rolling
-                            .out
-                            .insert(host.clone(), "taken out for the deploy".into());
+                        self.mark_out(rolling, &host, "taken out for the deploy".into());
                         drained.push(host);
                         let _ = took;
                     }
@@ -248,7 +246,7 @@ impl Engine {
                             "{target} did not drain from {}: {why}",
                             group.manager.name()
                         );
-                        rolling.out.insert(host.clone(), why.clone());
+                        self.mark_out(rolling, &host, why.clone());
                         self.lifecycle_result(ctx, &host, &task, &TaskResult::failed(why));
                     }
                 }
@@ -295,7 +293,8 @@ impl Engine {
         let task = self.lifecycle_task(ctx, rolling, "back in rotation");
         let hosts = self.check_apps(ctx, rolling, &task, hosts).await;
         let mut healthy = hosts.clone();
-        for group in &rolling.groups {
+        let groups = rolling.groups.clone();
+        for group in groups.iter() {
             let mut waiting = Vec::new();
             for host in &healthy {
                 let target = &rolling.targets[host];
@@ -309,7 +308,7 @@ impl Engine {
                     Ok(()) => waiting.push(host.clone()),
                     Err(e) => {
                         let why = format!("registering {target} in {}: {e}", group.manager.name());
-                        rolling.out.insert(host.clone(), why.clone());
+                        self.mark_out(rolling, host, why.clone());
                         self.lifecycle_result(ctx, host, &task, &TaskResult::failed(why));
                     }
                 }
@@ -342,7 +341,7 @@ impl Engine {
                             "{target} did not turn healthy in {}: {why}",
                             group.manager.name()
                         );
-                        rolling.out.insert(host.clone(), why.clone());
+                        self.mark_out(rolling, &host, why.clone());
                         self.lifecycle_result(ctx, &host, &task, &TaskResult::failed(why));
                     }
                 }
@@ -351,6 +350,7 @@ impl Engine {
         for host in healthy {
             let target = rolling.targets[&host].clone();
             rolling.out.remove(&host);
+            self.publish_out(rolling);
             self.progress(&host, Phase::InRotation, &format!("{target} healthy"), None);
             let result = TaskResult::changed().with_msg(format!("{target} registered and healthy"));
             if self.flags.get(&host).is_some_and(|f| f.failed) {
@@ -371,24 +371,20 @@ impl Engine {
         if rolling.out.is_empty() {
             return;
         }
-        let mut hosts = Vec::new();
-        for (host, why) in &rolling.out {
-            let target = rolling
-                .targets
-                .get(host)
-                .map(|t| t.to_string())
-                .unwrap_or_default();
-            for group in &rolling.groups {
-                hosts.push(OutOfRotationHost {
-                    host: host.clone(),
-                    group: group.manager.name(),
-                    target: target.clone(),
-                    why: why.clone(),
-                    restore: restore_command(&group.restore, rolling.targets.get(host)),
-                });
-            }
-        }
-        self.sink.emit(Event::OutOfRotation { hosts });
+        self.sink.emit(Event::OutOfRotation {
+            hosts: out_of_rotation(rolling),
+        });
+    }
+
+    /// Notes that `host` is out of rotation (and why), where an immediate
+    /// stop can still find it.
+    fn mark_out(&self, rolling: &mut Rolling, host: &str, why: String) {
+        rolling.out.insert(host.to_string(), why);
+        self.publish_out(rolling);
+    }
+
+    fn publish_out(&self, rolling: &Rolling) {
+        self.opts.stop.set_out_of_rotation(out_of_rotation(rolling));
     }
 
     fn lifecycle_task(&self, ctx: &PlayCtx<'_>, rolling: &Rolling, step: &str) -> Task {
@@ -547,7 +543,7 @@ impl Engine {
                 Ok(()) => ok.push(host),
                 Err(why) => {
                     let why = format!("the app's health check failed before registering: {why}");
-                    rolling.out.insert(host.clone(), why.clone());
+                    self.mark_out(rolling, &host, why.clone());
                     self.lifecycle_result(ctx, &host, task, &TaskResult::failed(why));
                 }
             }
@@ -630,6 +626,25 @@ impl Engine {
             remaining: bound.map(|b| b.as_secs()),
         });
     }
+}
+
+/// Every host the play has out of rotation, with how to put it back.
+fn out_of_rotation(rolling: &Rolling) -> Vec<OutOfRotationHost> {
+    let mut hosts = Vec::new();
+    for (host, why) in &rolling.out {
+        let target = rolling.targets.get(host);
+        let groups = rolling.groups.clone();
+        for group in groups.iter() {
+            hosts.push(OutOfRotationHost {
+                host: host.clone(),
+                group: group.manager.name(),
+                target: target.map(|t| t.to_string()).unwrap_or_default(),
+                why: why.clone(),
+                restore: restore_command(&group.restore, target),
+            });
+        }
+    }
+    hosts
 }
 
 /// The manager's restore command for one target (`{id}`, `{port}` filled in).

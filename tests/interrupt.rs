@@ -1,0 +1,124 @@
+//! Ctrl-C during a rolling play: the first lets the host in flight finish
+//! its lifecycle and starts no new batch; a second stops at once and names
+//! every host left out of rotation, with the command that puts it back.
+
+mod common;
+
+use common::fleet::Fleet;
+use common::lb::{haproxy_transitions, one_at_a_time};
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// site-haproxy.yaml with a slow deploy step, so there is time to interrupt.
+fn slow_site(fleet: &Fleet) -> String {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = fleet.dir.join("playbooks");
+    fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(project.join("playbooks/release"), dir.join("release")).unwrap();
+    std::os::unix::fs::symlink(project.join("templates"), fleet.dir.join("templates")).unwrap();
+    let text = fs::read_to_string(project.join("playbooks/site-haproxy.yaml"))
+        .unwrap()
+        .replace(
+            "    - import_tasks: release/deploy.yaml\n",
+            "    - import_tasks: release/deploy.yaml\n    - pause: { seconds: 3 }\n",
+        );
+    let path = dir.join("slow.yaml");
+    fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Runs rollout, sends it SIGINT `times` times once HAProxy logged `when`,
+/// and returns (exit code, stdout).
+fn interrupted_run(fleet: &Fleet, playbook: &str, when: &str, times: usize) -> (i32, String) {
+    let out_path = fleet.dir.join("rollout.out");
+    let child = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args([
+            "play",
+            playbook,
+            "-i",
+            &fleet.path("inventory"),
+            "--ssh-config",
+            &fleet.path("ssh_config"),
+        ])
+        .args(["-e", "version=2.0"])
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Guard(child);
+    let started = Instant::now();
+    while !fs::read_to_string(fleet.dir.join("haproxy.out"))
+        .unwrap_or_default()
+        .contains(when)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "HAProxy never logged '{when}'"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..times {
+        let _ = Command::new("kill")
+            .args(["-INT", &child.0.id().to_string()])
+            .status();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let code = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rollout did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (code, fs::read_to_string(&out_path).unwrap())
+}
+
+/// Kills the child (by PID) if the test fails before it exits.
+struct Guard(std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn first_interrupt_finishes_the_host_in_flight_and_starts_no_new_batch() {
+    let fleet = Fleet::up_with(3, 47, &["--haproxy"]);
+    let playbook = slow_site(&fleet);
+    let (code, out) = interrupted_run(&fleet, &playbook, "host1 enters drain state", 1);
+    assert_eq!(code, 99, "{out}");
+    assert!(
+        out.contains("interrupted: the hosts in flight finished, 2 batch(es) not started"),
+        "{out}"
+    );
+    assert!(out.contains("interrupt again to stop at once"), "{out}");
+    // host1 went all the way back; host2 and host3 were never touched.
+    assert_eq!(haproxy_transitions(&fleet), one_at_a_time(1));
+    assert!(!out.contains("OUT OF ROTATION"), "{out}");
+}
+
+#[test]
+fn second_interrupt_stops_at_once_and_names_the_hosts_out_of_rotation() {
+    let fleet = Fleet::up_with(3, 48, &["--haproxy"]);
+    let playbook = slow_site(&fleet);
+    let (code, out) = interrupted_run(&fleet, &playbook, "host1 is going DOWN for maintenance", 2);
+    assert_eq!(code, 99, "{out}");
+    assert!(out.contains("HOSTS OUT OF ROTATION"), "{out}");
+    assert!(out.contains("set server app/host1 state ready"), "{out}");
+    assert!(out.contains("stopped at once"), "{out}");
+    assert_eq!(
+        haproxy_transitions(&fleet),
+        [
+            "host1 enters drain state",
+            "host1 is going DOWN for maintenance"
+        ]
+    );
+}
