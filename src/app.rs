@@ -131,6 +131,13 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
             None
         },
         stop: stop.clone(),
+        window_end: match &args.window_end {
+            Some(text) => Some(
+                crate::engine::window::parse_window_end(text, chrono::Local::now())
+                    .map_err(|e| Fatal::options(Diagnostic::new(e)))?,
+            ),
+            None => None,
+        },
     };
     let ssh = crate::ssh::SshPool::new(crate::ssh::SshOptions {
         host_key_policy: args

@@ -94,6 +94,11 @@ pub struct PlayArgs {
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,
 
+    /// The maintenance window's end (06:00, or RFC 3339): no batch starts
+    /// that could not finish before it.
+    #[arg(long, value_name = "TIME")]
+    pub window_end: Option<String>,
+
     /// Also write every event as a JSON line to this file.
     #[arg(long, value_name = "FILE")]
     pub events_json: Option<PathBuf>,

@@ -250,3 +250,43 @@ fn a_botched_release_stays_out_of_rotation_and_stops_the_rollout() {
     );
     assert_eq!(served_version(&fleet, 1), "host2 1.0");
 }
+
+/// An RFC 3339 time `secs` from now (GNU date).
+fn in_seconds(secs: u64) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-d", &format!("+{secs} seconds"), "--iso-8601=seconds"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn maintenance_window_starts_no_batch_that_could_not_finish() {
+    let fleet = Fleet::up_with(2, 49, &["--haproxy"]);
+    // 30 s drain + 60 s health bound do not fit in a 20 s window.
+    let end = in_seconds(20);
+    let out = fleet.play(&site(), &["-e", "version=2.0", "--window-end", &end]);
+    assert_eq!(out.code, 99, "{}", out.all());
+    assert!(
+        out.stdout.contains("the maintenance window closes in"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("--limit host1,host2"), "{}", out.stdout);
+    assert!(haproxy_transitions(&fleet).is_empty());
+    // With tighter bounds they fit, and later batches go by the first.
+    let end = in_seconds(120);
+    let out = fleet.play(
+        &site(),
+        &[
+            "-e",
+            "version=2.0",
+            "-e",
+            "healthy_timeout=5",
+            "--window-end",
+            &end,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(haproxy_transitions(&fleet), one_at_a_time(2));
+}

@@ -11,6 +11,7 @@ mod rolling;
 pub mod scope;
 pub mod stop;
 mod task;
+pub mod window;
 
 use crate::connection::{Connection, ConnectionError, ExecOutput, local::LocalConnection};
 use crate::diag::Diagnostic;
@@ -43,6 +44,8 @@ pub struct RunOptions {
     pub become_password: Option<Secret>,
     /// Ctrl-C / SIGTERM requests, shared with the caller.
     pub stop: Arc<stop::Stop>,
+    /// `--window-end`: no batch starts that could not finish before it.
+    pub window_end: Option<chrono::DateTime<chrono::Local>>,
 }
 
 /// A secret that never shows in debug output.
@@ -53,6 +56,15 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<hidden>)")
     }
+}
+
+/// The play's hosts from `batch` on (those a later run must still do).
+fn batches_left(hosts: &[String], batch: &[String]) -> Vec<String> {
+    let first = batch
+        .first()
+        .and_then(|h| hosts.iter().position(|x| x == h))
+        .unwrap_or(0);
+    hosts[first..].to_vec()
 }
 
 /// How a run ended, for the exit code.
@@ -264,6 +276,7 @@ impl Engine {
         self.end_play = false;
         let count = batches.len();
         let mut rolling = None;
+        let mut durations = Vec::new();
         for (index, batch) in batches.into_iter().enumerate() {
             if self.opts.stop.requested() {
                 let left: usize = count - index;
@@ -297,6 +310,21 @@ impl Engine {
             if index == 0 {
                 rolling = self.rolling_for(&ctx, &hosts).await?;
             }
+            if let Some(why) = self.window_refuses(rolling.as_ref(), &durations) {
+                let remaining: Vec<String> = batches_left(&hosts, &ctx.batch);
+                self.sink.emit(Event::PlayAborted {
+                    reason: format!(
+                        "{why}: batch {}/{count} not started, {} host(s) remain; continue in the \
+                         next window with --limit {}",
+                        index + 1,
+                        remaining.len(),
+                        remaining.join(",")
+                    ),
+                });
+                self.interrupted = true;
+                break;
+            }
+            let batch_started = tokio::time::Instant::now();
             for section in Section::ALL {
                 let mut active = self.active(&batch);
                 if section == Section::Tasks
@@ -319,6 +347,7 @@ impl Engine {
             if self.end_play {
                 break;
             }
+            durations.push(batch_started.elapsed());
             if let Some(reason) = self.batch_verdict(play, &batch) {
                 self.sink.emit(Event::PlayAborted { reason });
                 break;
@@ -328,6 +357,18 @@ impl Engine {
             self.report_out_of_rotation(rolling);
         }
         Ok(())
+    }
+
+    /// Why the next batch must not start before the window closes.
+    fn window_refuses(
+        &self,
+        rolling: Option<&rolling::Rolling>,
+        done: &[std::time::Duration],
+    ) -> Option<String> {
+        let end = self.opts.window_end?;
+        let left = (end - chrono::Local::now()).to_std().unwrap_or_default();
+        let first = rolling.map(rolling::Rolling::bounds).unwrap_or_default();
+        window::refuse_batch(left, done, first)
     }
 
     /// Why the play must stop after this batch, if it must.

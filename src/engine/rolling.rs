@@ -45,6 +45,17 @@ struct Group {
     restore: String,
 }
 
+impl Rolling {
+    /// The longest one host's lifecycle may wait on the load balancer:
+    /// the drain bound plus the health bound.
+    pub(super) fn bounds(&self) -> Duration {
+        self.config
+            .drain_timeout
+            .unwrap_or(DEFAULT_DRAIN + DRAIN_MARGIN)
+            + self.config.healthy_timeout
+    }
+}
+
 impl Engine {
     /// The play's rolling state, or `None` for a plain play. Errors (a bad
     /// section, an undefined variable) stop the play before anything ran.
