@@ -9,7 +9,7 @@ use crate::diag::Diagnostic;
 use crate::engine::{Engine, RunOptions, RunSummary};
 use crate::events::{Event, EventSink, Fanout, Sink};
 use crate::inventory::Inventory;
-use crate::output::{console::Console, json::JsonLines};
+use crate::output::{console::Console, json::JsonLines, webhook::Webhook};
 use crate::playbook::{self, Action, Playbook, Task, kv};
 use crate::template::Templar;
 use clap::Parser;
@@ -148,13 +148,28 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         ..Default::default()
     })
     .map_err(|e| Fatal::options(Diagnostic::new(e)))?;
-    let sink = make_sink(&args).map_err(Fatal::options)?;
-    let mut engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
+    let (sink, webhook) = make_sink(&args).map_err(Fatal::options)?;
+    let engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
+    let exit = run_playbooks(&args, &playbooks, engine, sink, stop).await;
+    if let Some(webhook) = webhook {
+        webhook.flush(std::time::Duration::from_secs(10)).await;
+    }
+    exit
+}
+
+/// Runs (or lists) the playbooks; a second Ctrl-C ends it at once.
+async fn run_playbooks(
+    args: &PlayArgs,
+    playbooks: &[Playbook],
+    mut engine: Engine,
+    sink: Sink,
+    stop: Arc<crate::engine::stop::Stop>,
+) -> Result<Exit, Fatal> {
     if args.list_hosts || args.list_tasks {
-        for pb in &playbooks {
+        for pb in playbooks {
             print!(
                 "{}",
-                listing(&engine, pb, args.list_hosts, args.list_tasks, &args)
+                listing(&engine, pb, args.list_hosts, args.list_tasks, args)
                     .map_err(Fatal::parse)?
             );
         }
@@ -162,7 +177,7 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
     }
     let mut total = RunSummary::default();
     let signals = tokio::spawn(watch_signals(stop.clone(), sink.clone()));
-    for pb in &playbooks {
+    for pb in playbooks {
         let summary = tokio::select! {
             summary = engine.run(pb) => summary,
             // A second Ctrl-C: stop now, and say which hosts are left out.
@@ -244,7 +259,18 @@ fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
         })
 }
 
-fn make_sink(args: &PlayArgs) -> Result<Sink, Diagnostic> {
+/// The outputs, and the webhook to flush at the end of the run.
+fn make_sink(args: &PlayArgs) -> Result<(Sink, Option<Arc<Webhook>>), Diagnostic> {
+    let base = make_outputs(args)?;
+    let Some(url) = &args.notify_webhook else {
+        return Ok((base, None));
+    };
+    let webhook = Arc::new(Webhook::new(url).map_err(Diagnostic::new)?);
+    let sink: Sink = Arc::new(Fanout(vec![base, webhook.clone()]));
+    Ok((sink, Some(webhook)))
+}
+
+fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {
     use std::io::IsTerminal;
     let console: Sink = if std::io::stdout().is_terminal() {
         Arc::new(crate::output::progress::Progress::new(

@@ -99,6 +99,11 @@ pub struct PlayArgs {
     #[arg(long, value_name = "TIME")]
     pub window_end: Option<String>,
 
+    /// POST a JSON event here when the rollout starts, a host fails, the
+    /// rollout stops and when it completes (retried; never blocks the run).
+    #[arg(long, value_name = "URL")]
+    pub notify_webhook: Option<String>,
+
     /// Also write every event as a JSON line to this file.
     #[arg(long, value_name = "FILE")]
     pub events_json: Option<PathBuf>,
