@@ -122,3 +122,58 @@ fn second_interrupt_stops_at_once_and_names_the_hosts_out_of_rotation() {
         ]
     );
 }
+
+#[test]
+fn a_second_rollout_on_the_same_backend_is_refused() {
+    let fleet = Fleet::up_with(2, 50, &["--haproxy"]);
+    let playbook = slow_site(&fleet);
+    let args = |pb: &str| {
+        vec![
+            "play".to_string(),
+            pb.to_string(),
+            "-i".into(),
+            fleet.path("inventory"),
+            "--ssh-config".into(),
+            fleet.path("ssh_config"),
+        ]
+    };
+    let first = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(args(&playbook))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = Guard(first);
+    let started = Instant::now();
+    while !fs::read_to_string(fleet.dir.join("haproxy.out"))
+        .unwrap_or_default()
+        .contains("host1 enters drain state")
+    {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(args(&playbook))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&second.stdout).to_string()
+        + &String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(4), "{text}");
+    assert!(text.contains("another rollout (pid"), "{text}");
+    assert!(text.contains("haproxy backend app"), "{text}");
+    let status = first.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    // Only the first rollout touched HAProxy, and the lock is gone with it.
+    assert_eq!(haproxy_transitions(&fleet), one_at_a_time(2));
+    let again = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(args(&playbook))
+        .args(["--check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}

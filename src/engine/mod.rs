@@ -7,6 +7,7 @@
 //! [`Event`]s and never prints.
 
 pub mod lint;
+pub mod lock;
 mod rolling;
 pub mod scope;
 pub mod stop;

@@ -41,6 +41,8 @@ pub(super) struct Rolling {
 
 struct Group {
     manager: Arc<dyn TrafficManager>,
+    /// Held while the play runs: one rollout per group at a time.
+    _lock: super::lock::GroupLock,
     /// How an operator puts a target back by hand, `{target}` filled in.
     restore: String,
 }
@@ -100,7 +102,13 @@ impl Engine {
                     (Address::Unix(path), None) => format!("echo '{cmd}' | socat stdio {path}"),
                     (Address::Tcp(h, p), _) => format!("echo '{cmd}' | socat stdio tcp:{h}:{p}"),
                 };
+                let name = format!("haproxy backend {backend}");
+                let key = format!(
+                    "haproxy-{}-{socket}-{backend}",
+                    via.as_deref().unwrap_or("")
+                );
                 vec![Group {
+                    _lock: lock(ctx.play, &name, &key)?,
                     manager: Arc::new(Haproxy::new(conn, address.clone(), backend)),
                     restore: command(&format!("set server {backend}/{{id}} state ready")),
                 }]
@@ -119,6 +127,7 @@ impl Engine {
                         group.arn()
                     );
                     groups.push(Group {
+                        _lock: lock(ctx.play, &group.name(), group.arn())?,
                         manager: Arc::new(group),
                         restore,
                     });
@@ -668,6 +677,11 @@ fn restore_command(template: &str, target: Option<&Target>) -> String {
         None => ("?", String::new()),
     };
     template.replace("{id}", id).replace("{port}", &port)
+}
+
+fn lock(play: &Play, group: &str, key: &str) -> Result<super::lock::GroupLock, Diagnostic> {
+    super::lock::GroupLock::acquire(&super::lock::state_dir(), group, key)
+        .map_err(|e| lb_error(play, e))
 }
 
 fn lb_error(play: &Play, message: String) -> Diagnostic {
