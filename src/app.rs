@@ -54,9 +54,38 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let exit = match cli.command {
-        Command::Play(args) => runtime.block_on(play(args)),
+        Command::Play(args) => runtime.block_on(play(*args)),
+        Command::Status => status(),
     };
     exit as i32
+}
+
+/// `rollout status`: the last run's journal, folded per host.
+fn status() -> Exit {
+    let dir = crate::engine::lock::state_dir().join("journal");
+    let last = dir.join("last");
+    let Ok(pointer) = std::fs::read_to_string(&last) else {
+        eprintln!("ERROR! no run journal in {} yet", dir.display());
+        return Exit::Error;
+    };
+    let path = std::path::PathBuf::from(pointer.trim());
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("ERROR! cannot read the journal {}: {e}", path.display());
+            return Exit::Error;
+        }
+    };
+    match crate::output::journal::read(&path, &text) {
+        Ok(run) => {
+            print!("{}", crate::output::journal::render(&path, &run));
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            Exit::Error
+        }
+    }
 }
 
 /// An error that ends the run before or outside the engine.
@@ -261,7 +290,13 @@ fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
 
 /// The outputs, and the webhook to flush at the end of the run.
 fn make_sink(args: &PlayArgs) -> Result<(Sink, Option<Arc<Webhook>>), Diagnostic> {
-    let base = make_outputs(args)?;
+    let mut base = make_outputs(args)?;
+    // Every real run is journaled before it touches anything.
+    if !(args.check || args.list_hosts || args.list_tasks) {
+        let journal = crate::output::journal::Journal::create(&crate::engine::lock::state_dir())
+            .map_err(Diagnostic::new)?;
+        base = Arc::new(Fanout(vec![base, Arc::new(journal)]));
+    }
     let Some(url) = &args.notify_webhook else {
         return Ok((base, None));
     };

@@ -17,7 +17,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one or more playbooks against an inventory.
-    Play(PlayArgs),
+    Play(Box<PlayArgs>),
+    /// Show where each host of the last run stands (from its journal).
+    Status,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,7 @@ fn slow_site(fleet: &Fleet) -> String {
 fn interrupted_run(fleet: &Fleet, playbook: &str, when: &str, times: usize) -> (i32, String) {
     let out_path = fleet.dir.join("rollout.out");
     let child = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
         .args([
             "play",
             playbook,
@@ -121,6 +122,28 @@ fn second_interrupt_stops_at_once_and_names_the_hosts_out_of_rotation() {
             "host1 is going DOWN for maintenance"
         ]
     );
+    // The journal says so too.
+    let status = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .arg("status")
+        .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(0), "{shown}");
+    let host1 = shown
+        .lines()
+        .find(|l| l.starts_with("host1"))
+        .unwrap_or_default();
+    assert!(host1.contains("OUT OF ROTATION"), "{shown}");
+    assert!(
+        host1.contains("set server app/host1 state ready"),
+        "{shown}"
+    );
+    assert!(shown.contains("stopped: interrupted again"), "{shown}");
+    assert!(
+        !shown.lines().any(|l| l.starts_with("host2")),
+        "host2 was never touched: {shown}"
+    );
 }
 
 #[test]
@@ -138,6 +161,7 @@ fn a_second_rollout_on_the_same_backend_is_refused() {
         ]
     };
     let first = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
         .args(args(&playbook))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -153,6 +177,7 @@ fn a_second_rollout_on_the_same_backend_is_refused() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let second = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
         .args(args(&playbook))
         .output()
         .unwrap();
@@ -166,6 +191,7 @@ fn a_second_rollout_on_the_same_backend_is_refused() {
     // Only the first rollout touched HAProxy, and the lock is gone with it.
     assert_eq!(haproxy_transitions(&fleet), one_at_a_time(2));
     let again = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
         .args(args(&playbook))
         .args(["--check"])
         .output()

@@ -149,6 +149,7 @@ fn encrypted_key_with_passphrase_and_wrong_key() {
     let enc = fleet.path("keys/id_ed25519_enc");
     let key_var = format!("ansible_ssh_private_key_file={enc}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .env("ROLLOUT_STATE_DIR", common::state_dir())
         .args([
             "play",
             &pb,
@@ -220,6 +221,7 @@ fn become_with_a_password_on_stdin() {
     );
     let run = |pass: Option<&str>| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollout"));
+        cmd.env("ROLLOUT_STATE_DIR", common::state_dir());
         cmd.args([
             "play",
             &pb,
@@ -363,6 +365,7 @@ fn ecdsa_rsa_and_agent_keys_authenticate() {
     );
     let run = |with_agent: bool| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollout"));
+        cmd.env("ROLLOUT_STATE_DIR", common::state_dir());
         cmd.args([
             "play",
             &pb,

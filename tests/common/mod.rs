@@ -30,6 +30,11 @@ impl Outcome {
     }
 }
 
+/// Where test runs keep their journals and locks.
+pub fn state_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("rollout-state")
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -42,6 +47,8 @@ pub fn rollout(args: &[&str]) -> Outcome {
 pub fn rollout_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
         .args(args)
+        // Journals and locks of test runs stay out of the user's home.
+        .env("ROLLOUT_STATE_DIR", state_dir())
         .envs(env.iter().copied())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
