@@ -21,6 +21,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Deregister,
+    Register,
+}
+
 /// Used for the drain bound when the manager knows no deregistration delay.
 const DEFAULT_DRAIN: Duration = Duration::from_secs(300);
 /// Lifecycle progress is shown at most this often per host while waiting.
@@ -204,27 +210,9 @@ impl Engine {
         let mut drained = hosts.clone();
         let groups = rolling.groups.clone();
         for group in groups.iter() {
-            let mut waiting = Vec::new();
-            for host in &drained {
-                let target = &rolling.targets[host];
-                self.progress(
-                    host,
-                    Phase::Deregistering,
-                    &format!("{target} from {}", group.manager.name()),
-                    None,
-                );
-                match group.manager.deregister(target).await {
-                    Ok(()) => {
-                        self.mark_out(rolling, host, "deregistered, not yet drained".into());
-                        waiting.push(host.clone());
-                    }
-                    Err(e) => {
-                        let why =
-                            format!("deregistering {target} from {}: {e}", group.manager.name());
-                        self.lifecycle_result(ctx, host, &task, &TaskResult::failed(why));
-                    }
-                }
-            }
+            let waiting = self
+                .change_each(ctx, rolling, group, &task, &drained, Change::Deregister)
+                .await;
             let bound = match rolling.config.drain_timeout {
                 Some(bound) => bound,
                 None => match group.manager.drain_delay().await {
@@ -246,20 +234,18 @@ impl Engine {
             for host in waiting {
                 let target = rolling.targets[&host].clone();
                 let finished = match outcome.get(&target) {
-                    Some(Ok(took)) => group
+                    Some(Ok(_)) => group
                         .manager
                         .drained(&target)
                         .await
-                        .map(|()| *took)
                         .map_err(|e| e.to_string()),
                     Some(Err(why)) => Err(why.clone()),
                     None => Err("no answer from the load balancer".into()),
                 };
                 match finished {
-                    Ok(took) => {
+                    Ok(()) => {
                         self.mark_out(rolling, &host, "taken out for the deploy".into());
                         drained.push(host);
-                        let _ = took;
                     }
                     Err(why) => {
                         let why = format!(
@@ -296,13 +282,11 @@ impl Engine {
             .cloned()
             .collect();
         if self.opts.check {
-            if !hosts.is_empty() || !ctx.batch.is_empty() {
-                let task = self.lifecycle_task(ctx, rolling, "back in rotation");
-                for host in self.active(&ctx.batch) {
-                    if let Some(target) = rolling.targets.get(&host) {
-                        let msg = format!("would register {target} and wait until healthy");
-                        self.lifecycle_result(ctx, &host, &task, &TaskResult::ok().with_msg(msg));
-                    }
+            let task = self.lifecycle_task(ctx, rolling, "back in rotation");
+            for host in self.active(&ctx.batch) {
+                if let Some(target) = rolling.targets.get(&host) {
+                    let msg = format!("would register {target} and wait until healthy");
+                    self.lifecycle_result(ctx, &host, &task, &TaskResult::ok().with_msg(msg));
                 }
             }
             return;
@@ -315,24 +299,9 @@ impl Engine {
         let mut healthy = hosts.clone();
         let groups = rolling.groups.clone();
         for group in groups.iter() {
-            let mut waiting = Vec::new();
-            for host in &healthy {
-                let target = &rolling.targets[host];
-                self.progress(
-                    host,
-                    Phase::Registering,
-                    &format!("{target} in {}", group.manager.name()),
-                    None,
-                );
-                match group.manager.register(target).await {
-                    Ok(()) => waiting.push(host.clone()),
-                    Err(e) => {
-                        let why = format!("registering {target} in {}: {e}", group.manager.name());
-                        self.mark_out(rolling, host, why.clone());
-                        self.lifecycle_result(ctx, host, &task, &TaskResult::failed(why));
-                    }
-                }
-            }
+            let waiting = self
+                .change_each(ctx, rolling, group, &task, &healthy, Change::Register)
+                .await;
             let verdict = wait::healthy_verdict(rolling.config.unhealthy_grace);
             let outcome = self
                 .wait_group(
@@ -384,6 +353,50 @@ impl Engine {
             }
             self.lifecycle_result(ctx, &host, &task, &result);
         }
+    }
+
+    /// Deregisters or registers each host's target in `group`; returns the
+    /// hosts it worked for, the others fail. Every host is out of rotation
+    /// afterwards except one whose deregistration was refused.
+    async fn change_each(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        rolling: &mut Rolling,
+        group: &Group,
+        task: &Task,
+        hosts: &[String],
+        change: Change,
+    ) -> Vec<String> {
+        let (phase, verb, preposition) = match change {
+            Change::Deregister => (Phase::Deregistering, "deregistering", "from"),
+            Change::Register => (Phase::Registering, "registering", "in"),
+        };
+        let name = group.manager.name();
+        let mut done = Vec::new();
+        for host in hosts {
+            let target = rolling.targets[host].clone();
+            self.progress(host, phase, &format!("{target} {preposition} {name}"), None);
+            let result = match change {
+                Change::Deregister => group.manager.deregister(&target).await,
+                Change::Register => group.manager.register(&target).await,
+            };
+            match result {
+                Ok(()) => {
+                    if change == Change::Deregister {
+                        self.mark_out(rolling, host, "deregistered, not yet drained".into());
+                    }
+                    done.push(host.clone());
+                }
+                Err(e) => {
+                    let why = format!("{verb} {target} {preposition} {name}: {e}");
+                    if change == Change::Register {
+                        self.mark_out(rolling, host, why.clone());
+                    }
+                    self.lifecycle_result(ctx, host, task, &TaskResult::failed(why));
+                }
+            }
+        }
+        done
     }
 
     /// Tells the operator which hosts the play leaves out of rotation.
