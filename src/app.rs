@@ -160,6 +160,15 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
             None
         },
         stop: stop.clone(),
+        resume: if args.resume {
+            let id = crate::engine::resume::playbooks_id(&args.playbooks);
+            let resume =
+                crate::engine::resume::Resume::load(&crate::engine::lock::state_dir(), &id)
+                    .map_err(|e| Fatal::options(Diagnostic::new(e)))?;
+            Some(Arc::new(resume))
+        } else {
+            None
+        },
         window_end: match &args.window_end {
             Some(text) => Some(
                 crate::engine::window::parse_window_end(text, chrono::Local::now())
@@ -293,8 +302,10 @@ fn make_sink(args: &PlayArgs) -> Result<(Sink, Option<Arc<Webhook>>), Diagnostic
     let mut base = make_outputs(args)?;
     // Every real run is journaled before it touches anything.
     if !(args.check || args.list_hosts || args.list_tasks) {
-        let journal = crate::output::journal::Journal::create(&crate::engine::lock::state_dir())
-            .map_err(Diagnostic::new)?;
+        let playbooks = crate::engine::resume::playbooks_id(&args.playbooks);
+        let journal =
+            crate::output::journal::Journal::create(&crate::engine::lock::state_dir(), &playbooks)
+                .map_err(Diagnostic::new)?;
         base = Arc::new(Fanout(vec![base, Arc::new(journal)]));
     }
     let Some(url) = &args.notify_webhook else {

@@ -101,6 +101,12 @@ pub struct PlayArgs {
     #[arg(long, value_name = "TIME")]
     pub window_end: Option<String>,
 
+    /// Continue the last run of these playbooks from its journal: hosts
+    /// that completed a play are skipped, the others run it again, starting
+    /// from where the load balancer says they are.
+    #[arg(long)]
+    pub resume: bool,
+
     /// POST a JSON event here when the rollout starts, a host fails, the
     /// rollout stops and when it completes (retried; never blocks the run).
     #[arg(long, value_name = "URL")]

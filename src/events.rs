@@ -95,6 +95,19 @@ pub enum Event {
     OutOfRotation {
         hosts: Vec<OutOfRotationHost>,
     },
+    /// A rolling play found the host's load balancer target (journaled:
+    /// a resumed run registers it with the same port).
+    TargetResolved {
+        host: String,
+        id: String,
+        port: Option<u16>,
+    },
+    /// Hosts that went through every section of a play without failing
+    /// (journaled, so `--resume` skips them); `play` is the play's key.
+    HostsCompleted {
+        play: String,
+        hosts: Vec<String>,
+    },
     Recap {
         hosts: Vec<(String, HostStats)>,
     },

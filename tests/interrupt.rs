@@ -5,7 +5,7 @@
 mod common;
 
 use common::fleet::Fleet;
-use common::lb::{haproxy_transitions, one_at_a_time};
+use common::lb::{Traffic, aws_env, elb_calls, haproxy_transitions, one_at_a_time, served_version};
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -202,4 +202,151 @@ fn a_second_rollout_on_the_same_backend_is_refused() {
         "{}",
         String::from_utf8_lossy(&again.stdout)
     );
+}
+
+/// The rollout of site.yaml (ELBv2) on `fleet`, journaled in its state dir.
+fn elbv2_rollout(fleet: &Fleet, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollout"));
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/site.yaml");
+    cmd.env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
+        .envs(aws_env(fleet))
+        .arg("play")
+        .arg(site)
+        .args(["-i", &fleet.path("inventory")])
+        .args(["--ssh-config", &fleet.path("ssh_config")])
+        .args(["-e", "version=2.0"])
+        .args(extra);
+    cmd
+}
+
+#[test]
+fn sigkill_mid_drain_then_resume_completes_and_repeats_nothing() {
+    let fleet = Fleet::up_with(
+        3,
+        51,
+        &["--elbv2", "--elb-port", "25096", "--dereg-delay", "5"],
+    );
+    let traffic = Traffic::start(&fleet);
+    let out_path = fleet.dir.join("killed.out");
+    let child = elbv2_rollout(&fleet, &[])
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Guard(child);
+    // host1 is done; a long request holds host2's drain open (as a long
+    // poll would); kill the controller while host2 drains.
+    wait_for_line(&out_path, "BATCH 2/3");
+    let haproxy = fleet.info["haproxy"]["port"].as_u64().unwrap() as u16;
+    let slow = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", haproxy)).unwrap();
+        s.write_all(
+            b"GET /slow/6 HTTP/1.1\r\nHost: t\r\nX-Pin: host2\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    });
+    wait_for_line(&out_path, "[host2] draining:");
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    assert!(
+        slow.join().unwrap().contains("host2 1.0"),
+        "the long request was host2's"
+    );
+    let status = |fleet: &Fleet| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
+            .arg("status")
+            .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = status(&fleet);
+    let line = |shown: &str, host: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(host))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(shown.contains("did not finish"), "{shown}");
+    assert!(line(&shown, "host1").contains("in rotation"), "{shown}");
+    assert!(line(&shown, "host2").contains("OUT OF ROTATION"), "{shown}");
+    assert!(line(&shown, "host2").contains("draining"), "{shown}");
+
+    let resumed = elbv2_rollout(&fleet, &["--resume"]).output().unwrap();
+    let text = String::from_utf8_lossy(&resumed.stdout).into_owned()
+        + &String::from_utf8_lossy(&resumed.stderr);
+    let tally = traffic.finish();
+    assert_eq!(resumed.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("skipping 1 host(s) that completed this play") && text.contains(": host1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the last run left host2 draining (out of rotation)"),
+        "{text}"
+    );
+    assert!(text.contains("not deregistered again"), "{text}");
+    // Every host ends healthy on 2.0, and no request failed, across the
+    // kill, the gap and the resumed run.
+    for i in 0..3 {
+        assert_eq!(served_version(&fleet, i), format!("host{} 2.0", i + 1));
+    }
+    assert_eq!(
+        (tally["failed"].as_u64(), tally["errors"].as_u64()),
+        (Some(0), Some(0)),
+        "{tally:#}"
+    );
+    // Each target was deregistered once and registered once, in order:
+    // host1 was not redone, host2 not deregistered twice.
+    let mutations: Vec<(String, String)> = elb_calls(&fleet)
+        .into_iter()
+        .filter(|(action, _)| action.ends_with("Targets"))
+        .collect();
+    let expected: Vec<(String, String)> = (0..3)
+        .flat_map(|i| {
+            let h = fleet.host(i);
+            let target = format!("{}:{}", h["instance_id"].as_str().unwrap(), h["app_port"]);
+            [
+                ("DeregisterTargets".to_string(), target.clone()),
+                ("RegisterTargets".to_string(), target),
+            ]
+        })
+        .collect();
+    assert_eq!(mutations, expected);
+    let shown = status(&fleet);
+    assert!(shown.contains("state: finished"), "{shown}");
+    for host in ["host2", "host3"] {
+        assert!(line(&shown, host).contains("in rotation"), "{shown}");
+        assert!(!line(&shown, host).contains("OUT"), "{shown}");
+    }
+    // A second resume finds everything done (completions carry over).
+    let again = elbv2_rollout(&fleet, &["--resume"]).output().unwrap();
+    let text = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert!(text.contains("skipping 3 host(s)"), "{text}");
+    assert_eq!(
+        elb_calls(&fleet)
+            .iter()
+            .filter(|(a, _)| a.ends_with("Targets"))
+            .count(),
+        6
+    );
+}
+
+/// Waits (bounded) until rollout's output at `path` holds `line`.
+fn wait_for_line(path: &Path, line: &str) {
+    let started = Instant::now();
+    while !fs::read_to_string(path).unwrap_or_default().contains(line) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "rollout never printed '{line}': {}",
+            fs::read_to_string(path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod lint;
 pub mod lock;
+pub mod resume;
 mod rolling;
 pub mod scope;
 pub mod stop;
@@ -47,6 +48,8 @@ pub struct RunOptions {
     pub stop: Arc<stop::Stop>,
     /// `--window-end`: no batch starts that could not finish before it.
     pub window_end: Option<chrono::DateTime<chrono::Local>>,
+    /// `--resume`: the last run, whose completed hosts are skipped.
+    pub resume: Option<Arc<resume::Resume>>,
 }
 
 /// A secret that never shows in debug output.
@@ -239,8 +242,21 @@ impl Engine {
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default();
-        for play in &playbook.plays {
-            self.run_play(play).await?;
+        let keys: Vec<String> = (playbook.plays.iter().enumerate())
+            .map(|(i, play)| resume::play_key(&playbook.path, i, &play.name))
+            .collect();
+        if let Some(resume) = &self.opts.resume {
+            for key in resume.unknown_plays(&keys) {
+                self.sink.emit(Event::Warning {
+                    message: format!(
+                        "--resume: the last run completed hosts in play '{key}', which this \
+                         playbook no longer has at that position; none of its hosts are skipped"
+                    ),
+                });
+            }
+        }
+        for (play, key) in playbook.plays.iter().zip(&keys) {
+            self.run_play(play, key).await?;
         }
         let stats: Vec<(String, HostStats)> =
             self.stats.iter().map(|(h, s)| (h.clone(), *s)).collect();
@@ -253,7 +269,7 @@ impl Engine {
         })
     }
 
-    async fn run_play(&mut self, play: &Play) -> Result<(), Diagnostic> {
+    async fn run_play(&mut self, play: &Play, key: &str) -> Result<(), Diagnostic> {
         let hosts = self.play_hosts(play)?;
         // Play names are templated with the play's vars and extra vars, as
         // Ansible's are ("Roll out {{ version }}").
@@ -266,6 +282,7 @@ impl Engine {
             name,
             hosts: hosts.clone(),
         });
+        let hosts = self.skip_completed(key, hosts);
         if hosts.is_empty() {
             self.sink.emit(Event::NoHostsMatched {
                 play: play.name.clone(),
@@ -284,7 +301,7 @@ impl Engine {
                 self.sink.emit(Event::PlayAborted {
                     reason: format!(
                         "interrupted: the hosts in flight finished, {left} batch(es) not started; \
-                         run the same command again to continue"
+                         run the same command with --resume to continue"
                     ),
                 });
                 self.interrupted = true;
@@ -316,7 +333,7 @@ impl Engine {
                 self.sink.emit(Event::PlayAborted {
                     reason: format!(
                         "{why}: batch {}/{count} not started, {} host(s) remain; continue in the \
-                         next window with --limit {}",
+                         next window with --resume (or --limit {})",
                         index + 1,
                         remaining.len(),
                         remaining.join(",")
@@ -345,6 +362,18 @@ impl Engine {
                     break;
                 }
             }
+            self.sink.emit(Event::HostsCompleted {
+                play: key.to_string(),
+                hosts: batch
+                    .iter()
+                    .filter(|h| {
+                        self.flags
+                            .get(*h)
+                            .is_some_and(|f| !f.failed && !f.unreachable)
+                    })
+                    .cloned()
+                    .collect(),
+            });
             if self.end_play {
                 break;
             }
@@ -358,6 +387,50 @@ impl Engine {
             self.report_out_of_rotation(rolling);
         }
         Ok(())
+    }
+
+    /// With `--resume`, the play's hosts minus those the last run
+    /// completed (journaled again, for the next resume); says where the
+    /// last run left each host that still runs.
+    fn skip_completed(&self, key: &str, hosts: Vec<String>) -> Vec<String> {
+        let Some(resume) = &self.opts.resume else {
+            return hosts;
+        };
+        let done = resume.completed(key);
+        let (skipped, left): (Vec<String>, Vec<String>) =
+            hosts.into_iter().partition(|h| done.contains(h));
+        if !skipped.is_empty() {
+            self.sink.emit(Event::Warning {
+                message: format!(
+                    "--resume: skipping {} host(s) that completed this play in {}: {}",
+                    skipped.len(),
+                    resume.journal.display(),
+                    skipped.join(", ")
+                ),
+            });
+            self.sink.emit(Event::HostsCompleted {
+                play: key.to_string(),
+                hosts: skipped,
+            });
+        }
+        for host in &left {
+            if let Some(last) = resume.last_seen(host) {
+                let rotation = if last.in_rotation {
+                    "in rotation"
+                } else {
+                    "out of rotation"
+                };
+                self.sink.emit(Event::Warning {
+                    message: format!(
+                        "--resume: the last run left {host} {} ({rotation}): {}; it runs again, \
+                         starting from what the load balancer reports",
+                        last.phase.label(),
+                        last.detail
+                    ),
+                });
+            }
+        }
+        left
     }
 
     /// Why the next batch must not start before the window closes.

@@ -21,9 +21,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
-    Deregister,
+#[derive(Debug, Clone, Copy)]
+enum Change<'a> {
+    /// Targets in `already_out` are left as they are.
+    Deregister {
+        already_out: &'a HashMap<Target, String>,
+    },
     Register,
 }
 
@@ -178,6 +181,9 @@ impl Engine {
             );
         }
         let mut capacity = Vec::new();
+        // Per group, leaving targets that already take no traffic (a
+        // resumed run): they are not deregistered again.
+        let mut already_out = Vec::new();
         let groups = rolling.groups.clone();
         for group in groups.iter() {
             let bound = rolling.config.healthy_timeout;
@@ -190,7 +196,10 @@ impl Engine {
             )
             .await
             {
-                Ok(c) => capacity.push(format!("{}: {}", group.manager.name(), c.describe())),
+                Ok(c) => {
+                    capacity.push(format!("{}: {}", group.manager.name(), c.describe()));
+                    already_out.push(c.already_out.into_iter().collect::<HashMap<_, _>>());
+                }
                 Err(why) => {
                     for host in &hosts {
                         self.lifecycle_result(ctx, host, &task, &TaskResult::failed(why.clone()));
@@ -209,9 +218,10 @@ impl Engine {
         }
         let mut drained = hosts.clone();
         let groups = rolling.groups.clone();
-        for group in groups.iter() {
+        for (group, already_out) in groups.iter().zip(&already_out) {
+            let change = Change::Deregister { already_out };
             let waiting = self
-                .change_each(ctx, rolling, group, &task, &drained, Change::Deregister)
+                .change_each(ctx, rolling, group, &task, &drained, change)
                 .await;
             let bound = match rolling.config.drain_timeout {
                 Some(bound) => bound,
@@ -365,31 +375,48 @@ impl Engine {
         group: &Group,
         task: &Task,
         hosts: &[String],
-        change: Change,
+        change: Change<'_>,
     ) -> Vec<String> {
         let (phase, verb, preposition) = match change {
-            Change::Deregister => (Phase::Deregistering, "deregistering", "from"),
+            Change::Deregister { .. } => (Phase::Deregistering, "deregistering", "from"),
             Change::Register => (Phase::Registering, "registering", "in"),
         };
         let name = group.manager.name();
         let mut done = Vec::new();
         for host in hosts {
             let target = rolling.targets[host].clone();
-            self.progress(host, phase, &format!("{target} {preposition} {name}"), None);
             let result = match change {
-                Change::Deregister => group.manager.deregister(&target).await,
-                Change::Register => group.manager.register(&target).await,
+                Change::Deregister { already_out } => match already_out.get(&target) {
+                    Some(state) => {
+                        let detail = format!(
+                            "{target} already out of rotation in {name} ({state}): \
+                             not deregistered again"
+                        );
+                        self.progress(host, phase, &detail, None);
+                        Ok(())
+                    }
+                    None => {
+                        let detail = format!("{target} {preposition} {name}");
+                        self.progress(host, phase, &detail, None);
+                        group.manager.deregister(&target).await
+                    }
+                },
+                Change::Register => {
+                    self.progress(host, phase, &format!("{target} {preposition} {name}"), None);
+                    group.manager.register(&target).await
+                }
             };
+            let deregistering = matches!(change, Change::Deregister { .. });
             match result {
                 Ok(()) => {
-                    if change == Change::Deregister {
+                    if deregistering {
                         self.mark_out(rolling, host, "deregistered, not yet drained".into());
                     }
                     done.push(host.clone());
                 }
                 Err(e) => {
                     let why = format!("{verb} {target} {preposition} {name}: {e}");
-                    if change == Change::Register {
+                    if !deregistering {
                         self.mark_out(rolling, host, why.clone());
                     }
                     self.lifecycle_result(ctx, host, task, &TaskResult::failed(why));
@@ -510,8 +537,18 @@ impl Engine {
         for (host, lookup) in hosts.into_iter().zip(found) {
             match lookup {
                 Ok((id, port)) => {
+                    // The port: the play's, else the one it is registered
+                    // with, else (out of rotation when a killed run is
+                    // resumed) the one the journal noted.
+                    let resumed = self.opts.resume.as_ref().and_then(|r| r.target(&host));
                     let port = port
-                        .or_else(|| registered.keys().find(|t| t.id == id).and_then(|t| t.port));
+                        .or_else(|| registered.keys().find(|t| t.id == id).and_then(|t| t.port))
+                        .or_else(|| resumed.filter(|t| t.id == id).and_then(|t| t.port));
+                    self.sink.emit(Event::TargetResolved {
+                        host: host.clone(),
+                        id: id.clone(),
+                        port,
+                    });
                     rolling.targets.insert(host.clone(), Target { id, port });
                     resolved.push(host);
                 }

@@ -194,6 +194,7 @@ impl<W: Write + Send> Console<W> {
                 }
                 s
             }
+            Event::HostsCompleted { .. } | Event::TargetResolved { .. } => return None,
             Event::Recap { hosts } => {
                 let mut s = format!("\n{}", banner("PLAY RECAP"));
                 for (host, stats) in hosts {

@@ -4,8 +4,9 @@
 //! run). `rollout status` folds it into where each host stands.
 
 use crate::events::{Event, EventSink, Phase};
+use crate::traffic::Target;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -13,7 +14,9 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub time: String,
-    /// `run_started`, `lifecycle`, `play_stopped`, `run_ended`.
+    /// `run` (the playbooks, first line), `run_started` (a play),
+    /// `lifecycle`, `completed` (a host done with a play; `detail` is the
+    /// play's key), `play_stopped`, `run_ended`.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub play: Option<String>,
@@ -23,6 +26,9 @@ pub struct Entry {
     pub phase: Option<Phase>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// `target`: the port the host's target is registered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
 }
 
 pub struct Journal {
@@ -32,8 +38,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts a new run's journal in `state_dir/journal/`.
-    pub fn create(state_dir: &Path) -> Result<Journal, String> {
+    /// Starts a new run's journal in `state_dir/journal/`; `playbooks`
+    /// names what runs, so `--resume` can tell it is the same rollout.
+    pub fn create(state_dir: &Path, playbooks: &str) -> Result<Journal, String> {
         let dir = state_dir.join("journal");
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create the journal directory {}: {e}", dir.display()))?;
@@ -50,11 +57,21 @@ impl Journal {
             .map_err(|e| format!("cannot create the journal {}: {e}", path.display()))?;
         std::fs::write(dir.join("last"), format!("{}\n", path.display()))
             .map_err(|e| format!("cannot write {}: {e}", dir.join("last").display()))?;
-        Ok(Journal {
+        let journal = Journal {
             file: Mutex::new(file),
             path,
             play: Mutex::new(None),
-        })
+        };
+        journal.append(&Entry {
+            time: chrono::Local::now().to_rfc3339(),
+            kind: "run".into(),
+            play: None,
+            host: None,
+            phase: None,
+            detail: playbooks.to_string(),
+            port: None,
+        });
+        Ok(journal)
     }
 
     pub fn path(&self) -> &Path {
@@ -83,6 +100,7 @@ impl EventSink for Journal {
             host: host.map(str::to_string),
             phase,
             detail,
+            port: None,
         };
         match &event {
             Event::PlayStart { name, hosts } => {
@@ -118,6 +136,16 @@ impl EventSink for Journal {
             Event::PlayAborted { reason } => {
                 self.append(&entry("play_stopped", None, None, reason.clone()))
             }
+            Event::TargetResolved { host, id, port } => {
+                let mut e = entry("target", Some(host), None, id.clone());
+                e.port = *port;
+                self.append(&e);
+            }
+            Event::HostsCompleted { play, hosts } => {
+                for h in hosts {
+                    self.append(&entry("completed", Some(h), None, play.clone()));
+                }
+            }
             Event::Recap { .. } => self.append(&entry("run_ended", None, None, String::new())),
             _ => {}
         }
@@ -136,7 +164,13 @@ pub struct HostStatus {
 /// A run read back from its journal.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunStatus {
+    /// The playbooks the run was of.
+    pub playbooks: Option<String>,
     pub play: Option<String>,
+    /// Per play key, the hosts that completed it.
+    pub completed: BTreeMap<String, BTreeSet<String>>,
+    /// Per host, its load balancer target.
+    pub targets: BTreeMap<String, Target>,
     pub hosts: BTreeMap<String, HostStatus>,
     pub stopped: Option<String>,
     pub ended: bool,
@@ -156,17 +190,38 @@ pub fn read(path: &Path, text: &str) -> Result<RunStatus, String> {
                 n + 1
             )
         })?;
+        let needs_host = || {
+            format!(
+                "{}:{}: a {} entry needs a host",
+                path.display(),
+                n + 1,
+                entry.kind
+            )
+        };
         match entry.kind.as_str() {
+            "run" => status.playbooks = Some(entry.detail.clone()),
             "run_started" => status.play = entry.play.clone(),
+            "target" => {
+                let host = entry.host.clone().ok_or_else(needs_host)?;
+                let target = Target {
+                    id: entry.detail.clone(),
+                    port: entry.port,
+                };
+                status.targets.insert(host, target);
+            }
+            "completed" => {
+                let host = entry.host.clone().ok_or_else(needs_host)?;
+                status
+                    .completed
+                    .entry(entry.detail.clone())
+                    .or_default()
+                    .insert(host);
+            }
             "play_stopped" => status.stopped = Some(entry.detail.clone()),
             "run_ended" => status.ended = true,
             "lifecycle" => {
-                let (Some(host), Some(phase)) = (entry.host, entry.phase) else {
-                    return Err(format!(
-                        "{}:{}: a lifecycle entry needs host and phase",
-                        path.display(),
-                        n + 1
-                    ));
+                let (Some(host), Some(phase)) = (entry.host.clone(), entry.phase) else {
+                    return Err(format!("{} and a phase", needs_host()));
                 };
                 let was_in = status.hosts.get(&host).is_none_or(|h| h.in_rotation);
                 let in_rotation = match phase {
@@ -185,8 +240,8 @@ pub fn read(path: &Path, text: &str) -> Result<RunStatus, String> {
                     HostStatus {
                         phase,
                         in_rotation,
-                        detail: entry.detail,
-                        time: entry.time,
+                        detail: entry.detail.clone(),
+                        time: entry.time.clone(),
                     },
                 );
             }
@@ -236,7 +291,7 @@ mod tests {
     #[test]
     fn transitions_fold_into_where_each_host_stands() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::create(dir.path()).unwrap();
+        let journal = Journal::create(dir.path(), "site.yaml").unwrap();
         journal.emit(Event::PlayStart {
             name: "Roll out 2.0".into(),
             hosts: vec!["a".into(), "b".into()],
@@ -253,9 +308,18 @@ mod tests {
                 remaining: None,
             });
         }
+        journal.emit(Event::HostsCompleted {
+            play: "site.yaml#1".into(),
+            hosts: vec!["a".into()],
+        });
         let text = std::fs::read_to_string(journal.path()).unwrap();
         let status = read(journal.path(), &text).unwrap();
+        assert_eq!(status.playbooks.as_deref(), Some("site.yaml"));
         assert_eq!(status.play.as_deref(), Some("Roll out 2.0"));
+        assert_eq!(
+            status.completed["site.yaml#1"],
+            BTreeSet::from(["a".to_string()])
+        );
         assert!(status.hosts["a"].in_rotation);
         assert!(!status.hosts["b"].in_rotation);
         assert!(!status.ended);
@@ -279,7 +343,7 @@ mod tests {
         assert!(
             read(p, "{\"time\":\"t\",\"kind\":\"lifecycle\"}")
                 .unwrap_err()
-                .contains("needs host")
+                .contains("needs a host")
         );
     }
 }

@@ -211,6 +211,10 @@ pub struct Capacity {
     pub healthy_others: usize,
     pub others: usize,
     pub required: usize,
+    /// Leaving targets that already take no new traffic (draining, unused
+    /// or not registered), with their state: a resumed run does not
+    /// deregister them again.
+    pub already_out: Vec<(Target, String)>,
 }
 
 impl Capacity {
@@ -231,10 +235,21 @@ impl Capacity {
             .filter(|(t, _)| !leaving.contains(t))
             .map(|(_, h)| h)
             .collect();
+        let already_out = leaving
+            .iter()
+            .filter_map(|t| match health.get(t) {
+                None => Some((t.clone(), "not registered".to_string())),
+                Some(h) if h.state.is_draining() || h.state == State::Unused => {
+                    Some((t.clone(), h.describe()))
+                }
+                Some(_) => None,
+            })
+            .collect();
         Capacity {
             healthy_others: others.iter().filter(|h| h.state == State::Healthy).count(),
             others: others.len(),
             required: min.required(others.len()),
+            already_out,
         }
     }
 }
@@ -515,6 +530,33 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn capacity_names_leaving_targets_already_out_of_rotation() {
+        let group = SimGroup::new(&["a", "b", "c"], Duration::from_secs(300));
+        group.set_sessions(&t("a"), 2);
+        group.deregister(&t("a")).await.unwrap();
+        let leaving = [t("a"), t("b"), t("gone")];
+        let capacity = capacity_guard(
+            &group,
+            &leaving,
+            MinHealthy::Count(1),
+            Duration::from_secs(5),
+            &quick(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            capacity.already_out,
+            [
+                (
+                    t("a"),
+                    "draining (Target.DeregistrationInProgress)".to_string()
+                ),
+                (t("gone"), "not registered".to_string())
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn capacity_guard_waits_then_refuses() {
         let group = SimGroup::new(&["a", "b", "c"], Duration::from_secs(5));
         group.set_app_healthy(&t("b"), false);
@@ -535,7 +577,8 @@ mod tests {
             Capacity {
                 healthy_others: 1,
                 others: 2,
-                required: 1
+                required: 1,
+                already_out: Vec::new(),
             }
         );
 

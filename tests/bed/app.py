@@ -43,6 +43,9 @@ def main():
 
         def do_GET(self):
             time.sleep(a.delay)
+            if self.path.startswith("/slow/"):
+                # A long request (at most 8 s, inside HAProxy's timeouts).
+                time.sleep(min(float(self.path[6:] or 0), 8.0))
             if self.path.startswith("/health"):
                 sick = os.path.exists(os.path.join(a.root, "app", "unhealthy"))
                 code, body = (503, "unhealthy\n") if sick else (200, "ok\n")

@@ -773,8 +773,12 @@ def start_haproxy(fleet):
         "port": fleet["app_base_port"],
     }
     hp["url"] = "http://127.0.0.1:%d/" % hp["port"]
-    servers = "\n".join("    server %s %s:%d check" % (h["name"], h["address"], h["app_port"])
+    # `X-Pin: hostN` sends a request to that host: the tests' way to hold
+    # a connection open on one target (a long poll, a websocket).
+    servers = "\n".join("    use-server %s if { req.hdr(x-pin) -m str %s }" % (h["name"], h["name"])
                         for h in fleet["hosts"])
+    servers += "\n" + "\n".join("    server %s %s:%d check" % (h["name"], h["address"], h["app_port"])
+                                for h in fleet["hosts"])
     write_file(hp["cfg"], HAPROXY_CFG % dict(hp, servers=servers))
     if not port_free("127.0.0.1", hp["port"]):
         raise BedError("127.0.0.1:%d (HAProxy) is already in use; try another --base-port" % hp["port"])

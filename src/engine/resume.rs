@@ -1,0 +1,132 @@
+//! `--resume`: continue the last run from its journal. Hosts that completed
+//! a play are skipped in it; every other host runs the play again, and its
+//! lifecycle first asks the load balancer where the host really is (a
+//! target already draining or out is not deregistered twice).
+
+use crate::output::journal::{self, HostStatus, RunStatus};
+use crate::traffic::Target;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The journal being resumed.
+    pub journal: PathBuf,
+    run: RunStatus,
+}
+
+impl Resume {
+    /// Reads the last run's journal under `state_dir`; refuses one that was
+    /// not a run of `playbooks` (as [`playbooks_id`] names them).
+    pub fn load(state_dir: &Path, playbooks: &str) -> Result<Resume, String> {
+        let dir = state_dir.join("journal");
+        let last = std::fs::read_to_string(dir.join("last")).map_err(|_| {
+            format!(
+                "--resume: no run journal in {} to resume; run without --resume",
+                dir.display()
+            )
+        })?;
+        let path = PathBuf::from(last.trim());
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("--resume: cannot read the journal {}: {e}", path.display()))?;
+        let run = journal::read(&path, &text).map_err(|e| format!("--resume: {e}"))?;
+        match run.playbooks.as_deref() {
+            Some(p) if p == playbooks => {}
+            other => {
+                return Err(format!(
+                    "--resume: the last run ({}) was of {}, not of {playbooks}; run without \
+                     --resume, or resume that playbook",
+                    path.display(),
+                    other.unwrap_or("an unknown playbook")
+                ));
+            }
+        }
+        Ok(Resume { journal: path, run })
+    }
+
+    /// The hosts that completed the play `key` in the resumed run.
+    pub fn completed(&self, key: &str) -> BTreeSet<String> {
+        self.run.completed.get(key).cloned().unwrap_or_default()
+    }
+
+    /// Where the resumed run left `host`, if it touched it.
+    pub fn last_seen(&self, host: &str) -> Option<&HostStatus> {
+        self.run.hosts.get(host)
+    }
+
+    /// The target the resumed run found for `host`.
+    pub fn target(&self, host: &str) -> Option<&Target> {
+        self.run.targets.get(host)
+    }
+
+    /// Plays the journal completed hosts for that are not among `keys`:
+    /// the playbook changed, and their hosts will not be skipped.
+    pub fn unknown_plays<'a>(&'a self, keys: &[String]) -> Vec<&'a str> {
+        self.run
+            .completed
+            .keys()
+            .filter(|k| !keys.contains(k))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// How a run names its playbooks in the journal: their absolute paths.
+pub fn playbooks_id(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A play's key in the journal: its playbook, position and name. Editing
+/// tasks keeps it; adding, moving or renaming plays does not.
+pub fn play_key(playbook: &Path, index: usize, name: &str) -> String {
+    let file = std::fs::canonicalize(playbook).unwrap_or_else(|_| playbook.to_path_buf());
+    format!("{}#{} {name}", file.display(), index + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Event, EventSink};
+    use crate::output::journal::Journal;
+
+    #[test]
+    fn resume_reads_the_completed_hosts_of_the_same_playbooks_only() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            Resume::load(dir.path(), "site.yaml")
+                .unwrap_err()
+                .contains("no run journal")
+        );
+        let journal = Journal::create(dir.path(), "/p/site.yaml").unwrap();
+        let key = play_key(Path::new("/p/site.yaml"), 0, "Roll");
+        journal.emit(Event::HostsCompleted {
+            play: key.clone(),
+            hosts: vec!["a".into(), "b".into()],
+        });
+        journal.emit(Event::TargetResolved {
+            host: "c".into(),
+            id: "i-1".into(),
+            port: Some(8080),
+        });
+        let resume = Resume::load(dir.path(), "/p/site.yaml").unwrap();
+        assert_eq!(resume.target("c").and_then(|t| t.port), Some(8080));
+        assert_eq!(resume.completed(&key).len(), 2);
+        assert!(resume.completed("/p/site.yaml#2 Other").is_empty());
+        assert_eq!(resume.unknown_plays(std::slice::from_ref(&key)).len(), 0);
+        assert_eq!(resume.unknown_plays(&[]), [key.as_str()]);
+        let err = Resume::load(dir.path(), "/p/other.yaml").unwrap_err();
+        assert!(
+            err.contains("was of /p/site.yaml, not of /p/other.yaml"),
+            "{err}"
+        );
+    }
+}
