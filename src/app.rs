@@ -9,7 +9,7 @@ use crate::diag::Diagnostic;
 use crate::engine::{Engine, RunOptions, RunSummary};
 use crate::events::{Event, EventSink, Fanout, Sink};
 use crate::inventory::Inventory;
-use crate::output::{console::Console, json::JsonLines, webhook::Webhook};
+use crate::output::{console::Console, json::JsonLines, webhook::Webhooks};
 use crate::playbook::{self, Action, Playbook, Task, kv};
 use crate::template::Templar;
 use clap::Parser;
@@ -160,6 +160,7 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
             None
         },
         stop: stop.clone(),
+        webhooks: Arc::new(Webhooks::default()),
         resume: if args.resume {
             let id = crate::engine::resume::playbooks_id(&args.playbooks);
             let resume =
@@ -186,12 +187,11 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         ..Default::default()
     })
     .map_err(|e| Fatal::options(Diagnostic::new(e)))?;
-    let (sink, webhook) = make_sink(&args).map_err(Fatal::options)?;
+    let sink = make_sink(&args, &opts.webhooks).map_err(Fatal::options)?;
+    let webhooks = opts.webhooks.clone();
     let engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
     let exit = run_playbooks(&args, &playbooks, engine, sink, stop).await;
-    if let Some(webhook) = webhook {
-        webhook.flush(std::time::Duration::from_secs(10)).await;
-    }
+    webhooks.flush(std::time::Duration::from_secs(10)).await;
     exit
 }
 
@@ -297,8 +297,8 @@ fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
         })
 }
 
-/// The outputs, and the webhook to flush at the end of the run.
-fn make_sink(args: &PlayArgs) -> Result<(Sink, Option<Arc<Webhook>>), Diagnostic> {
+/// The outputs, and the webhooks (plays may add theirs) to flush at the end.
+fn make_sink(args: &PlayArgs, webhooks: &Arc<Webhooks>) -> Result<Sink, Diagnostic> {
     let mut base = make_outputs(args)?;
     // Every real run is journaled before it touches anything.
     if !(args.check || args.list_hosts || args.list_tasks) {
@@ -308,12 +308,12 @@ fn make_sink(args: &PlayArgs) -> Result<(Sink, Option<Arc<Webhook>>), Diagnostic
                 .map_err(Diagnostic::new)?;
         base = Arc::new(Fanout(vec![base, Arc::new(journal)]));
     }
-    let Some(url) = &args.notify_webhook else {
-        return Ok((base, None));
-    };
-    let webhook = Arc::new(Webhook::new(url).map_err(Diagnostic::new)?);
-    let sink: Sink = Arc::new(Fanout(vec![base, webhook.clone()]));
-    Ok((sink, Some(webhook)))
+    if let Some(url) = &args.notify_webhook {
+        webhooks
+            .add(url)
+            .map_err(|e| Diagnostic::new(format!("--notify-webhook: {e}")))?;
+    }
+    Ok(Arc::new(Fanout(vec![base, webhooks.clone()])))
 }
 
 fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {

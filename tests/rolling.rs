@@ -273,6 +273,23 @@ fn maintenance_window_starts_no_batch_that_could_not_finish() {
         out.stdout
     );
     assert!(out.stdout.contains("--limit host1,host2"), "{}", out.stdout);
+    assert!(out.stdout.contains("--resume"), "{}", out.stdout);
+    assert!(haproxy_transitions(&fleet).is_empty());
+    // The same from the play's own window_end keyword.
+    let text = fs::read_to_string(site()).unwrap().replace(
+        "  serial: 1
+",
+        "  serial: 1
+  window_end: \"{{ end }}\"\n",
+    );
+    let pb = variant(&fleet, "windowed.yaml", &text);
+    let out = fleet.play(&pb, &["-e", &format!("end={}", in_seconds(20))]);
+    assert_eq!(out.code, 99, "{}", out.all());
+    assert!(
+        out.stdout.contains("the maintenance window closes in"),
+        "{}",
+        out.stdout
+    );
     assert!(haproxy_transitions(&fleet).is_empty());
     // With tighter bounds they fit, and later batches go by the first.
     let end = in_seconds(120);
@@ -289,4 +306,103 @@ fn maintenance_window_starts_no_batch_that_could_not_finish() {
     );
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(haproxy_transitions(&fleet), one_at_a_time(2));
+}
+
+#[test]
+fn on_failure_rollback_puts_a_host_back_only_once_it_is_healthy_again() {
+    let fleet = Fleet::up_with(3, 52, &["--haproxy"]);
+    // host1's new release is broken; the rollback puts 1.0 back, and
+    // clears the breakage only with -e fix=true.
+    let text = fs::read_to_string(site()).unwrap();
+    let text = text.replace(
+        "    - import_tasks: release/deploy.yaml\n",
+        "    - import_tasks: release/deploy.yaml\n    - name: Break host1\n      file: { path: \"{{ app_dir }}/unhealthy\", state: touch }\n      when: inventory_hostname == 'host1'\n",
+    );
+    let text = text.replace(
+        "    - import_tasks: release/rollback.yaml\n",
+        "    - import_tasks: release/rollback.yaml\n    - name: The previous release is not broken\n      file: { path: \"{{ app_dir }}/unhealthy\", state: absent }\n      when: fix | bool\n",
+    );
+    let pb = variant(&fleet, "rollback.yaml", &text);
+    let args = |fix: &str| {
+        [
+            "-e",
+            "version=2.0",
+            "-e",
+            "healthy_timeout=3",
+            "-e",
+            "on_failure=rollback",
+            "-e",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([format!("fix={fix}")])
+        .collect::<Vec<_>>()
+    };
+    let run = |fix: &str| {
+        let a = args(fix);
+        fleet.play(&pb, &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    // A rollback that does not make the host healthy: it stays out.
+    let out = run("false");
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("running the play's rollback tasks on host1"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("TASK [Put the previous version back]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("HOSTS OUT OF ROTATION"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        haproxy_transitions(&fleet),
+        [
+            "host1 enters drain state",
+            "host1 is going DOWN for maintenance"
+        ]
+    );
+
+    // The operator clears the breakage (the precheck would refuse host1).
+    fs::remove_file(fleet.root(0).join("app/unhealthy")).unwrap();
+
+    // A rollback that works: host1 serves 1.0 in rotation again, still
+    // counted as failed, and the rollout stopped before host2.
+    let traffic = Traffic::start(&fleet);
+    let out = run("true");
+    let tally = traffic.finish();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("host1 was rolled back and is healthy in rotation again"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("HOSTS OUT OF ROTATION"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.recap("host1").contains("failed=1"), "{}", out.stdout);
+    assert_eq!(served_version(&fleet, 0), "host1 1.0");
+    assert_eq!(served_version(&fleet, 1), "host2 1.0");
+    let t = haproxy_transitions(&fleet);
+    assert_eq!(
+        t.last().map(String::as_str),
+        Some("host1 is UP/READY (leaving forced maintenance)"),
+        "{t:?}"
+    );
+    assert!(t.iter().all(|l| l.starts_with("host1")), "{t:?}");
+    assert_eq!(
+        (tally["failed"].as_u64(), tally["errors"].as_u64()),
+        (Some(0), Some(0)),
+        "{tally}"
+    );
 }

@@ -116,3 +116,38 @@ fn a_dead_webhook_never_fails_the_run() {
     assert_eq!(bad.code, 5, "{}", bad.all());
     assert!(bad.all().contains("--notify-webhook"), "{}", bad.all());
 }
+
+#[test]
+fn a_play_level_notify_webhook_gets_the_same_events_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = receiver();
+    std::fs::write(dir.path().join("inv"), "local1 ansible_connection=local\n").unwrap();
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(
+        &pb,
+        "- name: patch\n  hosts: all\n  notify_webhook: \"{{ hook }}\"\n  tasks:\n    - debug: { msg: hi }\n",
+    )
+    .unwrap();
+    let inv = dir.path().join("inv");
+    let hook = format!("hook={url}");
+    let base = ["play", pb.to_str().unwrap(), "-i", inv.to_str().unwrap()];
+    // The same URL from the play and the command line: posted once.
+    let mut args = base.to_vec();
+    args.extend(["-e", &hook, "--notify-webhook", &url]);
+    let out = rollout(&args);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let kinds: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str().map(String::from))
+        .collect();
+    assert_eq!(kinds, ["rollout_started", "rollout_completed"]);
+    // A bad URL is an error naming the play's keyword and line.
+    let mut args = base.to_vec();
+    args.extend(["-e", "hook=ftp://nope"]);
+    let bad = rollout(&args);
+    assert_ne!(bad.code, 0, "{}", bad.all());
+    assert!(bad.all().contains("notify_webhook:"), "{}", bad.all());
+    assert!(bad.all().contains("pb.yaml:1"), "{}", bad.all());
+}

@@ -89,6 +89,7 @@ pub fn check_templates(
             .chain(&play.tasks)
             .chain(&play.post_tasks)
             .chain(&play.handlers)
+            .chain(&play.rollback)
         {
             check_task(templar, task, &play_known)?;
         }
@@ -127,6 +128,7 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
         &play.tasks,
         &play.post_tasks,
         &play.handlers,
+        &play.rollback,
     ] {
         for task in list {
             walk(task, known);

@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub stop: Arc<stop::Stop>,
     /// `--window-end`: no batch starts that could not finish before it.
     pub window_end: Option<chrono::DateTime<chrono::Local>>,
+    /// The run's webhooks; a play's `notify_webhook` joins them.
+    pub webhooks: Arc<crate::output::webhook::Webhooks>,
     /// `--resume`: the last run, whose completed hosts are skipped.
     pub resume: Option<Arc<resume::Resume>>,
 }
@@ -69,6 +71,17 @@ fn batches_left(hosts: &[String], batch: &[String]) -> Vec<String> {
         .and_then(|h| hosts.iter().position(|x| x == h))
         .unwrap_or(0);
     hosts[first..].to_vec()
+}
+
+/// Why the next batch must not start before the window (if any) closes.
+fn window_refuses(
+    end: Option<chrono::DateTime<chrono::Local>>,
+    rolling: Option<&rolling::Rolling>,
+    done: &[std::time::Duration],
+) -> Option<String> {
+    let left = (end? - chrono::Local::now()).to_std().unwrap_or_default();
+    let first = rolling.map(rolling::Rolling::bounds).unwrap_or_default();
+    window::refuse_batch(left, done, first)
 }
 
 /// How a run ended, for the exit code.
@@ -278,6 +291,31 @@ impl Engine {
             .templar
             .render_str(&play.name, &scope)
             .unwrap_or_else(|_| play.name.clone());
+        let play_keyword =
+            |key: &str, raw: &Option<String>| -> Result<Option<String>, Diagnostic> {
+                let Some(raw) = raw else { return Ok(None) };
+                self.templar.render_str(raw, &scope).map(Some).map_err(|e| {
+                    Diagnostic::new(format!("{key}: {e}")).with_location(play.location.clone())
+                })
+            };
+        let keyword_error = |key: &str, e: String| {
+            Diagnostic::new(format!("{key}: {e}")).with_location(play.location.clone())
+        };
+        if let Some(url) = play_keyword("notify_webhook", &play.notify_webhook)? {
+            self.opts
+                .webhooks
+                .add(&url)
+                .map_err(|e| keyword_error("notify_webhook", e))?;
+        }
+        // The earlier of --window-end and the play's window_end applies.
+        let window_end = match play_keyword("window_end", &play.window_end)? {
+            Some(text) => {
+                let end = window::parse_window_end(&text, chrono::Local::now())
+                    .map_err(|e| keyword_error("window_end", e))?;
+                Some(self.opts.window_end.map_or(end, |cli| cli.min(end)))
+            }
+            None => self.opts.window_end,
+        };
         self.sink.emit(Event::PlayStart {
             name,
             hosts: hosts.clone(),
@@ -328,7 +366,7 @@ impl Engine {
             if index == 0 {
                 rolling = self.rolling_for(&ctx, &hosts).await?;
             }
-            if let Some(why) = self.window_refuses(rolling.as_ref(), &durations) {
+            if let Some(why) = window_refuses(window_end, rolling.as_ref(), &durations) {
                 let remaining: Vec<String> = batches_left(&hosts, &ctx.batch);
                 self.sink.emit(Event::PlayAborted {
                     reason: format!(
@@ -357,6 +395,7 @@ impl Engine {
                     && let Some(rolling) = rolling.as_mut()
                 {
                     self.put_back(&ctx, rolling).await;
+                    self.roll_back(&ctx, rolling).await;
                 }
                 if self.end_play {
                     break;
@@ -379,6 +418,8 @@ impl Engine {
             }
             durations.push(batch_started.elapsed());
             if let Some(reason) = self.batch_verdict(play, &batch) {
+                let reason =
+                    format!("{reason}; once fixed, run the same command with --resume to continue");
                 self.sink.emit(Event::PlayAborted { reason });
                 break;
             }
@@ -431,18 +472,6 @@ impl Engine {
             }
         }
         left
-    }
-
-    /// Why the next batch must not start before the window closes.
-    fn window_refuses(
-        &self,
-        rolling: Option<&rolling::Rolling>,
-        done: &[std::time::Duration],
-    ) -> Option<String> {
-        let end = self.opts.window_end?;
-        let left = (end - chrono::Local::now()).to_std().unwrap_or_default();
-        let first = rolling.map(rolling::Rolling::bounds).unwrap_or_default();
-        window::refuse_batch(left, done, first)
     }
 
     /// Why the play must stop after this batch, if it must.

@@ -92,6 +92,14 @@ impl Engine {
         let Some(config) = hosts.first().and_then(|h| rendered.get(h)).cloned() else {
             return Ok(None);
         };
+        if config.on_failure == OnFailure::Rollback && ctx.play.rollback.is_empty() {
+            return Err(lb_error(
+                ctx.play,
+                "on_failure: rollback needs the play's 'rollback' tasks (a section like \
+                 'tasks', which puts the previous release back)"
+                    .into(),
+            ));
+        }
         let groups = match &config.manager {
             Manager::Haproxy {
                 socket,
@@ -363,6 +371,57 @@ impl Engine {
             }
             self.lifecycle_result(ctx, &host, &task, &result);
         }
+    }
+
+    /// `on_failure: rollback`: the batch's hosts that failed out of
+    /// rotation run the play's `rollback` tasks (and their handlers); those
+    /// whose rollback succeeds go back if they turn healthy. All of them
+    /// stay failed, so the rollout still stops after the batch.
+    pub(super) async fn roll_back(&mut self, ctx: &PlayCtx<'_>, rolling: &mut Rolling) {
+        if rolling.config.on_failure != OnFailure::Rollback || self.opts.check {
+            return;
+        }
+        let hosts: Vec<String> = ctx
+            .batch
+            .iter()
+            .filter(|h| rolling.out.contains_key(*h) && rolling.targets.contains_key(*h))
+            .filter(|h| {
+                self.flags
+                    .get(*h)
+                    .is_some_and(|f| f.failed && !f.unreachable)
+            })
+            .cloned()
+            .collect();
+        if hosts.is_empty() {
+            return;
+        }
+        self.sink.emit(Event::Warning {
+            message: format!(
+                "on_failure: rollback: running the play's rollback tasks on {}",
+                hosts.join(", ")
+            ),
+        });
+        // The rollback runs even when any_errors_fatal ended the play.
+        let end_play = std::mem::take(&mut self.end_play);
+        for host in &hosts {
+            self.set_failed(host, false);
+        }
+        let survivors = self.run_list(ctx, &ctx.play.rollback, hosts.clone()).await;
+        self.flush_handlers(ctx, &survivors).await;
+        // Only the hosts whose rollback did not fail are put back.
+        self.put_back(ctx, rolling).await;
+        for host in &hosts {
+            self.set_failed(host, true);
+            if !rolling.out.contains_key(host) {
+                self.sink.emit(Event::Warning {
+                    message: format!(
+                        "{host} was rolled back and is healthy in rotation again; it still \
+                         counts as failed"
+                    ),
+                });
+            }
+        }
+        self.end_play |= end_play;
     }
 
     /// Deregisters or registers each host's target in `group`; returns the

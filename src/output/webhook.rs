@@ -28,7 +28,7 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn new(url: &str) -> Result<Webhook, String> {
-        http::Url::parse(url).map_err(|e| format!("--notify-webhook: {e}"))?;
+        http::Url::parse(url)?;
         Ok(Webhook {
             url: url.to_string(),
             started: Instant::now(),
@@ -148,6 +148,46 @@ impl EventSink for Webhook {
                 (sender, worker)
             });
             let _ = sender.send(body);
+        }
+    }
+}
+
+/// Every webhook of a run: `--notify-webhook`, and each play's
+/// `notify_webhook`, added as its play starts (one per URL).
+#[derive(Default)]
+pub struct Webhooks {
+    hooks: Mutex<Vec<std::sync::Arc<Webhook>>>,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.hooks.lock().map(|h| h.len()).unwrap_or(0);
+        write!(f, "Webhooks({count})")
+    }
+}
+
+impl Webhooks {
+    /// Adds `url` unless it is there already; a bad URL is an error.
+    pub fn add(&self, url: &str) -> Result<(), String> {
+        let mut hooks = self.hooks.lock().map_err(|_| "webhook lock poisoned")?;
+        if !hooks.iter().any(|h| h.url == url) {
+            hooks.push(std::sync::Arc::new(Webhook::new(url)?));
+        }
+        Ok(())
+    }
+
+    /// Waits up to `bound` for the posts still queued, all hooks at once.
+    pub async fn flush(&self, bound: Duration) {
+        let hooks: Vec<_> = self.hooks.lock().map(|h| h.clone()).unwrap_or_default();
+        futures::future::join_all(hooks.iter().map(|h| h.flush(bound))).await;
+    }
+}
+
+impl EventSink for Webhooks {
+    fn emit(&self, event: Event) {
+        let hooks: Vec<_> = self.hooks.lock().map(|h| h.clone()).unwrap_or_default();
+        for hook in hooks {
+            hook.emit(event.clone());
         }
     }
 }

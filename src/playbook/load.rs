@@ -28,6 +28,9 @@ const PLAY_KEYWORDS: &[&str] = &[
     "become_user",
     "gather_facts",
     "load_balancer",
+    "rollback",
+    "window_end",
+    "notify_webhook",
     "tags",
     "environment",
     "remote_user",
@@ -270,13 +273,21 @@ impl Loader {
         }
         inherited.vars = Vars::new();
 
-        let sections = ["pre_tasks", "tasks", "post_tasks", "handlers"].map(|key| {
+        let sections = ["pre_tasks", "tasks", "post_tasks", "handlers", "rollback"].map(|key| {
             opt(node, key)
                 .map(|n| self.task_list(src, n, &inherited))
                 .transpose()
                 .map(Option::unwrap_or_default)
         });
-        let [pre_tasks, tasks, post_tasks, handlers] = sections;
+        let [pre_tasks, tasks, post_tasks, handlers, rollback] = sections;
+        let rollback = rollback?;
+        if let (Some(first), None) = (rollback.first(), opt(node, "load_balancer")) {
+            return Err(Diagnostic::new(
+                "'rollback' runs when a host fails out of rotation, so it needs a \
+                 'load_balancer' section with on_failure: rollback",
+            )
+            .with_location(first.location.clone()));
+        }
         let handlers = handlers?;
         for h in &handlers {
             if h.name.is_none() && h.listen.is_empty() {
@@ -319,6 +330,13 @@ impl Loader {
                 .map(|n| boolean(src, n))
                 .transpose()?,
             load_balancer: opt(node, "load_balancer").map(Node::to_json),
+            rollback,
+            window_end: opt(node, "window_end")
+                .map(|n| string(src, n, "a time (06:00 or RFC 3339)"))
+                .transpose()?,
+            notify_webhook: opt(node, "notify_webhook")
+                .map(|n| string(src, n, "a URL"))
+                .transpose()?,
             base_dir: src.dir(),
         })
     }
@@ -1105,6 +1123,25 @@ mod tests {
         assert_eq!(block[1].tags, vec!["t".to_string()]);
         assert!(block[1].location.file.ends_with("leaf.yaml"));
         assert_eq!(rescue.len(), 1);
+    }
+
+    #[test]
+    fn rollback_window_end_and_notify_webhook_play_keywords() {
+        let pb = load(
+            "- hosts: all\n  window_end: \"06:00\"\n  notify_webhook: http://h/x\n  load_balancer: {haproxy: {socket: /s, backend: b}}\n  rollback:\n    - command: ls\n",
+        )
+        .unwrap();
+        let play = &pb.plays[0];
+        assert_eq!(play.rollback.len(), 1);
+        assert_eq!(play.window_end.as_deref(), Some("06:00"));
+        assert_eq!(play.notify_webhook.as_deref(), Some("http://h/x"));
+        let e = error("- hosts: all\n  rollback:\n    - command: ls\n");
+        assert!(
+            e.contains("needs a 'load_balancer'") && e.contains(":3:"),
+            "{e}"
+        );
+        let e = error("- hosts: all\n  window_end: [1]\n");
+        assert!(e.contains("window_end") || e.contains("a time"), "{e}");
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub struct Play {
     pub gather_facts: Option<bool>,
     /// The raw `load_balancer:` section (interpreted by the traffic layer).
     pub load_balancer: Option<Json>,
+    /// Runs on a host that failed out of rotation, with
+    /// `on_failure: rollback`; the host goes back only if it turns healthy.
+    pub rollback: Vec<Task>,
+    /// `window_end`: as `--window-end` (the earlier of the two applies).
+    pub window_end: Option<String>,
+    /// `notify_webhook`: as `--notify-webhook` (both receive the events).
+    pub notify_webhook: Option<String>,
     /// Directory that relative paths (templates, vars files) resolve from.
     pub base_dir: std::path::PathBuf,
 }
