@@ -14,19 +14,13 @@ use std::time::{Duration, Instant};
 /// site-haproxy.yaml with a slow deploy step, so there is time to interrupt.
 fn slow_site(fleet: &Fleet) -> String {
     let project = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = fleet.dir.join("playbooks");
-    fs::create_dir_all(&dir).unwrap();
-    std::os::unix::fs::symlink(project.join("playbooks/release"), dir.join("release")).unwrap();
-    std::os::unix::fs::symlink(project.join("templates"), fleet.dir.join("templates")).unwrap();
     let text = fs::read_to_string(project.join("playbooks/site-haproxy.yaml"))
         .unwrap()
         .replace(
             "    - import_tasks: release/deploy.yaml\n",
             "    - import_tasks: release/deploy.yaml\n    - pause: { seconds: 3 }\n",
         );
-    let path = dir.join("slow.yaml");
-    fs::write(&path, text).unwrap();
-    path.display().to_string()
+    fleet.variant("slow.yaml", &text)
 }
 
 /// Runs rollout, sends it SIGINT `times` times once HAProxy logged `when`,

@@ -17,7 +17,7 @@ use crate::traffic::elbv2::{DESCRIBE_GAP, Elbv2, Pace};
 use crate::traffic::haproxy::{Address, Haproxy};
 use crate::traffic::wait::{self, PollSettings};
 use crate::traffic::{Target, TrafficManager};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +45,9 @@ pub(super) struct Rolling {
     targets: HashMap<String, Target>,
     /// Hosts this run took out of rotation and has not put back, and why.
     out: BTreeMap<String, String>,
+    /// Hosts out of rotation that nothing changed (their drain did not
+    /// finish): they go back even though they failed.
+    unchanged: HashSet<String>,
     poll: PollSettings,
 }
 
@@ -162,6 +165,7 @@ impl Engine {
             rendered,
             targets: HashMap::new(),
             out: BTreeMap::new(),
+            unchanged: HashSet::new(),
             poll,
         }))
     }
@@ -266,11 +270,15 @@ impl Engine {
                         drained.push(host);
                     }
                     Err(why) => {
+                        // Nothing ran on it: it goes back as it was (a
+                        // registration cancels the drain), and it fails.
                         let why = format!(
-                            "{target} did not drain from {}: {why}",
+                            "{target} did not drain from {}: {why}; nothing was changed on it, \
+                             it goes back into rotation",
                             group.manager.name()
                         );
                         self.mark_out(rolling, &host, why.clone());
+                        rolling.unchanged.insert(host.clone());
                         self.lifecycle_result(ctx, &host, &task, &TaskResult::failed(why));
                     }
                 }
@@ -293,9 +301,10 @@ impl Engine {
             .iter()
             .filter(|h| rolling.out.contains_key(*h) && rolling.targets.contains_key(*h))
             .filter(|h| {
+                let unchanged = rolling.unchanged.contains(*h);
                 self.flags
                     .get(*h)
-                    .is_some_and(|f| !f.unreachable && (restore || !f.failed))
+                    .is_some_and(|f| !f.unreachable && (restore || unchanged || !f.failed))
             })
             .cloned()
             .collect();
@@ -361,11 +370,15 @@ impl Engine {
             self.progress(&host, Phase::InRotation, &format!("{target} healthy"), None);
             let result = TaskResult::changed().with_msg(format!("{target} registered and healthy"));
             if self.flags.get(&host).is_some_and(|f| f.failed) {
-                // on_failure: restore put a failed host back; it stays failed.
+                // A failed host put back (unchanged, or on_failure:
+                // restore) stays failed.
+                let how = if rolling.unchanged.contains(&host) {
+                    "its drain did not finish, so it was put back unchanged"
+                } else {
+                    "it was restored to rotation (on_failure: restore)"
+                };
                 self.sink.emit(Event::Warning {
-                    message: format!(
-                        "{host} failed but was restored to rotation (on_failure: restore)"
-                    ),
+                    message: format!("{host} failed: {how}"),
                 });
                 continue;
             }

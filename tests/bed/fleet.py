@@ -522,6 +522,7 @@ class Imds(HostService):
                 "--address", host["imds_address"], "--port", str(host["imds_port"]),
                 "--instance-id", host["default_instance_id"],
                 "--instance-id-file", host["instance_id_file"],
+                "--refuse-tokens-file", os.path.join(host["dir"], "imds-refuse-tokens"),
                 "--local-ipv4", host["address"], "--region", REGION,
                 "--log", host["imds_log"], "--pidfile", self.pidfile(fleet, host)]
 

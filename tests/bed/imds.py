@@ -12,7 +12,7 @@ The instance id is read from --instance-id-file on every request when that
 file exists (later work writes moto's IDs there), else --instance-id.
 
 Usage: imds.py --address 127.0.0.11 --port 8201 --instance-id i-... \
-               [--instance-id-file F] [--local-ipv4 A] [--region R] \
+               [--instance-id-file F] [--refuse-tokens-file F] [--local-ipv4 A] [--region R] \
                [--az Z] [--log F] [--pidfile F]
 """
 import argparse
@@ -132,6 +132,10 @@ def make_handler(state):
                 return self.reply(404, "Not Found")
             if self.headers.get("X-Forwarded-For"):
                 return self.reply(403, "Forbidden")
+            refuse = state.args.refuse_tokens_file
+            if refuse and os.path.exists(refuse):
+                # A fault the tests inject: tokens refused (IMDS disabled).
+                return self.reply(403, "Forbidden")
             ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
             try:
                 ttl_n = int(ttl)
@@ -181,6 +185,7 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--instance-id", required=True)
     p.add_argument("--instance-id-file")
+    p.add_argument("--refuse-tokens-file", help="while this file exists, PUT /latest/api/token is 403")
     p.add_argument("--local-ipv4")
     p.add_argument("--hostname")
     p.add_argument("--region", default="us-east-1")

@@ -121,6 +121,42 @@ impl Fleet {
         super::rollout_env(&all, env)
     }
 
+    /// Writes a variant of a project playbook into the fleet's directory,
+    /// where it finds the project's `templates/` and `playbooks/release/`.
+    pub fn variant(&self, name: &str, text: &str) -> String {
+        let dir = self.dir.join("playbooks");
+        std::fs::create_dir_all(&dir).unwrap();
+        let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (link, target) in [
+            (self.dir.join("templates"), project.join("templates")),
+            (dir.join("release"), project.join("playbooks/release")),
+        ] {
+            if !link.exists() {
+                std::os::unix::fs::symlink(target, link).unwrap();
+            }
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// Kills the host's sshd and every session under it (SIGKILL, by PID,
+    /// parents first so no session can still report an exit status).
+    pub fn kill_sshd(&self, i: usize) {
+        fn tree(pid: i32, all: &mut Vec<String>) {
+            all.push(pid.to_string());
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                tree(child, all);
+            }
+        }
+        let mut pids = Vec::new();
+        tree(self.sshd_pid(i), &mut pids);
+        let status = Command::new("kill").arg("-9").args(&pids).status().unwrap();
+        assert!(status.success(), "kill -9 {pids:?}");
+    }
+
     /// [`Fleet::play_with`] on the fleet's own inventory.
     pub fn play(&self, playbook: &str, args: &[&str]) -> Outcome {
         self.play_with(&self.path("inventory"), playbook, args)

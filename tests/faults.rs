@@ -1,0 +1,292 @@
+//! Faults inside rolling plays on the real fleet, each checked by what the
+//! load balancer says afterwards, what the journal holds, and the live
+//! traffic: an IMDS that refuses tokens, a drain that never finishes, a
+//! host unreachable at the start, and a host's sshd killed mid-deploy.
+//! (ELBv2 throttling, 500s and a missing target group: tests/rolling.rs.)
+
+mod common;
+
+use common::fleet::Fleet;
+use common::lb::{Traffic, aws_env, elb_calls, haproxy_transitions, served_version};
+use serde_json::Value as Json;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+fn project_playbook(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("playbooks")
+        .join(name);
+    fs::read_to_string(path).unwrap()
+}
+
+/// Runs `playbook` on the fleet with its AWS settings and its own state dir.
+fn play(fleet: &Fleet, playbook: &str, args: &[&str]) -> common::Outcome {
+    let state = fleet.path("state");
+    let mut env: Vec<(&str, String)> = if fleet.info["elb"].is_null() {
+        Vec::new()
+    } else {
+        aws_env(fleet)
+    };
+    env.push(("ROLLOUT_STATE_DIR", state));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut all = vec!["-e", "version=2.0"];
+    all.extend_from_slice(args);
+    fleet.play_env(playbook, &all, &env)
+}
+
+/// `rollout status` for the fleet's state dir: each host's line.
+fn status_line(fleet: &Fleet, host: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .arg("status")
+        .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find(|l| l.starts_with(host))
+        .map(String::from)
+        .unwrap_or_else(|| format!("<no line for {host} in>\n{text}"))
+}
+
+/// Mutating ELBv2 calls as (action, host index).
+fn mutations(fleet: &Fleet) -> Vec<(String, usize)> {
+    let index = |target: &str| {
+        (0..fleet.info["hosts"].as_array().unwrap().len())
+            .find(|&i| target.starts_with(fleet.host(i)["instance_id"].as_str().unwrap()))
+            .unwrap_or(usize::MAX)
+    };
+    elb_calls(fleet)
+        .into_iter()
+        .filter(|(action, _)| action.ends_with("Targets"))
+        .map(|(action, target)| (action, index(&target)))
+        .collect()
+}
+
+fn no_failed_requests(tally: &Json) {
+    assert_eq!(
+        (tally["failed"].as_u64(), tally["errors"].as_u64()),
+        (Some(0), Some(0)),
+        "requests failed: {tally:#}"
+    );
+}
+
+fn lifecycle(n: usize) -> Vec<(String, usize)> {
+    (0..n)
+        .flat_map(|i| {
+            [
+                ("DeregisterTargets".to_string(), i),
+                ("RegisterTargets".to_string(), i),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn an_imds_that_refuses_tokens_fails_the_host_while_still_in_rotation() {
+    let fleet = Fleet::up_with(
+        3,
+        53,
+        &["--elbv2", "--elb-port", "25100", "--dereg-delay", "2"],
+    );
+    let dir = fleet.host(1)["dir"].as_str().unwrap().to_string();
+    fs::write(Path::new(&dir).join("imds-refuse-tokens"), "").unwrap();
+    let traffic = Traffic::start(&fleet);
+    let site = fleet.variant("site.yaml", &project_playbook("site.yaml"));
+    let out = play(&fleet, &site, &[]);
+    let tally = traffic.finish();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stdout.contains("finding the instance ID"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("403"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("nothing was taken out of rotation"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("HOSTS OUT OF ROTATION"),
+        "{}",
+        out.stdout
+    );
+    // host1 went through; host2 was never deregistered; host3 never started.
+    assert_eq!(mutations(&fleet), lifecycle(1));
+    assert_eq!(served_version(&fleet, 0), "host1 2.0");
+    assert_eq!(served_version(&fleet, 1), "host2 1.0");
+    assert!(
+        !status_line(&fleet, "host2").contains("OUT"),
+        "{}",
+        status_line(&fleet, "host2")
+    );
+    no_failed_requests(&tally);
+}
+
+#[test]
+fn a_drain_that_never_finishes_puts_the_host_back_unchanged_and_stops() {
+    // The target group's delay is long; a long request holds host1's drain
+    // open past the play's drain_timeout.
+    let fleet = Fleet::up_with(
+        3,
+        54,
+        &["--elbv2", "--elb-port", "25104", "--dereg-delay", "600"],
+    );
+    let text = project_playbook("site.yaml").replace(
+        "    min_healthy: 1\n",
+        "    min_healthy: 1\n    drain_timeout: 2s\n",
+    );
+    let site = fleet.variant("site.yaml", &text);
+    let haproxy = fleet.info["haproxy"]["port"].as_u64().unwrap() as u16;
+    let slow = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", haproxy)).unwrap();
+        s.write_all(
+            b"GET /slow/8 HTTP/1.1\r\nHost: t\r\nX-Pin: host1\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let traffic = Traffic::start(&fleet);
+    let out = play(&fleet, &site, &[]);
+    let tally = traffic.finish();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stdout.contains("did not drain from target group web"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("gave up after 2s"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("host1 failed: its drain did not finish, so it was put back unchanged"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("TASK [Install the new version]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("HOSTS OUT OF ROTATION"),
+        "{}",
+        out.stdout
+    );
+    // Deregistered, registered again (which cancels the drain); nothing else.
+    assert_eq!(mutations(&fleet), lifecycle(1));
+    assert_eq!(served_version(&fleet, 0), "host1 1.0");
+    assert!(
+        status_line(&fleet, "host1").contains("in rotation"),
+        "{}",
+        status_line(&fleet, "host1")
+    );
+    // The long request was never cut, nor was any other.
+    assert!(slow.join().unwrap().contains("200 OK"));
+    no_failed_requests(&tally);
+}
+
+#[test]
+fn a_host_unreachable_at_the_start_is_never_taken_out() {
+    let fleet = Fleet::up_with(3, 55, &["--haproxy"]);
+    fleet.kill_sshd(1);
+    let site = fleet.variant("site-haproxy.yaml", &project_playbook("site-haproxy.yaml"));
+    let traffic = Traffic::start(&fleet);
+    let out = play(&fleet, &site, &[]);
+    let tally = traffic.finish();
+    assert_eq!(out.code, 3, "unreachable: {}", out.all());
+    assert!(
+        out.stdout.contains("fatal: [host2]: UNREACHABLE!"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.recap("host2").contains("unreachable=1"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("HOSTS OUT OF ROTATION"),
+        "{}",
+        out.stdout
+    );
+    // host1 rolled; host2 stays in rotation on 1.0 (HAProxy never touched
+    // it); the rollout stopped before host3.
+    let t = haproxy_transitions(&fleet);
+    assert!(t.iter().all(|l| l.starts_with("host1")), "{t:?}");
+    assert_eq!(served_version(&fleet, 0), "host1 2.0");
+    assert_eq!(served_version(&fleet, 1), "host2 1.0");
+    assert_eq!(served_version(&fleet, 2), "host3 1.0");
+    no_failed_requests(&tally);
+}
+
+#[test]
+fn a_host_whose_sshd_dies_mid_deploy_stays_out_and_is_named() {
+    let fleet = Fleet::up_with(3, 56, &["--haproxy"]);
+    let text = project_playbook("site-haproxy.yaml").replace(
+        "    - import_tasks: release/deploy.yaml\n",
+        "    - import_tasks: release/deploy.yaml\n    - name: A long step\n      command: sleep 5\n",
+    );
+    let site = fleet.variant("slow.yaml", &text);
+    let traffic = Traffic::start(&fleet);
+    let killer = {
+        let log = fleet.dir.join("haproxy.out");
+        let started = std::time::Instant::now();
+        std::thread::spawn(move || {
+            while !fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("host1 is going DOWN for maintenance")
+            {
+                assert!(
+                    started.elapsed().as_secs() < 60,
+                    "host1 never left rotation"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        })
+    };
+    // Kill host1's sshd (and its sessions) while it runs the long step.
+    let out = std::thread::scope(|scope| {
+        let run = scope.spawn(|| play(&fleet, &site, &[]));
+        killer.join().unwrap();
+        fleet.kill_sshd(0);
+        run.join().unwrap()
+    });
+    let tally = traffic.finish();
+    assert_eq!(out.code, 3, "unreachable: {}", out.all());
+    assert!(
+        out.stdout.contains("HOSTS OUT OF ROTATION"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("set server app/host1 state ready"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.recap("host1").contains("unreachable=1"),
+        "{}",
+        out.stdout
+    );
+    // host1 stays in maintenance; nobody else was touched.
+    assert_eq!(
+        haproxy_transitions(&fleet),
+        [
+            "host1 enters drain state",
+            "host1 is going DOWN for maintenance"
+        ]
+    );
+    assert_eq!(served_version(&fleet, 1), "host2 1.0");
+    let line = status_line(&fleet, "host1");
+    assert!(
+        line.contains("OUT OF ROTATION") && line.contains("state ready"),
+        "{line}"
+    );
+    no_failed_requests(&tally);
+}
