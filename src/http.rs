@@ -1,12 +1,17 @@
 //! HTTP/1.1 (hyper) over a byte stream that a [`Connection`] opens *from the
 //! host*: a forwarded TCP connection or unix socket over SSH, or a plain
 //! socket on the controller for `ansible_connection: local` and
-//! `delegate_to: localhost`. Used by `uri`, `get_url`, `wait_for` and IMDSv2.
+//! `delegate_to: localhost`. Used by `uri`, `get_url`, `wait_for`, IMDSv2
+//! and webhooks. `https://` runs TLS (rustls) over the same stream, so the
+//! controller verifies the server's certificate against its trusted roots
+//! (the system's, or `SSL_CERT_FILE` / `SSL_CERT_DIR`) even when the
+//! request leaves from the host.
 
 use crate::connection::{Connection, ConnectionError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -16,7 +21,7 @@ const MAX_REDIRECTS: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: String,
-    /// `http://host[:port]/path?query`; the host is resolved on the remote side.
+    /// `http(s)://host[:port]/path?query`; the host is resolved on the remote side.
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -27,6 +32,8 @@ pub struct HttpRequest {
     /// Send the request to this unix socket on the host instead of the
     /// URL's host and port (`uri`'s `unix_socket`).
     pub unix_socket: Option<String>,
+    /// Verify an `https://` server's certificate and name (`validate_certs`).
+    pub validate_certs: bool,
 }
 
 impl HttpRequest {
@@ -39,6 +46,7 @@ impl HttpRequest {
             timeout: Duration::from_secs(10),
             follow_redirects: false,
             unix_socket: None,
+            validate_certs: true,
         }
     }
 
@@ -179,6 +187,9 @@ fn curl_config(request: &HttpRequest) -> Result<String, String> {
     if let Some(path) = &request.unix_socket {
         lines.push(format!("unix-socket = {}", quote(path)));
     }
+    if !request.validate_certs {
+        lines.push("insecure".into());
+    }
     if !request.body.is_empty() {
         let body = String::from_utf8_lossy(&request.body);
         lines.push(format!("data-binary = {}", quote(&body)));
@@ -238,9 +249,78 @@ async fn send_once(
         Some(path) => conn.open_unix(path).await?,
         None => conn.open_tcp(&url.host, url.port).await?,
     };
-    exchange(stream, request)
+    let answer = if url.tls {
+        let config = tls_config(request.validate_certs).map_err(ConnectionError::Failed)?;
+        exchange(tls_handshake_with(config, stream, &url).await?, request).await
+    } else {
+        exchange(stream, request).await
+    };
+    answer.map_err(ConnectionError::Failed)
+}
+
+/// TLS over `stream` for `url`'s host, as `config` verifies it.
+async fn tls_handshake_with<S>(
+    config: Arc<rustls::ClientConfig>,
+    stream: S,
+    url: &Url,
+) -> Result<tokio_rustls::client::TlsStream<S>, ConnectionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let name = rustls::pki_types::ServerName::try_from(url.host.clone()).map_err(|e| {
+        ConnectionError::Failed(format!("{}: not a TLS server name: {e}", url.host))
+    })?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
         .await
-        .map_err(ConnectionError::Failed)
+        .map_err(|e| ConnectionError::Failed(format!("TLS with {}: {e}", url.authority)))
+}
+
+/// The TLS client settings, built once: the system's trusted roots (or
+/// those `SSL_CERT_FILE` / `SSL_CERT_DIR` name), safe protocol versions;
+/// with `verify` false (`validate_certs: false`) any certificate passes.
+fn tls_config(verify: bool) -> Result<Arc<rustls::ClientConfig>, String> {
+    static VERIFIED: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    static UNVERIFIED: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if !verify {
+        let config = UNVERIFIED.get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .expect("the default provider supports the safe protocol versions")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth();
+            Arc::new(config)
+        });
+        return Ok(config.clone());
+    }
+    VERIFIED
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = rustls::RootCertStore::empty();
+            let (_added, _unusable) = roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                let errors: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+                return Err(format!(
+                    "https: no trusted CA certificates found ({}); install ca-certificates or \
+                     set SSL_CERT_FILE",
+                    if errors.is_empty() {
+                        "none installed".to_string()
+                    } else {
+                        errors.join("; ")
+                    }
+                ));
+            }
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("https: {e}"))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Arc::new(config))
+        })
+        .clone()
 }
 
 /// Where a redirect for a GET/HEAD points, resolved against the request URL.
@@ -265,7 +345,7 @@ fn redirect_target(
         let dir = url.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         format!("{dir}/{location}")
     };
-    Ok(Some(format!("http://{}{path}", url.authority)))
+    Ok(Some(format!("{}://{}{path}", url.scheme(), url.authority)))
 }
 
 /// Runs one HTTP/1.1 exchange over any byte stream. The caller bounds the
@@ -323,9 +403,11 @@ where
     })
 }
 
-/// The parts of an `http://` URL that a request needs.
+/// The parts of an `http://` or `https://` URL that a request needs.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Url {
+    /// `https://`: TLS over the stream.
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// `host[:port]`, for the Host header.
@@ -337,26 +419,27 @@ pub struct Url {
 impl Url {
     pub fn parse(url: &str) -> Result<Url, String> {
         let uri: hyper::Uri = url.parse().map_err(|e| format!("invalid URL {url}: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => {
                 return Err(format!(
-                    "{url}: only http:// is supported (the request is made from the host \
-                     through its SSH connection, without TLS), not {other}://"
+                    "{url}: only http:// and https:// are supported, not {other}://"
                 ));
             }
-            None => return Err(format!("invalid URL {url}: no http:// scheme")),
-        }
+            None => return Err(format!("invalid URL {url}: no http:// or https:// scheme")),
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| format!("invalid URL {url}: no host"))?;
         Ok(Url {
+            tls,
             host: authority
                 .host()
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_string(),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
             authority: authority.as_str().to_string(),
             path: uri
                 .path_and_query()
@@ -365,6 +448,63 @@ impl Url {
                 .unwrap_or("/")
                 .to_string(),
         })
+    }
+}
+
+/// `validate_certs: false`: accepts any certificate and name, but still
+/// checks the handshake's signatures (the session is encrypted, not
+/// authenticated).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+impl Url {
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 }
 
@@ -383,10 +523,12 @@ mod tests {
         );
         assert_eq!(Url::parse("http://[::1]:8080/x").unwrap().host, "::1");
         assert_eq!(Url::parse("http://h:1").unwrap().path, "/");
+        let url = Url::parse("https://x/y").unwrap();
+        assert_eq!((url.tls, url.port, url.scheme()), (true, 443, "https"));
         assert!(
-            Url::parse("https://x/")
+            Url::parse("ftp://x/")
                 .unwrap_err()
-                .contains("only http://")
+                .contains("only http:// and https://")
         );
         assert!(Url::parse("x/y").is_err());
     }
@@ -439,6 +581,115 @@ mod tests {
             seen
         });
         (port, task)
+    }
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name)
+    }
+
+    /// A TLS listener on 127.0.0.1 with the test certificate, answering once.
+    async fn tls_server() -> u16 {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(fixture("cert.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(fixture("key.pem")).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut buf = vec![0; 4096];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+                    .await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        port
+    }
+
+    fn client_trusting_the_test_ca() -> Arc<rustls::ClientConfig> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(fixture("ca.pem")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }
+
+    #[tokio::test]
+    async fn https_verifies_the_certificate_and_its_name() {
+        let port = tls_server().await;
+        let config = client_trusting_the_test_ca();
+        let open = || tokio::net::TcpStream::connect(("127.0.0.1", port));
+        // Trusted, and issued for 127.0.0.1: the exchange goes through.
+        let url = Url::parse(&format!("https://127.0.0.1:{port}/s")).unwrap();
+        let tls = tls_handshake_with(config.clone(), open().await.unwrap(), &url)
+            .await
+            .unwrap();
+        let request = HttpRequest::get(&format!("https://127.0.0.1:{port}/s"));
+        let response = exchange(tls, &request).await.unwrap();
+        assert_eq!(
+            (response.status, response.body.as_slice()),
+            (200, &b"secret"[..])
+        );
+        // The same server under a name its certificate does not have.
+        let url = Url::parse(&format!("https://other.example:{port}/s")).unwrap();
+        let err = tls_handshake_with(config, open().await.unwrap(), &url)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TLS with other.example") && err.contains("certificate"),
+            "{err}"
+        );
+        // No trust in the test CA: refused.
+        let empty = Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        );
+        let url = Url::parse(&format!("https://127.0.0.1:{port}/s")).unwrap();
+        let err = tls_handshake_with(empty, open().await.unwrap(), &url)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("UnknownIssuer"), "{err}");
+        // validate_certs: false accepts it, under any name.
+        let url = Url::parse(&format!("https://other.example:{port}/s")).unwrap();
+        let tls = tls_handshake_with(tls_config(false).unwrap(), open().await.unwrap(), &url)
+            .await
+            .unwrap();
+        let response = exchange(tls, &request).await.unwrap();
+        assert_eq!(response.status, 200);
     }
 
     #[test]

@@ -19,21 +19,49 @@ struct FileServer {
 
 impl FileServer {
     fn start(dir: &std::path::Path) -> FileServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
-            .arg("--directory")
-            .arg(dir)
+        let port = free_port();
+        let args = [
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ];
+        let mut cmd = Command::new("python3");
+        cmd.args(args).arg("--directory").arg(dir);
+        FileServer::spawn(cmd, port)
+    }
+
+    /// An HTTPS server (the test certificate, tests/fixtures/tls) that
+    /// answers every GET with `tls ok`.
+    fn tls() -> FileServer {
+        let port = free_port();
+        let tls = common::fixtures().join("tls");
+        let script = format!(
+            r#"
+import http.server, ssl
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b"tls ok\n"
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", {port}), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("{cert}", "{key}")
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+"#,
+            cert = tls.join("cert.pem").display(),
+            key = tls.join("key.pem").display()
+        );
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", &script]);
+        FileServer::spawn(cmd, port)
+    }
+
+    fn spawn(mut cmd: Command, port: u16) -> FileServer {
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -42,12 +70,20 @@ impl FileServer {
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "http.server did not start"
+                "the python3 server did not start"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         FileServer { child, port }
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for FileServer {
@@ -312,4 +348,56 @@ fn wait_for_ports_paths_and_drained_connections() {
     );
     assert!(started.elapsed() < Duration::from_secs(20));
     drop(listener);
+}
+
+#[test]
+fn uri_speaks_https_through_the_connection_verified_by_the_controller() {
+    let fleet = Fleet::up_with(2, 57, &["--no-forwarding", "host2"]);
+    let server = FileServer::tls();
+    let pb = fleet.write(
+        "https.yaml",
+        &format!(
+            r#"
+- hosts: web
+  tasks:
+    - uri: {{ url: "https://127.0.0.1:{port}/", return_content: true, validate_certs: "{{{{ verify | bool }}}}" }}
+      register: answer
+    - copy: {{ dest: "{{{{ bed_root }}}}/https", content: "{{{{ answer.content }}}}" }}
+"#,
+            port = server.port
+        ),
+    );
+    let ca = common::fixtures().join("tls/ca.pem");
+    let ca = ca.to_str().unwrap();
+    // host1 through forwarding: the controller trusts the test CA.
+    let out = fleet.play_env(
+        &pb,
+        &["--limit", "host1", "-e", "verify=true"],
+        &[("SSL_CERT_FILE", ca)],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        fs::read_to_string(fleet.root(0).join("https")).unwrap(),
+        "tls ok\n"
+    );
+    // Trusting only another certificate: refused, naming the reason.
+    let other = common::fixtures().join("tls/cert.pem");
+    let out = fleet.play_env(
+        &pb,
+        &["--limit", "host1", "-e", "verify=true"],
+        &[("SSL_CERT_FILE", other.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains("UnknownIssuer"), "{}", out.stdout);
+    // validate_certs: false, with forwarding and through curl (host2).
+    let out = fleet.play_env(
+        &pb,
+        &["-e", "verify=false"],
+        &[("SSL_CERT_FILE", other.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        fs::read_to_string(fleet.root(1).join("https")).unwrap(),
+        "tls ok\n"
+    );
 }

@@ -12,44 +12,82 @@ use std::sync::{Arc, Mutex};
 
 /// Accepts POSTs; the first answer is a 500, the rest 200. Bodies in order.
 fn receiver() -> (String, Arc<Mutex<Vec<Json>>>) {
+    listen(None)
+}
+
+/// [`receiver`] over TLS with the test certificate (tests/fixtures/tls).
+fn tls_receiver() -> (String, Arc<Mutex<Vec<Json>>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = common::fixtures().join("tls");
+    let certs = CertificateDer::pem_file_iter(dir.join("cert.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    listen(Some(Arc::new(config)))
+}
+
+fn listen(tls: Option<Arc<rustls::ServerConfig>>) -> (String, Arc<Mutex<Vec<Json>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}/hook", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let store = seen.clone();
     std::thread::spawn(move || {
         for (n, stream) in listener.incoming().take(20).enumerate() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
+            let Ok(stream) = stream else { continue };
+            let body = match &tls {
+                Some(config) => {
+                    let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                        continue;
+                    };
+                    answer(rustls::StreamOwned::new(conn, stream), n)
                 }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let status = if n == 0 {
-                "500 Internal Server Error"
-            } else {
-                "200 OK"
+                None => answer(stream, n),
             };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-            if n > 0 {
-                store
-                    .lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap_or(Json::Null));
+            if let Some(body) = body.filter(|_| n > 0) {
+                store.lock().unwrap().push(body);
             }
         }
     });
     (url, seen)
+}
+
+/// Reads one POST and answers it: 500 to the first (`n == 0`), else 200.
+fn answer<S: Read + Write>(stream: S, n: usize) -> Option<Json> {
+    let mut reader = BufReader::new(stream);
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let status = if n == 0 {
+        "500 Internal Server Error"
+    } else {
+        "200 OK"
+    };
+    let stream = reader.get_mut();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let _ = stream.flush();
+    Some(serde_json::from_slice(&body).unwrap_or(Json::Null))
 }
 
 fn play(dir: &std::path::Path, webhook: &str) -> common::Outcome {
@@ -136,13 +174,7 @@ fn a_play_level_notify_webhook_gets_the_same_events_once() {
     args.extend(["-e", &hook, "--notify-webhook", &url]);
     let out = rollout(&args);
     assert_eq!(out.code, 0, "{}", out.all());
-    let kinds: Vec<String> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["event"].as_str().map(String::from))
-        .collect();
-    assert_eq!(kinds, ["rollout_started", "rollout_completed"]);
+    assert_eq!(kinds(&seen), ["rollout_started", "rollout_completed"]);
     // A bad URL is an error naming the play's keyword and line.
     let mut args = base.to_vec();
     args.extend(["-e", "hook=ftp://nope"]);
@@ -150,4 +182,43 @@ fn a_play_level_notify_webhook_gets_the_same_events_once() {
     assert_ne!(bad.code, 0, "{}", bad.all());
     assert!(bad.all().contains("notify_webhook:"), "{}", bad.all());
     assert!(bad.all().contains("pb.yaml:1"), "{}", bad.all());
+}
+
+#[test]
+fn an_https_webhook_is_verified_against_the_trusted_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = tls_receiver();
+    std::fs::write(dir.path().join("inv"), "local1 ansible_connection=local\n").unwrap();
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(&pb, "- hosts: all\n  tasks:\n    - debug: { msg: hi }\n").unwrap();
+    let args = [
+        "play",
+        pb.to_str().unwrap(),
+        "-i",
+        dir.path().join("inv").to_str().unwrap(),
+        "--notify-webhook",
+        &url,
+    ]
+    .map(String::from);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Trusting another certificate only (not the CA that signed the
+    // listener's): nothing is posted, and the run is not failed for it.
+    let other = common::fixtures().join("tls/cert.pem");
+    let out = common::rollout_env(&args, &[("SSL_CERT_FILE", other.to_str().unwrap())]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(seen.lock().unwrap().is_empty());
+    // Trusted through SSL_CERT_FILE: the events arrive over TLS.
+    let ca = common::fixtures().join("tls/ca.pem");
+    let out = common::rollout_env(&args, &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(kinds(&seen), ["rollout_started", "rollout_completed"]);
+}
+
+/// The `event` of each post received, in order.
+fn kinds(seen: &Mutex<Vec<Json>>) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str().map(String::from))
+        .collect()
 }

@@ -77,6 +77,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
 fn request(args: &Vars, url: &str) -> Result<HttpRequest, TaskResult> {
     let mut request = HttpRequest::get(url);
     request.follow_redirects = true;
+    request.validate_certs = arg_bool(args, "validate_certs", true);
     request.timeout = Duration::from_secs_f64(
         args.get("timeout")
             .and_then(Json::as_f64)

@@ -90,6 +90,7 @@ fn build(args: &Vars) -> Result<HttpRequest, String> {
             .max(0.1),
     );
     request.follow_redirects = follows_redirects(args.get("follow_redirects"))?;
+    request.validate_certs = arg_bool(args, "validate_certs", true);
     request.unix_socket = arg_str(args, "unix_socket").map(str::to_string);
     if let Some(Json::Object(headers)) = args.get("headers") {
         for (name, value) in headers {
