@@ -62,15 +62,12 @@ pub async fn wait_all(
         .iter()
         .map(|t| (t.clone(), "no answer yet".to_string()))
         .collect();
-    let mut interval = poll.interval;
-    let mut errors = 0;
-    let mut jitter = Jitter::new();
+    let mut backoff = Backoff::new(poll);
     while !waiting.is_empty() {
         let elapsed = started.elapsed();
         match manager.describe().await {
             Ok(health) => {
-                errors = 0;
-                interval = poll.interval;
+                backoff.success();
                 waiting.retain(|target, why| match judge(health.get(target), elapsed) {
                     Verdict::Done => {
                         results.insert(target.clone(), Ok(elapsed));
@@ -86,17 +83,16 @@ pub async fn wait_all(
                     }
                 });
             }
-            Err(TrafficError::Throttled(message)) => {
-                interval = (interval * 2).min(poll.max_backoff);
-                for why in waiting.values_mut() {
-                    *why = format!("throttled ({message}); backing off to {interval:?}");
-                }
-            }
-            Err(e @ TrafficError::Api(_)) if errors < poll.max_errors => {
-                errors += 1;
-                interval = (interval * 2).min(poll.max_backoff);
-                for why in waiting.values_mut() {
-                    *why = format!("{} answered: {e}", manager.name());
+            Err(e) if backoff.failure(&e) => {
+                let why = match &e {
+                    TrafficError::Throttled(message) => format!(
+                        "throttled ({message}); backing off to {:?}",
+                        backoff.interval
+                    ),
+                    e => format!("{} answered: {e}", manager.name()),
+                };
+                for reason in waiting.values_mut() {
+                    reason.clone_from(&why);
                 }
             }
             Err(e) => {
@@ -122,7 +118,7 @@ pub async fn wait_all(
             }
             break;
         }
-        sleep(jitter.spread(interval).min(left)).await;
+        sleep(backoff.pause(left)).await;
     }
     results
 }
@@ -136,23 +132,60 @@ pub async fn describe_retrying(
     poll: &PollSettings,
 ) -> Result<HashMap<Target, Health>, TrafficError> {
     let started = Instant::now();
-    let mut interval = poll.interval;
-    let mut errors = 0;
+    let mut backoff = Backoff::new(poll);
     loop {
+        let pause = backoff.interval;
         match manager.describe().await {
             Ok(health) => return Ok(health),
-            Err(e) if e.is_transient() && started.elapsed() + interval < bound => {
-                if !matches!(e, TrafficError::Throttled(_)) {
-                    errors += 1;
-                    if errors > poll.max_errors {
-                        return Err(e);
-                    }
-                }
-                sleep(interval).await;
-                interval = (interval * 2).min(poll.max_backoff);
+            Err(e) if started.elapsed() + pause < bound && backoff.failure(&e) => {
+                sleep(pause).await;
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// The pace of a polling loop: rounds `interval` apart (jittered), the
+/// interval doubling up to `max_backoff` while the API throttles or fails
+/// and back to `interval` after a success; more than `max_errors`
+/// consecutive failures other than throttling end the loop.
+struct Backoff<'a> {
+    poll: &'a PollSettings,
+    interval: Duration,
+    errors: u32,
+    jitter: Jitter,
+}
+
+impl<'a> Backoff<'a> {
+    fn new(poll: &'a PollSettings) -> Backoff<'a> {
+        Backoff {
+            poll,
+            interval: poll.interval,
+            errors: 0,
+            jitter: Jitter::new(),
+        }
+    }
+
+    fn success(&mut self) {
+        self.interval = self.poll.interval;
+        self.errors = 0;
+    }
+
+    /// Counts a failed call and backs off; false when the loop must stop
+    /// (not a transient error, or one too many).
+    fn failure(&mut self, error: &TrafficError) -> bool {
+        match error {
+            TrafficError::Throttled(_) => {}
+            TrafficError::Api(_) if self.errors < self.poll.max_errors => self.errors += 1,
+            _ => return false,
+        }
+        self.interval = (self.interval * 2).min(self.poll.max_backoff);
+        true
+    }
+
+    /// How long to sleep before the next round, at most `left`.
+    fn pause(&mut self, left: Duration) -> Duration {
+        self.jitter.spread(self.interval).min(left)
     }
 }
 
@@ -264,27 +297,18 @@ pub async fn capacity_guard(
     poll: &PollSettings,
 ) -> Result<Capacity, String> {
     let started = Instant::now();
-    let mut errors = 0;
-    let mut jitter = Jitter::new();
-    let mut interval = poll.interval;
+    let mut backoff = Backoff::new(poll);
     loop {
         let last = match manager.describe().await {
             Ok(health) => {
-                interval = poll.interval;
+                backoff.success();
                 let capacity = Capacity::of(&health, leaving, min);
                 if capacity.enough() {
                     return Ok(capacity);
                 }
                 capacity.describe()
             }
-            Err(TrafficError::Throttled(m)) => {
-                interval = (interval * 2).min(poll.max_backoff);
-                format!("throttled: {m}")
-            }
-            Err(e @ TrafficError::Api(_)) if errors < poll.max_errors => {
-                errors += 1;
-                e.to_string()
-            }
+            Err(e) if backoff.failure(&e) => e.to_string(),
             Err(e) => return Err(format!("{}: {e}", manager.name())),
         };
         let left = bound.saturating_sub(started.elapsed());
@@ -296,7 +320,7 @@ pub async fn capacity_guard(
                 bound.as_secs()
             ));
         }
-        sleep(jitter.spread(interval).min(left)).await;
+        sleep(backoff.pause(left)).await;
     }
 }
 
@@ -554,6 +578,46 @@ mod tests {
                 (t("gone"), "not registered".to_string())
             ]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn capacity_guard_backs_off_on_api_errors_and_gives_up_on_too_many() {
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(5));
+        group.fail_next(3);
+        let ok = capacity_guard(
+            &group,
+            &[t("a")],
+            MinHealthy::Count(1),
+            Duration::from_secs(60),
+            &quick(),
+        )
+        .await
+        .unwrap();
+        assert!(ok.enough());
+        let calls = group.describe_calls();
+        let gaps: Vec<u64> = calls
+            .windows(2)
+            .map(|p| (p[1] - p[0]).as_millis() as u64)
+            .collect();
+        // 2 s, 4 s, 8 s (±10%) after each 500, then the answer.
+        assert_eq!(gaps.len(), 3, "{gaps:?}");
+        for (gap, want) in gaps.iter().zip([2000u64, 4000, 8000]) {
+            assert!(gap.abs_diff(want) <= want / 10 + 1, "{gaps:?}");
+        }
+
+        let group = SimGroup::new(&["a", "b"], Duration::from_secs(5));
+        group.fail_next(100);
+        let err = capacity_guard(
+            &group,
+            &[t("a")],
+            MinHealthy::Count(1),
+            Duration::from_secs(600),
+            &quick(),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.contains("500"), "{err}");
+        assert_eq!(group.describe_calls().len(), 6, "five retries, then stop");
     }
 
     #[tokio::test(start_paused = true)]
