@@ -167,16 +167,12 @@ fn negative_control_a_plain_serial_restart_drops_requests() {
     let tally = traffic.finish();
     assert_eq!(out.code, 0, "{}", out.all());
     let lost = tally["failed"].as_u64().unwrap() + tally["errors"].as_u64().unwrap();
+    // The lost requests are the proof. HAProxy itself may not even mark
+    // the server DOWN: a restart quicker than its `fall 2` checks 250 ms
+    // apart fails only the requests sent meanwhile.
     assert!(
         lost > 0,
         "the check must catch an unmanaged restart: {tally:#}"
-    );
-    assert!(
-        haproxy_transitions(&fleet)
-            .iter()
-            .any(|t| t.contains("is DOWN")),
-        "{:?}",
-        haproxy_transitions(&fleet)
     );
 }
 
