@@ -2,8 +2,9 @@
 //! targets have drained, until they are healthy, until enough other
 //! capacity is healthy. Each round makes one `describe` call for the whole
 //! group, whatever the number of in-flight targets; rounds are about
-//! `interval` apart with jitter, and back off on throttling. Everything is
-//! bounded and uses tokio's clock.
+//! `interval` apart with jitter (a quarter of it during a wait's first
+//! interval), and back off on throttling. Everything is bounded and uses
+//! tokio's clock.
 
 use super::{Health, State, Target, TrafficError, TrafficManager};
 use std::collections::{BTreeMap, HashMap};
