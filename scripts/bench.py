@@ -1,126 +1,558 @@
 #!/usr/bin/env python3
-"""The benchmark behind scripts/bench: runs each contender RUNS times on the
-local fleet, prints a table of medians (min-max) and writes
-docs/benchmarks.md. Rows: 20 `command: /bin/true` tasks on 5 hosts (free
-and serial: 1) for rollout, ansible-playbook (defaults; pipelining and
-ControlPersist) and pyinfra; the SSH floor (a fresh OpenSSH connection, one
-exec over a ControlMaster, commands piped into one remote shell) next to
-rollout's per-task-per-host cost."""
+"""The benchmark behind scripts/bench (issue 6): runs each contender RUNS
+times side by side on the local fleet, prints tables of medians (min-max)
+with the targets met or missed, and writes docs/benchmarks.md.
+
+Rows: (1) 20 `command: /bin/true` tasks on 5 hosts, free and serial: 1, and
+(2) a template, a copy and a shell task on 5 hosts, for rollout,
+ansible-playbook (its defaults; pipelining + ControlPersist) and pyinfra;
+(3) the SSH floor next to rollout's connection and per-task costs;
+(4) a rolling play on 4 hosts behind the bed's ELBv2 against the waits the
+load balancer imposes and against the same play written for Ansible;
+(5) one task on 200 hosts (aliases of the 5 sshd servers): wall time and
+the controller's peak memory (PSS of the whole process tree)."""
 import argparse
+import collections
+import ctypes
 import json
 import os
+import re
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv", "bin")
+ROLLOUT = os.path.join(ROOT, "target", "release", "rollout")
+ANSIBLE_ROLLING = os.path.join(ROOT, "scripts", "bench.d", "rolling-elbv2.yaml")
 TASKS = 20
+FANOUT = 200
+FANOUT_FORKS = 50
+# ansible-playbook's slowest rows (row 1 with serial: 1, row 5) get at most
+# this many runs, to keep `scripts/bench 3` within about 12 minutes.
+SLOW_RUNS = 2
+
+# What the bed imposes on a rolling host (tests/bed/elb.py): with no request
+# in flight a drain ends at the next check round (every CHECK_EVERY s), and a
+# registered target turns healthy after RISE passing checks CHECK_EVERY apart.
+CHECK_EVERY = 0.25
+RISE = 2
+DRAIN_WAIT = CHECK_EVERY / 2                  # mean wait for the next round
+HEALTH_WAIT = (RISE - 1) * CHECK_EVERY + CHECK_EVERY / 2
+ROLL_HOSTS = 4
+
+# ------------------------------------------------------------ measuring
+
+Cmd = collections.namedtuple("Cmd", "argv env prepare after")
 
 
-def timed(argv, env=None, cwd=None):
-    t0 = time.monotonic()
-    p = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def cmd(argv, env=None, prepare=None, after=None):
+    return Cmd(argv, env, prepare, after)
+
+
+def busy_jiffies():
+    with open("/proc/stat") as fh:
+        f = fh.readline().split()
+    return sum(int(x) for x in f[1:4] + f[6:9])   # user nice system irq softirq steal
+
+
+def children_of(pid):
+    """Every live descendant of pid (through /proc ppid links)."""
+    kids = collections.defaultdict(list)
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as fh:
+                    s = fh.read()
+            except OSError:
+                continue
+            rest = s[s.rindex(")") + 2:].split()
+            if rest[0] != "Z":
+                kids[int(rest[1])].append(int(name))
+    out, todo = [], [pid]
+    while todo:
+        for c in kids.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def pss_kb(pid):
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def become_subreaper():
+    """Orphans of the contenders (ssh ControlPersist masters) stay our
+    descendants, so the memory sampler still counts them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)                  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def run_once(c, sample_memory=False):
+    """One run: (wall seconds, machine CPU core-seconds, peak PSS MB or None)."""
+    if c.prepare:
+        c.prepare()
+    cpu0, t0 = busy_jiffies(), time.monotonic()
+    p = subprocess.Popen(c.argv, env=c.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak = 0
+    if sample_memory:
+        while p.poll() is None:
+            peak = max(peak, sum(pss_kb(pid) for pid in children_of(os.getpid())))
+            time.sleep(0.02)
+    out = p.communicate()[0].decode(errors="replace")
     took = time.monotonic() - t0
+    cpu = (busy_jiffies() - cpu0) / os.sysconf("SC_CLK_TCK")
+    if c.after:
+        c.after()
+    reap_orphans()
     if p.returncode != 0:
-        raise SystemExit("bench: %s failed (%d):\n%s" % (" ".join(argv), p.returncode, p.stdout[-2000:]))
-    return took
+        raise SystemExit("bench: %s failed (%d):\n%s" % (" ".join(c.argv), p.returncode, out[-3000:]))
+    return took, cpu, (peak / 1024 if sample_memory else None)
 
 
-def measure(runs, argv, env=None, cwd=None, prepare=None):
-    times = []
-    for _ in range(runs):
-        if prepare:
-            prepare()
-        times.append(timed(argv, env, cwd))
-    return times
+def measure(runs, c):
+    """RUNS runs of c: {"wall": [...], "cpu": [...]}."""
+    samples = [run_once(c) for _ in range(runs)]
+    return {"wall": [s[0] for s in samples], "cpu": [s[1] for s in samples]}
 
 
-def fmt(times):
-    return "%.3f s (%.3f–%.3f)" % (statistics.median(times), min(times), max(times))
+def peak_memory(runs, c):
+    return [run_once(c, sample_memory=True)[2] for _ in range(runs)]
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def fmt(xs, unit="s", scale=1.0, digits=3):
+    xs = [x * scale for x in xs]
+    f = "%%.%df" % digits
+    return ("%s %s (%s–%s)" % (f, unit, f, f)) % (med(xs), min(xs), max(xs))
+
+
+def ms(xs):
+    return fmt(xs, "ms", 1000, 2)
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+# ------------------------------------------------------------ contenders
+
+class Bench:
+    def __init__(self, work, runs, ansible_runs):
+        self.work, self.runs, self.ansible_runs = work, runs, ansible_runs
+        self.slow_runs = min(ansible_runs, SLOW_RUNS)
+        self.bed = os.path.join(work, "bed")
+        self.fleet = json.load(open(os.path.join(self.bed, "fleet.json")))
+        self.inv = os.path.join(self.bed, "inventory")
+        self.ssh_config = os.path.join(self.bed, "ssh_config")
+        self.commands = collections.OrderedDict()   # label -> command line, for the doc
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def write(self, name, text):
+        with open(self.path(name), "w") as fh:
+            fh.write(text)
+        return self.path(name)
+
+    def note(self, label, c):
+        """Records c's exact command line (with the environment it sets) for the doc."""
+        env = ["%s=%s" % (k, self.shell_word(v)) for k, v in sorted((c.env or {}).items())
+               if k != "PATH" and os.environ.get(k) != v]
+        self.commands.setdefault(label, " ".join(env + [self.shell_word(x) for x in c.argv]))
+        return c
+
+    def shell_word(self, word):
+        """word for a shell, with $WORK for the temporary directory."""
+        word = word.replace(self.work, "$WORK").replace(ROOT + "/", "")
+        word = re.sub(r"\$WORK/cp\.\w+", "$WORK/cp.RUN", word)   # a fresh directory per run
+        return word if shlex.quote(word) == word or word.startswith("$WORK") and " " not in word \
+            else '"%s"' % word
+
+    def rollout(self, playbook, inv=None, extra=(), env=None, prepare=None):
+        argv = [ROLLOUT, "play", playbook, "-i", inv or self.inv, "--ssh-config", self.ssh_config] + list(extra)
+        return cmd(argv, env, prepare)
+
+    def ansible_env(self, config, known_hosts, control_dir):
+        """config "defaults": ansible-core as installed, only told where the
+        bed's host keys are. "fast": pipelining, ControlPersist without
+        compression (loopback) and a fixed interpreter (no discovery)."""
+        env = dict(os.environ, PATH=VENV + os.pathsep + os.environ.get("PATH", ""),
+                   ANSIBLE_SSH_COMMON_ARGS="-o UserKnownHostsFile=%s" % known_hosts,
+                   ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
+                   ANSIBLE_NOCOLOR="1")
+        if config == "fast":
+            env.update(ANSIBLE_PIPELINING="True",
+                       ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=60s",
+                       ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3")
+        return env
+
+    def ansible(self, playbook, config, inv=None, forks=5, extra=(), env=None, known_hosts=None, prepare=None):
+        """Each run gets its own ControlPath directory; the masters it
+        leaves behind are closed after the run (ssh -O exit), so that no run
+        reuses another's connections."""
+        control_dir = tempfile.mkdtemp(prefix="cp.", dir=self.work)
+        e = self.ansible_env(config, known_hosts or self.fleet["known_hosts"], control_dir)
+        e.update(env or {}, ANSIBLE_FORKS=str(forks))
+        argv = [os.path.join(VENV, "ansible-playbook"), "-i", inv or self.inv, playbook] + list(extra)
+
+        def after():
+            close_masters(control_dir)
+        return cmd(argv, e, prepare, after)
+
+    def pyinfra(self, deploy, serial=False, prepare=None):
+        argv = [os.path.join(VENV, "pyinfra"), "-y", "--parallel", "5"] + (["--serial"] if serial else [])
+        return cmd(argv + [self.pyinfra_inventory(), deploy], None, prepare)
+
+    def pyinfra_inventory(self):
+        hosts = [(h["address"], {"ssh_port": h["port"], "ssh_user": self.fleet["deploy_user"],
+                                 "ssh_key": self.fleet["keys"]["id_ed25519"],
+                                 "ssh_known_hosts_file": self.fleet["known_hosts"],
+                                 "bed_root": h["root"]}) for h in self.fleet["hosts"]]
+        return self.write("pyinfra_inventory.py", "web = %r\n" % (hosts,))
+
+
+def close_masters(control_dir):
+    for name in os.listdir(control_dir):
+        sock = os.path.join(control_dir, name)
+        subprocess.run(["ssh", "-O", "exit", "-o", "ControlPath=" + sock, "bench"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.rmtree(control_dir, ignore_errors=True)
+
+
+def play(hosts, tasks, serial=False, vars=None):
+    lines = ["- hosts: %s" % hosts, "  gather_facts: false"] + (["  serial: 1"] if serial else [])
+    lines += ["  vars: %s" % json.dumps(vars)] if vars else []
+    return "\n".join(lines + ["  tasks:"] + ["    " + t for t in tasks]) + "\n"
+
+
+def pyinfra_deploy(ops):
+    return "from pyinfra import host\nfrom pyinfra.operations import files, server\n" + "\n".join(ops) + "\n"
+
+
+# ------------------------------------------------------------ rows 1 and 2
+
+def compare_row(b, label, playbook, deploy, serial=False, prepare=None, ansible_runs=None):
+    """rollout vs ansible (defaults, fast) vs pyinfra on one playbook."""
+    ansible_runs = ansible_runs or b.ansible_runs
+
+    def note(who, c):
+        return b.note("%s: %s" % (label, who), c)
+    r = measure(b.runs, note("rollout", b.rollout(playbook, prepare=prepare)))
+    an_default = measure(ansible_runs, note("ansible-playbook, defaults", b.ansible(playbook, "defaults", prepare=prepare)))
+    an_fast = measure(ansible_runs, note("ansible-playbook, pipelining + ControlPersist", b.ansible(playbook, "fast", prepare=prepare)))
+    py = measure(b.runs, note("pyinfra", b.pyinfra(deploy, serial, prepare)))
+    return {"label": label, "rollout": r, "ansible_defaults": an_default, "ansible_fast": an_fast, "pyinfra": py}
+
+
+def row_true(b, serial):
+    pb = b.write("true-%s.yaml" % ("serial" if serial else "free"),
+                 play("web", ["- command: /bin/true"] * TASKS, serial))
+    deploy = b.write("true.py", pyinfra_deploy(
+        "server.shell(name='t%d', commands=['/bin/true'])" % i for i in range(TASKS)))
+    label = "%d × `command: /bin/true` on 5 hosts%s" % (TASKS, ", serial: 1" if serial else "")
+    return compare_row(b, label, pb, deploy, serial, ansible_runs=b.slow_runs if serial else None)
+
+
+def row_files(b):
+    tpl = b.write("bench.conf.j2", "# rendered for the benchmark\nversion={{ version }}\nroot={{ bed_root }}\n")
+    src = b.write("bench.motd", "".join("line %d of a file copied by the benchmark\n" % i for i in range(40)))
+    shell = "echo $(hostname) $(id -un) | tr a-z A-Z | wc -c"
+    pb = b.write("files.yaml", play("web", [
+        "- template: { src: %s, dest: '{{ bed_root }}/bench.conf', mode: '0644' }" % tpl,
+        "- copy: { src: %s, dest: '{{ bed_root }}/bench.motd', mode: '0644' }" % src,
+        "- shell: %s" % json.dumps(shell),
+    ], vars={"version": "2.0"}))
+    deploy = b.write("files.py", pyinfra_deploy([
+        "files.template(name='template', src=%r, dest=host.data.bed_root + '/bench.conf', mode='644',"
+        " version='2.0', bed_root=host.data.bed_root)" % tpl,
+        "files.put(name='copy', src=%r, dest=host.data.bed_root + '/bench.motd', mode='644')" % src,
+        "server.shell(name='shell', commands=[%r])" % shell,
+    ]))
+
+    def fresh():   # every run finds the files absent, so every tool changes them
+        for h in b.fleet["hosts"]:
+            for f in ("bench.conf", "bench.motd"):
+                with_suppress(os.unlink, os.path.join(h["root"], f))
+    return compare_row(b, "template + copy + shell on 5 hosts", pb, deploy, prepare=fresh)
+
+
+def with_suppress(f, *a):
+    try:
+        f(*a)
+    except OSError:
+        pass
+
+
+def compare_table(rows):
+    out = ["| row | rollout | ansible-playbook, defaults | ansible-playbook, pipelining + ControlPersist | pyinfra"
+           " | vs ansible (pipelining) ≥ 25× | vs pyinfra ≥ 4× |",
+           "|---|---|---|---|---|---|---|"]
+    targets = []
+    for row in rows:
+        r = med(row["rollout"]["wall"])
+        x_an = med(row["ansible_fast"]["wall"]) / r
+        x_py = med(row["pyinfra"]["wall"]) / r
+        out.append("| %s | %s | %s | %s | %s | %.0f× %s | %.1f× %s |" % (
+            row["label"], fmt(row["rollout"]["wall"]), fmt(row["ansible_defaults"]["wall"]),
+            fmt(row["ansible_fast"]["wall"]), fmt(row["pyinfra"]["wall"]),
+            x_an, verdict(x_an >= 25), x_py, verdict(x_py >= 4)))
+        targets.append(x_an >= 25 and x_py >= 4)
+    out += ["", "Machine CPU during each run (all processes, both cores; the hosts' sshd and"
+            " remote commands run on this machine too), median core-seconds:", "",
+            "| row | rollout | ansible, defaults | ansible, pipelining | pyinfra |", "|---|---|---|---|---|"]
+    for row in rows:
+        out.append("| %s | %s |" % (row["label"], " | ".join(
+            "%.2f" % med(row[k]["cpu"]) for k in ("rollout", "ansible_defaults", "ansible_fast", "pyinfra"))))
+    return "\n".join(out), targets
+
+
+# ------------------------------------------------------------ row 3: the floor
+
+def repeat(n, c):
+    """n runs of c, each timed on its own: the list of seconds."""
+    return [run_once(c)[0] for _ in range(n)]
+
+
+def row_floor(b, row1_free):
+    n = 10 * b.runs
+    ssh = ["ssh", "-F", b.ssh_config, "-o", "ControlMaster=no"]
+    fresh_kex = repeat(n, b.note("OpenSSH, curve25519", cmd(ssh + ["-o", "KexAlgorithms=curve25519-sha256", "host1", "/bin/true"])))
+    fresh_default = repeat(n, b.note("OpenSSH, default kex", cmd(ssh + ["host1", "/bin/true"])))
+
+    control = b.path("floor.sock")
+    mux = ["ssh", "-F", b.ssh_config, "-o", "ControlPath=" + control]
+    master = cmd(mux + ["-o", "ControlMaster=yes", "-o", "ControlPersist=yes", "-fN", "host1"])
+    subprocess.run(b.note("OpenSSH ControlMaster (started once)", master).argv, check=True)
+    try:
+        cm_exec = repeat(5 * n, b.note("OpenSSH ControlMaster exec", cmd(mux + ["host1", "/bin/true"])))
+        piped = []
+        for _ in range(b.runs):
+            piped.append((shell_feed(mux, 100) - shell_feed(mux, 0)) / 100)
+    finally:
+        subprocess.run(mux + ["-O", "exit", "host1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    b.commands.setdefault("OpenSSH piped shell", "printf '/bin/true\\n%.0s' $(seq 100) | ssh -F $WORK/bed/ssh_config -o ControlPath=$WORK/floor.sock host1 /bin/sh")
+
+    one = b.write("one.yaml", play("host1", ["- command: /bin/true"]))
+    no_ssh = b.write("no-ssh.yaml", play("host1", ["- debug: { msg: no connection needed }"]))
+    t40 = b.write("true-40.yaml", play("web", ["- command: /bin/true"] * (2 * TASKS)))
+    r_one = repeat(n, b.note("rollout, one task on one host", b.rollout(one)))
+    r_none = repeat(n, b.note("rollout, no connection", b.rollout(no_ssh)))
+    r40 = measure(b.runs, b.note("rollout, 40 tasks", b.rollout(t40)))["wall"]
+    r20 = row1_free["rollout"]["wall"]
+    marginal = [(med(r40) - x) / (TASKS * 5) for x in r20]  # one figure per 20-task run
+    return {"fresh_kex": fresh_kex, "fresh_default": fresh_default, "cm_exec": cm_exec, "piped": piped,
+            "r_one": r_one, "r_none": r_none, "r_connect": [x - med(r_none) for x in r_one],
+            "r40": r40, "r20": r20, "marginal": marginal, "whole": [x / (TASKS * 5) for x in r20]}
+
+
+def shell_feed(mux, n):
+    """Seconds to pipe n `/bin/true` lines into one remote /bin/sh."""
+    t0 = time.monotonic()
+    subprocess.run(mux + ["host1", "/bin/sh"], input=b"/bin/true\n" * n, check=True)
+    return time.monotonic() - t0
+
+
+def floor_table(f):
+    conn_ok = med(f["r_one"]) <= med(f["fresh_kex"])
+    task_ok = med(f["marginal"]) <= 0.003
+    rows = [
+        ("OpenSSH: fresh connection + exec, curve25519-sha256 (rollout's key exchange)", fmt(f["fresh_kex"]), ""),
+        ("OpenSSH: fresh connection + exec, default key exchange (sntrup761x25519)", fmt(f["fresh_default"]), ""),
+        ("OpenSSH: one exec over an open ControlMaster", ms(f["cm_exec"]), ""),
+        ("OpenSSH: per command, 100 commands piped into one remote /bin/sh", ms(f["piped"]), ""),
+        ("rollout: one `command` task on one host, whole run (process start, parse, connect, auth, shell, exec)",
+         fmt(f["r_one"]), "≤ OpenSSH curve25519: %s" % verdict(conn_ok)),
+        ("rollout: the same play with a `debug` task instead (no connection is opened)", fmt(f["r_none"]), ""),
+        ("rollout: connection cost = the difference (connect + auth + remote shell + first exec)", ms(f["r_connect"]), ""),
+        ("rollout: per task per host, marginal: (40 tasks − 20 tasks) / (20 × 5)", ms(f["marginal"]),
+         "≤ 3 ms: %s" % verdict(task_ok)),
+        ("rollout: per task per host, whole 20-task run / (20 × 5)", ms(f["whole"]), ""),
+    ]
+    out = ["| floor | time | target |", "|---|---|---|"] + ["| %s | %s | %s |" % r for r in rows]
+    return "\n".join(out), [conn_ok, task_ok]
+
+
+# ------------------------------------------------------------ row 4: rolling
+
+def row_rolling(b):
+    roll = os.path.join(b.work, "roll")
+    fleet = json.load(open(os.path.join(roll, "fleet.json")))
+    env = dict(os.environ, AWS_ENDPOINT_URL=fleet["elb"]["endpoint"], AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    inv = os.path.join(roll, "inventory")
+    versions = iter(range(1, 1000))
+
+    def version():   # each run deploys a new version
+        return ["-e", "version=bench-%d" % next(versions)]
+
+    r = b.note("rollout, rolling", cmd(
+        [ROLLOUT, "play", os.path.join(ROOT, "playbooks", "site.yaml"), "-i", inv,
+         "--ssh-config", os.path.join(roll, "ssh_config")], env))
+    a = b.ansible(ANSIBLE_ROLLING, "fast", inv=inv, env=env, known_hosts=fleet["known_hosts"])
+    b.note("ansible-playbook, rolling", a)
+    rollout_t = [run_once(r._replace(argv=r.argv + version()))[0] for _ in range(b.runs)]
+    ansible_t = [run_once(a._replace(argv=a.argv + version()))[0] for _ in range(b.ansible_runs)]
+    return {"rollout": rollout_t, "ansible": ansible_t}
+
+
+def rolling_table(r):
+    floor = ROLL_HOSTS * (DRAIN_WAIT + HEALTH_WAIT)
+    over = [(t - floor) / ROLL_HOSTS for t in r["rollout"]]
+    over_an = [(t - floor) / ROLL_HOSTS for t in r["ansible"]]
+    ok = med(over) <= 1.0
+    out = ["| 4 hosts, serial: 1, behind the bed's ELBv2 | total | over the floor, per host | target |",
+           "|---|---|---|---|",
+           "| floor: the waits the load balancer imposes (%.3f s drain + %.3f s health checks per host, see below)"
+           " | %.2f s | | |" % (DRAIN_WAIT, HEALTH_WAIT, floor),
+           "| rollout (`playbooks/site.yaml`) | %s | %s | ≤ 1 s/host: %s |" % (fmt(r["rollout"]), fmt(over), verdict(ok)),
+           "| ansible-playbook (`scripts/bench.d/rolling-elbv2.yaml`, pipelining + ControlPersist)"
+           " | %s | %s | rollout %.1f× faster |" % (fmt(r["ansible"]), fmt(over_an),
+                                                 med(r["ansible"]) / med(r["rollout"]))]
+    return "\n".join(out), [ok]
+
+
+# ------------------------------------------------------------ row 5: fan-out
+
+def row_fanout(b):
+    hosts = b.fleet["hosts"]
+    lines = ["[web]"]
+    for i in range(FANOUT):
+        h = hosts[i % len(hosts)]
+        # ansible_control_path: one master per alias (Ansible's default path
+        # hashes address, port and user, which the aliases share).
+        lines.append("n%03d ansible_host=%s ansible_port=%d ansible_user=%s ansible_ssh_private_key_file=%s"
+                     " ansible_control_path=%%(directory)s/n%03d"
+                     % (i + 1, h["address"], h["port"], b.fleet["deploy_user"], b.fleet["keys"]["id_ed25519"], i + 1))
+    inv = b.write("inventory-200", "\n".join(lines) + "\n")
+    pb = b.write("fanout.yaml", play("web", ["- command: /bin/true"]))
+    r = b.note("rollout, 200 hosts", b.rollout(pb, inv, ["-f", str(FANOUT_FORKS)]))
+    a = b.note("ansible-playbook, 200 hosts", b.ansible(pb, "fast", inv=inv, forks=FANOUT_FORKS))
+    return {"rollout": measure(b.runs, r)["wall"], "ansible": measure(b.slow_runs, a)["wall"],
+            "rollout_mb": peak_memory(1, r), "ansible_mb": peak_memory(1, a)}
+
+
+def fanout_table(f):
+    x = med(f["ansible"]) / med(f["rollout"])
+    ok_x, ok_mb = x >= 10, med(f["rollout_mb"]) < 150
+    out = ["| one task on %d hosts, %d forks | wall time | controller peak memory (PSS of the process tree) | target |"
+           % (FANOUT, FANOUT_FORKS), "|---|---|---|---|",
+           "| rollout | %s | %s | < 150 MB: %s |" % (fmt(f["rollout"]), fmt(f["rollout_mb"], "MB", 1, 1), verdict(ok_mb)),
+           "| ansible-playbook, pipelining + ControlPersist | %s | %s | rollout %.1f× faster (≥ 10×): %s |"
+           % (fmt(f["ansible"]), fmt(f["ansible_mb"], "MB", 1, 1), x, verdict(ok_x))]
+    return "\n".join(out), [ok_x, ok_mb]
+
+
+# ------------------------------------------------------------ the doc
+
+def commands_section(b):
+    out = ["```sh"]
+    for label, line in b.commands.items():
+        out.append("# %s\n%s" % (label, line))
+    out.append("```")
+    return "\n".join(out)
+
+
+INPUTS = (("true-free.yaml", None), ("true.py", None), ("files.yaml", None), ("files.py", None),
+          ("bench.conf.j2", None), ("inventory-200", 3))
+
+
+def inputs_section(b):
+    """The generated playbooks and deploys, as the runs used them."""
+    out = []
+    for name, lines in INPUTS:
+        with open(b.path(name)) as fh:
+            text = fh.read().replace(b.work, "$WORK").replace(ROOT + "/", "")
+        if lines:
+            text = "".join(text.splitlines(True)[:lines]) + "…\n"
+        out.append("`$WORK/%s`%s:\n\n```\n%s```" % (name, " (first lines)" if lines else "", text))
+    return "\n\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--ansible-runs", type=int, help="runs of ansible-playbook (default: RUNS)")
+    ap.add_argument("--rows", default="1,2,3,4,5", help="which rows to run (for development)")
     a = ap.parse_args()
-    bed = os.path.join(a.work, "bed")
-    fleet = json.load(open(os.path.join(bed, "fleet.json")))
-    inv = os.path.join(bed, "inventory")
-    ssh_config = os.path.join(bed, "ssh_config")
-    rollout = os.path.join(ROOT, "target", "release", "rollout")
+    become_subreaper()
+    b = Bench(a.work, a.runs, a.ansible_runs or a.runs)
+    rows = set(a.rows.split(","))
+    sections, targets = [], []
+    row1 = [row_true(b, False), row_true(b, True)] if rows & {"1", "3"} else []
+    if "1" in rows or "2" in rows:
+        table, t = compare_table(([] if "1" not in rows else row1) + ([row_files(b)] if "2" in rows else []))
+        sections.append(("Rows 1 and 2: the same playbook, rollout against ansible-playbook and pyinfra", table))
+        targets += t
+    for key, name, measure_row, table_of in (
+            ("3", "Row 3: the floor — what SSH itself allows, and rollout next to it",
+             lambda: row_floor(b, row1[0]), floor_table),
+            ("4", "Row 4: a rolling play behind the load balancer", lambda: row_rolling(b), rolling_table),
+            ("5", "Row 5: fan-out", lambda: row_fanout(b), fanout_table)):
+        if key in rows:
+            table, t = table_of(measure_row())
+            sections.append((name, table))
+            targets += t
+    text = "\n\n".join("### %s\n\n%s" % s for s in sections)
+    print(text)
+    print("\nbench: %d of %d targets met" % (sum(targets), len(targets)))
+    if rows == {"1", "2", "3", "4", "5"}:
+        write_doc(b, text, targets, a)
+    return 0
 
-    def playbook(serial):
-        path = os.path.join(a.work, "true-%s.yaml" % ("serial" if serial else "free"))
-        lines = ["- hosts: web", "  gather_facts: false"]
-        if serial:
-            lines.append("  serial: 1")
-        lines.append("  tasks:")
-        lines += ["    - command: /bin/true"] * TASKS
-        open(path, "w").write("\n".join(lines) + "\n")
-        return path
 
-    # Ansible: the same inventory and keys; host keys from the fleet's known_hosts.
-    def ansible_env(fast):
-        env = dict(os.environ)
-        env.update({
-            "ANSIBLE_HOST_KEY_CHECKING": "False",
-            "ANSIBLE_SSH_ARGS": "-F %s -o UserKnownHostsFile=%s%s" % (
-                ssh_config, fleet["known_hosts"],
-                " -o ControlMaster=auto -o ControlPersist=60s" if fast else " -o ControlMaster=no"),
-            "ANSIBLE_PIPELINING": "True" if fast else "False",
-            "ANSIBLE_FORKS": "5",
-            "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
-            "PATH": VENV + os.pathsep + env.get("PATH", ""),
-        })
-        return env
+def bench_command(a):
+    return "%d" % a.runs if a.ansible_runs in (None, a.runs) else "%d %d" % (a.runs, a.ansible_runs)
 
-    # pyinfra: a deploy of 20 server.shell operations.
-    pyinfra_deploy = os.path.join(a.work, "pyinfra_deploy.py")
-    open(pyinfra_deploy, "w").write(
-        "from pyinfra.operations import server\n" +
-        "".join("server.shell(name='t%d', commands=['/bin/true'])\n" % i for i in range(TASKS)))
-    pyinfra_inv = os.path.join(a.work, "pyinfra_inventory.py")
-    hosts = [(h["address"], {"ssh_port": h["port"], "ssh_user": fleet["deploy_user"],
-                             "ssh_key": fleet["keys"]["id_ed25519"],
-                             "ssh_known_hosts_file": fleet["known_hosts"]}) for h in fleet["hosts"]]
-    open(pyinfra_inv, "w").write("web = %r\n" % (hosts,))
 
-    rows = []
-    for serial in (False, True):
-        pb = playbook(serial)
-        label = "20 × /bin/true on 5 hosts" + (", serial: 1" if serial else "")
-        r = measure(a.runs, [rollout, "play", pb, "-i", inv, "--ssh-config", ssh_config])
-        an = measure(a.runs, [os.path.join(VENV, "ansible-playbook"), "-i", inv, pb], env=ansible_env(True))
-        rows.append((label, r, an))
-    floor = []
-    ssh = ["ssh", "-F", ssh_config, "-o", "ControlMaster=no", "host1"]
-    floor.append(("OpenSSH fresh connection + exec", measure(a.runs, ssh + ["/bin/true"])))
-    py = measure(a.runs, [os.path.join(VENV, "pyinfra"), "-y", "--parallel", "5", pyinfra_inv, pyinfra_deploy])
-    out = ["| row | rollout | ansible-playbook (pipelining + ControlPersist) | speed-up |", "|---|---|---|---|"]
-    for label, r, an in rows:
-        out.append("| %s | %s | %s | %.1f× |" % (label, fmt(r), fmt(an), statistics.median(an) / statistics.median(r)))
-    out.append("")
-    out.append("| row | pyinfra | rollout (same row, free) | speed-up |")
-    out.append("|---|---|---|---|")
-    out.append("| 20 × /bin/true on 5 hosts | %s | %s | %.1f× |" % (fmt(py), fmt(rows[0][1]), statistics.median(py) / statistics.median(rows[0][1])))
-    out.append("")
-    out.append("| floor | time |")
-    out.append("|---|---|")
-    for label, t in floor:
-        out.append("| %s | %s |" % (label, fmt(t)))
-    per_task = (statistics.median(rows[0][1])) / (TASKS * 5)
-    out.append("| rollout: whole run / (20 tasks × 5 hosts) | %.2f ms |" % (per_task * 1000))
-    table = "\n".join(out)
-    print(table)
+def load_note():
+    with open("/proc/loadavg") as fh:
+        return "load average %s when the benchmark ended" % fh.read().split()[0]
+
+
+def write_doc(b, text, targets, a):
+    with open(os.path.join(ROOT, "scripts", "bench.d", "method.md")) as fh:
+        method = fh.read()
     doc = os.path.join(ROOT, "docs", "benchmarks.md")
     with open(doc, "w") as fh:
-        fh.write("# Benchmarks\n\nRegenerated by `scripts/bench %d` on %s (%d runs each, median and min–max).\n"
-                 "Rows 2 (template/copy/shell), 4 (rolling overhead over the imposed waits) and 5 (200 hosts)\n"
-                 "of issue 6 are not measured yet.\n\n%s\n" % (a.runs, time.strftime("%Y-%m-%d"), a.runs, table))
-    return 0
+        fh.write("# Benchmarks\n\nRegenerated by `scripts/bench %s` on %s: each figure is the median "
+                 "(min–max) of %d runs; of ansible-playbook %d runs, %d in its slowest rows (row 1 with "
+                 "`serial: 1`, row 5) and 1 sampled run for peak memory; %d of %d targets met. "
+                 "The machine: %d cores, %s.\n\n%s\n\n"
+                 "## Exact commands\n\n`$WORK` is the benchmark's temporary directory "
+                 "(`$WORK/bed`: the 5-host fleet, `$WORK/roll`: the 4-host ELBv2 fleet); every command "
+                 "runs from the repository with `.venv/bin` first on `PATH`.\n\n%s\n\n"
+                 "## Generated inputs\n\n%s\n%s"
+                 % (bench_command(a), time.strftime("%Y-%m-%d"), b.runs, b.ansible_runs, b.slow_runs,
+                    sum(targets), len(targets), os.cpu_count(), load_note(),
+                    text, commands_section(b), inputs_section(b), method))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ mod common;
 
 use common::fleet::Fleet;
 use common::lb::{Traffic, aws_env, elb_calls, haproxy_transitions, one_at_a_time, served_version};
+use rollout::traffic::elbv2::DESCRIBE_BURST;
 use std::fs;
 use std::path::Path;
 
@@ -103,18 +104,21 @@ fn elbv2_rollout_under_live_traffic_drops_nothing() {
     assert_eq!(mutations, expected);
     // HAProxy followed the target group's state, one host at a time.
     assert_eq!(haproxy_transitions(&fleet), one_at_a_time(4));
-    // Shared polling: never more than 10 Describe calls in any second.
+    // Shared polling: never more than a small burst plus 10 Describe
+    // calls in any second.
+    let most = DESCRIBE_BURST as usize + 10;
     let log = fs::read_to_string(fleet.dir.join("elb-calls.log")).unwrap();
     let times: Vec<f64> = log
         .lines()
         .filter(|l| l.contains(" Describe"))
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect();
-    for w in times.windows(11) {
+    for w in times.windows(most + 1) {
         assert!(
-            w[10] - w[0] >= 0.99,
-            "11 Describe calls within {:.3}s",
-            w[10] - w[0]
+            w[most] - w[0] >= 0.99,
+            "{} Describe calls within {:.3}s",
+            most + 1,
+            w[most] - w[0]
         );
     }
 }
@@ -150,16 +154,12 @@ fn negative_control_a_plain_serial_restart_drops_requests() {
     let tally = traffic.finish();
     assert_eq!(out.code, 0, "{}", out.all());
     let lost = tally["failed"].as_u64().unwrap() + tally["errors"].as_u64().unwrap();
+    // The lost requests are the proof. HAProxy itself may not even mark
+    // the server DOWN: a restart quicker than its `fall 2` checks 250 ms
+    // apart fails only the requests sent meanwhile.
     assert!(
         lost > 0,
         "the check must catch an unmanaged restart: {tally:#}"
-    );
-    assert!(
-        haproxy_transitions(&fleet)
-            .iter()
-            .any(|t| t.contains("is DOWN")),
-        "{:?}",
-        haproxy_transitions(&fleet)
     );
 }
 

@@ -13,7 +13,7 @@ use crate::http::{self, HttpRequest};
 use crate::modules::TaskResult;
 use crate::playbook::{Play, Task};
 use crate::traffic::config::{DRAIN_MARGIN, LbConfig, Manager, OnFailure};
-use crate::traffic::elbv2::{DESCRIBE_GAP, Elbv2, Pace};
+use crate::traffic::elbv2::{DESCRIBE_BURST, DESCRIBE_GAP, Elbv2, Pace};
 use crate::traffic::haproxy::{Address, Haproxy};
 use crate::traffic::wait::{self, PollSettings};
 use crate::traffic::{Target, TrafficManager};
@@ -136,7 +136,7 @@ impl Engine {
             Manager::Elbv2 { target_groups, .. } => {
                 // One pace for every group of the play: Describe* stays
                 // under ELBv2's rate whatever the number of groups.
-                let pace = Arc::new(Pace::new(DESCRIBE_GAP));
+                let pace = Arc::new(Pace::new(DESCRIBE_GAP, DESCRIBE_BURST));
                 let mut groups = Vec::new();
                 for name in target_groups {
                     let group = Elbv2::connect(name, pace.clone())

@@ -7,7 +7,7 @@
 //! already not registered).
 
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::traffic::elbv2::{DESCRIBE_GAP, Elbv2, Pace};
+use crate::traffic::elbv2::{DESCRIBE_BURST, DESCRIBE_GAP, Elbv2, Pace};
 use crate::traffic::wait::{self, PollSettings, Verdict};
 use crate::traffic::{State, Target, TrafficManager};
 use serde_json::Value as Json;
@@ -34,7 +34,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         _ => return Err(TaskResult::failed("state must be present or absent")),
     };
     let api = |e: crate::traffic::TrafficError| TaskResult::failed(e.to_string());
-    let manager = Elbv2::connect(group, Arc::new(Pace::new(DESCRIBE_GAP)))
+    let manager = Elbv2::connect(group, Arc::new(Pace::new(DESCRIBE_GAP, DESCRIBE_BURST)))
         .await
         .map_err(api)?;
     let health = manager.describe().await.map_err(api)?;

@@ -18,31 +18,41 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 /// ELBv2 refills Describe* tokens at 10 per second.
 pub const DESCRIBE_GAP: Duration = Duration::from_millis(100);
+/// Calls that may go at once before the pace applies: well under the
+/// API's own burst of 40, which other clients of the account share.
+pub const DESCRIBE_BURST: u32 = 5;
 /// One-off calls are tried this many times on throttling or 5xx.
 const MUTATION_ATTEMPTS: u32 = 6;
 
-/// Spaces calls at least `gap` apart across every caller that shares it.
+/// A token bucket shared by every caller: up to `burst` calls at once,
+/// then one per `gap` (the API's refill rate), so a few calls in a row (a
+/// capacity check, a deregistration's bound, its first poll) do not each
+/// wait for a slot.
 pub struct Pace {
-    next: Mutex<Option<Instant>>,
+    /// When the bucket would be full again (a GCRA "theoretical arrival time").
+    full_at: Mutex<Option<Instant>>,
     gap: Duration,
+    burst: u32,
 }
 
 impl Pace {
-    pub fn new(gap: Duration) -> Pace {
+    pub fn new(gap: Duration, burst: u32) -> Pace {
         Pace {
-            next: Mutex::new(None),
+            full_at: Mutex::new(None),
             gap,
+            burst: burst.max(1),
         }
     }
 
     /// Waits for this caller's slot.
     pub async fn wait(&self) {
         let slot = {
-            let mut next = self.next.lock().await;
+            let mut full_at = self.full_at.lock().await;
             let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.gap);
-            slot
+            let due = full_at.map_or(now, |t| t.max(now));
+            *full_at = Some(due + self.gap);
+            due.checked_sub(self.gap * (self.burst - 1))
+                .map_or(now, |slot| slot.max(now))
         };
         sleep_until(slot).await;
     }
@@ -277,8 +287,8 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn pace_keeps_callers_a_gap_apart() {
-        let pace = Arc::new(Pace::new(DESCRIBE_GAP));
+    async fn pace_keeps_callers_under_the_rate_after_a_small_burst() {
+        let pace = Arc::new(Pace::new(DESCRIBE_GAP, DESCRIBE_BURST));
         let started = Instant::now();
         let calls = futures::future::join_all((0..25).map(|_| {
             let pace = pace.clone();
@@ -290,12 +300,38 @@ mod tests {
         .await;
         let mut calls = calls;
         calls.sort();
-        // 25 callers at once: at most 10 in any second.
-        for window in calls.windows(11) {
+        // 25 callers at once: the first DESCRIBE_BURST go at once, then
+        // one per gap, so at most DESCRIBE_BURST + 10 in any second.
+        let burst = DESCRIBE_BURST as usize;
+        assert!(calls[burst - 1].is_zero(), "{calls:?}");
+        assert_eq!(calls[burst], DESCRIBE_GAP, "{calls:?}");
+        for window in calls.windows(burst + 10 + 1) {
             assert!(
-                window[10] - window[0] >= Duration::from_secs(1),
+                window[burst + 10] - window[0] >= Duration::from_secs(1),
                 "{calls:?}"
             );
         }
+        for pair in calls[burst..].windows(2) {
+            assert_eq!(pair[1] - pair[0], DESCRIBE_GAP, "{calls:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pace_refills_while_idle() {
+        let pace = Pace::new(DESCRIBE_GAP, 3);
+        let started = Instant::now();
+        for _ in 0..3 {
+            pace.wait().await;
+        }
+        assert!(started.elapsed().is_zero());
+        pace.wait().await;
+        assert_eq!(started.elapsed(), DESCRIBE_GAP);
+        // Idle for a while: the bucket is full again.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = Instant::now();
+        for _ in 0..3 {
+            pace.wait().await;
+        }
+        assert!(idle.elapsed().is_zero());
     }
 }

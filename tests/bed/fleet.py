@@ -680,8 +680,13 @@ APPCTL = """#!/bin/sh
 ROOT=%(root)s
 PIDFILE="$ROOT/app.pid"
 LOG="$ROOT/app.log"
+# A stopped app stays a zombie until init reaps it, which can take a second
+# or two on some machines: it counts as gone.
+running() {
+  kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
 start() {
-  if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then return 0; fi
+  if [ -f "$PIDFILE" ] && running "$(cat "$PIDFILE")"; then return 0; fi
   rm -f "$PIDFILE"
   setsid %(python)s %(app)s --address %(address)s --port %(port)d --root "$ROOT" \
     --name %(name)s --pidfile "$PIDFILE" >>"$LOG" 2>&1 </dev/null &
@@ -697,7 +702,7 @@ stop() {
   pid=$(cat "$PIDFILE")
   kill "$pid" 2>/dev/null || { rm -f "$PIDFILE"; return 0; }
   i=0
-  while kill -0 "$pid" 2>/dev/null; do
+  while running "$pid"; do
     i=$((i + 1))
     if [ $i -gt 200 ]; then kill -9 "$pid"; break; fi
     sleep 0.05
@@ -708,7 +713,7 @@ case "$1" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
-  status) [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" ;;
+  status) [ -f "$PIDFILE" ] && running "$(cat "$PIDFILE")" ;;
   *) echo "usage: appctl start|stop|restart|status" >&2; exit 2 ;;
 esac
 """
