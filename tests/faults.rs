@@ -7,11 +7,13 @@
 mod common;
 
 use common::fleet::Fleet;
-use common::lb::{Traffic, aws_env, elb_calls, haproxy_transitions, served_version};
-use serde_json::Value as Json;
+use common::lb::{
+    Traffic, aws_env, haproxy_transitions, hold_connection, lifecycle_calls, no_failed_requests,
+    served_version, target_mutations,
+};
 use std::fs;
 use std::path::Path;
-use std::process::Command;
+use std::time::Duration;
 
 fn project_playbook(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,53 +35,6 @@ fn play(fleet: &Fleet, playbook: &str, args: &[&str]) -> common::Outcome {
     let mut all = vec!["-e", "version=2.0"];
     all.extend_from_slice(args);
     fleet.play_env(playbook, &all, &env)
-}
-
-/// `rollout status` for the fleet's state dir: each host's line.
-fn status_line(fleet: &Fleet, host: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .arg("status")
-        .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines()
-        .find(|l| l.starts_with(host))
-        .map(String::from)
-        .unwrap_or_else(|| format!("<no line for {host} in>\n{text}"))
-}
-
-/// Mutating ELBv2 calls as (action, host index).
-fn mutations(fleet: &Fleet) -> Vec<(String, usize)> {
-    let index = |target: &str| {
-        (0..fleet.info["hosts"].as_array().unwrap().len())
-            .find(|&i| target.starts_with(fleet.host(i)["instance_id"].as_str().unwrap()))
-            .unwrap_or(usize::MAX)
-    };
-    elb_calls(fleet)
-        .into_iter()
-        .filter(|(action, _)| action.ends_with("Targets"))
-        .map(|(action, target)| (action, index(&target)))
-        .collect()
-}
-
-fn no_failed_requests(tally: &Json) {
-    assert_eq!(
-        (tally["failed"].as_u64(), tally["errors"].as_u64()),
-        (Some(0), Some(0)),
-        "requests failed: {tally:#}"
-    );
-}
-
-fn lifecycle(n: usize) -> Vec<(String, usize)> {
-    (0..n)
-        .flat_map(|i| {
-            [
-                ("DeregisterTargets".to_string(), i),
-                ("RegisterTargets".to_string(), i),
-            ]
-        })
-        .collect()
 }
 
 #[test]
@@ -113,13 +68,13 @@ fn an_imds_that_refuses_tokens_fails_the_host_while_still_in_rotation() {
         out.stdout
     );
     // host1 went through; host2 was never deregistered; host3 never started.
-    assert_eq!(mutations(&fleet), lifecycle(1));
+    assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 1));
     assert_eq!(served_version(&fleet, 0), "host1 2.0");
     assert_eq!(served_version(&fleet, 1), "host2 1.0");
     assert!(
-        !status_line(&fleet, "host2").contains("OUT"),
+        !fleet.status_line("host2").contains("OUT"),
         "{}",
-        status_line(&fleet, "host2")
+        fleet.status_line("host2")
     );
     no_failed_requests(&tally);
 }
@@ -138,19 +93,8 @@ fn a_drain_that_never_finishes_puts_the_host_back_unchanged_and_stops() {
         "    min_healthy: 1\n    drain_timeout: 2s\n",
     );
     let site = fleet.variant("site.yaml", &text);
-    let haproxy = fleet.info["haproxy"]["port"].as_u64().unwrap() as u16;
-    let slow = std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", haproxy)).unwrap();
-        s.write_all(
-            b"GET /slow/8 HTTP/1.1\r\nHost: t\r\nX-Pin: host1\r\nConnection: close\r\n\r\n",
-        )
-        .unwrap();
-        let mut answer = String::new();
-        let _ = s.read_to_string(&mut answer);
-        answer
-    });
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let slow = hold_connection(&fleet, "host1", 8);
+    std::thread::sleep(Duration::from_millis(300));
     let traffic = Traffic::start(&fleet);
     let out = play(&fleet, &site, &[]);
     let tally = traffic.finish();
@@ -178,12 +122,12 @@ fn a_drain_that_never_finishes_puts_the_host_back_unchanged_and_stops() {
         out.stdout
     );
     // Deregistered, registered again (which cancels the drain); nothing else.
-    assert_eq!(mutations(&fleet), lifecycle(1));
+    assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 1));
     assert_eq!(served_version(&fleet, 0), "host1 1.0");
     assert!(
-        status_line(&fleet, "host1").contains("in rotation"),
+        fleet.status_line("host1").contains("in rotation"),
         "{}",
-        status_line(&fleet, "host1")
+        fleet.status_line("host1")
     );
     // The long request was never cut, nor was any other.
     assert!(slow.join().unwrap().contains("200 OK"));
@@ -233,27 +177,13 @@ fn a_host_whose_sshd_dies_mid_deploy_stays_out_and_is_named() {
     );
     let site = fleet.variant("slow.yaml", &text);
     let traffic = Traffic::start(&fleet);
-    let killer = {
-        let log = fleet.dir.join("haproxy.out");
-        let started = std::time::Instant::now();
-        std::thread::spawn(move || {
-            while !fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains("host1 is going DOWN for maintenance")
-            {
-                assert!(
-                    started.elapsed().as_secs() < 60,
-                    "host1 never left rotation"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-        })
-    };
     // Kill host1's sshd (and its sessions) while it runs the long step.
     let out = std::thread::scope(|scope| {
         let run = scope.spawn(|| play(&fleet, &site, &[]));
-        killer.join().unwrap();
+        let haproxy_log = fleet.dir.join("haproxy.out");
+        let out_of_rotation = "host1 is going DOWN for maintenance";
+        common::wait_for_text(&haproxy_log, out_of_rotation, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(1500));
         fleet.kill_sshd(0);
         run.join().unwrap()
     });
@@ -283,7 +213,7 @@ fn a_host_whose_sshd_dies_mid_deploy_stays_out_and_is_named() {
         ]
     );
     assert_eq!(served_version(&fleet, 1), "host2 1.0");
-    let line = status_line(&fleet, "host1");
+    let line = fleet.status_line("host1");
     assert!(
         line.contains("OUT OF ROTATION") && line.contains("state ready"),
         "{line}"

@@ -5,7 +5,11 @@
 mod common;
 
 use common::fleet::Fleet;
-use common::lb::{Traffic, aws_env, elb_calls, haproxy_transitions, one_at_a_time, served_version};
+use common::lb::{
+    Traffic, aws_env, haproxy_transitions, hold_connection, lifecycle_calls, no_failed_requests,
+    one_at_a_time, served_version, target_mutations,
+};
+use common::wait_for_text;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -43,17 +47,11 @@ fn interrupted_run(fleet: &Fleet, playbook: &str, when: &str, times: usize) -> (
         .spawn()
         .unwrap();
     let mut child = Guard(child);
-    let started = Instant::now();
-    while !fs::read_to_string(fleet.dir.join("haproxy.out"))
-        .unwrap_or_default()
-        .contains(when)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "HAProxy never logged '{when}'"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_text(
+        &fleet.dir.join("haproxy.out"),
+        when,
+        Duration::from_secs(30),
+    );
     for _ in 0..times {
         let _ = Command::new("kill")
             .args(["-INT", &child.0.id().to_string()])
@@ -117,17 +115,8 @@ fn second_interrupt_stops_at_once_and_names_the_hosts_out_of_rotation() {
         ]
     );
     // The journal says so too.
-    let status = Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .arg("status")
-        .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&status.stdout);
-    assert_eq!(status.status.code(), Some(0), "{shown}");
-    let host1 = shown
-        .lines()
-        .find(|l| l.starts_with("host1"))
-        .unwrap_or_default();
+    let shown = fleet.status();
+    let host1 = fleet.status_line("host1");
     assert!(host1.contains("OUT OF ROTATION"), "{shown}");
     assert!(
         host1.contains("set server app/host1 state ready"),
@@ -162,14 +151,12 @@ fn a_second_rollout_on_the_same_backend_is_refused() {
         .spawn()
         .unwrap();
     let mut first = Guard(first);
-    let started = Instant::now();
-    while !fs::read_to_string(fleet.dir.join("haproxy.out"))
-        .unwrap_or_default()
-        .contains("host1 enters drain state")
-    {
-        assert!(started.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let drain = "host1 enters drain state";
+    wait_for_text(
+        &fleet.dir.join("haproxy.out"),
+        drain,
+        Duration::from_secs(30),
+    );
     let second = Command::new(env!("CARGO_BIN_EXE_rollout"))
         .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
         .args(args(&playbook))
@@ -230,46 +217,24 @@ fn sigkill_mid_drain_then_resume_completes_and_repeats_nothing() {
     let mut child = Guard(child);
     // host1 is done; a long request holds host2's drain open (as a long
     // poll would); kill the controller while host2 drains.
-    wait_for_line(&out_path, "BATCH 2/3");
-    let haproxy = fleet.info["haproxy"]["port"].as_u64().unwrap() as u16;
-    let slow = std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", haproxy)).unwrap();
-        s.write_all(
-            b"GET /slow/6 HTTP/1.1\r\nHost: t\r\nX-Pin: host2\r\nConnection: close\r\n\r\n",
-        )
-        .unwrap();
-        let mut answer = String::new();
-        let _ = s.read_to_string(&mut answer);
-        answer
-    });
-    wait_for_line(&out_path, "[host2] draining:");
+    wait_for_text(&out_path, "BATCH 2/3", Duration::from_secs(60));
+    let slow = hold_connection(&fleet, "host2", 6);
+    wait_for_text(&out_path, "[host2] draining:", Duration::from_secs(60));
     child.0.kill().unwrap();
     child.0.wait().unwrap();
     assert!(
         slow.join().unwrap().contains("host2 1.0"),
         "the long request was host2's"
     );
-    let status = |fleet: &Fleet| {
-        let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
-            .arg("status")
-            .env("ROLLOUT_STATE_DIR", fleet.dir.join("state"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let shown = status(&fleet);
-    let line = |shown: &str, host: &str| {
-        shown
-            .lines()
-            .find(|l| l.starts_with(host))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let shown = fleet.status();
     assert!(shown.contains("did not finish"), "{shown}");
-    assert!(line(&shown, "host1").contains("in rotation"), "{shown}");
-    assert!(line(&shown, "host2").contains("OUT OF ROTATION"), "{shown}");
-    assert!(line(&shown, "host2").contains("draining"), "{shown}");
+    assert!(
+        fleet.status_line("host1").contains("in rotation"),
+        "{shown}"
+    );
+    let host2 = fleet.status_line("host2");
+    assert!(host2.contains("OUT OF ROTATION"), "{shown}");
+    assert!(host2.contains("draining"), "{shown}");
 
     let resumed = elbv2_rollout(&fleet, &["--resume"]).output().unwrap();
     let text = String::from_utf8_lossy(&resumed.stdout).into_owned()
@@ -290,57 +255,21 @@ fn sigkill_mid_drain_then_resume_completes_and_repeats_nothing() {
     for i in 0..3 {
         assert_eq!(served_version(&fleet, i), format!("host{} 2.0", i + 1));
     }
-    assert_eq!(
-        (tally["failed"].as_u64(), tally["errors"].as_u64()),
-        (Some(0), Some(0)),
-        "{tally:#}"
-    );
+    no_failed_requests(&tally);
     // Each target was deregistered once and registered once, in order:
     // host1 was not redone, host2 not deregistered twice.
-    let mutations: Vec<(String, String)> = elb_calls(&fleet)
-        .into_iter()
-        .filter(|(action, _)| action.ends_with("Targets"))
-        .collect();
-    let expected: Vec<(String, String)> = (0..3)
-        .flat_map(|i| {
-            let h = fleet.host(i);
-            let target = format!("{}:{}", h["instance_id"].as_str().unwrap(), h["app_port"]);
-            [
-                ("DeregisterTargets".to_string(), target.clone()),
-                ("RegisterTargets".to_string(), target),
-            ]
-        })
-        .collect();
-    assert_eq!(mutations, expected);
-    let shown = status(&fleet);
+    assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 3));
+    let shown = fleet.status();
     assert!(shown.contains("state: finished"), "{shown}");
     for host in ["host2", "host3"] {
-        assert!(line(&shown, host).contains("in rotation"), "{shown}");
-        assert!(!line(&shown, host).contains("OUT"), "{shown}");
+        let line = fleet.status_line(host);
+        assert!(line.contains("in rotation"), "{shown}");
+        assert!(!line.contains("OUT"), "{shown}");
     }
     // A second resume finds everything done (completions carry over).
     let again = elbv2_rollout(&fleet, &["--resume"]).output().unwrap();
     let text = String::from_utf8_lossy(&again.stdout).into_owned();
     assert_eq!(again.status.code(), Some(0), "{text}");
     assert!(text.contains("skipping 3 host(s)"), "{text}");
-    assert_eq!(
-        elb_calls(&fleet)
-            .iter()
-            .filter(|(a, _)| a.ends_with("Targets"))
-            .count(),
-        6
-    );
-}
-
-/// Waits (bounded) until rollout's output at `path` holds `line`.
-fn wait_for_line(path: &Path, line: &str) {
-    let started = Instant::now();
-    while !fs::read_to_string(path).unwrap_or_default().contains(line) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "rollout never printed '{line}': {}",
-            fs::read_to_string(path).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 3));
 }

@@ -6,7 +6,10 @@
 mod common;
 
 use common::fleet::Fleet;
-use common::lb::{Traffic, aws_env, elb_calls, haproxy_transitions, one_at_a_time, served_version};
+use common::lb::{
+    Traffic, aws_env, haproxy_transitions, lifecycle_calls, no_failed_requests, one_at_a_time,
+    served_version, target_mutations,
+};
 use rollout::traffic::elbv2::DESCRIBE_BURST;
 use std::fs;
 use std::path::Path;
@@ -32,11 +35,7 @@ fn haproxy_rollout_under_live_traffic_drops_nothing() {
     let out = fleet.play(&site(), &["-e", "version=2.0"]);
     let tally = traffic.finish();
     assert_eq!(out.code, 0, "{}", out.all());
-    assert_eq!(
-        (tally["failed"].as_u64(), tally["errors"].as_u64()),
-        (Some(0), Some(0)),
-        "requests failed during the rollout: {tally:#}"
-    );
+    no_failed_requests(&tally);
     assert!(
         tally["requests"].as_u64().unwrap() > 100,
         "too little traffic to prove anything: {tally}"
@@ -76,32 +75,14 @@ fn elbv2_rollout_under_live_traffic_drops_nothing() {
     let out = fleet.play_env(&playbook("site.yaml"), &["-e", "version=2.0"], &env);
     let tally = traffic.finish();
     assert_eq!(out.code, 0, "{}", out.all());
-    assert_eq!(
-        (tally["failed"].as_u64(), tally["errors"].as_u64()),
-        (Some(0), Some(0)),
-        "requests failed during the rollout: {tally:#}"
-    );
+    no_failed_requests(&tally);
     for i in 0..4 {
         assert_eq!(served_version(&fleet, i), format!("host{} 2.0", i + 1));
     }
     // The mutations moto saw are exactly the lifecycle, host by host, each
     // with the port it was registered with; the instance IDs came from
     // each host's IMDSv2.
-    let mutations: Vec<(String, String)> = elb_calls(&fleet)
-        .into_iter()
-        .filter(|(action, _)| action.ends_with("Targets"))
-        .collect();
-    let expected: Vec<(String, String)> = (0..4)
-        .flat_map(|i| {
-            let h = fleet.host(i);
-            let target = format!("{}:{}", h["instance_id"].as_str().unwrap(), h["app_port"]);
-            [
-                ("DeregisterTargets".to_string(), target.clone()),
-                ("RegisterTargets".to_string(), target),
-            ]
-        })
-        .collect();
-    assert_eq!(mutations, expected);
+    assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 4));
     // HAProxy followed the target group's state, one host at a time.
     assert_eq!(haproxy_transitions(&fleet), one_at_a_time(4));
     // Shared polling: never more than a small burst plus 10 Describe
@@ -217,11 +198,7 @@ fn a_botched_release_stays_out_of_rotation_and_stops_the_rollout() {
         "{}",
         out.stdout
     );
-    assert_eq!(
-        (tally["failed"].as_u64(), tally["errors"].as_u64()),
-        (Some(0), Some(0)),
-        "{tally}"
-    );
+    no_failed_requests(&tally);
     // host1 is in maintenance; host2 and host3 were never touched.
     let t = haproxy_transitions(&fleet);
     assert!(t.iter().all(|l| l.starts_with("host1")), "{t:?}");
@@ -382,9 +359,5 @@ fn on_failure_rollback_puts_a_host_back_only_once_it_is_healthy_again() {
         "{t:?}"
     );
     assert!(t.iter().all(|l| l.starts_with("host1")), "{t:?}");
-    assert_eq!(
-        (tally["failed"].as_u64(), tally["errors"].as_u64()),
-        (Some(0), Some(0)),
-        "{tally}"
-    );
+    no_failed_requests(&tally);
 }

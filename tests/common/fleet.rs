@@ -157,6 +157,27 @@ impl Fleet {
         assert!(status.success(), "kill -9 {pids:?}");
     }
 
+    /// `rollout status` for the runs journaled in the fleet's state dir.
+    pub fn status(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
+            .arg("status")
+            .env("ROLLOUT_STATE_DIR", self.dir.join("state"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "rollout status: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The line of `rollout status` about `host`.
+    pub fn status_line(&self, host: &str) -> String {
+        let shown = self.status();
+        shown
+            .lines()
+            .find(|l| l.starts_with(host))
+            .unwrap_or_else(|| panic!("no line for {host} in rollout status:\n{shown}"))
+            .to_string()
+    }
+
     /// [`Fleet::play_with`] on the fleet's own inventory.
     pub fn play(&self, playbook: &str, args: &[&str]) -> Outcome {
         self.play_with(&self.path("inventory"), playbook, args)

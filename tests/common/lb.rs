@@ -115,3 +115,53 @@ pub fn one_at_a_time(hosts: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// Asserts the live traffic saw no failed request and no socket error.
+pub fn no_failed_requests(tally: &Json) {
+    assert_eq!(
+        (tally["failed"].as_u64(), tally["errors"].as_u64()),
+        (Some(0), Some(0)),
+        "requests failed: {tally:#}"
+    );
+}
+
+/// The mutating ELBv2 calls elb.py saw: `(action, "instance:port")`.
+pub fn target_mutations(fleet: &Fleet) -> Vec<(String, String)> {
+    elb_calls(fleet)
+        .into_iter()
+        .filter(|(action, _)| action.ends_with("Targets"))
+        .collect()
+}
+
+/// The mutations of the lifecycle on the first `hosts` hosts, one after
+/// the other: deregister, then register, each with its registered port.
+pub fn lifecycle_calls(fleet: &Fleet, hosts: usize) -> Vec<(String, String)> {
+    (0..hosts)
+        .flat_map(|i| {
+            let h = fleet.host(i);
+            let target = format!("{}:{}", h["instance_id"].as_str().unwrap(), h["app_port"]);
+            [
+                ("DeregisterTargets".to_string(), target.clone()),
+                ("RegisterTargets".to_string(), target),
+            ]
+        })
+        .collect()
+}
+
+/// A request through HAProxy pinned to `host` (the bed's `X-Pin`) that
+/// takes `secs` seconds: it holds a connection open on that target, as a
+/// long poll would. Returns the whole answer.
+pub fn hold_connection(fleet: &Fleet, host: &str, secs: u32) -> std::thread::JoinHandle<String> {
+    let port = fleet.info["haproxy"]["port"].as_u64().unwrap() as u16;
+    let request = format!(
+        "GET /slow/{secs} HTTP/1.1\r\nHost: t\r\nX-Pin: {host}\r\nConnection: close\r\n\r\n"
+    );
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    })
+}

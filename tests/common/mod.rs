@@ -76,3 +76,20 @@ pub fn play_local(fixture: &str, out_dir: &Path, extra: &[&str]) -> Outcome {
     args.extend_from_slice(extra);
     rollout(&args)
 }
+
+/// Waits (at most `bound`) until the file at `path` contains `text`.
+pub fn wait_for_text(path: &Path, text: &str, bound: std::time::Duration) {
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .contains(text)
+    {
+        assert!(
+            started.elapsed() < bound,
+            "'{text}' never appeared in {}: {}",
+            path.display(),
+            std::fs::read_to_string(path).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
