@@ -284,12 +284,10 @@ fn tls_config(verify: bool) -> Result<Arc<rustls::ClientConfig>, String> {
     static UNVERIFIED: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     if !verify {
         let config = UNVERIFIED.get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .expect("the default provider supports the safe protocol versions")
+            let any = AnyCertificate(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+            let config = client_builder()
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_custom_certificate_verifier(Arc::new(any))
                 .with_no_client_auth();
             Arc::new(config)
         });
@@ -312,15 +310,25 @@ fn tls_config(verify: bool) -> Result<Arc<rustls::ClientConfig>, String> {
                     }
                 ));
             }
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| format!("https: {e}"))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Ok(Arc::new(config))
+            Ok(Arc::new(trusting(roots)))
         })
         .clone()
+}
+
+/// TLS client settings that verify servers against `roots`.
+fn trusting(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    client_builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// The start of every TLS client config: aws-lc, safe protocol versions.
+fn client_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier> {
+    rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("the default provider supports the safe protocol versions")
 }
 
 /// Where a redirect for a GET/HEAD points, resolved against the request URL.
@@ -631,14 +639,7 @@ mod tests {
         for cert in CertificateDer::pem_file_iter(fixture("ca.pem")).unwrap() {
             roots.add(cert.unwrap()).unwrap();
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        Arc::new(
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
+        Arc::new(trusting(roots))
     }
 
     #[tokio::test]
@@ -668,15 +669,7 @@ mod tests {
             "{err}"
         );
         // No trust in the test CA: refused.
-        let empty = Arc::new(
-            rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
-        );
+        let empty = Arc::new(trusting(rustls::RootCertStore::empty()));
         let url = Url::parse(&format!("https://127.0.0.1:{port}/s")).unwrap();
         let err = tls_handshake_with(empty, open().await.unwrap(), &url)
             .await

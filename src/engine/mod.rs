@@ -291,16 +291,16 @@ impl Engine {
             .templar
             .render_str(&play.name, &scope)
             .unwrap_or_else(|_| play.name.clone());
-        let play_keyword =
-            |key: &str, raw: &Option<String>| -> Result<Option<String>, Diagnostic> {
-                let Some(raw) = raw else { return Ok(None) };
-                self.templar.render_str(raw, &scope).map(Some).map_err(|e| {
-                    Diagnostic::new(format!("{key}: {e}")).with_location(play.location.clone())
-                })
-            };
         let keyword_error = |key: &str, e: String| {
             Diagnostic::new(format!("{key}: {e}")).with_location(play.location.clone())
         };
+        let play_keyword =
+            |key: &str, raw: &Option<String>| -> Result<Option<String>, Diagnostic> {
+                let Some(raw) = raw else { return Ok(None) };
+                (self.templar.render_str(raw, &scope))
+                    .map(Some)
+                    .map_err(|e| keyword_error(key, e.to_string()))
+            };
         if let Some(url) = play_keyword("notify_webhook", &play.notify_webhook)? {
             self.opts
                 .webhooks

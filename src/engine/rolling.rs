@@ -296,18 +296,9 @@ impl Engine {
     /// fail (failed ones too with `on_failure: restore`).
     pub(super) async fn put_back(&mut self, ctx: &PlayCtx<'_>, rolling: &mut Rolling) {
         let restore = rolling.config.on_failure == OnFailure::Restore;
-        let hosts: Vec<String> = ctx
-            .batch
-            .iter()
-            .filter(|h| rolling.out.contains_key(*h) && rolling.targets.contains_key(*h))
-            .filter(|h| {
-                let unchanged = rolling.unchanged.contains(*h);
-                self.flags
-                    .get(*h)
-                    .is_some_and(|f| !f.unreachable && (restore || unchanged || !f.failed))
-            })
-            .cloned()
-            .collect();
+        let hosts = self.taken_out(ctx, rolling, |host, f| {
+            !f.unreachable && (restore || rolling.unchanged.contains(host) || !f.failed)
+        });
         if self.opts.check {
             let task = self.lifecycle_task(ctx, rolling, "back in rotation");
             for host in self.active(&ctx.batch) {
@@ -386,6 +377,22 @@ impl Engine {
         }
     }
 
+    /// The batch's hosts this run took out of rotation (with a known
+    /// target) whose flags pass `keep`.
+    fn taken_out(
+        &self,
+        ctx: &PlayCtx<'_>,
+        rolling: &Rolling,
+        keep: impl Fn(&str, &super::HostFlags) -> bool,
+    ) -> Vec<String> {
+        ctx.batch
+            .iter()
+            .filter(|h| rolling.out.contains_key(*h) && rolling.targets.contains_key(*h))
+            .filter(|h| self.flags.get(*h).is_some_and(|f| keep(h, f)))
+            .cloned()
+            .collect()
+    }
+
     /// `on_failure: rollback`: the batch's hosts that failed out of
     /// rotation run the play's `rollback` tasks (and their handlers); those
     /// whose rollback succeeds go back if they turn healthy. All of them
@@ -394,17 +401,7 @@ impl Engine {
         if rolling.config.on_failure != OnFailure::Rollback || self.opts.check {
             return;
         }
-        let hosts: Vec<String> = ctx
-            .batch
-            .iter()
-            .filter(|h| rolling.out.contains_key(*h) && rolling.targets.contains_key(*h))
-            .filter(|h| {
-                self.flags
-                    .get(*h)
-                    .is_some_and(|f| f.failed && !f.unreachable)
-            })
-            .cloned()
-            .collect();
+        let hosts = self.taken_out(ctx, rolling, |_, f| f.failed && !f.unreachable);
         if hosts.is_empty() {
             return;
         }

@@ -31,6 +31,21 @@ pub struct Entry {
     pub port: Option<u16>,
 }
 
+impl Entry {
+    /// An entry of `kind` stamped now, about no play, host or phase.
+    fn now(kind: &str, detail: String) -> Entry {
+        Entry {
+            time: chrono::Local::now().to_rfc3339(),
+            kind: kind.to_string(),
+            play: None,
+            host: None,
+            phase: None,
+            detail,
+            port: None,
+        }
+    }
+}
+
 pub struct Journal {
     file: Mutex<std::fs::File>,
     path: PathBuf,
@@ -62,15 +77,7 @@ impl Journal {
             path,
             play: Mutex::new(None),
         };
-        journal.append(&Entry {
-            time: chrono::Local::now().to_rfc3339(),
-            kind: "run".into(),
-            play: None,
-            host: None,
-            phase: None,
-            detail: playbooks.to_string(),
-            port: None,
-        });
+        journal.append(&Entry::now("run", playbooks.to_string()));
         Ok(journal)
     }
 
@@ -94,13 +101,10 @@ impl EventSink for Journal {
     fn emit(&self, event: Event) {
         let play = self.play.lock().ok().and_then(|p| p.clone());
         let entry = |kind: &str, host: Option<&str>, phase: Option<Phase>, detail: String| Entry {
-            time: chrono::Local::now().to_rfc3339(),
-            kind: kind.to_string(),
             play: play.clone(),
             host: host.map(str::to_string),
             phase,
-            detail,
-            port: None,
+            ..Entry::now(kind, detail)
         };
         match &event {
             Event::PlayStart { name, hosts } => {

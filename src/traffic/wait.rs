@@ -119,7 +119,7 @@ pub async fn wait_all(
             }
             break;
         }
-        sleep(backoff.pause(first_rounds_faster(started.elapsed(), &backoff), left)).await;
+        sleep(backoff.pause(Some(started.elapsed()), left)).await;
     }
     results
 }
@@ -129,15 +129,6 @@ pub async fn wait_all(
 /// drains at once and a quick health check passes within a second, so a
 /// full interval would mostly be spent waiting on a change already done.
 const FAST_START: u32 = 4;
-
-fn first_rounds_faster(elapsed: Duration, backoff: &Backoff<'_>) -> Duration {
-    let base = backoff.poll.interval;
-    if backoff.interval == base && elapsed < base {
-        base / FAST_START
-    } else {
-        backoff.interval
-    }
-}
 
 /// One `describe`, retried with back-off while the API throttles or fails
 /// transiently (at most `poll.max_errors` failures other than throttling,
@@ -199,9 +190,15 @@ impl<'a> Backoff<'a> {
         true
     }
 
-    /// How long to sleep before the next round: `interval` (the current
-    /// one, or shorter), jittered, at most `left`.
-    fn pause(&mut self, interval: Duration, left: Duration) -> Duration {
+    /// How long to sleep before the next round, at most `left`: the
+    /// current interval, jittered; a wait that says how long it has run
+    /// (`elapsed`) polls `FAST_START` times as often in its first interval.
+    fn pause(&mut self, elapsed: Option<Duration>, left: Duration) -> Duration {
+        let base = self.poll.interval;
+        let interval = match elapsed {
+            Some(elapsed) if self.interval == base && elapsed < base => base / FAST_START,
+            _ => self.interval,
+        };
         self.jitter.spread(interval).min(left)
     }
 }
@@ -337,8 +334,7 @@ pub async fn capacity_guard(
                 bound.as_secs()
             ));
         }
-        let interval = backoff.interval;
-        sleep(backoff.pause(interval, left)).await;
+        sleep(backoff.pause(None, left)).await;
     }
 }
 
