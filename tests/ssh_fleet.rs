@@ -68,14 +68,27 @@ fn modules_run_over_ssh_and_are_idempotent() {
 fn templated_values_never_reach_a_remote_shell() {
     let fleet = Fleet::up(1, 2);
     let pwned = fleet.root(0).join("pwned");
+    // copy's content travels inside the persistent shell's script (text)
+    // or on stdin (binary): both byte for byte, neither run.
+    let binary: Vec<u8> = (0..=255u8).cycle().take(600).collect();
+    fs::write(fleet.path("blob.bin"), &binary).unwrap();
     let pb = fleet.write("inj.yaml",
-        "- hosts: web\n  tasks:\n    - command: echo {{ payload }}\n      register: out\n    - assert: { that: out.stdout == payload }\n",
+        "- hosts: web\n  tasks:\n    - command: echo {{ payload }}\n      register: out\n    - assert: { that: out.stdout == payload }\n\
+         \x20   - copy: { content: '{{ payload }}', dest: '{{ bed_root }}/payload' }\n\
+         \x20   - copy: { src: blob.bin, dest: '{{ bed_root }}/blob.bin' }\n",
     );
     let p = pwned.display();
-    let payload = serde_json::json!({ "payload": format!("; touch {p} $(touch {p}) `touch {p}` | touch {p}") }).to_string();
+    let text =
+        format!("; touch {p} $(touch {p}) `touch {p}` | touch {p} 'it''s' \\ é\u{85}\u{2028}");
+    let payload = serde_json::json!({ "payload": text }).to_string();
     let out = fleet.play(&pb, &["-e", &payload]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!pwned.exists(), "the payload ran on the host");
+    assert_eq!(
+        fs::read_to_string(fleet.root(0).join("payload")).unwrap(),
+        text
+    );
+    assert_eq!(fs::read(fleet.root(0).join("blob.bin")).unwrap(), binary);
 }
 
 #[test]

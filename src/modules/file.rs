@@ -245,7 +245,7 @@ async fn apply(
     }
     script.push_str(&remote_file::stat_snippet(false));
     let out = remote_file::exec_ok(ctx, &script, None, "changing the path").await?;
-    Ok(remote_file::parse_probe(&out.stdout))
+    Ok(remote_file::parse_probe(path, &out.stdout))
 }
 
 /// `recurse: yes` on a directory: apply mode/owner/group to everything

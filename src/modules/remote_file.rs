@@ -154,7 +154,13 @@ pub async fn exec_ok(
 /// Describes a path in one round trip.
 pub async fn probe(ctx: &ModuleContext<'_>, req: &ProbeRequest<'_>) -> Result<Probe, TaskResult> {
     let out = exec_ok(ctx, &probe_script(req), None, "inspecting the path").await?;
-    let mut probe = parse_probe(&out.stdout);
+    let described = match req.into_dir {
+        Some(name) if out.stdout.starts_with(b"into=1\n") => {
+            format!("{}/{name}", req.path.strip_suffix('/').unwrap_or(req.path))
+        }
+        _ => req.path.to_string(),
+    };
+    let mut probe = parse_probe(&described, &out.stdout);
     let limit = req.content_limit.unwrap_or(usize::MAX);
     if let Some(content) = probe.content.as_mut().filter(|c| c.len() > limit) {
         content.truncate(limit);
@@ -167,7 +173,7 @@ fn probe_script(req: &ProbeRequest<'_>) -> String {
     let mut s = format!("p={}\n", shell_quote(req.path));
     if let Some(name) = req.into_dir {
         s.push_str(&format!(
-            "if [ -d \"$p\" ]; then p=\"${{p%/}}\"/{}; fi\n",
+            "if [ -d \"$p\" ]; then p=\"${{p%/}}\"/{}; printf 'into=1\\n'; fi\n",
             shell_quote(name)
         ));
     }
@@ -182,7 +188,7 @@ fn probe_script(req: &ProbeRequest<'_>) -> String {
     if req.checksum {
         s.push_str(&format!(
             "if [ \"$t\" = f ] && [ -r \"$p\" ]; then {SHA1_FN}\n\
-             printf 'checksum=%s\\n' \"$(h < \"$p\" | sed 's/.*= *//; s/ .*//')\"; fi\n"
+             printf 'checksum='; h < \"$p\"; fi\n"
         ));
     }
     if let Some(limit) = req.content_limit {
@@ -206,7 +212,9 @@ elif command -v shasum >/dev/null 2>&1; then shasum -a 1; else openssl sha1; fi;
 /// Shell code that describes `$p` as `key=value` lines and leaves its type
 /// code in `$t` (`-` when absent). GNU/BusyBox `stat -c` first, `ls -ld` as
 /// the POSIX fallback. The link target is hex-encoded so that any name
-/// survives the line format.
+/// survives the line format. Each program started costs about a millisecond
+/// per host on a busy controller, so the common cases start at most one
+/// (`stat`): the tests are builtins and the caller knows the path.
 pub fn stat_snippet(follow: bool) -> String {
     let (l, link_test) = if follow {
         ("-L", "false")
@@ -214,14 +222,13 @@ pub fn stat_snippet(follow: bool) -> String {
         ("", "[ -L \"$p\" ]")
     };
     format!(
-        r#"printf 'path=%s\n' "$(printf '%s' "$p" | od -An -vtx1 | tr -d ' \n')"
-if {link_test}; then t=l; elif [ ! -e "$p" ]; then t=-
+        r#"if {link_test}; then t=l; elif [ ! -e "$p" ]; then t=-
 elif [ -f "$p" ]; then t=f; elif [ -d "$p" ]; then t=d; elif [ -c "$p" ]; then t=c
 elif [ -b "$p" ]; then t=b; elif [ -p "$p" ]; then t=p; elif [ -S "$p" ]; then t=s; else t=o; fi
 printf 'type=%s\n' "$t"
 if [ "$t" != - ]; then
 if [ -L "$p" ]; then printf 'lnk=%s\n' "$(printf '%s' "$(readlink -- "$p")" | od -An -vtx1 | tr -d ' \n')"; fi
-s=$(stat {l} -c '%a %u %g %s %Y %X %Z %i %d %h %U %G' -- "$p" 2>/dev/null) && printf 'stat=%s\n' "$s" || {{
+stat {l} -c 'stat=%a %u %g %s %Y %X %Z %i %d %h %U %G' -- "$p" 2>/dev/null || {{
 printf 'lsn=%s\n' "$(ls -ldn {l} -- "$p" | head -n 1)"; printf 'ls=%s\n' "$(ls -ld {l} -- "$p" | head -n 1)"; }}
 if [ -r "$p" ]; then printf 'r=1\n'; fi; if [ -w "$p" ]; then printf 'w=1\n'; fi
 if [ -x "$p" ]; then printf 'x=1\n'; fi
@@ -230,16 +237,18 @@ fi
     )
 }
 
-/// Parses what [`probe_script`] (or [`stat_snippet`]) printed.
-pub fn parse_probe(stdout: &[u8]) -> Probe {
+/// Parses what [`probe_script`] (or [`stat_snippet`]) printed about `path`.
+pub fn parse_probe(path: &str, stdout: &[u8]) -> Probe {
     let (head, content) = split_content(stdout);
-    let mut probe = Probe::default();
+    let mut probe = Probe {
+        path: path.to_string(),
+        ..Probe::default()
+    };
     for line in String::from_utf8_lossy(head).lines() {
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };
         match key {
-            "path" => probe.path = unhex(value),
             "type" => probe.kind = FileKind::from_code(value),
             "lnk" => probe.lnk_target = Some(unhex(value)),
             "stat" => parse_stat_line(&mut probe, value),
@@ -248,7 +257,7 @@ pub fn parse_probe(stdout: &[u8]) -> Probe {
             "r" => probe.readable = true,
             "w" => probe.writeable = true,
             "x" => probe.executable = true,
-            "checksum" if !value.is_empty() => probe.checksum = Some(value.to_string()),
+            "checksum" => probe.checksum = sha1_digest(value),
             "other" => probe.other_exists = true,
             "same" => probe.same_as_other = true,
             _ => {}
@@ -281,6 +290,15 @@ fn split_content(stdout: &[u8]) -> (&[u8], Option<&[u8]>) {
         }
     }
     (stdout, None)
+}
+
+/// The digest in what the host's sha1 tool printed: `<hex>  -` (coreutils,
+/// shasum) or `(stdin)= <hex>` / `SHA1(stdin)= <hex>` (OpenSSL).
+fn sha1_digest(printed: &str) -> Option<String> {
+    let tail = printed.rsplit_once("= ").map_or(printed, |(_, t)| t);
+    let digest = tail.split_whitespace().next()?;
+    (digest.len() == 40 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| digest.to_ascii_lowercase())
 }
 
 fn unhex(value: &str) -> String {
@@ -379,32 +397,67 @@ pub struct Uploaded {
 pub async fn upload(ctx: &ModuleContext<'_>, up: &Upload<'_>) -> Result<Uploaded, TaskResult> {
     let tmp = temp_path(up.dest);
     let backup = up.backup.then(|| backup_path(up.dest));
-    let script = upload_script(up, &tmp, backup.as_deref())?;
-    let out = exec_ok(ctx, &script, Some(up.content), "writing the file").await?;
-    let probe = parse_probe(&out.stdout);
+    let inline = inline_text(up.content);
+    let script = upload_script(up, &tmp, backup.as_deref(), inline.as_deref())?;
+    let stdin = inline.is_none().then_some(up.content);
+    let out = exec_ok(ctx, &script, stdin, "writing the file").await?;
+    let probe = parse_probe(up.dest, &out.stdout);
     let backup_file = backup.filter(|_| out.stdout.windows(9).any(|w| w == b"backed=1\n"));
     Ok(Uploaded { probe, backup_file })
 }
 
-fn upload_script(up: &Upload<'_>, tmp: &str, backup: Option<&str>) -> Result<String, TaskResult> {
+/// Quoted content small enough to travel inside the script, so the write
+/// goes through the persistent shell and needs no `cat`: text without NUL
+/// (a shell word cannot hold one), quoted well under the 128 KiB an exec
+/// argument may have.
+fn inline_text(content: &[u8]) -> Option<String> {
+    const INLINE_MAX: usize = 64 * 1024;
+    let text = std::str::from_utf8(content).ok()?;
+    if text.contains('\0') || text.len() > INLINE_MAX {
+        return None;
+    }
+    Some(shell_quote(text)).filter(|q| q.len() <= INLINE_MAX)
+}
+
+fn upload_script(
+    up: &Upload<'_>,
+    tmp: &str,
+    backup: Option<&str>,
+    inline: Option<&str>,
+) -> Result<String, TaskResult> {
     let mut s = format!(
         "d={}\ntmp={}\nfail() {{ rm -f -- \"$tmp\"; printf '%s\\n' \"$1\" >&2; exit 1; }}\n",
         shell_quote(up.dest),
         shell_quote(tmp)
     );
-    // Private while written when a mode follows; noclobber so an existing
-    // name (a planted symlink) is never written through.
     if up.make_parents {
         s.push_str("mkdir -p -- \"$(dirname -- \"$d\")\" || exit 1\n");
     }
-    if up.mode.is_some() {
-        s.push_str("umask 077\n");
-    }
-    s.push_str("set -C\ncat > \"$tmp\" || { printf 'cannot create temp file %s\\n' \"$tmp\" >&2; exit 1; }\nset +C\n");
-    if let Some(mode) = up.mode {
+    // A plain mode (no x, no special bits) comes from the umask alone, as
+    // the file is created; any other is set on a file private until then.
+    let chmod = match up.mode {
+        Some(mode) if mode & !0o666 == 0 => {
+            s.push_str(&format!("umask {:o}\n", !mode & 0o777));
+            None
+        }
+        Some(mode) => {
+            s.push_str("umask 077\n");
+            Some(mode)
+        }
+        None => None,
+    };
+    // noclobber, so an existing name (a planted symlink) is never written
+    // through.
+    let writer = match inline {
+        Some(quoted) => format!("printf '%s' {quoted}"),
+        None => "cat".to_string(),
+    };
+    s.push_str(&format!(
+        "set -C\n{writer} > \"$tmp\" || {{ printf 'cannot create temp file %s\\n' \"$tmp\" >&2; exit 1; }}\nset +C\n"
+    ));
+    if let Some(mode) = chmod {
         s.push_str(&format!(
-            "chmod {:o} -- \"$tmp\" || fail 'chmod failed'\n",
-            mode
+            "chmod {mode:o} -- \"$tmp\" || fail 'chmod failed'\n"
         ));
     }
     s.push_str(&ownership_lines(up));
@@ -516,7 +569,7 @@ pub async fn set_attributes(
         stat_snippet(false)
     );
     let out = exec_ok(ctx, &script, None, "setting attributes").await?;
-    Ok(parse_probe(&out.stdout))
+    Ok(parse_probe(path, &out.stdout))
 }
 
 /// Shell lines setting `attrs` on `$p`; each failure stops the script.
@@ -657,11 +710,12 @@ pub(crate) mod test_support {
     use std::path::Path;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// `/bin/sh`, counting round trips.
+    /// `/bin/sh`, counting round trips (and those that carried stdin).
     #[derive(Default)]
     pub struct Counting {
         inner: LocalConnection,
         calls: AtomicUsize,
+        with_stdin: AtomicUsize,
     }
 
     #[async_trait::async_trait]
@@ -672,6 +726,9 @@ pub(crate) mod test_support {
             stdin: Option<&[u8]>,
         ) -> Result<ExecOutput, ConnectionError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            if stdin.is_some() {
+                self.with_stdin.fetch_add(1, Ordering::SeqCst);
+            }
             self.inner.exec(command, stdin).await
         }
     }
@@ -711,7 +768,15 @@ pub(crate) mod test_support {
 
         /// Round trips since the last call.
         pub fn take_calls(&self) -> usize {
+            self.conn.with_stdin.store(0, Ordering::SeqCst);
             self.conn.calls.swap(0, Ordering::SeqCst)
+        }
+
+        /// Round trips since the last call, and how many of them fed stdin
+        /// (over SSH: a channel of their own, not the persistent shell).
+        pub fn take_calls_and_stdin(&self) -> (usize, usize) {
+            let stdin = self.conn.with_stdin.swap(0, Ordering::SeqCst);
+            (self.conn.calls.swap(0, Ordering::SeqCst), stdin)
         }
 
         pub fn path(&self, name: &str) -> String {
@@ -753,13 +818,28 @@ mod tests {
     #[test]
     fn content_is_split_off() {
         let p = parse_probe(
-            b"path=2f78\ntype=f\nstat=644 0 0 3 1 2 3 4 5 1 root root\n--rollout-content--\nab\n",
+            "/x",
+            b"type=f\nstat=644 0 0 3 1 2 3 4 5 1 root root\n--rollout-content--\nab\n",
         );
         assert_eq!(p.path, "/x");
         assert_eq!(p.kind, FileKind::File);
         assert_eq!(p.mode, 0o644);
         assert_eq!(p.owner, "root");
         assert_eq!(p.content.as_deref(), Some(&b"ab\n"[..]));
+    }
+
+    #[test]
+    fn sha1_tools_output() {
+        let hex = sha1_hex(b"x");
+        for printed in [
+            format!("{hex}  -"),
+            format!("(stdin)= {hex}"),
+            format!("SHA1(stdin)= {}", hex.to_uppercase()),
+        ] {
+            assert_eq!(sha1_digest(&printed).as_deref(), Some(hex.as_str()));
+        }
+        assert_eq!(sha1_digest(""), None);
+        assert_eq!(sha1_digest("sha1sum: -: Input/output error"), None);
     }
 
     #[tokio::test]
@@ -814,6 +894,63 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn text_travels_inside_the_script_and_the_rest_on_stdin() {
+        let h = Harness::new(json!({}));
+        let ctx = h.ctx(false, false);
+        // Quotes, expansions, backslashes, no final newline, and every
+        // UTF-8 lead and continuation byte (dash keeps its own control
+        // codes among 0x81-0x88).
+        let text = format!(
+            "it's $(touch pwned) `touch pwned2` \\ \\'\n{}end",
+            (0x80..0x800).filter_map(char::from_u32).collect::<String>()
+        );
+        let large = "x".repeat(70 * 1024);
+        let cases: [(&str, &[u8], usize); 4] = [
+            ("text", text.as_bytes(), 0),
+            ("empty", b"", 0),
+            ("binary", b"a\0b\xff\n", 1),
+            ("large", large.as_bytes(), 1),
+        ];
+        h.take_calls();
+        for (name, content, stdin_calls) in cases {
+            let dest = h.path(name);
+            let up = Upload {
+                dest: &dest,
+                content,
+                mode: Some(0o600),
+                ..Default::default()
+            };
+            let done = upload(&ctx, &up).await.unwrap();
+            assert_eq!(std::fs::read(&dest).unwrap(), content, "{name}");
+            assert_eq!(
+                (done.probe.mode, done.probe.size),
+                (0o600, content.len() as u64)
+            );
+            assert_eq!(h.take_calls_and_stdin(), (1, stdin_calls), "{name}");
+        }
+        assert_not_pwned(h.base());
+    }
+
+    #[tokio::test]
+    async fn modes_beyond_the_umask_are_set_on_the_private_temp_file() {
+        let h = Harness::new(json!({}));
+        let ctx = h.ctx(false, false);
+        for mode in [0o400, 0o664, 0o755, 0o4750, 0o1777, 0o000] {
+            let dest = h.path(&format!("m{mode:o}"));
+            let up = Upload {
+                dest: &dest,
+                content: b"m",
+                mode: Some(mode),
+                ..Default::default()
+            };
+            let done = upload(&ctx, &up).await.unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            let on_disk = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777;
+            assert_eq!((on_disk, done.probe.mode), (mode, mode), "{mode:o}");
+        }
     }
 
     #[tokio::test]

@@ -6,7 +6,8 @@
 //! - [`auth`]: identity files (passphrases) and ssh-agent.
 //! - [`client`]: the authenticated connection; `exec` runs stdin-less commands
 //!   in a persistent remote shell (`shell`), others on a channel of their own.
-//! - [`pool`]: one connection per host (and per jump host), with retries.
+//! - [`pool`]: one connection per host (and per jump host), with retries,
+//!   over a TCP stream that acknowledges at once (`quickack`).
 //! - [`forward`]: TCP / unix sockets from the host (HTTP over them: [`crate::http`]).
 //! - [`become`]: sudo wrapping.
 //!
@@ -21,6 +22,7 @@ pub mod config;
 pub mod forward;
 pub mod known_hosts;
 pub mod pool;
+mod quickack;
 mod shell;
 pub mod target;
 

@@ -6,6 +6,7 @@ use super::auth::KeyStore;
 use super::client::SshConnection;
 use super::config::SshConfig;
 use super::forward::open_tcp;
+use super::quickack::QuickAck;
 use super::target::{SshOptions, SshTarget};
 use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput};
 use async_trait::async_trait;
@@ -212,7 +213,7 @@ impl SshPool {
 }
 
 /// Opens the TCP connection; the flag says whether a retry may help.
-async fn tcp_connect(target: &SshTarget) -> Result<TcpStream, (bool, String)> {
+async fn tcp_connect(target: &SshTarget) -> Result<QuickAck, (bool, String)> {
     let timeout = target.connect_timeout;
     let lookup = tokio::net::lookup_host((target.hostname.as_str(), target.port));
     let addrs: Vec<_> = match tokio::time::timeout(timeout, lookup).await {
@@ -225,7 +226,7 @@ async fn tcp_connect(target: &SshTarget) -> Result<TcpStream, (bool, String)> {
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                return Ok(stream);
+                return Ok(QuickAck::new(stream));
             }
             Ok(Err(e)) => {
                 use std::io::ErrorKind::*;
