@@ -508,6 +508,7 @@ def main():
     ap.add_argument("--rows", default="1,2,3,4,5", help="which rows to run (for development)")
     a = ap.parse_args()
     become_subreaper()
+    load_at_start = load_average()
     b = Bench(a.work, a.runs, a.ansible_runs or a.runs)
     rows = set(a.rows.split(","))
     sections, targets = [], []
@@ -529,7 +530,7 @@ def main():
     print(text)
     print("\nbench: %d of %d targets met" % (sum(targets), len(targets)))
     if rows == {"1", "2", "3", "4", "5"}:
-        write_doc(b, text, targets, a)
+        write_doc(b, text, targets, a, load_at_start)
     return 0
 
 
@@ -537,12 +538,18 @@ def bench_command(a):
     return "%d" % a.runs if a.ansible_runs in (None, a.runs) else "%d %d" % (a.runs, a.ansible_runs)
 
 
-def load_note():
+def load_average():
     with open("/proc/loadavg") as fh:
-        return "load average %s when the benchmark ended" % fh.read().split()[0]
+        return fh.read().split()[0]
 
 
-def write_doc(b, text, targets, a):
+def load_note(at_start):
+    # The end's figure is the benchmark's own last row (ansible-playbook's
+    # 50 forks); the start's tells whether anything else was running.
+    return "load average %s when the benchmark started (%s when it ended)" % (at_start, load_average())
+
+
+def write_doc(b, text, targets, a, load_at_start):
     with open(os.path.join(ROOT, "scripts", "bench.d", "method.md")) as fh:
         method = fh.read()
     doc = os.path.join(ROOT, "docs", "benchmarks.md")
@@ -556,7 +563,7 @@ def write_doc(b, text, targets, a):
                  "runs from the repository with `.venv/bin` first on `PATH`.\n\n%s\n\n"
                  "## Generated inputs\n\n%s\n%s"
                  % (bench_command(a), time.strftime("%Y-%m-%d"), b.runs, b.ansible_runs, b.slow_runs,
-                    sum(targets), len(targets), os.cpu_count(), load_note(),
+                    sum(targets), len(targets), os.cpu_count(), load_note(load_at_start),
                     text, commands_section(b), inputs_section(b), method))
 
 
