@@ -15,12 +15,7 @@ fn language_features_run_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/features.yaml", dir.path(), &[]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout
-            .contains("PLAY [Language features on local hosts] ***"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("PLAY [Language features on local hosts] ***");
     assert!(
         out.stdout
             .contains("TASK [command with a registered result] ***")
@@ -31,11 +26,7 @@ fn language_features_run_end_to_end() {
     );
     // loop with loop_var/index_var, and the shell appended per item
     assert_eq!(read(dir.path().join("web1.loop")), "apple-0\npear-1\n");
-    assert!(
-        out.stdout.contains("changed: [web1] => (item=apple)"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("changed: [web1] => (item=apple)");
     // include_tasks ran for web hosts only, relative to the including file
     assert!(dir.path().join("included-web2").exists());
     assert!(!dir.path().join("included-db1").exists());
@@ -52,7 +43,7 @@ fn language_features_run_end_to_end() {
         .collect();
     assert_eq!(once, vec!["once-web1".to_string()]);
     assert!(dir.path().join("delegated-db1").exists());
-    assert!(out.stdout.contains("[db1 -> localhost]"), "{}", out.stdout);
+    out.assert_says("[db1 -> localhost]");
     // recap: every host ok, none failed
     for host in ["web1", "web2", "web3", "db1"] {
         let line = out.recap(host);
@@ -104,11 +95,7 @@ fn a_failed_host_is_reported_and_others_carry_on() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/partial.yaml", dir.path(), &[]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout.contains("fatal: [web2]: FAILED! =>"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("fatal: [web2]: FAILED! =>");
     assert!(
         out.stdout.contains("\"rc\":3"),
         "the result is shown on failure"
@@ -124,7 +111,7 @@ fn max_fail_percentage_stops_before_the_next_batch() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/failing.yaml", dir.path(), &[]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("NO MORE HOSTS LEFT"), "{}", out.stdout);
+    out.assert_says("NO MORE HOSTS LEFT");
     assert!(
         !dir.path().join("ran-web2").exists(),
         "batch 2 never started"
@@ -137,7 +124,7 @@ fn any_errors_fatal_stops_every_host_after_the_task() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/fatal.yaml", dir.path(), &[]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("any_errors_fatal"), "{}", out.stdout);
+    out.assert_says("any_errors_fatal");
     assert_eq!(
         fs::read_dir(dir.path()).unwrap().count(),
         0,
@@ -151,17 +138,12 @@ fn until_retries_then_fails() {
     let out = play_local("local/until.yaml", dir.path(), &[]);
     assert_eq!(out.code, 2, "{}", out.all());
     assert_eq!(read(dir.path().join("attempts")).lines().count(), 3);
-    assert!(
-        out.stdout
-            .contains("FAILED - RETRYING: [web1]: succeeds on the third attempt (5 retries left)."),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("FAILED - RETRYING: [web1]: succeeds on the third attempt (5 retries left).");
     assert!(
         out.stdout.contains("(1 retries left)"),
         "retries: 2 means three attempts"
     );
-    assert!(out.stdout.contains("\"attempts\":3"), "{}", out.stdout);
+    out.assert_says("\"attempts\":3");
 }
 
 #[test]
@@ -244,10 +226,10 @@ fn list_hosts_shows_serial_batches() {
         "--list-hosts",
     ]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("hosts (4):"), "{}", out.stdout);
-    assert!(out.stdout.contains("batch 1/3 (1 hosts)"), "{}", out.stdout);
-    assert!(out.stdout.contains("batch 2/3 (2 hosts)"), "{}", out.stdout);
-    assert!(out.stdout.contains("batch 3/3 (1 hosts)"), "{}", out.stdout);
+    out.assert_says("hosts (4):");
+    out.assert_says("batch 1/3 (1 hosts)");
+    out.assert_says("batch 2/3 (2 hosts)");
+    out.assert_says("batch 3/3 (1 hosts)");
 }
 
 #[test]
@@ -262,7 +244,7 @@ fn limit_and_patterns() {
         "--list-hosts",
     ]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("hosts (2):"), "{}", out.stdout);
+    out.assert_says("hosts (2):");
     assert!(!out.stdout.contains("web3") && !out.stdout.contains("db1"));
 }
 
@@ -271,11 +253,7 @@ fn list_tasks_and_syntax_check_run_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/tags.yaml", dir.path(), &["--list-tasks"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout.contains("deploy step\tTAGS: [deploy]"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("deploy step\tTAGS: [deploy]");
     let out = play_local("local/tags.yaml", dir.path(), &["--syntax-check"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing ran");
@@ -290,11 +268,7 @@ fn unreachable_host_exits_3() {
         fixtures().join("local/unreachable.ini").to_str().unwrap(),
     ]);
     assert_eq!(out.code, 3, "{}", out.all());
-    assert!(
-        out.stdout.contains("fatal: [gone]: UNREACHABLE!"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("fatal: [gone]: UNREACHABLE!");
     assert!(out.recap("gone").contains("unreachable=1"));
 }
 
@@ -327,9 +301,5 @@ fn the_example_playbook_runs_locally() {
         read(dir.path().join("app1/current/VERSION")).trim(),
         "2.0.0"
     );
-    assert!(
-        out.stdout.contains("RUNNING HANDLER [reload app]"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("RUNNING HANDLER [reload app]");
 }

@@ -51,22 +51,10 @@ fn an_imds_that_refuses_tokens_fails_the_host_while_still_in_rotation() {
     let out = play(&fleet, &site, &[]);
     let tally = traffic.finish();
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout.contains("finding the instance ID"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("403"), "{}", out.stdout);
-    assert!(
-        out.stdout.contains("nothing was taken out of rotation"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        !out.stdout.contains("HOSTS OUT OF ROTATION"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("finding the instance ID");
+    out.assert_says("403");
+    out.assert_says("nothing was taken out of rotation");
+    out.assert_never_says("HOSTS OUT OF ROTATION");
     // host1 went through; host2 was never deregistered; host3 never started.
     assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 1));
     assert_eq!(served_version(&fleet, 0), "host1 2.0");
@@ -99,28 +87,11 @@ fn a_drain_that_never_finishes_puts_the_host_back_unchanged_and_stops() {
     let out = play(&fleet, &site, &[]);
     let tally = traffic.finish();
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout.contains("did not drain from target group web"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("gave up after 2s"), "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains("host1 failed: its drain did not finish, so it was put back unchanged"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        !out.stdout.contains("TASK [Install the new version]"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        !out.stdout.contains("HOSTS OUT OF ROTATION"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("did not drain from target group web");
+    out.assert_says("gave up after 2s");
+    out.assert_says("host1 failed: its drain did not finish, so it was put back unchanged");
+    out.assert_never_says("TASK [Install the new version]");
+    out.assert_never_says("HOSTS OUT OF ROTATION");
     // Deregistered, registered again (which cancels the drain); nothing else.
     assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 1));
     assert_eq!(served_version(&fleet, 0), "host1 1.0");
@@ -143,21 +114,13 @@ fn a_host_unreachable_at_the_start_is_never_taken_out() {
     let out = play(&fleet, &site, &[]);
     let tally = traffic.finish();
     assert_eq!(out.code, 3, "unreachable: {}", out.all());
-    assert!(
-        out.stdout.contains("fatal: [host2]: UNREACHABLE!"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("fatal: [host2]: UNREACHABLE!");
     assert!(
         out.recap("host2").contains("unreachable=1"),
         "{}",
         out.stdout
     );
-    assert!(
-        !out.stdout.contains("HOSTS OUT OF ROTATION"),
-        "{}",
-        out.stdout
-    );
+    out.assert_never_says("HOSTS OUT OF ROTATION");
     // host1 rolled; host2 stays in rotation on 1.0 (HAProxy never touched
     // it); the rollout stopped before host3.
     let t = haproxy_transitions(&fleet);
@@ -189,16 +152,8 @@ fn a_host_whose_sshd_dies_mid_deploy_stays_out_and_is_named() {
     });
     let tally = traffic.finish();
     assert_eq!(out.code, 3, "unreachable: {}", out.all());
-    assert!(
-        out.stdout.contains("HOSTS OUT OF ROTATION"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("set server app/host1 state ready"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("HOSTS OUT OF ROTATION");
+    out.assert_says("set server app/host1 state ready");
     assert!(
         out.recap("host1").contains("unreachable=1"),
         "{}",

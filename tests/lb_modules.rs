@@ -37,7 +37,7 @@ fn haproxy_module_drains_disables_and_enables() {
     );
     let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("no server 'nosuch'"), "{}", out.stdout);
+    out.assert_says("no server 'nosuch'");
     assert_eq!(
         haproxy_transitions(&fleet),
         [

@@ -136,11 +136,7 @@ fn uri_speaks_http_from_the_host_and_from_the_controller() {
     );
     let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout.contains("Status code was 401 and not [200]"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("Status code was 401 and not [200]");
     for i in 0..2 {
         let iid = fleet.host(i)["default_instance_id"].as_str().unwrap();
         let result = fs::read_to_string(fleet.root(i).join("uri-result")).unwrap();
@@ -269,7 +265,7 @@ fn get_url_downloads_verifies_and_is_idempotent() {
     fs::write(site.path().join("app-2.0.tar.gz"), b"tampered\n").unwrap();
     let out = fleet.play(&pb, &["-e", &port, "-e", &good]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("did not match"), "{}", out.stdout);
+    out.assert_says("did not match");
     assert_eq!(fs::read(&file).unwrap(), b"release 2.0\n");
 
     let missing = fleet.write(
@@ -278,7 +274,7 @@ fn get_url_downloads_verifies_and_is_idempotent() {
     );
     let out = fleet.play(&missing, &["-e", &port]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("HTTP 404"), "{}", out.stdout);
+    out.assert_says("HTTP 404");
 }
 
 #[test]
@@ -334,11 +330,7 @@ fn wait_for_ports_paths_and_drained_connections() {
     );
     closer.join().unwrap();
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout.contains("the app never listened"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("the app never listened");
     let waited = fs::read_to_string(fleet.root(0).join("waited")).unwrap();
     let (drain_secs, pid) = waited.split_once(' ').unwrap();
     assert_eq!(pid, "42");
@@ -388,7 +380,7 @@ fn uri_speaks_https_through_the_connection_verified_by_the_controller() {
         &[("SSL_CERT_FILE", other.to_str().unwrap())],
     );
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("UnknownIssuer"), "{}", out.stdout);
+    out.assert_says("UnknownIssuer");
     // validate_certs: false, with forwarding and through curl (host2).
     let out = fleet.play_env(
         &pb,

@@ -59,7 +59,7 @@ fn haproxy_rollout_under_live_traffic_drops_nothing() {
         out.stdout
             .contains("load_balancer: take out of rotation (haproxy backend app)")
     );
-    assert!(!out.stdout.contains("OUT OF ROTATION"), "{}", out.stdout);
+    out.assert_never_says("OUT OF ROTATION");
 }
 
 #[test]
@@ -149,22 +149,9 @@ fn check_mode_shows_the_plan_and_changes_nothing() {
     let fleet = Fleet::up_with(2, 42, &["--haproxy"]);
     let out = fleet.play(&site(), &["-e", "version=2.0", "--check"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout.contains("would deregister host1"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("1 of 1 other target(s) healthy, min_healthy needs 1"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("would register host2"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("would deregister host1");
+    out.assert_says("1 of 1 other target(s) healthy, min_healthy needs 1");
+    out.assert_says("would register host2");
     assert!(
         haproxy_transitions(&fleet).is_empty(),
         "{:?}",
@@ -188,16 +175,8 @@ fn a_botched_release_stays_out_of_rotation_and_stops_the_rollout() {
     let out = fleet.play(&pb, &["-e", "version=2.0", "-e", "healthy_timeout=3"]);
     let tally = traffic.finish();
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout.contains("HOSTS OUT OF ROTATION"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("set server app/host1 state ready"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("HOSTS OUT OF ROTATION");
+    out.assert_says("set server app/host1 state ready");
     no_failed_requests(&tally);
     // host1 is in maintenance; host2 and host3 were never touched.
     let t = haproxy_transitions(&fleet);
@@ -226,13 +205,9 @@ fn maintenance_window_starts_no_batch_that_could_not_finish() {
     let end = in_seconds(20);
     let out = fleet.play(&site(), &["-e", "version=2.0", "--window-end", &end]);
     assert_eq!(out.code, 99, "{}", out.all());
-    assert!(
-        out.stdout.contains("the maintenance window closes in"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("--limit host1,host2"), "{}", out.stdout);
-    assert!(out.stdout.contains("--resume"), "{}", out.stdout);
+    out.assert_says("the maintenance window closes in");
+    out.assert_says("--limit host1,host2");
+    out.assert_says("--resume");
     assert!(haproxy_transitions(&fleet).is_empty());
     // The same from the play's own window_end keyword.
     let text = fs::read_to_string(site()).unwrap().replace(
@@ -244,11 +219,7 @@ fn maintenance_window_starts_no_batch_that_could_not_finish() {
     let pb = fleet.variant("windowed.yaml", &text);
     let out = fleet.play(&pb, &["-e", &format!("end={}", in_seconds(20))]);
     assert_eq!(out.code, 99, "{}", out.all());
-    assert!(
-        out.stdout.contains("the maintenance window closes in"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("the maintenance window closes in");
     assert!(haproxy_transitions(&fleet).is_empty());
     // With tighter bounds they fit, and later batches go by the first.
     let end = in_seconds(120);
@@ -305,22 +276,9 @@ fn on_failure_rollback_puts_a_host_back_only_once_it_is_healthy_again() {
     // A rollback that does not make the host healthy: it stays out.
     let out = run("false");
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout
-            .contains("running the play's rollback tasks on host1"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("TASK [Put the previous version back]"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("HOSTS OUT OF ROTATION"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("running the play's rollback tasks on host1");
+    out.assert_says("TASK [Put the previous version back]");
+    out.assert_says("HOSTS OUT OF ROTATION");
     assert_eq!(
         haproxy_transitions(&fleet),
         [
@@ -338,17 +296,8 @@ fn on_failure_rollback_puts_a_host_back_only_once_it_is_healthy_again() {
     let out = run("true");
     let tally = traffic.finish();
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout
-            .contains("host1 was rolled back and is healthy in rotation again"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        !out.stdout.contains("HOSTS OUT OF ROTATION"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("host1 was rolled back and is healthy in rotation again");
+    out.assert_never_says("HOSTS OUT OF ROTATION");
     assert!(out.recap("host1").contains("failed=1"), "{}", out.stdout);
     assert_eq!(served_version(&fleet, 0), "host1 1.0");
     assert_eq!(served_version(&fleet, 1), "host2 1.0");

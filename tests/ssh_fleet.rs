@@ -122,7 +122,7 @@ fn unknown_host_key_is_refused_by_default_and_accept_new_trusts_it() {
     };
     let out = run(&[]);
     assert_eq!(out.code, 3, "{}", out.all());
-    assert!(out.stdout.contains("UNREACHABLE"), "{}", out.stdout);
+    out.assert_says("UNREACHABLE");
     assert!(
         out.stdout.contains("SHA256:"),
         "the fingerprint is shown: {}",
@@ -297,11 +297,7 @@ fn a_host_whose_sshd_dies_mid_command_is_unreachable_and_others_carry_on() {
         started.elapsed().as_secs() < 15,
         "the lost connection was noticed, not waited out"
     );
-    assert!(
-        out.stdout.contains("fatal: [host2]: UNREACHABLE!"),
-        "{}",
-        out.stdout
-    );
+    out.assert_says("fatal: [host2]: UNREACHABLE!");
     assert!(
         out.recap("host2").contains("unreachable=1"),
         "{}",

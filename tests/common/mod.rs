@@ -28,6 +28,22 @@ impl Outcome {
             .unwrap_or_else(|| panic!("no recap line for {host} in:\n{}", self.stdout))
             .to_string()
     }
+
+    /// Fails, showing stdout, unless stdout contains `text`.
+    #[track_caller]
+    pub fn assert_says(&self, text: &str) {
+        assert!(
+            self.stdout.contains(text),
+            "no {text:?} in:\n{}",
+            self.stdout
+        );
+    }
+
+    /// Fails, showing stdout, if stdout contains `text`.
+    #[track_caller]
+    pub fn assert_never_says(&self, text: &str) {
+        assert!(!self.stdout.contains(text), "{text:?} in:\n{}", self.stdout);
+    }
 }
 
 /// Where test runs keep their journals and locks.
