@@ -768,8 +768,7 @@ pub(crate) mod test_support {
 
         /// Round trips since the last call.
         pub fn take_calls(&self) -> usize {
-            self.conn.with_stdin.store(0, Ordering::SeqCst);
-            self.conn.calls.swap(0, Ordering::SeqCst)
+            self.take_calls_and_stdin().0
         }
 
         /// Round trips since the last call, and how many of them fed stdin
