@@ -22,6 +22,7 @@ pub mod events;
 pub mod http;
 pub mod imds;
 pub mod inventory;
+pub mod lifecycle;
 pub mod modules;
 pub mod output;
 pub mod plan;

@@ -76,11 +76,11 @@ fn batches_left(hosts: &[String], batch: &[String]) -> Vec<String> {
 /// Why the next batch must not start before the window (if any) closes.
 fn window_refuses(
     end: Option<chrono::DateTime<chrono::Local>>,
-    rolling: Option<&rolling::Rolling>,
+    rolling: Option<&rolling::RollingPlay>,
     done: &[std::time::Duration],
 ) -> Option<String> {
     let left = (end? - chrono::Local::now()).to_std().unwrap_or_default();
-    let first = rolling.map(rolling::Rolling::bounds).unwrap_or_default();
+    let first = rolling.map(|r| r.lifecycle.bounds()).unwrap_or_default();
     window::refuse_batch(left, done, first)
 }
 
@@ -425,7 +425,7 @@ impl Engine {
             }
         }
         if let Some(rolling) = &rolling {
-            self.report_out_of_rotation(rolling);
+            rolling.lifecycle.report_out_of_rotation();
         }
         Ok(())
     }

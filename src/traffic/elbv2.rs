@@ -205,6 +205,21 @@ impl TrafficManager for Elbv2 {
         format!("target group {}", self.name)
     }
 
+    fn lock_key(&self) -> String {
+        self.arn.clone()
+    }
+
+    fn restore_hint(&self, target: &Target) -> String {
+        let port = target
+            .port
+            .map(|p| format!(",Port={p}"))
+            .unwrap_or_default();
+        format!(
+            "aws elbv2 register-targets --target-group-arn {} --targets Id={}{port}",
+            self.arn, target.id
+        )
+    }
+
     async fn describe(&self) -> Result<HashMap<Target, Health>, TrafficError> {
         self.pace.wait().await;
         let output = self

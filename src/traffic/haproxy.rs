@@ -23,6 +23,8 @@ pub struct Haproxy {
     conn: Arc<dyn Connection>,
     address: Address,
     backend: String,
+    /// The inventory host whose socket this is, for the restore hint.
+    via: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +59,14 @@ impl Haproxy {
             conn,
             address,
             backend: backend.to_string(),
+            via: None,
         }
+    }
+
+    /// The socket belongs to inventory host `host` (reached over SSH).
+    pub fn via(mut self, host: Option<&str>) -> Haproxy {
+        self.via = host.map(str::to_string);
+        self
     }
 
     /// Sends one runtime API command and reads the whole answer.
@@ -206,6 +215,26 @@ fn health_of(status: &str, sessions: u64, check: &str) -> Health {
 impl TrafficManager for Haproxy {
     fn name(&self) -> String {
         format!("haproxy backend {}", self.backend)
+    }
+
+    fn lock_key(&self) -> String {
+        let socket = match &self.address {
+            Address::Unix(path) => path.clone(),
+            Address::Tcp(host, port) => format!("tcp://{host}:{port}"),
+        };
+        let via = self.via.as_deref().unwrap_or("");
+        format!("haproxy-{via}-{socket}-{}", self.backend)
+    }
+
+    fn restore_hint(&self, target: &Target) -> String {
+        let command = format!("set server {}/{} state ready", self.backend, target.id);
+        match (&self.address, &self.via) {
+            (Address::Unix(path), Some(host)) => {
+                format!("ssh {host} \"echo '{command}' | sudo socat stdio {path}\"")
+            }
+            (Address::Unix(path), None) => format!("echo '{command}' | socat stdio {path}"),
+            (Address::Tcp(h, p), _) => format!("echo '{command}' | socat stdio tcp:{h}:{p}"),
+        }
     }
 
     async fn describe(&self) -> Result<HashMap<Target, Health>, TrafficError> {

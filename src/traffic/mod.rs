@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: the play's `load_balancer:` section, parsed and checked.
 //! - [`elbv2`]: ELBv2 target groups through the AWS SDK.
+//! - [`factory`]: the managers a play's `load_balancer:` section names.
 //! - [`haproxy`]: HAProxy's runtime API (drain / maint / ready, `show stat`).
 //! - [`wait`]: the bounded, shared polling loops (drain, healthy, capacity),
 //!   written against the [`TrafficManager`] trait and tested on a paused
@@ -13,6 +14,7 @@
 
 pub mod config;
 pub mod elbv2;
+pub mod factory;
 pub mod haproxy;
 #[cfg(test)]
 pub mod sim;
@@ -139,6 +141,13 @@ impl TrafficError {
 pub trait TrafficManager: Send + Sync {
     /// `haproxy backend app`, `target group web-tg`, for messages.
     fn name(&self) -> String;
+
+    /// What identifies the group across runs (its ARN; its socket and
+    /// backend): one rollout at a time holds it.
+    fn lock_key(&self) -> String;
+
+    /// The command an operator runs to put `target` back by hand.
+    fn restore_hint(&self, target: &Target) -> String;
 
     /// The health of every target the group knows of. A target absent from
     /// the answer is not registered (for draining: done).

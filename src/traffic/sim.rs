@@ -168,6 +168,14 @@ impl TrafficManager for SimGroup {
         "target group sim".into()
     }
 
+    fn lock_key(&self) -> String {
+        "sim".into()
+    }
+
+    fn restore_hint(&self, target: &Target) -> String {
+        format!("sim register {target}")
+    }
+
     async fn describe(&self) -> Result<HashMap<Target, Health>, TrafficError> {
         let now = Instant::now();
         let elapsed = now - self.started;

@@ -1,0 +1,375 @@
+//! The lifecycle on a paused clock against `traffic::sim`, a target group
+//! that moves through ELBv2's states, with every event collected.
+
+use super::*;
+use crate::events::{Collector, OutOfRotationHost};
+use crate::traffic::config::Manager;
+use crate::traffic::sim::SimGroup;
+use crate::traffic::wait::MinHealthy;
+use std::sync::Mutex;
+use tokio::time::Instant;
+
+fn target(id: &str) -> Target {
+    Target {
+        id: id.into(),
+        port: None,
+    }
+}
+
+fn config(on_failure: OnFailure) -> LbConfig {
+    LbConfig {
+        manager: Manager::Elbv2 {
+            target_groups: vec!["sim".into()],
+            port: None,
+        },
+        min_healthy: MinHealthy::Count(1),
+        drain_timeout: Some(Duration::from_secs(20)),
+        healthy_timeout: Duration::from_secs(60),
+        unhealthy_grace: Duration::from_secs(10),
+        health_url: None,
+        poll_interval: Duration::from_secs(1),
+        on_failure,
+    }
+}
+
+/// Host `hN` runs on instance `iN`.
+struct Probe;
+
+#[async_trait]
+impl HostProbe for Probe {
+    async fn instance_id(&self, host: &str) -> Result<String, String> {
+        match host.strip_prefix('h') {
+            Some(n) => Ok(format!("i{n}")),
+            None => Err(format!("no instance for {host}")),
+        }
+    }
+
+    async fn check_url(&self, _host: &str, _url: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A lifecycle over hosts h1..h3 (instances i1..i3) in one simulated group.
+struct Bed {
+    sim: Arc<SimGroup>,
+    events: Arc<Collector>,
+    published: Arc<Mutex<Vec<OutOfRotationHost>>>,
+    lifecycle: Lifecycle,
+}
+
+fn bed(config: LbConfig, dereg_delay: u64) -> Bed {
+    let sim = Arc::new(SimGroup::new(
+        &["i1", "i2", "i3"],
+        Duration::from_secs(dereg_delay),
+    ));
+    let events = Arc::new(Collector::default());
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let rendered = ["h1", "h2", "h3"]
+        .iter()
+        .map(|h| (h.to_string(), config.clone()))
+        .collect();
+    let seen = published.clone();
+    let publish: Publish = Arc::new(move |hosts| *seen.lock().unwrap() = hosts);
+    let lifecycle = Lifecycle::new(
+        rendered,
+        "h1",
+        vec![sim.clone() as Arc<dyn TrafficManager>],
+        events.clone(),
+        Settings {
+            check: false,
+            resumed: HashMap::new(),
+            location: "site.yaml:1:3".into(),
+        },
+        publish,
+    )
+    .expect("h1 has a section");
+    Bed {
+        sim,
+        events,
+        published,
+        lifecycle,
+    }
+}
+
+fn host(name: &str, failed: bool) -> BatchHost {
+    BatchHost {
+        name: name.into(),
+        failed,
+        unreachable: false,
+        ended: false,
+    }
+}
+
+fn failures(report: &StepReport) -> Vec<(String, String)> {
+    report
+        .results
+        .iter()
+        .filter_map(|(h, r)| match r {
+            StepResult::Failed(why) => Some((h.clone(), why.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Bed {
+    fn warnings(&self) -> Vec<String> {
+        let events = self.events.0.lock().unwrap();
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Warning { message } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn out_of_rotation_reported(&self) -> Vec<OutOfRotationHost> {
+        let events = self.events.0.lock().unwrap();
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::OutOfRotation { hosts } => Some(hosts.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_that_finishes_takes_the_host_out_and_put_back_returns_it() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    let started = Instant::now();
+    let out = bed.lifecycle.take_out(vec!["h1".into()], &Probe).await;
+    assert_eq!(out.passed, vec!["h1"]);
+    assert!(
+        matches!(&out.results[..], [(h, StepResult::Changed(msg))] if h == "h1" && msg.contains("i1 drained")),
+        "{:?}",
+        out.results
+    );
+    // Nothing in flight: ELBv2 completes the drain at once, and the
+    // first rounds of a wait are fast.
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(bed.lifecycle.is_out("h1"));
+    assert_eq!(bed.published.lock().unwrap()[0].host, "h1");
+
+    let back = bed.lifecycle.put_back(&[host("h1", false)], &Probe).await;
+    assert_eq!(back.passed, vec!["h1"]);
+    assert!(failures(&back).is_empty(), "{:?}", back.results);
+    assert!(!bed.lifecycle.is_out("h1"));
+    assert!(bed.published.lock().unwrap().is_empty());
+    assert_eq!(bed.sim.log(), vec!["deregister i1", "register i1"]);
+    bed.lifecycle.report_out_of_rotation();
+    assert!(bed.out_of_rotation_reported().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_that_never_finishes_fails_the_host_and_puts_it_back_unchanged() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    bed.sim.set_sessions(&target("i1"), 1);
+    let started = Instant::now();
+    let out = bed.lifecycle.take_out(vec!["h1".into()], &Probe).await;
+    let took = started.elapsed();
+    assert!(out.passed.is_empty());
+    let failed = failures(&out);
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].1.contains("did not drain"), "{}", failed[0].1);
+    assert!(failed[0].1.contains("nothing was changed on it"));
+    // drain_timeout bounds the wait, not the 300 s deregistration delay.
+    assert!(took >= Duration::from_secs(20) && took < Duration::from_secs(22));
+
+    // Failed, yet nothing ran on it: it goes back as it was.
+    let back = bed.lifecycle.put_back(&[host("h1", true)], &Probe).await;
+    assert!(back.passed.is_empty(), "a failed host stays failed");
+    assert!(!bed.lifecycle.is_out("h1"));
+    assert_eq!(bed.sim.log(), vec!["deregister i1", "register i1"]);
+    assert!(
+        bed.warnings()
+            .iter()
+            .any(|w| w.contains("h1 failed: its drain did not finish"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_that_never_passes_within_the_grace_keeps_the_host_out() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    bed.lifecycle.take_out(vec!["h2".into()], &Probe).await;
+    bed.sim.set_app_healthy(&target("i2"), false);
+    let started = Instant::now();
+    let back = bed.lifecycle.put_back(&[host("h2", false)], &Probe).await;
+    let took = started.elapsed();
+    let failed = failures(&back);
+    assert_eq!(failed.len(), 1, "{:?}", back.results);
+    assert!(
+        failed[0].1.contains("did not turn healthy"),
+        "{}",
+        failed[0].1
+    );
+    assert!(
+        failed[0].1.contains("unhealthy_grace is 10s"),
+        "{}",
+        failed[0].1
+    );
+    // The checks take 2 s to give a verdict, then 10 s of grace.
+    assert!(took >= Duration::from_secs(10) && took < Duration::from_secs(13));
+    // Taken out again: a host that never turned healthy takes no traffic.
+    assert_eq!(
+        bed.sim.log(),
+        vec!["deregister i2", "register i2", "deregister i2"]
+    );
+    assert!(bed.lifecycle.is_out("h2"));
+    bed.lifecycle.report_out_of_rotation();
+    let reported = bed.out_of_rotation_reported();
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].host, "h2");
+    assert_eq!(reported[0].target, "i2");
+    assert_eq!(reported[0].restore, "sim register i2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_slows_the_polls_but_the_drain_still_completes() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    bed.sim.set_sessions(&target("i1"), 1);
+    bed.sim
+        .close_sessions_at(&target("i1"), Duration::from_secs(6));
+    let out = {
+        let take_out = bed.lifecycle.take_out(vec!["h1".into()], &Probe);
+        tokio::pin!(take_out);
+        // Throttle from the third Describe on, once the drain is waited for.
+        tokio::select! {
+            report = &mut take_out => report,
+            () = async {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                bed.sim.throttle_next(4);
+                std::future::pending::<()>().await
+            } => unreachable!(),
+        }
+    };
+    assert_eq!(out.passed, vec!["h1"], "{:?}", out.results);
+    let calls = bed.sim.describe_calls();
+    let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
+    // Backing off doubles the pause: some gap is at least twice the interval.
+    assert!(
+        gaps.iter().any(|g| *g >= Duration::from_millis(1800)),
+        "{gaps:?}"
+    );
+    assert!(calls.len() < 15, "{} calls", calls.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_capacity_guard_that_blocks_takes_nothing_out() {
+    let mut config = config(OnFailure::KeepOut);
+    config.min_healthy = MinHealthy::Count(3);
+    config.healthy_timeout = Duration::from_secs(30);
+    let mut bed = bed(config, 300);
+    let started = Instant::now();
+    let out = bed.lifecycle.take_out(vec!["h1".into()], &Probe).await;
+    let took = started.elapsed();
+    assert!(out.passed.is_empty());
+    let failed = failures(&out);
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].1.contains("not enough healthy capacity"),
+        "{}",
+        failed[0].1
+    );
+    assert!(
+        failed[0]
+            .1
+            .contains("2 of 2 other target(s) healthy, min_healthy needs 3")
+    );
+    assert!(took >= Duration::from_secs(30) && took < Duration::from_secs(32));
+    assert!(bed.sim.log().is_empty(), "nothing deregistered");
+    assert!(!bed.lifecycle.is_out("h1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_failed_in_its_tasks_stays_out_under_keep_out() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    bed.lifecycle
+        .take_out(vec!["h1".into(), "h2".into()], &Probe)
+        .await;
+    let batch = [host("h1", true), host("h2", false)];
+    assert!(!bed.lifecycle.rolls_back());
+    let back = bed.lifecycle.put_back(&batch, &Probe).await;
+    assert_eq!(back.passed, vec!["h2"]);
+    assert!(bed.lifecycle.is_out("h1"));
+    assert!(!bed.sim.log().contains(&"register i1".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_failed_in_its_tasks_goes_back_under_restore_and_stays_failed() {
+    let mut bed = bed(config(OnFailure::Restore), 300);
+    bed.lifecycle.take_out(vec!["h1".into()], &Probe).await;
+    let back = bed.lifecycle.put_back(&[host("h1", true)], &Probe).await;
+    assert!(back.passed.is_empty(), "it still counts as failed");
+    assert!(!bed.lifecycle.is_out("h1"));
+    assert_eq!(bed.sim.log(), vec!["deregister i1", "register i1"]);
+    assert!(
+        bed.warnings()
+            .iter()
+            .any(|w| w.contains("restored to rotation (on_failure: restore)"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_picks_the_failed_hosts_out_of_rotation_and_returns_those_that_heal() {
+    let mut bed = bed(config(OnFailure::Rollback), 300);
+    bed.lifecycle
+        .take_out(vec!["h1".into(), "h2".into()], &Probe)
+        .await;
+    let unreachable = BatchHost {
+        unreachable: true,
+        ..host("h2", true)
+    };
+    let batch = [host("h1", true), unreachable];
+    assert!(bed.lifecycle.rolls_back());
+    // An unreachable host cannot run the rollback tasks.
+    assert_eq!(bed.lifecycle.rollback_candidates(&batch), vec!["h1"]);
+    // Failed hosts stay out until their rollback succeeded...
+    bed.lifecycle.put_back(&batch, &Probe).await;
+    assert!(bed.lifecycle.is_out("h1") && bed.lifecycle.is_out("h2"));
+    // ...then the engine clears h1's failure and it goes back.
+    let healed = [host("h1", false), batch[1].clone()];
+    let back = bed.lifecycle.put_back(&healed, &Probe).await;
+    assert_eq!(back.passed, vec!["h1"]);
+    assert!(!bed.lifecycle.is_out("h1") && bed.lifecycle.is_out("h2"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_in_the_middle_of_a_drain_still_names_the_host_out_of_rotation() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    bed.sim.set_sessions(&target("i3"), 2);
+    // A second Ctrl-C drops the run's future wherever it is.
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(5),
+        bed.lifecycle.take_out(vec!["h3".into()], &Probe),
+    )
+    .await;
+    assert!(stopped.is_err(), "the drain was still running");
+    let published = bed.published.lock().unwrap().clone();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].host, "h3");
+    assert_eq!(published[0].why, "deregistered, not yet drained");
+    assert_eq!(published[0].restore, "sim register i3");
+    assert_eq!(bed.sim.log(), vec!["deregister i3"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn check_mode_shows_the_capacity_math_and_changes_nothing() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    bed.lifecycle.settings.check = true;
+    let out = bed.lifecycle.take_out(vec!["h1".into()], &Probe).await;
+    assert_eq!(out.passed, vec!["h1"]);
+    assert!(
+        matches!(&out.results[..], [(_, StepResult::Ok(msg))]
+            if msg.contains("would deregister i1") && msg.contains("2 of 2 other target(s) healthy")),
+        "{:?}",
+        out.results
+    );
+    let back = bed.lifecycle.put_back(&[host("h1", false)], &Probe).await;
+    assert!(
+        matches!(&back.results[..], [(_, StepResult::Ok(msg))] if msg.contains("would register i1"))
+    );
+    assert!(bed.sim.log().is_empty());
+}
