@@ -7,6 +7,7 @@
 use crate::cli::{Cli, Command, PlayArgs};
 use crate::diag::Diagnostic;
 use crate::engine::{Engine, RunOptions, RunSummary};
+use crate::error::{Error, exit};
 use crate::events::{Event, EventSink, Fanout, Sink};
 use crate::inventory::Inventory;
 use crate::output::{console::Console, json::JsonLines, webhook::Webhooks};
@@ -18,18 +19,6 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// Exit codes, as ansible-playbook's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Ok = 0,
-    Error = 1,
-    HostFailed = 2,
-    Unreachable = 3,
-    Parse = 4,
-    BadOptions = 5,
-    Interrupted = 99,
-}
-
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -37,9 +26,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             let _ = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    Exit::Ok as i32
+                    exit::OK
                 }
-                _ => Exit::BadOptions as i32,
+                _ => exit::OPTIONS,
             };
         }
     };
@@ -50,97 +39,60 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ERROR! cannot start the async runtime: {e}");
-            return Exit::Error as i32;
+            return exit::INTERNAL;
         }
     };
-    let exit = match cli.command {
+    let result = match cli.command {
         Command::Play(args) => runtime.block_on(play(*args)),
         Command::Status => status(),
     };
-    exit as i32
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{error}");
+            error.exit_code()
+        }
+    }
 }
 
 /// `rollout status`: the last run's journal, folded per host.
-fn status() -> Exit {
+fn status() -> Result<i32, Error> {
+    let internal = |message: String| Error::Internal(Diagnostic::new(message));
     let dir = crate::engine::lock::state_dir().join("journal");
     let last = dir.join("last");
     let Ok(pointer) = std::fs::read_to_string(&last) else {
-        eprintln!("ERROR! no run journal in {} yet", dir.display());
-        return Exit::Error;
+        return Err(internal(format!("no run journal in {} yet", dir.display())));
     };
     let path = std::path::PathBuf::from(pointer.trim());
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("ERROR! cannot read the journal {}: {e}", path.display());
-            return Exit::Error;
-        }
-    };
-    match crate::output::journal::read(&path, &text) {
-        Ok(run) => {
-            print!("{}", crate::output::journal::render(&path, &run));
-            Exit::Ok
-        }
-        Err(e) => {
-            eprintln!("ERROR! {e}");
-            Exit::Error
-        }
-    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| internal(format!("cannot read the journal {}: {e}", path.display())))?;
+    let run = crate::output::journal::read(&path, &text).map_err(internal)?;
+    print!("{}", crate::output::journal::render(&path, &run));
+    Ok(exit::OK)
 }
 
-/// An error that ends the run before or outside the engine.
-struct Fatal {
-    exit: Exit,
-    diagnostic: Diagnostic,
-}
-
-impl Fatal {
-    fn parse(d: Diagnostic) -> Self {
-        Fatal {
-            exit: Exit::Parse,
-            diagnostic: d,
-        }
-    }
-    fn options(d: Diagnostic) -> Self {
-        Fatal {
-            exit: Exit::BadOptions,
-            diagnostic: d,
-        }
-    }
-}
-
-async fn play(args: PlayArgs) -> Exit {
-    match try_play(args).await {
-        Ok(exit) => exit,
-        Err(fatal) => {
-            eprintln!("{}", fatal.diagnostic);
-            fatal.exit
-        }
-    }
-}
-
-async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
-    let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Fatal::options)?;
+async fn play(args: PlayArgs) -> Result<i32, Error> {
+    let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Error::Options)?;
     let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>())
-        .map_err(Fatal::parse)?;
+        .map_err(Error::Load)?;
     let mut playbooks = Vec::new();
     for path in &args.playbooks {
-        let pb = playbook::load_playbook(path).map_err(Fatal::parse)?;
+        let pb = playbook::load_playbook(path).map_err(Error::Load)?;
         if let Some(dir) = path.parent() {
-            inventory.load_playbook_vars(dir).map_err(Fatal::parse)?;
+            inventory.load_playbook_vars(dir).map_err(Error::Load)?;
         }
         playbooks.push(pb);
     }
     let templar = Templar::new();
     for pb in &playbooks {
         crate::engine::lint::check_templates(pb, &inventory, &extra_vars, &templar)
-            .map_err(Fatal::parse)?;
+            .map_err(Error::Load)?;
     }
     if args.syntax_check {
         for pb in &playbooks {
             println!("\nplaybook: {}", pb.path.display());
         }
-        return Ok(Exit::Ok);
+        return Ok(exit::OK);
     }
     let stop = Arc::new(crate::engine::stop::Stop::default());
     let opts = RunOptions {
@@ -155,7 +107,7 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         become_all: args.become_all,
         become_user: args.become_user.clone(),
         become_password: if args.ask_become_pass {
-            Some(ask_become_pass().map_err(Fatal::options)?)
+            Some(ask_become_pass().map_err(Error::Options)?)
         } else {
             None
         },
@@ -165,7 +117,7 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
             let id = crate::engine::resume::playbooks_id(&args.playbooks);
             let resume =
                 crate::engine::resume::Resume::load(&crate::engine::lock::state_dir(), &id)
-                    .map_err(|e| Fatal::options(Diagnostic::new(e)))?;
+                    .map_err(|e| Error::Options(Diagnostic::new(e)))?;
             Some(Arc::new(resume))
         } else {
             None
@@ -173,7 +125,7 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         window_end: match &args.window_end {
             Some(text) => Some(
                 crate::engine::window::parse_window_end(text, chrono::Local::now())
-                    .map_err(|e| Fatal::options(Diagnostic::new(e)))?,
+                    .map_err(|e| Error::Options(Diagnostic::new(e)))?,
             ),
             None => None,
         },
@@ -186,8 +138,8 @@ async fn try_play(args: PlayArgs) -> Result<Exit, Fatal> {
         config_file: args.ssh_config.clone(),
         ..Default::default()
     })
-    .map_err(|e| Fatal::options(Diagnostic::new(e)))?;
-    let sink = make_sink(&args, &opts.webhooks).map_err(Fatal::options)?;
+    .map_err(|e| Error::Options(Diagnostic::new(e)))?;
+    let sink = make_sink(&args, &opts.webhooks).map_err(Error::Options)?;
     let webhooks = opts.webhooks.clone();
     let engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
     let exit = run_playbooks(&args, &playbooks, engine, sink, stop).await;
@@ -202,16 +154,16 @@ async fn run_playbooks(
     mut engine: Engine,
     sink: Sink,
     stop: Arc<crate::engine::stop::Stop>,
-) -> Result<Exit, Fatal> {
+) -> Result<i32, Error> {
     if args.list_hosts || args.list_tasks {
         for pb in playbooks {
             print!(
                 "{}",
                 listing(&engine, pb, args.list_hosts, args.list_tasks, args)
-                    .map_err(Fatal::parse)?
+                    .map_err(Error::Load)?
             );
         }
-        return Ok(Exit::Ok);
+        return Ok(exit::OK);
     }
     let mut total = RunSummary::default();
     let signals = tokio::spawn(watch_signals(stop.clone(), sink.clone()));
@@ -229,7 +181,7 @@ async fn run_playbooks(
                 });
                 signals.abort();
                 engine.close().await;
-                return Ok(Exit::Interrupted);
+                return Ok(exit::INTERRUPTED);
             }
         };
         total = match summary {
@@ -237,7 +189,7 @@ async fn run_playbooks(
             Err(e) => {
                 signals.abort();
                 engine.close().await;
-                return Err(Fatal::parse(e));
+                return Err(e);
             }
         };
         if total.interrupted {
@@ -247,13 +199,13 @@ async fn run_playbooks(
     signals.abort();
     engine.close().await;
     Ok(if total.interrupted {
-        Exit::Interrupted
+        exit::INTERRUPTED
     } else if total.any_failed() {
-        Exit::HostFailed
+        exit::HOST_FAILED
     } else if total.any_unreachable() {
-        Exit::Unreachable
+        exit::UNREACHABLE
     } else {
-        Exit::Ok
+        exit::OK
     })
 }
 

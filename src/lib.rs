@@ -18,6 +18,7 @@ pub mod cli;
 pub mod connection;
 pub mod diag;
 pub mod engine;
+pub mod error;
 pub mod events;
 pub mod http;
 pub mod imds;

@@ -164,7 +164,7 @@ fn a_second_rollout_on_the_same_backend_is_refused() {
         .unwrap();
     let text = String::from_utf8_lossy(&second.stdout).to_string()
         + &String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(4), "{text}");
+    assert_eq!(second.status.code(), Some(6), "{text}");
     assert!(text.contains("another rollout (pid"), "{text}");
     assert!(text.contains("haproxy backend app"), "{text}");
     let status = first.0.wait().unwrap();

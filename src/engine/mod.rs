@@ -249,7 +249,7 @@ impl Engine {
         .into_value()
     }
 
-    pub async fn run(&mut self, playbook: &Playbook) -> Result<RunSummary, Diagnostic> {
+    pub async fn run(&mut self, playbook: &Playbook) -> Result<RunSummary, crate::error::Error> {
         self.playbook_dir = playbook
             .path
             .parent()
@@ -282,7 +282,7 @@ impl Engine {
         })
     }
 
-    async fn run_play(&mut self, play: &Play, key: &str) -> Result<(), Diagnostic> {
+    async fn run_play(&mut self, play: &Play, key: &str) -> Result<(), crate::error::Error> {
         let hosts = self.play_hosts(play)?;
         // Play names are templated with the play's vars and extra vars, as
         // Ansible's are ("Roll out {{ version }}").

@@ -7,10 +7,12 @@
 use super::{Engine, PlayCtx};
 use crate::connection::Connection;
 use crate::diag::Diagnostic;
+use crate::error::Error;
 use crate::http::{self, HttpRequest};
 use crate::lifecycle::{BatchHost, HostProbe, Lifecycle, Settings, StepReport, StepResult};
 use crate::modules::TaskResult;
 use crate::playbook::{Play, Task};
+use crate::traffic::TrafficError;
 use crate::traffic::config::{LbConfig, Manager, OnFailure};
 use crate::traffic::factory::{LiveManagers, ManagerFactory};
 use async_trait::async_trait;
@@ -78,7 +80,7 @@ impl Engine {
         &self,
         ctx: &PlayCtx<'_>,
         hosts: &[String],
-    ) -> Result<Option<RollingPlay>, Diagnostic> {
+    ) -> Result<Option<RollingPlay>, Error> {
         let Some(raw) = &ctx.play.load_balancer else {
             return Ok(None);
         };
@@ -98,12 +100,12 @@ impl Engine {
         }
         let config = &rendered[first];
         if config.on_failure == OnFailure::Rollback && ctx.play.rollback.is_empty() {
-            return Err(lb_error(
+            return Err(Error::Load(lb_error(
                 ctx.play,
                 "on_failure: rollback needs the play's 'rollback' tasks (a section like \
                  'tasks', which puts the previous release back)"
                     .into(),
-            ));
+            )));
         }
         let via = match &config.manager {
             Manager::Haproxy {
@@ -118,7 +120,7 @@ impl Engine {
         let groups = factory
             .managers(&config.manager)
             .await
-            .map_err(|e| lb_error(ctx.play, e.to_string()))?;
+            .map_err(|e| manager_error(ctx.play, e))?;
         let mut locks = Vec::new();
         for group in &groups {
             let lock = super::lock::GroupLock::acquire(
@@ -126,7 +128,7 @@ impl Engine {
                 &group.name(),
                 &group.lock_key(),
             )
-            .map_err(|e| lb_error(ctx.play, e))?;
+            .map_err(|e| Error::Locked(lb_error(ctx.play, e)))?;
             locks.push(lock);
         }
         let settings = Settings {
@@ -283,6 +285,16 @@ impl Engine {
             self.record(ctx, &host, &task, &result, None);
         }
         report.passed
+    }
+}
+
+/// A group the section names does not exist (the input is wrong), or its
+/// API cannot be used (the load balancer or the credentials are).
+fn manager_error(play: &Play, error: TrafficError) -> Error {
+    let diagnostic = lb_error(play, error.to_string());
+    match error {
+        TrafficError::NotFound(_) | TrafficError::InvalidTarget(_) => Error::Load(diagnostic),
+        TrafficError::Throttled(_) | TrafficError::Api(_) => Error::LoadBalancer(diagnostic),
     }
 }
 
