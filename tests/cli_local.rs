@@ -303,3 +303,50 @@ fn the_example_playbook_runs_locally() {
     );
     out.assert_says("RUNNING HANDLER [reload app]");
 }
+
+/// Runs `fixture` on the local inventory, then `--resume`s it, both with
+/// a state dir of their own; returns the resumed run.
+fn run_then_resume(playbook: &std::path::Path, out_dir: &std::path::Path) -> common::Outcome {
+    let state = out_dir.join("state");
+    let inventory = fixtures().join("local/inventory");
+    let out = format!("out_dir={}", out_dir.display());
+    let args = [
+        "play",
+        playbook.to_str().unwrap(),
+        "-i",
+        inventory.to_str().unwrap(),
+        "-e",
+        &out,
+    ];
+    let env = [("ROLLOUT_STATE_DIR", state.to_str().unwrap())];
+    let first = common::rollout_env(&args, &env);
+    assert_ne!(first.code, 0, "{}", first.all());
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    common::rollout_env(&resume, &env)
+}
+
+#[test]
+fn hosts_cut_short_by_any_errors_fatal_or_end_play_run_again_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    // any_errors_fatal: web2 fails, web1 and web3 stop before the last task.
+    let resumed = run_then_resume(&fixtures().join("local/fatal.yaml"), dir.path());
+    resumed.assert_never_says("--resume: skipping");
+    assert!(
+        resumed.stdout.contains("skipping: [web1]") && resumed.stdout.contains("skipping: [web3]"),
+        "web1 and web3 ran the play again:\n{}",
+        resumed.stdout
+    );
+
+    // meta: end_play in the middle: nobody reached the end.
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("end_play.yaml");
+    fs::write(
+        &playbook,
+        "- hosts: web\n  tasks:\n    - meta: end_play\n    - command: /bin/true\n\
+         - hosts: web1\n  tasks:\n    - command: /bin/false\n",
+    )
+    .unwrap();
+    let resumed = run_then_resume(&playbook, dir.path());
+    resumed.assert_never_says("--resume: skipping");
+}

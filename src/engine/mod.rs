@@ -401,10 +401,12 @@ impl Engine {
                     break;
                 }
             }
-            self.sink.emit(Event::HostsCompleted {
-                play: key.to_string(),
-                hosts: batch
-                    .iter()
+            // A batch cut short (any_errors_fatal, meta: end_play) left its
+            // other hosts somewhere in the middle: none of them completed
+            // the play, so --resume runs them again.
+            let completed = match self.end_play {
+                true => Vec::new(),
+                false => (batch.iter())
                     .filter(|h| {
                         self.flags
                             .get(*h)
@@ -412,6 +414,10 @@ impl Engine {
                     })
                     .cloned()
                     .collect(),
+            };
+            self.sink.emit(Event::HostsCompleted {
+                play: key.to_string(),
+                hosts: completed,
             });
             if self.end_play {
                 break;
