@@ -57,17 +57,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 /// `rollout status`: the last run's journal, folded per host.
 fn status() -> Result<i32, Error> {
-    let internal = |message: String| Error::Internal(Diagnostic::new(message));
-    let dir = crate::engine::lock::state_dir().join("journal");
-    let last = dir.join("last");
-    let Ok(pointer) = std::fs::read_to_string(&last) else {
-        return Err(internal(format!("no run journal in {} yet", dir.display())));
-    };
-    let path = std::path::PathBuf::from(pointer.trim());
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| internal(format!("cannot read the journal {}: {e}", path.display())))?;
-    let run = crate::output::journal::read(&path, &text).map_err(internal)?;
-    print!("{}", crate::output::journal::render(&path, &run));
+    let (path, run) = crate::state::last_run(&crate::state::state_dir())
+        .map_err(|e| Error::Internal(Diagnostic::new(e)))?;
+    print!("{}", crate::state::journal::render(&path, &run));
     Ok(exit::OK)
 }
 
@@ -95,6 +87,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         return Ok(exit::OK);
     }
     let stop = Arc::new(crate::engine::stop::Stop::default());
+    let webhooks = Arc::new(Webhooks::default());
     let opts = RunOptions {
         limit: args.limit.clone(),
         extra_vars,
@@ -112,12 +105,11 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
             None
         },
         stop: stop.clone(),
-        webhooks: Arc::new(Webhooks::default()),
+        webhooks: Some(webhooks.clone()),
         resume: if args.resume {
-            let id = crate::engine::resume::playbooks_id(&args.playbooks);
-            let resume =
-                crate::engine::resume::Resume::load(&crate::engine::lock::state_dir(), &id)
-                    .map_err(|e| Error::Options(Diagnostic::new(e)))?;
+            let id = crate::state::resume::playbooks_id(&args.playbooks);
+            let resume = crate::state::resume::Resume::load(&crate::state::state_dir(), &id)
+                .map_err(|e| Error::Options(Diagnostic::new(e)))?;
             Some(Arc::new(resume))
         } else {
             None
@@ -139,8 +131,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         ..Default::default()
     })
     .map_err(|e| Error::Options(Diagnostic::new(e)))?;
-    let sink = make_sink(&args, &opts.webhooks).map_err(Error::Options)?;
-    let webhooks = opts.webhooks.clone();
+    let sink = make_sink(&args, &webhooks).map_err(Error::Options)?;
     let engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
     let exit = run_playbooks(&args, &playbooks, engine, sink, stop).await;
     webhooks.flush(std::time::Duration::from_secs(10)).await;
@@ -254,9 +245,9 @@ fn make_sink(args: &PlayArgs, webhooks: &Arc<Webhooks>) -> Result<Sink, Diagnost
     let mut base = make_outputs(args)?;
     // Every real run is journaled before it touches anything.
     if !(args.check || args.list_hosts || args.list_tasks) {
-        let playbooks = crate::engine::resume::playbooks_id(&args.playbooks);
+        let playbooks = crate::state::resume::playbooks_id(&args.playbooks);
         let journal =
-            crate::output::journal::Journal::create(&crate::engine::lock::state_dir(), &playbooks)
+            crate::state::journal::Journal::create(&crate::state::state_dir(), &playbooks)
                 .map_err(Diagnostic::new)?;
         base = Arc::new(Fanout(vec![base, Arc::new(journal)]));
     }

@@ -169,6 +169,13 @@ pub trait EventSink: Send + Sync {
 
 pub type Sink = Arc<dyn EventSink>;
 
+/// Where a play adds subscribers to the run's outputs (its
+/// `notify_webhook`), so the engine needs no output of its own.
+pub trait Subscriptions: Send + Sync + std::fmt::Debug {
+    /// Adds `url` (once); the error says why it cannot be used.
+    fn subscribe(&self, url: &str) -> Result<(), String>;
+}
+
 /// Collects events in memory (tests, `--list-*` helpers).
 #[derive(Default)]
 pub struct Collector(pub std::sync::Mutex<Vec<Event>>);

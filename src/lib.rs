@@ -29,6 +29,7 @@ pub mod output;
 pub mod plan;
 pub mod playbook;
 pub mod ssh;
+pub mod state;
 pub mod template;
 pub mod traffic;
 pub mod yaml;

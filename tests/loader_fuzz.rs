@@ -93,7 +93,7 @@ proptest! {
     #[test]
     fn journal_reader_never_panics(text in journalish()) {
         let path = std::path::Path::new("run.jsonl");
-        if let Err(message) = rollout::output::journal::read(path, &text) {
+        if let Err(message) = rollout::state::journal::read(path, &text) {
             prop_assert!(message.starts_with("run.jsonl:"), "{}", message);
         }
     }

@@ -7,8 +7,6 @@
 //! [`Event`]s and never prints.
 
 pub mod lint;
-pub mod lock;
-pub mod resume;
 mod rolling;
 pub mod scope;
 pub mod stop;
@@ -49,9 +47,9 @@ pub struct RunOptions {
     /// `--window-end`: no batch starts that could not finish before it.
     pub window_end: Option<chrono::DateTime<chrono::Local>>,
     /// The run's webhooks; a play's `notify_webhook` joins them.
-    pub webhooks: Arc<crate::output::webhook::Webhooks>,
+    pub webhooks: Option<Arc<dyn crate::events::Subscriptions>>,
     /// `--resume`: the last run, whose completed hosts are skipped.
-    pub resume: Option<Arc<resume::Resume>>,
+    pub resume: Option<Arc<crate::state::resume::Resume>>,
 }
 
 /// A secret that never shows in debug output.
@@ -256,7 +254,7 @@ impl Engine {
             .map(PathBuf::from)
             .unwrap_or_default();
         let keys: Vec<String> = (playbook.plays.iter().enumerate())
-            .map(|(i, play)| resume::play_key(&playbook.path, i, &play.name))
+            .map(|(i, play)| crate::state::resume::play_key(&playbook.path, i, &play.name))
             .collect();
         if let Some(resume) = &self.opts.resume {
             for key in resume.unknown_plays(&keys) {
@@ -302,9 +300,9 @@ impl Engine {
                     .map_err(|e| keyword_error(key, e.to_string()))
             };
         if let Some(url) = play_keyword("notify_webhook", &play.notify_webhook)? {
-            self.opts
-                .webhooks
-                .add(&url)
+            (self.opts.webhooks.as_ref())
+                .ok_or_else(|| format!("cannot post to {url}: this run has no webhook output"))
+                .and_then(|hooks| hooks.subscribe(&url))
                 .map_err(|e| keyword_error("notify_webhook", e))?;
         }
         // The earlier of --window-end and the play's window_end applies.

@@ -12,6 +12,7 @@ use crate::http::{self, HttpRequest};
 use crate::lifecycle::{BatchHost, HostProbe, Lifecycle, Settings, StepReport, StepResult};
 use crate::modules::TaskResult;
 use crate::playbook::{Play, Task};
+use crate::state::lock::GroupLock;
 use crate::traffic::TrafficError;
 use crate::traffic::config::{LbConfig, Manager, OnFailure};
 use crate::traffic::factory::{LiveManagers, ManagerFactory};
@@ -24,7 +25,7 @@ use std::time::Duration;
 /// rollout per group at a time).
 pub(super) struct RollingPlay {
     pub(super) lifecycle: Lifecycle,
-    _locks: Vec<super::lock::GroupLock>,
+    _locks: Vec<GroupLock>,
 }
 
 /// How the lifecycle reaches the hosts of a batch: through their
@@ -123,12 +124,9 @@ impl Engine {
             .map_err(|e| manager_error(ctx.play, e))?;
         let mut locks = Vec::new();
         for group in &groups {
-            let lock = super::lock::GroupLock::acquire(
-                &super::lock::state_dir(),
-                &group.name(),
-                &group.lock_key(),
-            )
-            .map_err(|e| Error::Locked(lb_error(ctx.play, e)))?;
+            let lock =
+                GroupLock::acquire(&crate::state::state_dir(), &group.name(), &group.lock_key())
+                    .map_err(|e| Error::Locked(lb_error(ctx.play, e)))?;
             locks.push(lock);
         }
         let settings = Settings {

@@ -159,6 +159,12 @@ pub struct Webhooks {
     hooks: Mutex<Vec<std::sync::Arc<Webhook>>>,
 }
 
+impl crate::events::Subscriptions for Webhooks {
+    fn subscribe(&self, url: &str) -> Result<(), String> {
+        self.add(url)
+    }
+}
+
 impl std::fmt::Debug for Webhooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let count = self.hooks.lock().map(|h| h.len()).unwrap_or(0);

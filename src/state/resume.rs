@@ -3,7 +3,7 @@
 //! lifecycle first asks the load balancer where the host really is (a
 //! target already draining or out is not deregistered twice).
 
-use crate::output::journal::{self, HostStatus, RunStatus};
+use super::journal::{HostStatus, RunStatus};
 use crate::traffic::Target;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,17 +19,8 @@ impl Resume {
     /// Reads the last run's journal under `state_dir`; refuses one that was
     /// not a run of `playbooks` (as [`playbooks_id`] names them).
     pub fn load(state_dir: &Path, playbooks: &str) -> Result<Resume, String> {
-        let dir = state_dir.join("journal");
-        let last = std::fs::read_to_string(dir.join("last")).map_err(|_| {
-            format!(
-                "--resume: no run journal in {} to resume; run without --resume",
-                dir.display()
-            )
-        })?;
-        let path = PathBuf::from(last.trim());
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("--resume: cannot read the journal {}: {e}", path.display()))?;
-        let run = journal::read(&path, &text).map_err(|e| format!("--resume: {e}"))?;
+        let (path, run) = super::last_run(state_dir)
+            .map_err(|e| format!("--resume: {e}; run without --resume"))?;
         match run.playbooks.as_deref() {
             Some(p) if p == playbooks => {}
             other => {
@@ -96,7 +87,7 @@ pub fn play_key(playbook: &Path, index: usize, name: &str) -> String {
 mod tests {
     use super::*;
     use crate::events::{Event, EventSink};
-    use crate::output::journal::Journal;
+    use crate::state::journal::Journal;
 
     #[test]
     fn resume_reads_the_completed_hosts_of_the_same_playbooks_only() {

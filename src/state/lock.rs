@@ -11,19 +11,6 @@ pub struct GroupLock {
     path: PathBuf,
 }
 
-/// `$ROLLOUT_STATE_DIR`, else `$XDG_STATE_HOME/rollout`, else
-/// `~/.local/state/rollout`.
-pub fn state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ROLLOUT_STATE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(dir).join("rollout");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
-    PathBuf::from(home).join(".local/state/rollout")
-}
-
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
