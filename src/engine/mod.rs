@@ -99,7 +99,20 @@ impl RunSummary {
     }
 }
 
-/// Where each host is within the current batch.
+/// Everything the engine knows of one host during a run.
+#[derive(Debug, Clone, Default)]
+struct HostState {
+    /// set_fact and registered results, for the whole run.
+    facts: Arc<Vars>,
+    /// The PLAY RECAP's counters.
+    stats: HostStats,
+    /// Where the host is within the current batch.
+    flags: HostFlags,
+    /// Handlers notified, by handler index.
+    notified: HashSet<usize>,
+}
+
+/// Where a host is within the current batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct HostFlags {
     failed: bool,
@@ -127,12 +140,8 @@ pub struct Engine {
     inventory_vars: Arc<HashMap<String, Arc<Vars>>>,
     /// The `groups` magic variable (the inventory never changes in a run).
     groups: Arc<Vars>,
-    /// set_fact and registered results, per host, for the whole run.
-    facts: HashMap<String, Arc<Vars>>,
-    stats: IndexMap<String, HostStats>,
-    flags: HashMap<String, HostFlags>,
-    /// Handlers notified per host, by handler index.
-    notified: HashMap<String, HashSet<usize>>,
+    /// Per host, in the order hosts first ran (the recap's order).
+    hosts: IndexMap<String, HostState>,
     local: Arc<dyn Connection>,
     /// SSH connections, one per host, opened on first use.
     ssh: Option<crate::ssh::SshPool>,
@@ -161,10 +170,7 @@ impl Engine {
             sink,
             inventory_vars,
             groups,
-            facts: HashMap::new(),
-            stats: IndexMap::new(),
-            flags: HashMap::new(),
-            notified: HashMap::new(),
+            hosts: IndexMap::new(),
             local: Arc::new(LocalConnection),
             ssh: None,
             connections: std::sync::Mutex::new(HashMap::new()),
@@ -269,8 +275,11 @@ impl Engine {
         for (play, key) in playbook.plays.iter().zip(&keys) {
             self.run_play(play, key).await?;
         }
-        let stats: Vec<(String, HostStats)> =
-            self.stats.iter().map(|(h, s)| (h.clone(), *s)).collect();
+        let stats: Vec<(String, HostStats)> = self
+            .hosts
+            .iter()
+            .map(|(h, s)| (h.clone(), s.stats))
+            .collect();
         self.sink.emit(Event::Recap {
             hosts: stats.clone(),
         });
@@ -344,8 +353,7 @@ impl Engine {
                 break;
             }
             for h in &batch {
-                self.stats.entry(h.clone()).or_default();
-                self.flags.insert(h.clone(), HostFlags::default());
+                self.hosts.entry(h.clone()).or_default().flags = HostFlags::default();
             }
             if count > 1 {
                 self.sink.emit(Event::BatchStart {
@@ -406,8 +414,7 @@ impl Engine {
                 true => Vec::new(),
                 false => (batch.iter())
                     .filter(|h| {
-                        self.flags
-                            .get(*h)
+                        self.flags_of(h)
                             .is_some_and(|f| !f.failed && !f.unreachable)
                     })
                     .cloned()
@@ -482,11 +489,7 @@ impl Engine {
     fn batch_verdict(&self, play: &Play, batch: &[String]) -> Option<String> {
         let failed = batch
             .iter()
-            .filter(|h| {
-                self.flags
-                    .get(*h)
-                    .is_some_and(|f| f.failed || f.unreachable)
-            })
+            .filter(|h| self.flags_of(h).is_some_and(|f| f.failed || f.unreachable))
             .count();
         if failed == 0 {
             return None;
@@ -512,8 +515,7 @@ impl Engine {
         hosts
             .iter()
             .filter(|h| {
-                self.flags
-                    .get(*h)
+                self.flags_of(h)
                     .is_some_and(|f| !f.failed && !f.unreachable && !f.ended)
             })
             .cloned()
@@ -571,11 +573,7 @@ impl Engine {
         Box::pin(async move {
             let mut hosts = hosts;
             for task in tasks {
-                hosts.retain(|h| {
-                    self.flags
-                        .get(h)
-                        .is_some_and(|f| !f.unreachable && !f.ended)
-                });
+                hosts.retain(|h| self.flags_of(h).is_some_and(|f| !f.unreachable && !f.ended));
                 if hosts.is_empty() || self.end_play {
                     break;
                 }
@@ -614,10 +612,7 @@ impl Engine {
             .iter()
             .filter(|h| {
                 !survivors.contains(h)
-                    && self
-                        .flags
-                        .get(*h)
-                        .is_some_and(|f| f.failed && !f.unreachable)
+                    && self.flags_of(h).is_some_and(|f| f.failed && !f.unreachable)
             })
             .cloned()
             .collect();
@@ -626,21 +621,21 @@ impl Engine {
             for h in &failed {
                 self.set_failed(h, false);
                 // The block's failure is forgiven once the rescue succeeds.
-                if let Some(s) = self.stats.get_mut(h) {
+                if let Some(s) = self.stats_mut(h) {
                     s.failed = s.failed.saturating_sub(1);
                 }
             }
             let rescued = self.run_list(ctx, rescue, failed.clone()).await;
             for h in &rescued {
-                if let Some(s) = self.stats.get_mut(h) {
+                if let Some(s) = self.stats_mut(h) {
                     s.rescued += 1;
                 }
             }
             still_failed.retain(|h| !rescued.contains(h));
             for h in &still_failed {
-                if !self.flags.get(h).is_some_and(|f| f.failed) {
+                if !self.flags_of(h).is_some_and(|f| f.failed) {
                     self.set_failed(h, true);
-                    if let Some(s) = self.stats.get_mut(h) {
+                    if let Some(s) = self.stats_mut(h) {
                         s.failed += 1;
                     }
                 }
@@ -648,11 +643,7 @@ impl Engine {
         }
         let always_hosts: Vec<String> = entered
             .iter()
-            .filter(|h| {
-                self.flags
-                    .get(*h)
-                    .is_some_and(|f| !f.unreachable && !f.ended)
-            })
+            .filter(|h| self.flags_of(h).is_some_and(|f| !f.unreachable && !f.ended))
             .cloned()
             .collect();
         let after = if always.is_empty() {
@@ -735,7 +726,7 @@ impl Engine {
                     ending.append(&mut rest);
                 }
                 for h in &ending {
-                    if let Some(f) = self.flags.get_mut(h) {
+                    if let Some(f) = self.flags_mut(h) {
                         f.ended = true;
                     }
                 }
@@ -743,7 +734,7 @@ impl Engine {
             }
             MetaAction::ClearHostErrors => {
                 for h in &ctx.batch {
-                    if let Some(f) = self.flags.get_mut(h) {
+                    if let Some(f) = self.flags_mut(h) {
                         f.failed = false;
                     }
                 }
@@ -757,10 +748,13 @@ impl Engine {
         for (index, handler) in ctx.play.handlers.iter().enumerate() {
             let hosts: Vec<String> = hosts
                 .iter()
-                .filter(|h| self.notified.get(*h).is_some_and(|n| n.contains(&index)))
                 .filter(|h| {
-                    self.flags
+                    self.hosts
                         .get(*h)
+                        .is_some_and(|s| s.notified.contains(&index))
+                })
+                .filter(|h| {
+                    self.flags_of(h)
                         .is_some_and(|f| !f.failed && !f.unreachable && !f.ended)
                 })
                 .cloned()
@@ -769,8 +763,8 @@ impl Engine {
                 continue;
             }
             for h in &hosts {
-                if let Some(n) = self.notified.get_mut(h) {
-                    n.remove(&index);
+                if let Some(state) = self.hosts.get_mut(h) {
+                    state.notified.remove(&index);
                 }
             }
             match &handler.action {
@@ -791,9 +785,10 @@ impl Engine {
             let mut matched = false;
             for (index, handler) in ctx.play.handlers.iter().enumerate() {
                 if handler.name.as_deref() == Some(name.as_str()) || handler.listen.contains(name) {
-                    self.notified
+                    self.hosts
                         .entry(host.to_string())
                         .or_default()
+                        .notified
                         .insert(index);
                     matched = true;
                 }
@@ -806,8 +801,29 @@ impl Engine {
         }
     }
 
+    fn flags_of(&self, host: &str) -> Option<&HostFlags> {
+        self.hosts.get(host).map(|s| &s.flags)
+    }
+
+    fn flags_mut(&mut self, host: &str) -> Option<&mut HostFlags> {
+        self.hosts.get_mut(host).map(|s| &mut s.flags)
+    }
+
+    fn stats_mut(&mut self, host: &str) -> Option<&mut HostStats> {
+        self.hosts.get_mut(host).map(|s| &mut s.stats)
+    }
+
+    /// Each host's facts, for the scopes of one task (hosts without any
+    /// are left out, as `hostvars` knows only hosts with variables).
+    fn facts_by_host(&self) -> HashMap<String, Arc<Vars>> {
+        (self.hosts.iter())
+            .filter(|(_, s)| !s.facts.is_empty())
+            .map(|(h, s)| (h.clone(), s.facts.clone()))
+            .collect()
+    }
+
     fn set_failed(&mut self, host: &str, failed: bool) {
-        if let Some(f) = self.flags.get_mut(host) {
+        if let Some(f) = self.flags_mut(host) {
             f.failed = failed;
         }
     }
@@ -846,7 +862,7 @@ impl Engine {
             inventory_vars: self.inventory_vars.clone(),
             play_vars: ctx.play_vars.clone(),
             vars_files: ctx.vars_files.clone(),
-            facts: self.facts.clone(),
+            facts: self.facts_by_host(),
             extra: self.extra.clone(),
             play_magic: Arc::new(m),
         };
@@ -877,7 +893,9 @@ impl Engine {
             .get(host)
             .cloned()
             .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)));
-        let facts = self.facts.get(host).cloned().unwrap_or_default();
+        let facts = (self.hosts.get(host))
+            .map(|s| s.facts.clone())
+            .unwrap_or_default();
         let mut magic = Vars::new();
         magic.insert("inventory_hostname".into(), Json::String(host.to_string()));
         let scope = Scope::new(

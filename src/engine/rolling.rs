@@ -225,7 +225,7 @@ impl Engine {
         batch
             .iter()
             .map(|h| {
-                let flags = self.flags.get(h).copied().unwrap_or_default();
+                let flags = self.flags_of(h).copied().unwrap_or_default();
                 BatchHost {
                     name: h.clone(),
                     failed: flags.failed,

@@ -151,12 +151,11 @@ impl Engine {
         result: &TaskResult,
         facts: Option<Vars>,
     ) -> bool {
+        let state = self.hosts.entry(host.to_string()).or_default();
         if let Some(new) = facts.filter(|f| !f.is_empty()) {
-            let entry = self.facts.entry(host.to_string()).or_default();
-            Arc::make_mut(entry).extend(new);
+            Arc::make_mut(&mut state.facts).extend(new);
         }
-        let stats = self.stats.entry(host.to_string()).or_default();
-        let flags = self.flags.entry(host.to_string()).or_default();
+        let (stats, flags) = (&mut state.stats, &mut state.flags);
         if result.unreachable {
             stats.unreachable += 1;
             flags.unreachable = true;
