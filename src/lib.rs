@@ -6,6 +6,8 @@
 //! [`playbook`] → [`plan`] cuts batches → [`engine`] runs tasks through
 //! [`modules`] over a [`connection`] → [`events`] → [`output`].
 //!
+//! - [`core`]: shared vocabulary (the variable map, booleans, durations,
+//!   shell quoting, value display); imports nothing of ours.
 //! - [`yaml`]: YAML parsed into nodes that keep their source location.
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
 //! - [`http`]: HTTP requests made from the host's side of a connection.
@@ -16,6 +18,7 @@
 pub mod app;
 pub mod cli;
 pub mod connection;
+pub mod core;
 pub mod diag;
 pub mod engine;
 pub mod events;

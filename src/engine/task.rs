@@ -241,7 +241,7 @@ impl HostRun<'_> {
                 let r = TaskResult::failed(format!(
                     "'loop' needs a list, got {}: {}",
                     json_type(&other),
-                    modules::display_text(&other)
+                    crate::core::display_text(&other)
                 ));
                 self.emit(&r, None);
                 return r;
@@ -269,7 +269,7 @@ impl HostRun<'_> {
                     .templar
                     .render_str(label, &scope.clone().into_value())
                     .unwrap_or_else(|_| label.clone()),
-                None => modules::display_text(item),
+                None => crate::core::display_text(item),
             };
             self.emit(&result, Some(label));
             aggregate.changed |= result.changed;

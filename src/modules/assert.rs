@@ -1,6 +1,7 @@
 //! `assert`: every condition of `that` must hold.
 
-use super::{ModuleContext, TaskResult, Vars, display_text};
+use super::{ModuleContext, TaskResult, Vars};
+use crate::core::display_text;
 use serde_json::Value as Json;
 
 pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {

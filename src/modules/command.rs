@@ -6,7 +6,7 @@
 //! argument). `shell` is the explicit opt-in to shell syntax.
 
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResult {
@@ -74,7 +74,7 @@ fn build_line(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> Result<(Stri
         return Ok((cmd.to_string(), Json::String(cmd.to_string())));
     }
     let argv: Vec<String> = match (args.get("argv"), arg_str(args, "cmd")) {
-        (Some(Json::Array(items)), None) => items.iter().map(super::display_text).collect(),
+        (Some(Json::Array(items)), None) => items.iter().map(crate::core::display_text).collect(),
         (Some(_), Some(_)) => return Err("give either 'cmd' or 'argv', not both".into()),
         (None, Some(cmd)) => split_words(cmd)?
             .into_iter()
@@ -121,7 +121,7 @@ pub(crate) fn prelude(args: &Vars, ctx: &ModuleContext<'_>) -> String {
         if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             prelude.push_str(&format!(
                 "export {name}={}; ",
-                shell_quote(&super::display_text(value))
+                shell_quote(&crate::core::display_text(value))
             ));
         }
     }

@@ -33,7 +33,7 @@ fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> 
             "parameters are mutually exclusive: content|src",
         )),
         (None, Some(content)) => Ok(Payload {
-            bytes: super::display_text(content).into_bytes(),
+            bytes: crate::core::display_text(content).into_bytes(),
             origin: None,
             file_name: None,
             local_mode: None,

@@ -1,6 +1,7 @@
 //! `debug`: print a message or a variable.
 
-use super::{ModuleContext, TaskResult, Vars, arg_str, display_text};
+use super::{ModuleContext, TaskResult, Vars, arg_str};
+use crate::core::display_text;
 use serde_json::Value as Json;
 
 pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {

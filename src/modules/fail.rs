@@ -1,6 +1,7 @@
 //! `fail`: stop the host with a message.
 
-use super::{TaskResult, Vars, display_text};
+use super::{TaskResult, Vars};
+use crate::core::display_text;
 
 pub fn run(args: &Vars) -> TaskResult {
     let msg = args

@@ -7,7 +7,7 @@
 
 use super::remote_file::{self, Attributes, FileKind, Probe, ProbeRequest};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 use serde_json::json;
 use std::path::Path;
 

@@ -7,7 +7,8 @@
 
 use super::copy::{self, Payload};
 use super::remote_file::{self, ProbeRequest};
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str, display_text};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use crate::core::display_text;
 use crate::http::{self, HttpRequest};
 use serde_json::Value as Json;
 use sha2::Digest;

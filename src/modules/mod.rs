@@ -31,9 +31,9 @@ pub mod wait_for;
 
 use crate::connection::Connection;
 use crate::template::Templar;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
-pub type Vars = Map<String, Json>;
+pub use crate::core::Vars;
 
 /// A module's outcome, shaped like Ansible's result dictionary so that
 /// `register` gives users the fields they expect (`rc`, `stdout`, `changed`…).
@@ -216,12 +216,4 @@ pub fn arg_str<'a>(args: &'a Vars, key: &str) -> Option<&'a str> {
 
 pub fn arg_bool(args: &Vars, key: &str, default: bool) -> bool {
     args.get(key).and_then(Json::as_bool).unwrap_or(default)
-}
-
-/// Turns any JSON value into the text a user expects to see (strings bare).
-pub fn display_text(value: &Json) -> String {
-    match value {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }

@@ -3,7 +3,7 @@
 
 use super::command::run_line;
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {

@@ -6,7 +6,8 @@
 //! `reboot_timeout`. Timing uses tokio's clock so tests can pause it.
 
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::{Connection, shell_quote};
+use crate::connection::Connection;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
 use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};

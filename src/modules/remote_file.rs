@@ -12,7 +12,8 @@
 //! ever used as `"$p"`, so no name can become code.
 
 use super::{ModuleContext, TaskResult};
-use crate::connection::{ExecOutput, shell_quote};
+use crate::connection::ExecOutput;
+use crate::core::shell_quote;
 use serde_json::{Map, Value as Json};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

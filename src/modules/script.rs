@@ -7,7 +7,7 @@
 
 use super::command::{creates_removes, prelude, run_line, split_words};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 

@@ -7,7 +7,8 @@
 //! service is already so.
 
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::{ExecOutput, shell_quote};
+use crate::connection::ExecOutput;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! typo or a wrong type stops the run before any task executes; templated
 //! arguments are checked again by [`validate`] once rendered.
 
+use crate::core::{parse_bool, parse_duration};
 use serde_json::{Map, Value as Json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -619,41 +620,6 @@ fn describe_json(value: &Json) -> String {
     }
 }
 
-/// Ansible's boolean strings.
-pub fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" | "y" | "t" => Some(true),
-        "no" | "false" | "off" | "0" | "n" | "f" | "" => Some(false),
-        _ => None,
-    }
-}
-
-/// Seconds from `90`, `90s`, `5m`, `1h`, `1.5`, `1m30s`.
-pub fn parse_duration(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if let Ok(secs) = s.parse::<f64>() {
-        return (secs >= 0.0).then_some(secs);
-    }
-    let mut total = 0.0;
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1.0,
-            'm' => 60.0,
-            'h' => 3600.0,
-            'd' => 86400.0,
-            _ => return None,
-        };
-        total += number.parse::<f64>().ok()? * unit;
-        number.clear();
-    }
-    number.is_empty().then_some(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,14 +684,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.help.as_deref(), Some("did you mean 'flush_handlers'?"));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90"), Some(90.0));
-        assert_eq!(parse_duration("5m"), Some(300.0));
-        assert_eq!(parse_duration("1h2m3s"), Some(3723.0));
-        assert_eq!(parse_duration("5x"), None);
-        assert_eq!(parse_duration("-3"), None);
     }
 }

@@ -4,7 +4,8 @@
 //! shape: `status`, `content`, `json`, and each response header as a
 //! lowercase key (`content_type`).
 
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str, display_text};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use crate::core::display_text;
 use crate::http::{self, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use serde_json::{Map, Value as Json};

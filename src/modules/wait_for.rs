@@ -5,7 +5,8 @@
 //! clock so tests can pause it.
 
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::{Connection, ConnectionError, shell_quote};
+use crate::connection::{Connection, ConnectionError};
+use crate::core::shell_quote;
 use regex::Regex;
 use serde_json::Value as Json;
 use std::time::Duration;
@@ -55,7 +56,7 @@ fn strings(args: &Vars, key: &str) -> Option<Vec<String>> {
     args.get(key).and_then(Json::as_array).map(|items| {
         items
             .iter()
-            .map(super::display_text)
+            .map(crate::core::display_text)
             .collect::<Vec<String>>()
     })
 }

@@ -6,9 +6,9 @@
 
 use crate::diag::Location;
 use crate::plan::{HostOrder, SerialStep};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
-pub type Vars = Map<String, Json>;
+pub use crate::core::Vars;
 
 #[derive(Debug, Clone)]
 pub struct Playbook {

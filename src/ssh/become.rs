@@ -1,7 +1,7 @@
 //! Privilege escalation with sudo. The password, when there is one, travels
 //! as the first line of stdin, never on a command line (which `ps` shows).
 
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 
 /// Wraps `command` to run as `become_user` through `sudo`.
 ///
