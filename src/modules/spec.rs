@@ -436,12 +436,22 @@ pub static MODULES: &[ModuleSpec] = &[
     ModuleSpec {
         name: "meta",
         free_form: FreeForm::Into("action"),
-        params: &[required(choices(
-            p("action", Str),
-            &crate::playbook::MetaAction::NAMES,
-        ))],
+        params: &[required(choices(p("action", Str), &META_ACTIONS))],
         open_params: false,
     },
+];
+
+/// Every `meta:` action rollout accepts; the playbook's `MetaAction` parses
+/// each of them.
+pub const META_ACTIONS: [&str; 8] = [
+    "flush_handlers",
+    "noop",
+    "end_play",
+    "end_host",
+    "end_batch",
+    "clear_host_errors",
+    "refresh_inventory",
+    "reset_connection",
 ];
 
 /// Finds a module by its short or fully qualified name (`ansible.builtin.x`).
