@@ -5,9 +5,37 @@
 //! shell (`{{ x }}` holding `; touch /tmp/pwned` is passed as one harmless
 //! argument). `shell` is the explicit opt-in to shell syntax.
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, Param, aliases, p};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use crate::core::shell_quote;
 use serde_json::Value as Json;
+
+/// `command` and `shell` take the same parameters.
+const COMMAND_PARAMS: &[Param] = &[
+    aliases(p("cmd", Kind::Str), &["_raw_params"]),
+    p("argv", Kind::List),
+    p("chdir", Kind::Str),
+    p("creates", Kind::Str),
+    p("removes", Kind::Str),
+    p("stdin", Kind::Str),
+    p("stdin_add_newline", Kind::Bool),
+    p("strip_empty_ends", Kind::Bool),
+    p("executable", Kind::Str),
+];
+
+/// `command`: what it accepts and how it runs.
+pub const COMMAND: Module = Module::new(
+    ModuleSpec::new("command", COMMAND_PARAMS).free_form("cmd"),
+    |args, ctx| Box::pin(run(args, ctx, false)),
+)
+.self_rendering(&["cmd"]);
+
+/// `shell`: what it accepts and how it runs.
+pub const SHELL: Module = Module::new(
+    ModuleSpec::new("shell", COMMAND_PARAMS).free_form("cmd"),
+    |args, ctx| Box::pin(run(args, ctx, true)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResult {
     let (line, cmd_field) = match build_line(args, ctx, shell) {

@@ -1,5 +1,8 @@
 //! Modules: what each accepts ([`spec`]) and how each runs (one file each).
 //!
+//! Each module's file exports its row of the [`registry`] (its spec and its
+//! entry point); that one table serves lookup, validation and dispatch.
+//!
 //! A module gets its rendered arguments and a [`ModuleContext`] (the host's
 //! connection, the variable scope, check/diff mode) and returns a
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
@@ -19,6 +22,7 @@ pub mod mode;
 pub mod pause;
 pub mod raw;
 pub mod reboot;
+pub mod registry;
 pub mod remote_file;
 pub mod script;
 pub mod service;
@@ -28,6 +32,8 @@ pub mod stat;
 pub mod template;
 pub mod uri;
 pub mod wait_for;
+
+pub use registry::{run, self_rendered_params};
 
 use crate::connection::Connection;
 use crate::template::Templar;
@@ -159,45 +165,6 @@ pub struct ModuleContext<'a> {
     /// of `copy` resolves under `<base_dir>/files/` then `<base_dir>/`, of
     /// `template` under `<base_dir>/templates/` then `<base_dir>/`.
     pub base_dir: &'a std::path::Path,
-}
-
-/// Parameters a module renders itself rather than having the engine render
-/// them first (`command` splits its line into words before templating, so a
-/// templated value can never become several words or reach a shell).
-pub fn self_rendered_params(module: &str) -> &'static [&'static str] {
-    match module {
-        "command" | "script" => &["cmd"],
-        "assert" => &["that"],
-        _ => &[],
-    }
-}
-
-pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
-    match module {
-        "command" => command::run(args, ctx, false).await,
-        "shell" => command::run(args, ctx, true).await,
-        "debug" => debug::run(args, ctx),
-        "set_fact" => set_fact::run(args),
-        "assert" => assert::run(args, ctx),
-        "fail" => fail::run(args),
-        "pause" => pause::run(args, ctx).await,
-        "copy" => copy::run(args, ctx).await,
-        "template" => template::run(args, ctx).await,
-        "file" => file::run(args, ctx).await,
-        "lineinfile" => lineinfile::run(args, ctx).await,
-        "stat" => stat::run(args, ctx).await,
-        "raw" => raw::run(args, ctx).await,
-        "script" => script::run(args, ctx).await,
-        "service" | "systemd" | "systemd_service" => service::run(args, ctx).await,
-        "reboot" => reboot::run(args, ctx).await,
-        "ec2_metadata_facts" => ec2_metadata_facts::run(args, ctx).await,
-        "wait_for" => wait_for::run(args, ctx).await,
-        "uri" => uri::run(args, ctx).await,
-        "get_url" => get_url::run(args, ctx).await,
-        "haproxy" => haproxy::run(args, ctx).await,
-        "elb_target" => elb_target::run(args, ctx).await,
-        other => TaskResult::failed(format!("module '{other}' is not implemented")),
-    }
 }
 
 /// A host variable rendered as text (`imds_endpoint`), if it is set.
