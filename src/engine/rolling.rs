@@ -8,7 +8,7 @@
 
 use super::{Engine, PlayCtx};
 use crate::diag::Diagnostic;
-use crate::events::{Event, OutOfRotationHost, Phase};
+use crate::events::{Event, HostResult, OutOfRotationHost, Phase};
 use crate::http::{self, HttpRequest};
 use crate::modules::TaskResult;
 use crate::playbook::{Play, Task};
@@ -744,7 +744,7 @@ impl Engine {
         task: &Task,
         result: &TaskResult,
     ) {
-        self.sink.emit(Event::HostResult {
+        self.sink.emit(Event::HostResult(HostResult {
             host: host.to_string(),
             status: result.status(),
             item: None,
@@ -753,7 +753,7 @@ impl Engine {
             delegated_to: None,
             // The operator sees drain times and the capacity math.
             show_result: true,
-        });
+        }));
         self.record(ctx, host, task, result, None);
     }
 

@@ -4,7 +4,7 @@
 use super::scope::{Scope, Vars};
 use super::{Engine, PlayCtx};
 use crate::connection::Connection;
-use crate::events::{Event, Sink};
+use crate::events::{Event, HostResult, Sink};
 use crate::modules::{self, ModuleContext, TaskResult, spec};
 use crate::playbook::{Action, Task};
 use crate::template::{Templar, TemplateError};
@@ -467,7 +467,7 @@ impl HostRun<'_> {
     }
 
     fn emit(&self, result: &TaskResult, item: Option<String>) {
-        self.sink.emit(Event::HostResult {
+        self.sink.emit(Event::HostResult(HostResult {
             host: self.host.clone(),
             status: result.status(),
             item: if self.task.no_log {
@@ -479,7 +479,7 @@ impl HostRun<'_> {
             ignored: result.failed && self.task.ignore_errors,
             delegated_to: self.task.delegate_to.clone(),
             show_result: self.module == "debug",
-        });
+        }));
     }
 }
 
