@@ -2,15 +2,16 @@
 //!
 //! Building blocks shared by `copy`, `template`, `lineinfile`, `file`,
 //! `stat` and `get_url`, each one `exec` (one round trip):
-//! - [`probe`](mod@probe): what a path is (type, mode, owner, size, sha1,
+//! - `probe.rs`, [`probe`]: what a path is (type, mode, owner, size, sha1,
 //!   link target, optionally its content), as `key=value` lines a small
 //!   script prints;
-//! - [`upload`](mod@upload): bytes to a path, atomically (a temp file
+//! - `upload.rs`, [`upload`]: bytes to a path, atomically (a temp file
 //!   beside the destination, then `mv -f`), with mode/owner/group, optional
 //!   backup and validation; it prints the new file's stat so no second probe
 //!   is needed;
-//! - [`attributes`]: mode/owner/group wanted and set in place;
-//! - [`diff`]: Ansible's `diff` entry for a content change.
+//! - `attributes.rs`: mode/owner/group wanted and set in place;
+//! - `diff.rs`: Ansible's `diff` entry for a content change;
+//! - `test_support.rs`: a module context over `/bin/sh` for module tests.
 //!
 //! Every host path reaches the shell through [`shell_quote`] and is then only
 //! ever used as `"$p"`, so no name can become code.
