@@ -28,6 +28,22 @@ pub struct HostStats {
     pub ignored: u32,
 }
 
+/// One host's result for a task (or for one loop item of it), as every
+/// output shows or records it. Serialized flat inside its event.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostResult {
+    pub host: String,
+    pub status: Status,
+    /// Set for a loop item's result; the label shown as `(item=...)`.
+    pub item: Option<String>,
+    /// The result, already censored when `no_log` is set.
+    pub result: Json,
+    pub ignored: bool,
+    pub delegated_to: Option<String>,
+    /// The `debug` module's output is shown without `-v`.
+    pub show_result: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -55,18 +71,7 @@ pub enum Event {
         file: String,
     },
     /// One host's result for a task (or for one loop item of it).
-    HostResult {
-        host: String,
-        status: Status,
-        /// Set for a loop item's result; the label shown as `(item=...)`.
-        item: Option<String>,
-        /// The result, already censored when `no_log` is set.
-        result: Json,
-        ignored: bool,
-        delegated_to: Option<String>,
-        /// The `debug` module's output is shown without `-v`.
-        show_result: bool,
-    },
+    HostResult(HostResult),
     /// An `until` attempt failed and will be retried.
     Retrying {
         host: String,
@@ -196,5 +201,27 @@ impl EventSink for Fanout {
         for sink in &self.0 {
             sink.emit(event.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_result_serializes_flat_inside_its_event() {
+        let event = Event::HostResult(HostResult {
+            host: "web1".into(),
+            status: Status::Changed,
+            item: None,
+            result: serde_json::json!({"changed": true}),
+            ignored: false,
+            delegated_to: None,
+            show_result: false,
+        });
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"event":"host_result","host":"web1","status":"changed","item":null,"result":{"changed":true},"ignored":false,"delegated_to":null,"show_result":false}"#
+        );
     }
 }

@@ -46,6 +46,7 @@
 pub mod app;
 pub mod cli;
 pub mod connection;
+pub mod core;
 pub mod diag;
 pub mod engine;
 pub mod error;

@@ -14,6 +14,7 @@
 mod checks;
 mod filters;
 
+use crate::core::parse_bool;
 use indexmap::IndexMap;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Value, ValueKind};
@@ -112,7 +113,7 @@ impl Templar {
     pub fn eval_bool(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
         let value = self.eval_value(expr, ctx)?;
         Ok(match value.as_str() {
-            Some(s) => parse_bool_word(s).unwrap_or(!s.is_empty()),
+            Some(s) => parse_bool(s).unwrap_or(!s.is_empty()),
             None => value.is_true(),
         })
     }
@@ -276,16 +277,6 @@ fn shorten(source: &str) -> String {
     match line.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", &line[..cut]),
         None => line,
-    }
-}
-
-/// Ansible's boolean words ("yes", "on", "1", "true" ... and their
-/// negations), case-insensitive; `None` for any other string.
-fn parse_bool_word(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
-        "n" | "no" | "off" | "0" | "false" | "f" | "" => Some(false),
-        _ => None,
     }
 }
 

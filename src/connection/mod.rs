@@ -63,29 +63,3 @@ pub trait Connection: Send + Sync {
     /// Drops the transport so the next command reconnects (after a reboot).
     async fn reset(&self) {}
 }
-
-/// Quotes one word for a POSIX shell: the result is always a single word,
-/// whatever the input holds (`;`, `$()`, quotes, newlines).
-pub fn shell_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))
-    {
-        return word.to_string();
-    }
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_keeps_one_word() {
-        assert_eq!(shell_quote("plain/path-1.0"), "plain/path-1.0");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("; touch /tmp/x"), "'; touch /tmp/x'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-    }
-}

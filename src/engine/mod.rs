@@ -232,7 +232,7 @@ impl Engine {
                 };
                 items
                     .iter()
-                    .map(|v| SerialStep::parse(&crate::modules::display_text(v)).map_err(&err))
+                    .map(|v| SerialStep::parse(&crate::core::display_text(v)).map_err(&err))
                     .collect::<Result<_, _>>()?
             }
         };
@@ -960,8 +960,9 @@ impl Engine {
         let var_bool = |k: &str| {
             vars.get(k).map(|v| match v {
                 Json::Bool(b) => *b,
-                other => crate::modules::spec::parse_bool(&crate::modules::display_text(other))
-                    .unwrap_or(false),
+                other => {
+                    crate::core::parse_bool(&crate::core::display_text(other)).unwrap_or(false)
+                }
             })
         };
         let enabled = task
@@ -971,7 +972,7 @@ impl Engine {
         if !enabled {
             return conn;
         }
-        let var_str = |k: &str| vars.get(k).map(crate::modules::display_text);
+        let var_str = |k: &str| vars.get(k).map(crate::core::display_text);
         let user = task
             .become_user
             .clone()

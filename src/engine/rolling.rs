@@ -8,6 +8,7 @@ use super::{Engine, PlayCtx};
 use crate::connection::Connection;
 use crate::diag::Diagnostic;
 use crate::error::Error;
+use crate::events::{Event, HostResult};
 use crate::http::{self, HttpRequest};
 use crate::lifecycle::{BatchHost, HostProbe, Lifecycle, Settings, StepReport, StepResult};
 use crate::modules::TaskResult;
@@ -191,7 +192,7 @@ impl Engine {
         if hosts.is_empty() {
             return;
         }
-        self.sink.emit(crate::events::Event::Warning {
+        self.sink.emit(Event::Warning {
             message: format!(
                 "on_failure: rollback: running the play's rollback tasks on {}",
                 hosts.join(", ")
@@ -209,7 +210,7 @@ impl Engine {
         for host in &hosts {
             self.set_failed(host, true);
             if !rolling.lifecycle.is_out(host) {
-                self.sink.emit(crate::events::Event::Warning {
+                self.sink.emit(Event::Warning {
                     message: format!(
                         "{host} was rolled back and is healthy in rotation again; it still \
                          counts as failed"
@@ -270,7 +271,7 @@ impl Engine {
                 StepResult::Changed(msg) => TaskResult::changed().with_msg(msg),
                 StepResult::Failed(msg) => TaskResult::failed(msg),
             };
-            self.sink.emit(crate::events::Event::HostResult {
+            self.sink.emit(Event::HostResult(HostResult {
                 host: host.clone(),
                 status: result.status(),
                 item: None,
@@ -279,7 +280,7 @@ impl Engine {
                 delegated_to: None,
                 // The operator sees drain times and the capacity math.
                 show_result: true,
-            });
+            }));
             self.record(ctx, &host, &task, &result, None);
         }
         report.passed

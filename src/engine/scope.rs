@@ -8,11 +8,11 @@
 use crate::template::Templar;
 use minijinja::value::{Enumerator, Object, Value};
 use minijinja::{Error, ErrorKind};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::cell::Cell;
 use std::sync::Arc;
 
-pub type Vars = Map<String, Json>;
+pub use crate::core::Vars;
 
 /// Nesting of lazy variable renders; past this, a variable refers to itself.
 const MAX_DEPTH: usize = 48;

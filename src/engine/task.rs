@@ -4,7 +4,7 @@
 use super::scope::{Scope, Vars};
 use super::{Engine, PlayCtx};
 use crate::connection::Connection;
-use crate::events::{Event, Sink};
+use crate::events::{Event, HostResult, Sink};
 use crate::modules::{self, ModuleContext, TaskResult, spec};
 use crate::playbook::{Action, Task};
 use crate::template::{Templar, TemplateError};
@@ -240,7 +240,7 @@ impl HostRun<'_> {
                 let r = TaskResult::failed(format!(
                     "'loop' needs a list, got {}: {}",
                     json_type(&other),
-                    modules::display_text(&other)
+                    crate::core::display_text(&other)
                 ));
                 self.emit(&r, None);
                 return r;
@@ -268,7 +268,7 @@ impl HostRun<'_> {
                     .templar
                     .render_str(label, &scope.clone().into_value())
                     .unwrap_or_else(|_| label.clone()),
-                None => modules::display_text(item),
+                None => crate::core::display_text(item),
             };
             self.emit(&result, Some(label));
             aggregate.changed |= result.changed;
@@ -466,7 +466,7 @@ impl HostRun<'_> {
     }
 
     fn emit(&self, result: &TaskResult, item: Option<String>) {
-        self.sink.emit(Event::HostResult {
+        self.sink.emit(Event::HostResult(HostResult {
             host: self.host.clone(),
             status: result.status(),
             item: if self.task.no_log {
@@ -478,7 +478,7 @@ impl HostRun<'_> {
             ignored: result.failed && self.task.ignore_errors,
             delegated_to: self.task.delegate_to.clone(),
             show_result: self.module == "debug",
-        });
+        }));
     }
 }
 

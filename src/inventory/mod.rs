@@ -22,12 +22,11 @@ pub use pattern::Selection;
 
 use crate::diag::{Diagnostic, Location};
 use indexmap::{IndexMap, IndexSet};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// A set of variables, as used everywhere in `rollout`.
-pub type Vars = Map<String, Value>;
+pub use crate::core::Vars;
 
 /// Names that mean the control machine itself when not in the inventory.
 pub const LOCALHOST_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];

@@ -1,7 +1,25 @@
 //! `assert`: every condition of `that` must hold.
 
-use super::{ModuleContext, TaskResult, Vars, display_text};
+use super::registry::{Module, ready};
+use super::spec::{Kind, ModuleSpec, aliases, p, required};
+use super::{ModuleContext, TaskResult, Vars};
+use crate::core::display_text;
 use serde_json::Value as Json;
+
+/// `assert`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "assert",
+        &[
+            required(p("that", Kind::Any)),
+            aliases(p("fail_msg", Kind::Any), &["msg"]),
+            p("success_msg", Kind::Any),
+            p("quiet", Kind::Bool),
+        ],
+    ),
+    |args, ctx| ready(run(args, ctx)),
+)
+.self_rendering(&["that"]);
 
 pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let conditions: Vec<String> = match args.get("that") {

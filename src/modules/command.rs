@@ -5,9 +5,37 @@
 //! shell (`{{ x }}` holding `; touch /tmp/pwned` is passed as one harmless
 //! argument). `shell` is the explicit opt-in to shell syntax.
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, Param, aliases, p};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
+
+/// `command` and `shell` take the same parameters.
+const COMMAND_PARAMS: &[Param] = &[
+    aliases(p("cmd", Kind::Str), &["_raw_params"]),
+    p("argv", Kind::List),
+    p("chdir", Kind::Str),
+    p("creates", Kind::Str),
+    p("removes", Kind::Str),
+    p("stdin", Kind::Str),
+    p("stdin_add_newline", Kind::Bool),
+    p("strip_empty_ends", Kind::Bool),
+    p("executable", Kind::Str),
+];
+
+/// `command`: what it accepts and how it runs.
+pub const COMMAND: Module = Module::new(
+    ModuleSpec::new("command", COMMAND_PARAMS).free_form("cmd"),
+    |args, ctx| Box::pin(run(args, ctx, false)),
+)
+.self_rendering(&["cmd"]);
+
+/// `shell`: what it accepts and how it runs.
+pub const SHELL: Module = Module::new(
+    ModuleSpec::new("shell", COMMAND_PARAMS).free_form("cmd"),
+    |args, ctx| Box::pin(run(args, ctx, true)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResult {
     let (line, cmd_field) = match build_line(args, ctx, shell) {
@@ -74,7 +102,7 @@ fn build_line(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> Result<(Stri
         return Ok((cmd.to_string(), Json::String(cmd.to_string())));
     }
     let argv: Vec<String> = match (args.get("argv"), arg_str(args, "cmd")) {
-        (Some(Json::Array(items)), None) => items.iter().map(super::display_text).collect(),
+        (Some(Json::Array(items)), None) => items.iter().map(crate::core::display_text).collect(),
         (Some(_), Some(_)) => return Err("give either 'cmd' or 'argv', not both".into()),
         (None, Some(cmd)) => split_words(cmd)?
             .into_iter()
@@ -121,7 +149,7 @@ pub(crate) fn prelude(args: &Vars, ctx: &ModuleContext<'_>) -> String {
         if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             prelude.push_str(&format!(
                 "export {name}={}; ",
-                shell_quote(&super::display_text(value))
+                shell_quote(&crate::core::display_text(value))
             ));
         }
     }

@@ -4,9 +4,30 @@
 //! then, only when something differs, one upload (atomic rename) or one
 //! in-place attribute change. [`deliver`] is shared with `template`.
 
+use super::registry::Module;
 use super::remote_file::{self, Attributes, FileKind, Probe, ProbeRequest, Upload};
+use super::spec::{ATTRS, Kind, ModuleSpec, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use std::path::{Path, PathBuf};
+
+/// `copy`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "copy",
+        &[
+            required(p("dest", Kind::Str)),
+            p("src", Kind::Str),
+            p("content", Kind::Any),
+            ATTRS[0],
+            ATTRS[1],
+            ATTRS[2],
+            p("backup", Kind::Bool),
+            p("force", Kind::Bool),
+            p("validate", Kind::Str),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let payload = match payload(args, ctx) {
@@ -33,7 +54,7 @@ fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> 
             "parameters are mutually exclusive: content|src",
         )),
         (None, Some(content)) => Ok(Payload {
-            bytes: super::display_text(content).into_bytes(),
+            bytes: crate::core::display_text(content).into_bytes(),
             origin: None,
             file_name: None,
             local_mode: None,

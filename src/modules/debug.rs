@@ -1,7 +1,23 @@
 //! `debug`: print a message or a variable.
 
-use super::{ModuleContext, TaskResult, Vars, arg_str, display_text};
+use super::registry::{Module, ready};
+use super::spec::{Kind, ModuleSpec, p};
+use super::{ModuleContext, TaskResult, Vars, arg_str};
+use crate::core::display_text;
 use serde_json::Value as Json;
+
+/// `debug`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "debug",
+        &[
+            p("msg", Kind::Any),
+            p("var", Kind::Str),
+            p("verbosity", Kind::Int),
+        ],
+    ),
+    |args, ctx| ready(run(args, ctx)),
+);
 
 pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let verbosity = args.get("verbosity").and_then(Json::as_u64).unwrap_or(0);

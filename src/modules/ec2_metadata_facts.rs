@@ -2,9 +2,20 @@
 //! read with IMDSv2 from the host's side (see [`crate::imds`]). The endpoint
 //! is the host var `imds_endpoint` (default `http://169.254.169.254`).
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, p};
 use super::{ModuleContext, TaskResult, Vars, host_var_str};
 use crate::imds::{DEFAULT_ENDPOINT, Imds};
 use serde_json::{Map, Value as Json};
+
+/// `ec2_metadata_facts`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "ec2_metadata_facts",
+        &[p("metadata_token_ttl_seconds", Kind::Int)],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 /// Bounds the crawl: real metadata trees hold a few dozen entries.
 const MAX_ENTRIES: usize = 500;

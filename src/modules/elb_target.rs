@@ -6,6 +6,8 @@
 //! `deregister_unused` is accepted for compatibility: an unused target is
 //! already not registered).
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
 use crate::traffic::elbv2::{DESCRIBE_BURST, DESCRIBE_GAP, Elbv2, Pace};
 use crate::traffic::wait::{self, PollSettings, Verdict};
@@ -13,6 +15,34 @@ use crate::traffic::{State, Target, TrafficManager};
 use serde_json::Value as Json;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// `elb_target`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "elb_target",
+        &[
+            p("target_group_arn", Kind::Str),
+            p("target_group_name", Kind::Str),
+            required(p("target_id", Kind::Str)),
+            p("target_port", Kind::Int),
+            required(choices(p("state", Kind::Str), &["present", "absent"])),
+            choices(
+                p("target_status", Kind::Str),
+                &[
+                    "initial",
+                    "healthy",
+                    "unhealthy",
+                    "unused",
+                    "draining",
+                    "unavailable",
+                ],
+            ),
+            p("target_status_timeout", Kind::Duration),
+            p("deregister_unused", Kind::Bool),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     match try_run(args, ctx).await {

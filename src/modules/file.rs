@@ -5,11 +5,35 @@
 //! stat go in a second exec. `recurse` on a directory needs one more, which
 //! compares a listing before and after, so it is idempotent too.
 
+use super::registry::Module;
 use super::remote_file::{self, Attributes, FileKind, Probe, ProbeRequest};
+use super::spec::{ATTRS, Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 use serde_json::json;
 use std::path::Path;
+
+/// `file`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "file",
+        &[
+            required(aliases(p("path", Kind::Str), &["dest", "name"])),
+            choices(
+                p("state", Kind::Str),
+                &["file", "directory", "touch", "absent", "link", "hard"],
+            ),
+            p("src", Kind::Str),
+            ATTRS[0],
+            ATTRS[1],
+            ATTRS[2],
+            p("recurse", Kind::Bool),
+            p("force", Kind::Bool),
+            p("follow", Kind::Bool),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     match try_run(args, ctx).await {

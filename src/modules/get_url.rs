@@ -6,12 +6,36 @@
 //! not match is never written.
 
 use super::copy::{self, Payload};
+use super::registry::Module;
 use super::remote_file::{self, ProbeRequest};
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str, display_text};
+use super::spec::{ATTRS, Kind, ModuleSpec, p, required};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use crate::core::display_text;
 use crate::http::{self, HttpRequest};
 use serde_json::Value as Json;
 use sha2::Digest;
 use std::time::Duration;
+
+/// `get_url`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "get_url",
+        &[
+            required(p("url", Kind::Str)),
+            required(p("dest", Kind::Str)),
+            ATTRS[0],
+            ATTRS[1],
+            ATTRS[2],
+            p("backup", Kind::Bool),
+            p("force", Kind::Bool),
+            p("checksum", Kind::Str),
+            p("headers", Kind::Map),
+            p("timeout", Kind::Duration),
+            p("validate_certs", Kind::Bool),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     match try_run(args, ctx).await {

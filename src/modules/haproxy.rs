@@ -4,11 +4,36 @@
 //! controller's. Without `backend`, every backend holding the server is
 //! changed.
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use crate::traffic::haproxy::{Address, check_answer, parse_stat, runtime_command};
 use crate::traffic::{State, Target, TrafficError};
 use serde_json::Value as Json;
 use std::time::Duration;
+
+/// `haproxy`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "haproxy",
+        &[
+            required(choices(
+                p("state", Kind::Str),
+                &["enabled", "disabled", "drain"],
+            )),
+            required(p("host", Kind::Str)),
+            p("backend", Kind::Str),
+            p("socket", Kind::Str),
+            p("drain", Kind::Bool),
+            p("wait", Kind::Bool),
+            p("wait_interval", Kind::Duration),
+            p("wait_retries", Kind::Int),
+            p("fail_on_not_found", Kind::Bool),
+            p("shutdown_sessions", Kind::Bool),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     match try_run(args, ctx).await {

@@ -5,9 +5,36 @@
 //! Ansible's rules, and written back atomically only when it changed (a
 //! second exec). Lines are bytes, so files in any encoding survive.
 
+use super::registry::Module;
 use super::remote_file::{self, FileKind, Probe, ProbeRequest, Upload};
+use super::spec::{ATTRS, Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use regex::bytes::{Captures, Regex};
+
+/// `lineinfile`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "lineinfile",
+        &[
+            required(aliases(p("path", Kind::Str), &["dest", "destfile", "name"])),
+            aliases(p("regexp", Kind::Str), &["regex"]),
+            p("search_string", Kind::Str),
+            aliases(p("line", Kind::Str), &["value"]),
+            choices(p("state", Kind::Str), &["present", "absent"]),
+            p("insertafter", Kind::Str),
+            p("insertbefore", Kind::Str),
+            p("firstmatch", Kind::Bool),
+            p("backrefs", Kind::Bool),
+            p("create", Kind::Bool),
+            p("backup", Kind::Bool),
+            p("validate", Kind::Str),
+            ATTRS[0],
+            ATTRS[1],
+            ATTRS[2],
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     match try_run(args, ctx).await {

@@ -1,5 +1,8 @@
 //! Modules: what each accepts ([`spec`]) and how each runs (one file each).
 //!
+//! Each module's file exports its row of the [`registry`] (its spec and its
+//! entry point); that one table serves lookup, validation and dispatch.
+//!
 //! A module gets its rendered arguments and a [`ModuleContext`] (the host's
 //! connection, the variable scope, check/diff mode) and returns a
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
@@ -19,6 +22,7 @@ pub mod mode;
 pub mod pause;
 pub mod raw;
 pub mod reboot;
+pub mod registry;
 pub mod remote_file;
 pub mod script;
 pub mod service;
@@ -29,11 +33,13 @@ pub mod template;
 pub mod uri;
 pub mod wait_for;
 
+pub use registry::{run, self_rendered_params};
+
 use crate::connection::Connection;
 use crate::template::Templar;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
-pub type Vars = Map<String, Json>;
+pub use crate::core::Vars;
 
 /// A module's outcome, shaped like Ansible's result dictionary so that
 /// `register` gives users the fields they expect (`rc`, `stdout`, `changed`…).
@@ -161,45 +167,6 @@ pub struct ModuleContext<'a> {
     pub base_dir: &'a std::path::Path,
 }
 
-/// Parameters a module renders itself rather than having the engine render
-/// them first (`command` splits its line into words before templating, so a
-/// templated value can never become several words or reach a shell).
-pub fn self_rendered_params(module: &str) -> &'static [&'static str] {
-    match module {
-        "command" | "script" => &["cmd"],
-        "assert" => &["that"],
-        _ => &[],
-    }
-}
-
-pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
-    match module {
-        "command" => command::run(args, ctx, false).await,
-        "shell" => command::run(args, ctx, true).await,
-        "debug" => debug::run(args, ctx),
-        "set_fact" => set_fact::run(args),
-        "assert" => assert::run(args, ctx),
-        "fail" => fail::run(args),
-        "pause" => pause::run(args, ctx).await,
-        "copy" => copy::run(args, ctx).await,
-        "template" => template::run(args, ctx).await,
-        "file" => file::run(args, ctx).await,
-        "lineinfile" => lineinfile::run(args, ctx).await,
-        "stat" => stat::run(args, ctx).await,
-        "raw" => raw::run(args, ctx).await,
-        "script" => script::run(args, ctx).await,
-        "service" | "systemd" | "systemd_service" => service::run(args, ctx).await,
-        "reboot" => reboot::run(args, ctx).await,
-        "ec2_metadata_facts" => ec2_metadata_facts::run(args, ctx).await,
-        "wait_for" => wait_for::run(args, ctx).await,
-        "uri" => uri::run(args, ctx).await,
-        "get_url" => get_url::run(args, ctx).await,
-        "haproxy" => haproxy::run(args, ctx).await,
-        "elb_target" => elb_target::run(args, ctx).await,
-        other => TaskResult::failed(format!("module '{other}' is not implemented")),
-    }
-}
-
 /// A host variable rendered as text (`imds_endpoint`), if it is set.
 pub fn host_var_str(ctx: &ModuleContext<'_>, name: &str) -> Option<String> {
     let value = ctx.scope.get_attr(name).ok()?;
@@ -216,12 +183,4 @@ pub fn arg_str<'a>(args: &'a Vars, key: &str) -> Option<&'a str> {
 
 pub fn arg_bool(args: &Vars, key: &str, default: bool) -> bool {
     args.get(key).and_then(Json::as_bool).unwrap_or(default)
-}
-
-/// Turns any JSON value into the text a user expects to see (strings bare).
-pub fn display_text(value: &Json) -> String {
-    match value {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }

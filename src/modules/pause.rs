@@ -1,9 +1,25 @@
 //! `pause`: wait a while, or for the operator to press Enter.
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, p};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
 use serde_json::Value as Json;
 use std::io::IsTerminal;
 use std::time::Duration;
+
+/// `pause`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "pause",
+        &[
+            p("seconds", Kind::Duration),
+            p("minutes", Kind::Duration),
+            p("prompt", Kind::Str),
+            p("echo", Kind::Bool),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let seconds = args.get("seconds").and_then(Json::as_f64).unwrap_or(0.0)

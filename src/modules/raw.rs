@@ -2,9 +2,24 @@
 //! `chdir`, no environment — for hosts that have nothing but a shell.
 
 use super::command::run_line;
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, aliases, p};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
+
+/// `raw`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "raw",
+        &[
+            aliases(p("cmd", Kind::Str), &["_raw_params"]),
+            p("executable", Kind::Str),
+        ],
+    )
+    .free_form("cmd"),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let Some(text) = arg_str(args, "cmd") else {

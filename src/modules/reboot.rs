@@ -5,11 +5,32 @@
 //! works, the boot id has changed and `test_command` succeeds — all within
 //! `reboot_timeout`. Timing uses tokio's clock so tests can pause it.
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, p};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::{Connection, shell_quote};
+use crate::connection::Connection;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
 use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};
+
+/// `reboot`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "reboot",
+        &[
+            p("reboot_timeout", Kind::Duration),
+            p("connect_timeout", Kind::Duration),
+            p("pre_reboot_delay", Kind::Duration),
+            p("post_reboot_delay", Kind::Duration),
+            p("test_command", Kind::Str),
+            p("msg", Kind::Str),
+            p("reboot_command", Kind::Str),
+            p("boot_time_command", Kind::Str),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 const DEFAULT_BOOT_ID: &str = "cat /proc/sys/kernel/random/boot_id";
 const DEFAULT_MSG: &str = "Reboot initiated by rollout";

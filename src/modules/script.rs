@@ -6,10 +6,29 @@
 //! is quoted, as with `command`.
 
 use super::command::{creates_removes, prelude, run_line, split_words};
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, aliases, p};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::shell_quote;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
+
+/// `script`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "script",
+        &[
+            aliases(p("cmd", Kind::Str), &["_raw_params"]),
+            p("chdir", Kind::Str),
+            p("creates", Kind::Str),
+            p("removes", Kind::Str),
+            p("executable", Kind::Str),
+        ],
+    )
+    .free_form("cmd"),
+    |args, ctx| Box::pin(run(args, ctx)),
+)
+.self_rendering(&["cmd"]);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let Some(cmd) = arg_str(args, "cmd") else {

@@ -6,9 +6,48 @@
 //! service's current state, so `started`/`stopped` change nothing when the
 //! service is already so.
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::{ExecOutput, shell_quote};
+use crate::connection::ExecOutput;
+use crate::core::shell_quote;
 use serde_json::Value as Json;
+
+/// `service`: what it accepts and how it runs.
+pub const SERVICE: Module = Module::new(
+    ModuleSpec::new(
+        "service",
+        &[
+            required(aliases(p("name", Kind::Str), &["service", "unit"])),
+            choices(
+                p("state", Kind::Str),
+                &["started", "stopped", "restarted", "reloaded"],
+            ),
+            p("enabled", Kind::Bool),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
+
+/// `systemd`: what it accepts and how it runs.
+pub const SYSTEMD: Module = Module::new(
+    ModuleSpec::new(
+        "systemd",
+        &[
+            aliases(p("name", Kind::Str), &["service", "unit"]),
+            choices(
+                p("state", Kind::Str),
+                &["started", "stopped", "restarted", "reloaded"],
+            ),
+            p("enabled", Kind::Bool),
+            aliases(p("daemon_reload", Kind::Bool), &["daemon-reload"]),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
+
+/// `systemd_service` is `systemd` under its newer name.
+pub const SYSTEMD_SERVICE: Module = SYSTEMD.named("systemd_service");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Manager {

@@ -3,7 +3,14 @@
 //! The playbook loader checks literal arguments against these specs so that a
 //! typo or a wrong type stops the run before any task executes; templated
 //! arguments are checked again by [`validate`] once rendered.
+//!
+//! Each module's spec lives in its own file, in its row of the
+//! [`registry`]; this file owns the vocabulary those rows are written in
+//! ([`p`], [`required`], [`aliases`], [`choices`], [`ATTRS`]), the lookup by
+//! name and the validation.
 
+use super::registry;
+use crate::core::{parse_bool, parse_duration};
 use serde_json::{Map, Value as Json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +48,7 @@ pub struct Param {
     pub choices: &'static [&'static str],
 }
 
-const fn p(name: &'static str, kind: Kind) -> Param {
+pub const fn p(name: &'static str, kind: Kind) -> Param {
     Param {
         name,
         kind,
@@ -51,17 +58,17 @@ const fn p(name: &'static str, kind: Kind) -> Param {
     }
 }
 
-const fn required(mut param: Param) -> Param {
+pub const fn required(mut param: Param) -> Param {
     param.required = true;
     param
 }
 
-const fn aliases(mut param: Param, names: &'static [&'static str]) -> Param {
+pub const fn aliases(mut param: Param, names: &'static [&'static str]) -> Param {
     param.aliases = names;
     param
 }
 
-const fn choices(mut param: Param, names: &'static [&'static str]) -> Param {
+pub const fn choices(mut param: Param, names: &'static [&'static str]) -> Param {
     param.choices = names;
     param
 }
@@ -83,370 +90,64 @@ pub struct ModuleSpec {
     pub open_params: bool,
 }
 
+impl ModuleSpec {
+    /// A module with these parameters and no free-form text.
+    pub const fn new(name: &'static str, params: &'static [Param]) -> Self {
+        ModuleSpec {
+            name,
+            free_form: FreeForm::No,
+            params,
+            open_params: false,
+        }
+    }
+
+    /// Free-form text (`command: ls -l`) is stored as `param`.
+    pub const fn free_form(mut self, param: &'static str) -> Self {
+        self.free_form = FreeForm::Into(param);
+        self
+    }
+
+    /// Any variable name is a parameter too.
+    pub const fn open(mut self) -> Self {
+        self.open_params = true;
+        self
+    }
+}
+
 use Kind::*;
 
-const COMMAND_PARAMS: &[Param] = &[
-    aliases(p("cmd", Str), &["_raw_params"]),
-    p("argv", List),
-    p("chdir", Str),
-    p("creates", Str),
-    p("removes", Str),
-    p("stdin", Str),
-    p("stdin_add_newline", Bool),
-    p("strip_empty_ends", Bool),
-    p("executable", Str),
-];
-
 /// `mode`, `owner`, `group`: shared by the modules that manage files.
-const ATTRS: [Param; 3] = [p("mode", Str), p("owner", Str), p("group", Str)];
+pub const ATTRS: [Param; 3] = [p("mode", Str), p("owner", Str), p("group", Str)];
 
-const COPY_PARAMS: &[Param] = &[
-    required(p("dest", Str)),
-    p("src", Str),
-    p("content", Any),
-    ATTRS[0],
-    ATTRS[1],
-    ATTRS[2],
-    p("backup", Bool),
-    p("force", Bool),
-    p("validate", Str),
+/// Every `meta:` action rollout accepts; the playbook's `MetaAction` parses
+/// each of them.
+pub const META_ACTIONS: [&str; 8] = [
+    "flush_handlers",
+    "noop",
+    "end_play",
+    "end_host",
+    "end_batch",
+    "clear_host_errors",
+    "refresh_inventory",
+    "reset_connection",
 ];
 
-const TEMPLATE_PARAMS: &[Param] = &[
-    required(p("src", Str)),
-    required(p("dest", Str)),
-    ATTRS[0],
-    ATTRS[1],
-    ATTRS[2],
-    p("backup", Bool),
-    p("force", Bool),
-    p("validate", Str),
-];
-
-const FILE_PARAMS: &[Param] = &[
-    required(aliases(p("path", Str), &["dest", "name"])),
-    choices(
-        p("state", Str),
-        &["file", "directory", "touch", "absent", "link", "hard"],
-    ),
-    p("src", Str),
-    ATTRS[0],
-    ATTRS[1],
-    ATTRS[2],
-    p("recurse", Bool),
-    p("force", Bool),
-    p("follow", Bool),
-];
-
-const LINEINFILE_PARAMS: &[Param] = &[
-    required(aliases(p("path", Str), &["dest", "destfile", "name"])),
-    aliases(p("regexp", Str), &["regex"]),
-    p("search_string", Str),
-    aliases(p("line", Str), &["value"]),
-    choices(p("state", Str), &["present", "absent"]),
-    p("insertafter", Str),
-    p("insertbefore", Str),
-    p("firstmatch", Bool),
-    p("backrefs", Bool),
-    p("create", Bool),
-    p("backup", Bool),
-    p("validate", Str),
-    ATTRS[0],
-    ATTRS[1],
-    ATTRS[2],
-];
-
-const STAT_PARAMS: &[Param] = &[
-    required(aliases(p("path", Str), &["dest", "name"])),
-    p("get_checksum", Bool),
-    choices(p("checksum_algorithm", Str), &["sha1"]),
-    p("follow", Bool),
-    p("get_mime", Bool),
-    p("get_attributes", Bool),
-];
-
-const SERVICE_PARAMS: &[Param] = &[
-    required(aliases(p("name", Str), &["service", "unit"])),
-    choices(
-        p("state", Str),
-        &["started", "stopped", "restarted", "reloaded"],
-    ),
-    p("enabled", Bool),
-];
-
-const SYSTEMD_PARAMS: &[Param] = &[
-    aliases(p("name", Str), &["service", "unit"]),
-    choices(
-        p("state", Str),
-        &["started", "stopped", "restarted", "reloaded"],
-    ),
-    p("enabled", Bool),
-    aliases(p("daemon_reload", Bool), &["daemon-reload"]),
-];
-
-const REBOOT_PARAMS: &[Param] = &[
-    p("reboot_timeout", Duration),
-    p("connect_timeout", Duration),
-    p("pre_reboot_delay", Duration),
-    p("post_reboot_delay", Duration),
-    p("test_command", Str),
-    p("msg", Str),
-    p("reboot_command", Str),
-    p("boot_time_command", Str),
-];
-
-pub static MODULES: &[ModuleSpec] = &[
-    ModuleSpec {
-        name: "raw",
-        free_form: FreeForm::Into("cmd"),
-        params: &[
-            aliases(p("cmd", Str), &["_raw_params"]),
-            p("executable", Str),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "script",
-        free_form: FreeForm::Into("cmd"),
-        params: &[
-            aliases(p("cmd", Str), &["_raw_params"]),
-            p("chdir", Str),
-            p("creates", Str),
-            p("removes", Str),
-            p("executable", Str),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "service",
-        free_form: FreeForm::No,
-        params: SERVICE_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "systemd",
-        free_form: FreeForm::No,
-        params: SYSTEMD_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "systemd_service",
-        free_form: FreeForm::No,
-        params: SYSTEMD_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "reboot",
-        free_form: FreeForm::No,
-        params: REBOOT_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "ec2_metadata_facts",
-        free_form: FreeForm::No,
-        params: &[p("metadata_token_ttl_seconds", Int)],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "wait_for",
-        free_form: FreeForm::No,
-        params: &[
-            p("host", Str),
-            p("port", Int),
-            aliases(p("path", Str), &["dest"]),
-            p("search_regex", Str),
-            choices(
-                p("state", Str),
-                &["started", "stopped", "present", "absent", "drained"],
-            ),
-            p("timeout", Duration),
-            p("delay", Duration),
-            p("sleep", Duration),
-            p("connect_timeout", Duration),
-            p("active_connection_states", List),
-            p("exclude_hosts", List),
-            p("msg", Str),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "uri",
-        free_form: FreeForm::No,
-        params: &[
-            required(p("url", Str)),
-            p("method", Str),
-            p("headers", Map),
-            p("body", Any),
-            choices(p("body_format", Str), &["raw", "json", "form-urlencoded"]),
-            p("status_code", Any),
-            p("return_content", Bool),
-            p("timeout", Duration),
-            p("follow_redirects", Any),
-            p("unix_socket", Str),
-            aliases(p("url_username", Str), &["user"]),
-            aliases(p("url_password", Str), &["password"]),
-            p("force_basic_auth", Bool),
-            p("validate_certs", Bool),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "get_url",
-        free_form: FreeForm::No,
-        params: &[
-            required(p("url", Str)),
-            required(p("dest", Str)),
-            ATTRS[0],
-            ATTRS[1],
-            ATTRS[2],
-            p("backup", Bool),
-            p("force", Bool),
-            p("checksum", Str),
-            p("headers", Map),
-            p("timeout", Duration),
-            p("validate_certs", Bool),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "haproxy",
-        free_form: FreeForm::No,
-        params: &[
-            required(choices(p("state", Str), &["enabled", "disabled", "drain"])),
-            required(p("host", Str)),
-            p("backend", Str),
-            p("socket", Str),
-            p("drain", Bool),
-            p("wait", Bool),
-            p("wait_interval", Duration),
-            p("wait_retries", Int),
-            p("fail_on_not_found", Bool),
-            p("shutdown_sessions", Bool),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "elb_target",
-        free_form: FreeForm::No,
-        params: &[
-            p("target_group_arn", Str),
-            p("target_group_name", Str),
-            required(p("target_id", Str)),
-            p("target_port", Int),
-            required(choices(p("state", Str), &["present", "absent"])),
-            choices(
-                p("target_status", Str),
-                &[
-                    "initial",
-                    "healthy",
-                    "unhealthy",
-                    "unused",
-                    "draining",
-                    "unavailable",
-                ],
-            ),
-            p("target_status_timeout", Duration),
-            p("deregister_unused", Bool),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "copy",
-        free_form: FreeForm::No,
-        params: COPY_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "template",
-        free_form: FreeForm::No,
-        params: TEMPLATE_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "file",
-        free_form: FreeForm::No,
-        params: FILE_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "lineinfile",
-        free_form: FreeForm::No,
-        params: LINEINFILE_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "stat",
-        free_form: FreeForm::No,
-        params: STAT_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "command",
-        free_form: FreeForm::Into("cmd"),
-        params: COMMAND_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "shell",
-        free_form: FreeForm::Into("cmd"),
-        params: COMMAND_PARAMS,
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "debug",
-        free_form: FreeForm::No,
-        params: &[p("msg", Any), p("var", Str), p("verbosity", Int)],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "set_fact",
-        free_form: FreeForm::No,
-        params: &[p("cacheable", Bool)],
-        open_params: true,
-    },
-    ModuleSpec {
-        name: "assert",
-        free_form: FreeForm::No,
-        params: &[
-            required(p("that", Any)),
-            aliases(p("fail_msg", Any), &["msg"]),
-            p("success_msg", Any),
-            p("quiet", Bool),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "fail",
-        free_form: FreeForm::No,
-        params: &[p("msg", Any)],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "pause",
-        free_form: FreeForm::No,
-        params: &[
-            p("seconds", Duration),
-            p("minutes", Duration),
-            p("prompt", Str),
-            p("echo", Bool),
-        ],
-        open_params: false,
-    },
-    ModuleSpec {
-        name: "meta",
-        free_form: FreeForm::Into("action"),
-        params: &[required(choices(
-            p("action", Str),
-            &crate::playbook::MetaAction::NAMES,
-        ))],
-        open_params: false,
-    },
-];
+/// `meta`: not a module the registry runs, but a directive the loader turns
+/// into a `playbook::MetaAction` for the engine; its arguments are checked
+/// like a module's.
+pub static META: ModuleSpec = ModuleSpec::new(
+    "meta",
+    &[required(choices(p("action", Str), &META_ACTIONS))],
+)
+.free_form("action");
 
 /// Finds a module by its short or fully qualified name (`ansible.builtin.x`).
 pub fn lookup(name: &str) -> Option<&'static ModuleSpec> {
     let short = canonical_name(name);
-    MODULES.iter().find(|m| m.name == short)
+    match registry::find(short) {
+        Some(module) => Some(&module.spec),
+        None => (short == META.name).then_some(&META),
+    }
 }
 
 /// `ansible.builtin.command` and `ansible.legacy.command` are `command`.
@@ -466,8 +167,12 @@ pub fn canonical_name(name: &str) -> &str {
     name
 }
 
+/// Every module name, then `meta`.
 pub fn module_names() -> impl Iterator<Item = &'static str> {
-    MODULES.iter().map(|m| m.name)
+    registry::MODULES
+        .iter()
+        .map(|m| m.spec.name)
+        .chain([META.name])
 }
 
 impl ModuleSpec {
@@ -619,41 +324,6 @@ fn describe_json(value: &Json) -> String {
     }
 }
 
-/// Ansible's boolean strings.
-pub fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" | "y" | "t" => Some(true),
-        "no" | "false" | "off" | "0" | "n" | "f" | "" => Some(false),
-        _ => None,
-    }
-}
-
-/// Seconds from `90`, `90s`, `5m`, `1h`, `1.5`, `1m30s`.
-pub fn parse_duration(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if let Ok(secs) = s.parse::<f64>() {
-        return (secs >= 0.0).then_some(secs);
-    }
-    let mut total = 0.0;
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1.0,
-            'm' => 60.0,
-            'h' => 3600.0,
-            'd' => 86400.0,
-            _ => return None,
-        };
-        total += number.parse::<f64>().ok()? * unit;
-        number.clear();
-    }
-    number.is_empty().then_some(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,14 +388,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.help.as_deref(), Some("did you mean 'flush_handlers'?"));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90"), Some(90.0));
-        assert_eq!(parse_duration("5m"), Some(300.0));
-        assert_eq!(parse_duration("1h2m3s"), Some(3723.0));
-        assert_eq!(parse_duration("5x"), None);
-        assert_eq!(parse_duration("-3"), None);
     }
 }

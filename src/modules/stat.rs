@@ -1,9 +1,27 @@
 //! `stat`: describe a path on the host in one round trip, with Ansible's
 //! `stat` dictionary (`exists`, `isdir`, `mode`, `pw_name`, `checksum`...).
 
+use super::registry::Module;
 use super::remote_file::{self, FileKind, Probe, ProbeRequest};
+use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use serde_json::{Map, Value as Json, json};
+
+/// `stat`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "stat",
+        &[
+            required(aliases(p("path", Kind::Str), &["dest", "name"])),
+            p("get_checksum", Kind::Bool),
+            choices(p("checksum_algorithm", Kind::Str), &["sha1"]),
+            p("follow", Kind::Bool),
+            p("get_mime", Kind::Bool),
+            p("get_attributes", Kind::Bool),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let Some(path) = arg_str(args, "path") else {

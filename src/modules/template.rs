@@ -6,9 +6,29 @@
 //! so a template error names the file and nothing reaches the host.
 
 use super::copy::{self, Payload};
+use super::registry::Module;
+use super::spec::{ATTRS, Kind, ModuleSpec, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
 use minijinja::Value;
 use std::path::Path;
+
+/// `template`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "template",
+        &[
+            required(p("src", Kind::Str)),
+            required(p("dest", Kind::Str)),
+            ATTRS[0],
+            ATTRS[1],
+            ATTRS[2],
+            p("backup", Kind::Bool),
+            p("force", Kind::Bool),
+            p("validate", Kind::Str),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     match render(args, ctx) {

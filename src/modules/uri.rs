@@ -4,11 +4,41 @@
 //! shape: `status`, `content`, `json`, and each response header as a
 //! lowercase key (`content_type`).
 
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str, display_text};
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use crate::core::display_text;
 use crate::http::{self, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use serde_json::{Map, Value as Json};
 use std::time::Duration;
+
+/// `uri`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "uri",
+        &[
+            required(p("url", Kind::Str)),
+            p("method", Kind::Str),
+            p("headers", Kind::Map),
+            p("body", Kind::Any),
+            choices(
+                p("body_format", Kind::Str),
+                &["raw", "json", "form-urlencoded"],
+            ),
+            p("status_code", Kind::Any),
+            p("return_content", Kind::Bool),
+            p("timeout", Kind::Duration),
+            p("follow_redirects", Kind::Any),
+            p("unix_socket", Kind::Str),
+            aliases(p("url_username", Kind::Str), &["user"]),
+            aliases(p("url_password", Kind::Str), &["password"]),
+            p("force_basic_auth", Kind::Bool),
+            p("validate_certs", Kind::Bool),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let request = match build(args) {

@@ -4,13 +4,41 @@
 //! connections and files through commands on the host. Waits use tokio's
 //! clock so tests can pause it.
 
+use super::registry::Module;
+use super::spec::{Kind, ModuleSpec, aliases, choices, p};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
-use crate::connection::{Connection, ConnectionError, shell_quote};
+use crate::connection::{Connection, ConnectionError};
+use crate::core::shell_quote;
 use regex::Regex;
 use serde_json::Value as Json;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::{Instant, sleep, timeout};
+
+/// `wait_for`: what it accepts and how it runs.
+pub const MODULE: Module = Module::new(
+    ModuleSpec::new(
+        "wait_for",
+        &[
+            p("host", Kind::Str),
+            p("port", Kind::Int),
+            aliases(p("path", Kind::Str), &["dest"]),
+            p("search_regex", Kind::Str),
+            choices(
+                p("state", Kind::Str),
+                &["started", "stopped", "present", "absent", "drained"],
+            ),
+            p("timeout", Kind::Duration),
+            p("delay", Kind::Duration),
+            p("sleep", Kind::Duration),
+            p("connect_timeout", Kind::Duration),
+            p("active_connection_states", Kind::List),
+            p("exclude_hosts", Kind::List),
+            p("msg", Kind::Str),
+        ],
+    ),
+    |args, ctx| Box::pin(run(args, ctx)),
+);
 
 /// Ansible's default set for `drained`: every state of a live connection.
 const ACTIVE_STATES: &[&str] = &[
@@ -55,7 +83,7 @@ fn strings(args: &Vars, key: &str) -> Option<Vec<String>> {
     args.get(key).and_then(Json::as_array).map(|items| {
         items
             .iter()
-            .map(super::display_text)
+            .map(crate::core::display_text)
             .collect::<Vec<String>>()
     })
 }

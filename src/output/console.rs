@@ -1,7 +1,7 @@
 //! ansible-playbook's console format: `PLAY [...]`, `TASK [...]`, one status
 //! line per host, and the `PLAY RECAP`.
 
-use crate::events::{Event, EventSink, HostStats, Status};
+use crate::events::{Event, EventSink, HostResult, HostStats, Status};
 use serde_json::Value as Json;
 use std::io::Write;
 use std::sync::Mutex;
@@ -145,23 +145,7 @@ impl<W: Write + Send> Console<W> {
                 s
             }
             Event::Included { host, file } => format!("included: {file} for {host}"),
-            Event::HostResult {
-                host,
-                status,
-                item,
-                result,
-                ignored,
-                delegated_to,
-                show_result,
-            } => self.host_line(
-                host,
-                *status,
-                item.as_deref(),
-                result,
-                *ignored,
-                delegated_to.as_deref(),
-                *show_result,
-            ),
+            Event::HostResult(r) => self.host_line(r),
             Event::Retrying {
                 host,
                 task,
@@ -207,28 +191,10 @@ impl<W: Write + Send> Console<W> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn host_line(
-        &self,
-        host: &str,
-        status: Status,
-        item: Option<&str>,
-        result: &Json,
-        ignored: bool,
-        delegated_to: Option<&str>,
-        show_result: bool,
-    ) -> String {
-        let line = self.status_line(
-            host,
-            status,
-            item,
-            result,
-            ignored,
-            delegated_to,
-            show_result,
-        );
-        match result.get("diff") {
-            Some(diff) if self.diff && !matches!(status, Status::Skipped) => {
+    fn host_line(&self, r: &HostResult) -> String {
+        let line = self.status_line(r);
+        match r.result.get("diff") {
+            Some(diff) if self.diff && !matches!(r.status, Status::Skipped) => {
                 let text = render_diff(diff);
                 if text.is_empty() {
                     line
@@ -240,31 +206,26 @@ impl<W: Write + Send> Console<W> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn status_line(
-        &self,
-        host: &str,
-        status: Status,
-        item: Option<&str>,
-        result: &Json,
-        ignored: bool,
-        delegated_to: Option<&str>,
-        show_result: bool,
-    ) -> String {
-        let target = match delegated_to {
+    fn status_line(&self, r: &HostResult) -> String {
+        let host = &r.host;
+        let target = match &r.delegated_to {
             Some(d) => format!("[{host} -> {d}]"),
             None => format!("[{host}]"),
         };
-        let item = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
-        let shown = shown(result);
-        match status {
+        let item = r
+            .item
+            .as_ref()
+            .map(|i| format!(" => (item={i})"))
+            .unwrap_or_default();
+        let shown = shown(&r.result);
+        match r.status {
             Status::Failed => {
                 let mut s = format!(
                     "{}: {target}{item}: FAILED! => {}",
                     if item.is_empty() { "fatal" } else { "failed" },
                     compact(&shown)
                 );
-                if ignored {
+                if r.ignored {
                     s.push_str("\n...ignoring");
                 }
                 s
@@ -272,12 +233,12 @@ impl<W: Write + Send> Console<W> {
             Status::Unreachable => format!("fatal: {target}: UNREACHABLE! => {}", compact(&shown)),
             Status::Skipped if self.verbosity == 0 => format!("skipping: {target}{item}"),
             _ => {
-                let word = match status {
+                let word = match r.status {
                     Status::Changed => "changed",
                     Status::Skipped => "skipping",
                     _ => "ok",
                 };
-                if show_result && !matches!(status, Status::Skipped) {
+                if r.show_result && !matches!(r.status, Status::Skipped) {
                     let mut body = shown;
                     if let Json::Object(map) = &mut body {
                         map.remove("changed");
@@ -311,6 +272,19 @@ impl<W: Write + Send> EventSink for Console<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A result for host `h`, not a loop item, not delegated.
+    fn on_h(status: Status, result: Json, ignored: bool) -> HostResult {
+        HostResult {
+            host: "h".into(),
+            status,
+            item: None,
+            result,
+            ignored,
+            delegated_to: None,
+            show_result: false,
+        }
+    }
 
     #[test]
     fn banner_is_eighty_wide() {
@@ -348,15 +322,7 @@ mod tests {
             ""
         );
         let c = Console::new(Vec::new(), 0).with_diff(true);
-        let line = c.host_line(
-            "h",
-            Status::Changed,
-            None,
-            &serde_json::json!({"changed": true, "diff": [{"before": {"state": "absent"}, "after": {"state": "directory"}}]}),
-            false,
-            None,
-            false,
-        );
+        let line = c.host_line(&on_h(Status::Changed, serde_json::json!({"changed": true, "diff": [{"before": {"state": "absent"}, "after": {"state": "directory"}}]}), false));
         assert!(
             line.starts_with("changed: [h]\n--- before\n+++ after\n@@"),
             "{line}"
@@ -365,30 +331,22 @@ mod tests {
             line.contains("-  \"state\": \"absent\"\n+  \"state\": \"directory\""),
             "{line}"
         );
-        let plain = Console::new(Vec::new(), 0).host_line(
-            "h",
+        let plain = Console::new(Vec::new(), 0).host_line(&on_h(
             Status::Changed,
-            None,
-            &serde_json::json!({"changed": true, "diff": {"before": "a", "after": "b"}}),
+            serde_json::json!({"changed": true, "diff": {"before": "a", "after": "b"}}),
             false,
-            None,
-            false,
-        );
+        ));
         assert_eq!(plain, "changed: [h]");
     }
 
     #[test]
     fn failure_line_shows_result() {
         let c = Console::new(Vec::new(), 0);
-        let line = c.host_line(
-            "h",
+        let line = c.host_line(&on_h(
             Status::Failed,
-            None,
-            &serde_json::json!({"msg": "boom", "failed": true}),
+            serde_json::json!({"msg": "boom", "failed": true}),
             true,
-            None,
-            false,
-        );
+        ));
         assert!(line.starts_with("fatal: [h]: FAILED! => {"), "{line}");
         assert!(
             line.contains("\"msg\":\"boom\"") && line.ends_with("...ignoring"),

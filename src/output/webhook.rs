@@ -5,7 +5,7 @@
 //! rollout, and the run waits a bounded time at the end for the last posts.
 
 use crate::connection::local::LocalConnection;
-use crate::events::{Event, EventSink, Status};
+use crate::events::{Event, EventSink, HostResult, Status};
 use crate::http::{self, HttpRequest};
 use serde_json::{Value as Json, json};
 use std::sync::Mutex;
@@ -57,13 +57,13 @@ impl Webhook {
             Event::PlayStart { name, hosts } => Some(json!({
                 "event": "rollout_started", "play": name, "hosts": hosts,
             })),
-            Event::HostResult {
+            Event::HostResult(HostResult {
                 host,
                 status,
                 result,
                 ignored: false,
                 ..
-            } if matches!(status, Status::Failed | Status::Unreachable) => Some(json!({
+            }) if matches!(status, Status::Failed | Status::Unreachable) => Some(json!({
                 "event": "host_failed", "host": host,
                 "unreachable": *status == Status::Unreachable,
                 "msg": result.get("msg").cloned().unwrap_or(Json::Null),

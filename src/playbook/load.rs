@@ -803,7 +803,7 @@ fn identifier(src: Src, node: &Node) -> Result<String, Diagnostic> {
 fn boolean(src: Src, node: &Node) -> Result<bool, Diagnostic> {
     match &node.value {
         Value::Bool(b) => Ok(*b),
-        Value::Str(s) => spec::parse_bool(s).ok_or_else(|| {
+        Value::Str(s) => crate::core::parse_bool(s).ok_or_else(|| {
             src.err(
                 node,
                 format!("expected a boolean (true/false), found '{s}'"),
@@ -837,7 +837,7 @@ fn seconds(src: Src, node: &Node) -> Result<f64, Diagnostic> {
     let parsed = match &node.value {
         Value::Int(i) if *i >= 0 => Some(*i as f64),
         Value::Float(f) if *f >= 0.0 => Some(*f),
-        Value::Str(s) => spec::parse_duration(s),
+        Value::Str(s) => crate::core::parse_duration(s),
         _ => None,
     };
     parsed.ok_or_else(|| {

@@ -6,9 +6,9 @@
 
 use crate::diag::Location;
 use crate::plan::{HostOrder, SerialStep};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
-pub type Vars = Map<String, Json>;
+pub use crate::core::Vars;
 
 #[derive(Debug, Clone)]
 pub struct Playbook {
@@ -147,17 +147,8 @@ pub enum MetaAction {
 }
 
 impl MetaAction {
-    /// Every `meta:` action rollout accepts.
-    pub const NAMES: [&'static str; 8] = [
-        "flush_handlers",
-        "noop",
-        "end_play",
-        "end_host",
-        "end_batch",
-        "clear_host_errors",
-        "refresh_inventory",
-        "reset_connection",
-    ];
+    /// Every `meta:` action rollout accepts: the meta spec owns the list.
+    pub const NAMES: [&'static str; 8] = crate::modules::spec::META_ACTIONS;
 
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
@@ -292,5 +283,12 @@ mod tests {
         assert!(untagged.selected_by(&s(&["untagged"]), &[]));
         assert!(!deploy.selected_by(&[], &s(&["deploy"])));
         assert!(deploy.selected_by(&s(&["tagged"]), &[]));
+    }
+
+    #[test]
+    fn every_meta_action_the_spec_accepts_parses() {
+        for name in MetaAction::NAMES {
+            assert!(MetaAction::parse(name).is_some(), "{name}");
+        }
     }
 }

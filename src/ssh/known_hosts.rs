@@ -232,7 +232,7 @@ pub fn hash_host_name(name: &str, salt: &[u8]) -> String {
 }
 
 fn shell_word(word: &str) -> String {
-    crate::connection::shell_quote(word)
+    crate::core::shell_quote(word)
 }
 
 #[cfg(test)]

@@ -9,14 +9,13 @@
 //! - [`pool`]: one connection per host (and per jump host), with retries,
 //!   over a TCP stream that acknowledges at once (`quickack`).
 //! - [`forward`]: TCP / unix sockets from the host (HTTP over them: [`crate::http`]).
-//! - [`become`]: sudo wrapping.
+//! - sudo wrapping is not here: `connection::become` wraps any connection.
 //!
 //! Wiring: build one [`SshPool`] per run from [`SshOptions`], then
 //! `pool.lazy(host, vars)` gives an `Arc<dyn Connection>`; `pool.connect`
 //! gives the [`SshConnection`] for forwarding.
 
 pub mod auth;
-pub mod r#become;
 pub mod client;
 pub mod config;
 pub mod forward;
@@ -26,7 +25,6 @@ mod quickack;
 mod shell;
 pub mod target;
 
-pub use r#become::{become_stdin, wrap_become};
 pub use client::SshConnection;
 pub use forward::{SshStream, open_tcp, open_unix};
 pub use known_hosts::HostKeyPolicy;

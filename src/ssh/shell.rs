@@ -6,7 +6,8 @@
 //! /dev/null, so `exit`, `cd` or a syntax error cannot disturb the shell.
 //! Commands with stdin use a channel of their own instead.
 
-use crate::connection::{ExecOutput, shell_quote};
+use crate::connection::ExecOutput;
+use crate::core::shell_quote;
 use russh::client::{Handle, Msg};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use std::hash::{BuildHasher, Hasher};

@@ -5,7 +5,8 @@
 //! `boolean`, `in` and the comparisons.
 
 use super::filters::compile_regex;
-use super::{invalid, list_of, parse_bool_word, require_defined, text};
+use super::{invalid, list_of, require_defined, text};
+use crate::core::parse_bool;
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, State};
 use regex::Regex;
@@ -66,7 +67,7 @@ fn truthy(value: &Value, kwargs: Kwargs) -> Result<bool, Error> {
     kwargs.assert_all_used()?;
     require_defined(value)?;
     Ok(match value.as_str() {
-        Some(s) if convert => parse_bool_word(s).unwrap_or(false),
+        Some(s) if convert => parse_bool(s).unwrap_or(false),
         _ => value.is_true(),
     })
 }
@@ -149,7 +150,7 @@ fn result_flag(result: &Value, key: &str, test: &str) -> Result<bool, Error> {
     }
     let flag = result.get_attr(key)?;
     Ok(match flag.as_str() {
-        Some(s) => parse_bool_word(s).unwrap_or(false),
+        Some(s) => parse_bool(s).unwrap_or(false),
         None => flag.is_true(),
     })
 }

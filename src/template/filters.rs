@@ -5,7 +5,8 @@
 //! because Ansible's versions differ: `"yes" | bool` is true and
 //! `"abc" | int` is 0 instead of an error.
 
-use super::{entries, invalid, list_of, parse_bool_word, require_defined, text};
+use super::{entries, invalid, list_of, require_defined, text};
+use crate::core::parse_bool;
 use base64::Engine as _;
 use indexmap::IndexMap;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs, from_args};
@@ -68,7 +69,7 @@ fn to_bool(value: &Value) -> Result<bool, Error> {
     require_defined(value)?;
     Ok(match value.kind() {
         ValueKind::Bool => value.is_true(),
-        ValueKind::String => parse_bool_word(value.as_str().unwrap_or_default()).unwrap_or(false),
+        ValueKind::String => parse_bool(value.as_str().unwrap_or_default()).unwrap_or(false),
         ValueKind::Number => as_f64(value) == Some(1.0),
         _ => false,
     })

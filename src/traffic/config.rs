@@ -2,7 +2,7 @@
 //! and checked: which manager, and the lifecycle's bounds and policy.
 
 use super::wait::MinHealthy;
-use crate::modules::spec::parse_duration;
+use crate::core::parse_duration;
 use serde_json::{Map, Value as Json};
 use std::time::Duration;
 
@@ -108,7 +108,7 @@ fn elbv2(section: &Json) -> Result<Manager, String> {
         .as_object()
         .ok_or("elbv2 must be a mapping with target_groups:")?;
     let groups = match map.get("target_groups").or(map.get("target_group")) {
-        Some(Json::Array(items)) => items.iter().map(crate::modules::display_text).collect(),
+        Some(Json::Array(items)) => items.iter().map(crate::core::display_text).collect(),
         Some(Json::String(one)) => vec![one.clone()],
         _ => return Err("elbv2 needs target_groups: a list of target group ARNs or names".into()),
     };

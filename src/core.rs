@@ -1,0 +1,112 @@
+//! Shared vocabulary: the variable map and the few ways of reading and
+//! writing values (Ansible's booleans, durations, shell words, display text)
+//! that several layers need. A leaf: it imports nothing of ours, so any
+//! module may use it without creating a loop.
+
+use serde_json::{Map, Value as Json};
+
+/// A set of variables, as used everywhere in `rollout`.
+pub type Vars = Map<String, Json>;
+
+/// Ansible's boolean words (`boolean()` in ansible's `convert_bool.py`):
+/// y/yes/on/1/true/t and n/no/off/0/false/f, case-insensitive, surrounding
+/// space ignored; `None` for any other string. Unlike Ansible's strict
+/// `boolean()`, the empty string is `false` (as `| bool` treats it).
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
+        "n" | "no" | "off" | "0" | "false" | "f" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// Seconds from `90`, `90s`, `5m`, `1h`, `1.5`, `1m30s`.
+pub fn parse_duration(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs >= 0.0).then_some(secs);
+    }
+    let mut total = 0.0;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1.0,
+            'm' => 60.0,
+            'h' => 3600.0,
+            'd' => 86400.0,
+            _ => return None,
+        };
+        total += number.parse::<f64>().ok()? * unit;
+        number.clear();
+    }
+    number.is_empty().then_some(total)
+}
+
+/// Quotes one word for a POSIX shell: the result is always a single word,
+/// whatever the input holds (`;`, `$()`, quotes, newlines).
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))
+    {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Turns any JSON value into the text a user expects to see (strings bare).
+pub fn display_text(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ansible_booleans() {
+        for word in ["y", "YES", "On", "1", "true", "T", " yes "] {
+            assert_eq!(parse_bool(word), Some(true), "{word}");
+        }
+        for word in ["n", "No", "OFF", "0", "False", "f", ""] {
+            assert_eq!(parse_bool(word), Some(false), "{word}");
+        }
+        for word in ["2", "yess", "enabled", "none"] {
+            assert_eq!(parse_bool(word), None, "{word}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Some(90.0));
+        assert_eq!(parse_duration("5m"), Some(300.0));
+        assert_eq!(parse_duration("1h2m3s"), Some(3723.0));
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("-3"), None);
+    }
+
+    #[test]
+    fn quoting_keeps_one_word() {
+        assert_eq!(shell_quote("plain/path-1.0"), "plain/path-1.0");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("; touch /tmp/x"), "'; touch /tmp/x'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn display_text_leaves_strings_bare() {
+        assert_eq!(display_text(&json!("a b")), "a b");
+        assert_eq!(display_text(&json!(3)), "3");
+        assert_eq!(display_text(&json!(["x"])), r#"["x"]"#);
+        assert_eq!(display_text(&Json::Null), "null");
+    }
+}

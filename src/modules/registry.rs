@@ -1,0 +1,179 @@
+//! The one table of modules: a row per module holds its spec (name and
+//! parameters, for the loader's lookup and validation), its entry point
+//! (for dispatch) and the parameters it renders itself. Each module's file
+//! exports its row, so a module cannot be listed without being runnable.
+
+use super::spec::ModuleSpec;
+use super::{ModuleContext, TaskResult, Vars};
+use super::{
+    assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url, haproxy,
+    lineinfile, pause, raw, reboot, script, service, set_fact, stat, template, uri, wait_for,
+};
+use futures::future::BoxFuture;
+
+/// A module's entry point, the same shape for every module (async or not).
+pub type RunFn = for<'a> fn(&'a Vars, &'a ModuleContext<'a>) -> BoxFuture<'a, TaskResult>;
+
+pub struct Module {
+    pub spec: ModuleSpec,
+    pub run: RunFn,
+    /// Parameters the module renders itself rather than having the engine
+    /// render them first (`command` splits its line into words before
+    /// templating, so a templated value can never become several words or
+    /// reach a shell).
+    pub self_rendered: &'static [&'static str],
+}
+
+/// Every module, in the order `module_names` lists them.
+pub static MODULES: &[Module] = &[
+    raw::MODULE,
+    script::MODULE,
+    service::SERVICE,
+    service::SYSTEMD,
+    service::SYSTEMD_SERVICE,
+    reboot::MODULE,
+    ec2_metadata_facts::MODULE,
+    wait_for::MODULE,
+    uri::MODULE,
+    get_url::MODULE,
+    haproxy::MODULE,
+    elb_target::MODULE,
+    copy::MODULE,
+    template::MODULE,
+    file::MODULE,
+    lineinfile::MODULE,
+    stat::MODULE,
+    command::COMMAND,
+    command::SHELL,
+    debug::MODULE,
+    set_fact::MODULE,
+    assert::MODULE,
+    fail::MODULE,
+    pause::MODULE,
+];
+
+impl Module {
+    pub const fn new(spec: ModuleSpec, run: RunFn) -> Self {
+        Module {
+            spec,
+            run,
+            self_rendered: &[],
+        }
+    }
+
+    /// The module renders these parameters itself.
+    pub const fn self_rendering(mut self, params: &'static [&'static str]) -> Self {
+        self.self_rendered = params;
+        self
+    }
+
+    /// The same module under another name.
+    pub const fn named(mut self, name: &'static str) -> Self {
+        self.spec.name = name;
+        self
+    }
+}
+
+/// The row of a module by its short name (see `spec::canonical_name`).
+pub fn find(name: &str) -> Option<&'static Module> {
+    MODULES.iter().find(|m| m.spec.name == name)
+}
+
+/// The entry point of a module that returns at once.
+pub fn ready(result: TaskResult) -> BoxFuture<'static, TaskResult> {
+    Box::pin(std::future::ready(result))
+}
+
+/// Parameters `module` renders itself (none for an unknown name).
+pub fn self_rendered_params(module: &str) -> &'static [&'static str] {
+    find(module).map_or(&[], |m| m.self_rendered)
+}
+
+pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
+    match find(module) {
+        Some(m) => (m.run)(args, ctx).await,
+        None => TaskResult::failed(format!("module '{module}' is not implemented")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::spec::{self, lookup, module_names};
+    use super::*;
+    use crate::connection::{Connection, ConnectionError, ExecOutput};
+    use crate::template::Templar;
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    /// A host that cannot be reached.
+    struct Unreachable;
+
+    #[async_trait::async_trait]
+    impl Connection for Unreachable {
+        async fn exec(&self, _: &str, _: Option<&[u8]>) -> Result<ExecOutput, ConnectionError> {
+            Err(ConnectionError::Failed("unreachable".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_row_dispatches() {
+        let (templar, scope, env) = (Templar::new(), minijinja::Value::default(), Vars::new());
+        let ctx = ModuleContext {
+            host: "nowhere",
+            conn: &Unreachable,
+            templar: &templar,
+            scope: &scope,
+            check_mode: true,
+            diff: false,
+            verbosity: 0,
+            environment: &env,
+            base_dir: std::path::Path::new("/nonexistent"),
+        };
+        // Arguments that keep every module quick: `pause` without seconds
+        // would prompt on a terminal, `wait_for` without a port sleeps for
+        // its timeout.
+        let args: Vars = serde_json::from_str(r#"{"seconds": 1, "timeout": 0}"#).unwrap();
+        for m in MODULES {
+            let name = m.spec.name;
+            let result = tokio::time::timeout(Duration::from_secs(10), run(name, &args, &ctx))
+                .await
+                .unwrap_or_else(|_| panic!("{name} did not return"));
+            let msg = result.msg.unwrap_or_default();
+            assert!(!msg.contains("not implemented"), "{name}: {msg}");
+        }
+        let unknown = run("nosuch", &args, &ctx).await;
+        assert!(unknown.msg.unwrap().contains("not implemented"));
+    }
+
+    #[test]
+    fn names_are_unique_and_every_fqcn_resolves() {
+        let mut seen = HashSet::new();
+        for name in module_names() {
+            assert!(seen.insert(name), "{name} is listed twice");
+            for prefix in ["ansible.builtin.", "ansible.legacy."] {
+                let fqcn = format!("{prefix}{name}");
+                assert_eq!(lookup(&fqcn).map(|s| s.name), Some(name), "{fqcn}");
+            }
+        }
+        for (fqcn, name) in [
+            ("community.general.haproxy", "haproxy"),
+            ("community.aws.elb_target", "elb_target"),
+            ("amazon.aws.ec2_metadata_facts", "ec2_metadata_facts"),
+            ("ansible.posix.systemd", "systemd"),
+        ] {
+            assert_eq!(spec::canonical_name(fqcn), name);
+            assert!(lookup(fqcn).is_some(), "{fqcn}");
+        }
+    }
+
+    #[test]
+    fn self_rendered_params_are_parameters_of_their_module() {
+        for m in MODULES {
+            for param in m.self_rendered {
+                assert!(m.spec.param(param).is_some(), "{}: {param}", m.spec.name);
+            }
+        }
+        assert_eq!(self_rendered_params("command"), ["cmd"]);
+        assert!(self_rendered_params("shell").is_empty());
+    }
+}
