@@ -78,7 +78,7 @@ impl Engine {
         ctx: &PlayCtx<'_>,
         hosts: &[String],
     ) -> Result<Option<Rolling>, Diagnostic> {
-        let Some(raw) = &ctx.play.load_balancer else {
+        let Some(section) = &ctx.play.load_balancer else {
             return Ok(None);
         };
         let env = self.task_env(ctx);
@@ -87,22 +87,14 @@ impl Engine {
             let scope = self.scope_in(&env, host, None).into_value();
             let value = self
                 .templar
-                .render_value(raw, &scope)
-                .map_err(|e| lb_error(ctx.play, format!("{e} (rendering it for {host})")))?;
-            let config = LbConfig::parse(&value).map_err(|e| lb_error(ctx.play, e))?;
+                .render_value(section.raw(), &scope)
+                .map_err(|e| section.error(format!("{e} (rendering it for {host})")))?;
+            let config = section.resolve(&value)?;
             rendered.insert(host.clone(), config);
         }
         let Some(config) = hosts.first().and_then(|h| rendered.get(h)).cloned() else {
             return Ok(None);
         };
-        if config.on_failure == OnFailure::Rollback && ctx.play.rollback.is_empty() {
-            return Err(lb_error(
-                ctx.play,
-                "on_failure: rollback needs the play's 'rollback' tasks (a section like \
-                 'tasks', which puts the previous release back)"
-                    .into(),
-            ));
-        }
         let groups = match &config.manager {
             Manager::Haproxy {
                 socket,

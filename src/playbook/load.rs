@@ -281,12 +281,20 @@ impl Loader {
         });
         let [pre_tasks, tasks, post_tasks, handlers, rollback] = sections;
         let rollback = rollback?;
-        if let (Some(first), None) = (rollback.first(), opt(node, "load_balancer")) {
-            return Err(Diagnostic::new(
+        let load_balancer = node
+            .entry("load_balancer")
+            .map(|(key, value)| {
+                LoadBalancerSection::load(src.file, key, value, !rollback.is_empty())
+            })
+            .transpose()?;
+        if let (Some((key, _)), None) = (node.entry("rollback"), &load_balancer)
+            && !rollback.is_empty()
+        {
+            return Err(src.err(
+                key,
                 "'rollback' runs when a host fails out of rotation, so it needs a \
                  'load_balancer' section with on_failure: rollback",
-            )
-            .with_location(first.location.clone()));
+            ));
         }
         let handlers = handlers?;
         for h in &handlers {
@@ -329,7 +337,7 @@ impl Loader {
             gather_facts: opt(node, "gather_facts")
                 .map(|n| boolean(src, n))
                 .transpose()?,
-            load_balancer: opt(node, "load_balancer").map(Node::to_json),
+            load_balancer,
             rollback,
             window_end: opt(node, "window_end")
                 .map(|n| string(src, n, "a time (06:00 or RFC 3339)"))
@@ -1128,7 +1136,7 @@ mod tests {
     #[test]
     fn rollback_window_end_and_notify_webhook_play_keywords() {
         let pb = load(
-            "- hosts: all\n  window_end: \"06:00\"\n  notify_webhook: http://h/x\n  load_balancer: {haproxy: {socket: /s, backend: b}}\n  rollback:\n    - command: ls\n",
+            "- hosts: all\n  window_end: \"06:00\"\n  notify_webhook: http://h/x\n  load_balancer: {haproxy: {socket: /s, backend: b, server: s}}\n  rollback:\n    - command: ls\n",
         )
         .unwrap();
         let play = &pb.plays[0];
@@ -1137,7 +1145,7 @@ mod tests {
         assert_eq!(play.notify_webhook.as_deref(), Some("http://h/x"));
         let e = error("- hosts: all\n  rollback:\n    - command: ls\n");
         assert!(
-            e.contains("needs a 'load_balancer'") && e.contains(":3:"),
+            e.contains("needs a 'load_balancer'") && e.contains(":2:3"),
             "{e}"
         );
         let e = error("- hosts: all\n  window_end: [1]\n");

@@ -1,6 +1,9 @@
-//! Playbooks: the typed model ([`model`]) and its loader ([`load`]).
+//! Playbooks: the typed model ([`model`]) and its loader ([`load`]);
+//! [`lb_section`] is the `load_balancer:` section, checked at load time and
+//! resolved per host at run time.
 
 pub mod kv;
+pub mod lb_section;
 pub mod load;
 pub mod model;
 
