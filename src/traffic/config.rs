@@ -96,8 +96,7 @@ impl KeyError {
         };
         KeyError {
             message: format!("unknown {what} key '{key}'"),
-            help: crate::diag::did_you_mean(key, known.iter().copied())
-                .map(|k| format!("did you mean '{k}'?"))
+            help: crate::diag::suggestion(key, known.iter().copied())
                 .or_else(|| Some(format!("the keys are {}", known.join(", ")))),
             path,
         }
@@ -151,16 +150,19 @@ impl LbConfig {
             )
         })?;
         if let Some((key, value)) = map.iter().find(|(k, _)| !KEYS.contains(&k.as_str())) {
-            let mut error = KeyError::unknown("", key, KEYS);
-            // A mapping in a manager's place: say which managers there are.
-            if value.is_object() && !error.help.as_deref().is_some_and(|h| h.contains("mean")) {
-                error.message = format!("unknown load balancer '{key}'");
-                error.help = Some(
-                    "rollout drives elbv2: (AWS target groups) or haproxy: (its runtime API)"
-                        .into(),
-                );
+            let close = crate::diag::suggestion(key, KEYS.iter().copied()).is_some();
+            // A mapping in a manager's place, not a typo: say which managers there are.
+            if value.is_object() && !close {
+                return Err(KeyError {
+                    path: key.clone(),
+                    message: format!("unknown load balancer '{key}'"),
+                    help: Some(
+                        "rollout drives elbv2: (AWS target groups) or haproxy: (its runtime API)"
+                            .into(),
+                    ),
+                });
             }
-            return Err(error);
+            return Err(KeyError::unknown("", key, KEYS));
         }
         let manager = match (map.get("elbv2"), map.get("haproxy")) {
             (Some(_), Some(_)) => {
@@ -333,8 +335,7 @@ impl Reader {
             Some(other) => Err(KeyError {
                 path: "on_failure".into(),
                 message: format!("on_failure must be keep_out, restore or rollback, not '{other}'"),
-                help: crate::diag::did_you_mean(other, ON_FAILURE.iter().copied())
-                    .map(|k| format!("did you mean '{k}'?")),
+                help: crate::diag::suggestion(other, ON_FAILURE.iter().copied()),
             }),
         }
     }
