@@ -226,3 +226,15 @@ fn load_balancer_templated_value_is_checked_once_rendered_at_its_line() {
     );
     assert!(!stderr.contains("haproxy.sock"), "{stderr}");
 }
+
+#[test]
+fn load_balancer_undefined_variable_is_named_at_its_key() {
+    expect_load_error(
+        "lb_undefined_variable.yaml",
+        &[
+            "undefined variable 'tg_ar'",
+            "lb_undefined_variable.yaml:6:27",
+            "6 |       target_groups: [\"{{ tg_ar }}\"]",
+        ],
+    );
+}

@@ -56,6 +56,18 @@ impl LoadBalancerSection {
         &self.raw
     }
 
+    /// Each value written under a key (not the mappings that hold other
+    /// keys), with the key's location: for checks on its templates.
+    pub fn values(&self) -> impl Iterator<Item = (&Location, &Json)> {
+        self.keys.iter().filter_map(|(path, location)| {
+            let value = path
+                .split('.')
+                .filter(|key| !key.is_empty())
+                .try_fold(&self.raw, |value, key| value.get(key))?;
+            (!value.is_object()).then_some((location, value))
+        })
+    }
+
     /// The section rendered for a host, checked; an error points at the
     /// key whose value is wrong.
     pub fn resolve(&self, rendered: &Json) -> Result<LbConfig, Diagnostic> {
@@ -181,6 +193,21 @@ mod tests {
         let c = section.resolve(&rendered(json!("5m"))).unwrap();
         assert_eq!(c.drain_timeout, Some(std::time::Duration::from_secs(300)));
         assert_eq!(line_col(&section.error("undefined")), (1, 1));
+    }
+
+    #[test]
+    fn values_come_with_their_keys_locations() {
+        let section = load(PLAY, true).unwrap();
+        let lines: Vec<(usize, &Json)> = section.values().map(|(l, v)| (l.line, v)).collect();
+        assert_eq!(
+            lines,
+            [
+                (5, &json!("{{ drain }}")),
+                (4, &json!(8080)),
+                (3, &json!(["{{ tg }}"])),
+                (6, &json!("rollback")),
+            ]
+        );
     }
 
     #[test]
