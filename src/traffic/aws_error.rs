@@ -87,14 +87,7 @@ where
                 format!("{action} on {resource} ({detail})"),
             )
         } else if code == "TargetGroupNotFound" {
-            (
-                TrafficError::NotFound,
-                format!(
-                    "target group {resource} does not exist ({code} from {api}): check its \
-                     name or ARN; a name is looked up in the region of AWS_REGION (or of \
-                     AWS_PROFILE), an ARN in its own"
-                ),
-            )
+            (TrafficError::NotFound, no_such_group(resource, api))
         } else if code == "InvalidTarget" {
             (TrafficError::InvalidTarget, detail)
         } else if DENIED.contains(&code) {
@@ -161,6 +154,14 @@ where
             format!("{action} on {resource}: {cause}"),
         ),
     }
+}
+
+/// A target group `api` does not know, and what to check.
+pub fn no_such_group(group: &str, api: &str) -> String {
+    format!(
+        "target group {group} does not exist according to {api}: check its name or ARN; a name \
+         is looked up in the region of AWS_REGION (or of AWS_PROFILE), an ARN in its own"
+    )
 }
 
 /// The credential provider's error, when that is why the call failed.

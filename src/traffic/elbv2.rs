@@ -3,9 +3,10 @@
 //! `AWS_ENDPOINT_URL*`). The region comes from the target group's ARN, so a
 //! play may span regions. The SDK's own retries are off: the lifecycle's
 //! poller backs off on throttling itself, and one shared [`Pace`] keeps all
-//! Describe calls of a run under ELBv2's 10 per second.
+//! Describe calls of a run under ELBv2's 10 per second. What its errors
+//! mean to a person is [`super::aws_error`]'s.
 
-use super::aws_error::{Call, classify};
+use super::aws_error::{Call, classify, no_such_group};
 use super::{Health, State, Target, TrafficError, TrafficManager};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -127,9 +128,7 @@ impl Elbv2 {
             .first()
             .and_then(|tg| tg.target_group_arn())
             .map(str::to_string)
-            .ok_or_else(|| {
-                TrafficError::NotFound(format!("target group {group} does not exist").into())
-            })?;
+            .ok_or_else(|| TrafficError::NotFound(no_such_group(group, &api).into()))?;
         Ok(Elbv2 {
             name: name_of(&arn).to_string(),
             client,
