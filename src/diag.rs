@@ -65,11 +65,16 @@ impl Diagnostic {
 
     /// Adds a did-you-mean hint when a candidate is close enough.
     pub fn suggest<'a>(self, word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
-        match did_you_mean(word, candidates) {
-            Some(best) => self.with_help(format!("did you mean '{best}'?")),
+        match suggestion(word, candidates) {
+            Some(hint) => self.with_help(hint),
             None => self,
         }
     }
+}
+
+/// "did you mean 'X'?" when a candidate is close enough.
+pub fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    did_you_mean(word, candidates).map(|best| format!("did you mean '{best}'?"))
 }
 
 /// The closest candidate by edit distance, if it is plausibly a typo.

@@ -232,7 +232,8 @@ fn data(value: Value, expr: &str) -> Result<Json, TemplateError> {
     })
 }
 
-fn is_template(s: &str) -> bool {
+/// Whether a string holds template syntax (and so is known only once rendered).
+pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 

@@ -73,10 +73,16 @@ impl Node {
 
     /// Looks a key up in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// A mapping node's entry for `key`: the key node (for errors about
+    /// the key itself) and its value.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         self.as_map()?
             .iter()
             .find(|(k, _)| k.key_text() == key)
-            .map(|(_, v)| v)
+            .map(|(k, v)| (k, v))
     }
 
     /// The text of a node used as a mapping key (scalars of any type).

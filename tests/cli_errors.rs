@@ -7,8 +7,18 @@ use common::play_local;
 
 /// Runs an error fixture and checks the message and that nothing ran.
 fn expect_parse_error(fixture: &str, needles: &[&str]) -> String {
+    expect_error_with(fixture, &[], needles)
+}
+
+/// A load-time error: the same under `--syntax-check` as in a run.
+fn expect_load_error(fixture: &str, needles: &[&str]) {
+    expect_error_with(fixture, &["--syntax-check"], needles);
+    expect_parse_error(fixture, needles);
+}
+
+fn expect_error_with(fixture: &str, extra: &[&str], needles: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = play_local(&format!("errors/{fixture}"), dir.path(), &[]);
+    let out = play_local(&format!("errors/{fixture}"), dir.path(), extra);
     assert_eq!(out.code, 4, "{fixture}: {}", out.all());
     assert!(
         !dir.path().join("ran").exists(),
@@ -112,4 +122,119 @@ fn invalid_serial() {
 #[test]
 fn template_syntax_error() {
     expect_parse_error("bad_template.yaml", &["template error", ":6:"]);
+}
+
+#[test]
+fn load_balancer_misspelt_key_suggests_at_its_line() {
+    expect_load_error(
+        "lb_misspelt_key.yaml",
+        &[
+            "unknown load_balancer key 'drain_timout'",
+            "lb_misspelt_key.yaml:7:5",
+            "7 |     drain_timout: 30s",
+            "did you mean 'drain_timeout'?",
+        ],
+    );
+}
+
+#[test]
+fn load_balancer_missing_target_groups() {
+    expect_load_error(
+        "lb_missing_target_groups.yaml",
+        &[
+            "elbv2 needs target_groups",
+            "lb_missing_target_groups.yaml:3:5",
+        ],
+    );
+}
+
+#[test]
+fn load_balancer_wrong_type() {
+    expect_load_error(
+        "lb_wrong_type.yaml",
+        &[
+            "port must be 1..65535, not [8080]",
+            "lb_wrong_type.yaml:5:7",
+        ],
+    );
+}
+
+#[test]
+fn load_balancer_bad_duration() {
+    expect_load_error(
+        "lb_bad_duration.yaml",
+        &[
+            "healthy_timeout must be a duration such as 90, \"90s\" or \"5m\"",
+            "lb_bad_duration.yaml:5:5",
+        ],
+    );
+}
+
+#[test]
+fn load_balancer_bad_on_failure() {
+    expect_load_error(
+        "lb_bad_on_failure.yaml",
+        &[
+            "on_failure must be keep_out, restore or rollback, not 'rolback'",
+            "lb_bad_on_failure.yaml:5:5",
+            "did you mean 'rollback'?",
+        ],
+    );
+}
+
+#[test]
+fn load_balancer_unknown_manager() {
+    expect_load_error(
+        "lb_unknown_manager.yaml",
+        &[
+            "unknown load balancer 'f5'",
+            "lb_unknown_manager.yaml:3:5",
+            "elbv2: (AWS target groups) or haproxy:",
+        ],
+    );
+}
+
+#[test]
+fn load_balancer_rollback_policy_needs_rollback_tasks() {
+    expect_load_error(
+        "lb_rollback_without_tasks.yaml",
+        &[
+            "on_failure: rollback needs the play's 'rollback' tasks",
+            "lb_rollback_without_tasks.yaml:5:5",
+        ],
+    );
+}
+
+#[test]
+fn load_balancer_templated_value_is_checked_once_rendered_at_its_line() {
+    // Written, the value is a template: the syntax check cannot judge it.
+    let dir = tempfile::tempdir().unwrap();
+    let out = play_local(
+        "errors/lb_templated_duration.yaml",
+        dir.path(),
+        &["--syntax-check"],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    // Rendered, it fails before any task runs, at the key's own line.
+    let stderr = expect_parse_error(
+        "lb_templated_duration.yaml",
+        &[
+            "drain_timeout must be a duration such as 90, \"90s\" or \"5m\", not \"soon\"",
+            "lb_templated_duration.yaml:11:5",
+            "11 |     drain_timeout: \"{{ drain }}\"",
+        ],
+    );
+    assert!(!stderr.contains("haproxy.sock"), "{stderr}");
+}
+
+#[test]
+fn load_balancer_undefined_variable_is_named_at_its_key() {
+    expect_load_error(
+        "lb_undefined_variable.yaml",
+        &[
+            "undefined variable 'tg_ar'",
+            "lb_undefined_variable.yaml:6:27",
+            "6 |       target_groups: [\"{{ tg_ar }}\"]",
+        ],
+    );
 }

@@ -1,6 +1,7 @@
 //! The explicit load balancer modules (`haproxy`, `elb_target`) and the
 //! ELBv2 faults the lifecycle must survive or report: throttling and 500s
-//! (retried with back-off), a target group that does not exist.
+//! (retried with back-off), a target group that does not exist, and an API
+//! that cannot be used at all (no credentials, unreachable).
 
 mod common;
 
@@ -126,4 +127,108 @@ fn elb_target_module_and_elbv2_faults() {
         !fleet.root(0).join("app/releases/3.0").exists(),
         "no task ran before the load balancer was known"
     );
+}
+
+/// The `ERROR!` line of a failed run, checked to be a person's sentence
+/// rather than the SDK's debug dump.
+fn error_line(out: &common::Outcome) -> String {
+    assert_ne!(out.code, 0, "{}", out.all());
+    for dump in [
+        "DispatchFailure",
+        "ConnectorError",
+        "ServiceError",
+        "source:",
+    ] {
+        assert!(!out.all().contains(dump), "{}", out.all());
+    }
+    out.stderr
+        .lines()
+        .find(|l| l.starts_with("ERROR! "))
+        .unwrap_or_else(|| panic!("no ERROR! line: {}", out.all()))
+        .to_string()
+}
+
+#[test]
+fn elbv2_that_cannot_be_used_says_what_to_do_in_one_line() {
+    let fleet = Fleet::up_with(
+        2,
+        58,
+        &["--elbv2", "--elb-port", "25108", "--dereg-delay", "2"],
+    );
+    let site = format!("{}/playbooks/site.yaml", env!("CARGO_MANIFEST_DIR"));
+    let run = |env: &[(&str, String)], extra: &[&str]| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut args = vec!["-e", "version=3.0"];
+        args.extend_from_slice(extra);
+        fleet.play_env(&site, &args, &env)
+    };
+    let untouched = |what: &str| {
+        let mutations: Vec<_> = elb_calls(&fleet)
+            .into_iter()
+            .filter(|(a, _)| a.ends_with("Targets"))
+            .collect();
+        assert!(mutations.is_empty(), "{what}: {mutations:?}");
+        assert!(
+            !fleet.root(0).join("app/releases/3.0").exists(),
+            "{what}: a task ran"
+        );
+    };
+
+    // No credentials anywhere: blank variables count as unset for the
+    // SDK, the files are empty, and IMDS is off.
+    let empty = fleet.write("empty-aws-file", "");
+    let mut env: Vec<(&str, String)> = aws_env(&fleet)
+        .into_iter()
+        .filter(|(k, _)| !k.contains("KEY") && !k.ends_with("_FILE"))
+        .collect();
+    env.extend([
+        ("AWS_ACCESS_KEY_ID", String::new()),
+        ("AWS_SECRET_ACCESS_KEY", String::new()),
+        ("AWS_SESSION_TOKEN", String::new()),
+        ("AWS_CONFIG_FILE", empty.clone()),
+        ("AWS_SHARED_CREDENTIALS_FILE", empty),
+    ]);
+    let line = error_line(&run(&env, &[]));
+    assert!(line.contains("no AWS credentials found"), "{line}");
+    assert!(
+        line.contains("AWS_ACCESS_KEY_ID") && line.contains("AWS_PROFILE"),
+        "{line}"
+    );
+    untouched("no credentials");
+
+    // An endpoint nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let nowhere = format!("http://{closed}");
+    let env: Vec<(&str, String)> = aws_env(&fleet)
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                if k == "AWS_ENDPOINT_URL" {
+                    nowhere.clone()
+                } else {
+                    v
+                },
+            )
+        })
+        .collect();
+    let line = error_line(&run(&env, &[]));
+    assert!(
+        line.contains(&format!("cannot reach the ELBv2 API at {nowhere}")),
+        "{line}"
+    );
+    assert!(line.contains("AWS_ENDPOINT_URL"), "{line}");
+    untouched("unreachable");
+
+    // A target group name moto does not know.
+    let line = error_line(&run(&aws_env(&fleet), &["-e", "tg_arn=no-such-tg"]));
+    assert!(
+        line.contains("target group no-such-tg does not exist"),
+        "{line}"
+    );
+    assert!(line.contains("check its name or ARN"), "{line}");
+    untouched("no such target group");
 }

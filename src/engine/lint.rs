@@ -83,6 +83,9 @@ pub fn check_templates(
         for value in play.vars.values() {
             check_value(templar, value, &[], &play_known, &play.location)?;
         }
+        for (location, value) in play.load_balancer.iter().flat_map(|lb| lb.values()) {
+            check_value(templar, value, &[], &play_known, location)?;
+        }
         for task in play
             .pre_tasks
             .iter()

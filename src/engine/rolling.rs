@@ -6,16 +6,15 @@
 
 use super::{Engine, PlayCtx};
 use crate::connection::Connection;
-use crate::diag::Diagnostic;
 use crate::error::Error;
 use crate::events::{Event, HostResult};
 use crate::http::{self, HttpRequest};
 use crate::lifecycle::{BatchHost, HostProbe, Lifecycle, Settings, StepReport, StepResult};
 use crate::modules::TaskResult;
-use crate::playbook::{Play, Task};
+use crate::playbook::{LoadBalancerSection, Task};
 use crate::state::lock::GroupLock;
 use crate::traffic::TrafficError;
-use crate::traffic::config::{LbConfig, Manager, OnFailure};
+use crate::traffic::config::Manager;
 use crate::traffic::factory::{LiveManagers, ManagerFactory};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -83,7 +82,7 @@ impl Engine {
         ctx: &PlayCtx<'_>,
         hosts: &[String],
     ) -> Result<Option<RollingPlay>, Error> {
-        let Some(raw) = &ctx.play.load_balancer else {
+        let Some(section) = &ctx.play.load_balancer else {
             return Ok(None);
         };
         let Some(first) = hosts.first() else {
@@ -95,20 +94,12 @@ impl Engine {
             let scope = self.scope_in(&env, host, None).into_value();
             let value = self
                 .templar
-                .render_value(raw, &scope)
-                .map_err(|e| lb_error(ctx.play, format!("{e} (rendering it for {host})")))?;
-            let config = LbConfig::parse(&value).map_err(|e| lb_error(ctx.play, e))?;
+                .render_value(section.raw(), &scope)
+                .map_err(|e| section.error(format!("{e} (rendering it for {host})")))?;
+            let config = section.resolve(&value)?;
             rendered.insert(host.clone(), config);
         }
         let config = &rendered[first];
-        if config.on_failure == OnFailure::Rollback && ctx.play.rollback.is_empty() {
-            return Err(Error::Load(lb_error(
-                ctx.play,
-                "on_failure: rollback needs the play's 'rollback' tasks (a section like \
-                 'tasks', which puts the previous release back)"
-                    .into(),
-            )));
-        }
         let via = match &config.manager {
             Manager::Haproxy {
                 via: Some(host), ..
@@ -122,12 +113,12 @@ impl Engine {
         let groups = factory
             .managers(&config.manager)
             .await
-            .map_err(|e| manager_error(ctx.play, e))?;
+            .map_err(|e| manager_error(section, e, self.opts.verbosity))?;
         let mut locks = Vec::new();
         for group in &groups {
             let lock =
                 GroupLock::acquire(&crate::state::state_dir(), &group.name(), &group.lock_key())
-                    .map_err(|e| Error::Locked(lb_error(ctx.play, e)))?;
+                    .map_err(|e| Error::Locked(section.error(e)))?;
             locks.push(lock);
         }
         let settings = Settings {
@@ -288,15 +279,19 @@ impl Engine {
 }
 
 /// A group the section names does not exist (the input is wrong), or its
-/// API cannot be used (the load balancer or the credentials are).
-fn manager_error(play: &Play, error: TrafficError) -> Error {
-    let diagnostic = lb_error(play, error.to_string());
+/// API cannot be used (the load balancer or the credentials are). The
+/// SDK's own words are shown at `-vvv`.
+fn manager_error(section: &LoadBalancerSection, error: TrafficError, verbosity: u8) -> Error {
+    let diagnostic = section.error(&error);
+    let diagnostic = match error.raw() {
+        Some(raw) if verbosity >= 3 => diagnostic.with_help(format!("the AWS SDK said: {raw}")),
+        _ => diagnostic,
+    };
     match error {
         TrafficError::NotFound(_) | TrafficError::InvalidTarget(_) => Error::Load(diagnostic),
-        TrafficError::Throttled(_) | TrafficError::Api(_) => Error::LoadBalancer(diagnostic),
+        TrafficError::Throttled(_)
+        | TrafficError::Api(_)
+        | TrafficError::Unreachable(_)
+        | TrafficError::Setup(_) => Error::LoadBalancer(diagnostic),
     }
-}
-
-fn lb_error(play: &Play, message: String) -> Diagnostic {
-    Diagnostic::new(format!("load_balancer: {message}")).with_location(play.location.clone())
 }

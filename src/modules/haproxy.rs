@@ -206,7 +206,9 @@ fn state_of(
             port: None,
         })
         .ok_or_else(|| {
-            TrafficError::InvalidTarget(format!("backend '{backend}' has no server '{server}'"))
+            TrafficError::InvalidTarget(
+                format!("backend '{backend}' has no server '{server}'").into(),
+            )
         })
 }
 

@@ -4,11 +4,15 @@
 
 use super::kv;
 use super::model::*;
-use crate::diag::{Diagnostic, Location};
+use super::scalars::{
+    Src, boolean, conditions, identifier, integer, mapping, percentage, seconds, string,
+    string_list,
+};
+use crate::diag::Diagnostic;
 use crate::modules::spec::{self, FreeForm};
 use crate::plan::{HostOrder, SerialStep};
 use crate::yaml::{self, Node, Value};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 
 const PLAY_KEYWORDS: &[&str] = &[
@@ -116,27 +120,6 @@ struct Inherited {
 struct Loader {
     /// Files being loaded, outermost first, to detect include cycles.
     chain: Vec<PathBuf>,
-}
-
-/// The file a node came from, for error locations.
-#[derive(Clone, Copy)]
-struct Src<'a> {
-    file: &'a Path,
-}
-
-impl Src<'_> {
-    fn err(&self, node: &Node, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::at(self.file, node.span, message)
-    }
-    fn loc(&self, node: &Node) -> Location {
-        Location::new(self.file, node.span)
-    }
-    fn dir(&self) -> PathBuf {
-        self.file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
-    }
 }
 
 impl Loader {
@@ -281,12 +264,20 @@ impl Loader {
         });
         let [pre_tasks, tasks, post_tasks, handlers, rollback] = sections;
         let rollback = rollback?;
-        if let (Some(first), None) = (rollback.first(), opt(node, "load_balancer")) {
-            return Err(Diagnostic::new(
+        let load_balancer = node
+            .entry("load_balancer")
+            .map(|(key, value)| {
+                LoadBalancerSection::load(src.file, key, value, !rollback.is_empty())
+            })
+            .transpose()?;
+        if let (Some((key, _)), None) = (node.entry("rollback"), &load_balancer)
+            && !rollback.is_empty()
+        {
+            return Err(src.err(
+                key,
                 "'rollback' runs when a host fails out of rotation, so it needs a \
                  'load_balancer' section with on_failure: rollback",
-            )
-            .with_location(first.location.clone()));
+            ));
         }
         let handlers = handlers?;
         for h in &handlers {
@@ -329,7 +320,7 @@ impl Loader {
             gather_facts: opt(node, "gather_facts")
                 .map(|n| boolean(src, n))
                 .transpose()?,
-            load_balancer: opt(node, "load_balancer").map(Node::to_json),
+            load_balancer,
             rollback,
             window_end: opt(node, "window_end")
                 .map(|n| string(src, n, "a time (06:00 or RFC 3339)"))
@@ -771,152 +762,10 @@ fn parse_kv_args(module: &spec::ModuleSpec, text: &str) -> Result<Vars, String> 
     Ok(args)
 }
 
-// ---- typed keyword values ----
+// ---- keyword values (scalars: see scalars.rs) ----
 
 fn opt<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
     node.get(key)
-}
-
-fn string(src: Src, node: &Node, what: &str) -> Result<String, Diagnostic> {
-    match &node.value {
-        Value::Str(s) => Ok(s.clone()),
-        Value::Int(_) | Value::Float(_) | Value::Bool(_) => Ok(node.key_text()),
-        _ => Err(src.err(node, format!("expected {what}, found {}", node.type_name()))),
-    }
-}
-
-fn identifier(src: Src, node: &Node) -> Result<String, Diagnostic> {
-    let s = string(src, node, "a variable name")?;
-    let valid = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return Err(src
-            .err(node, format!("'{s}' is not a valid variable name"))
-            .with_help("use letters, digits and underscores, not starting with a digit"));
-    }
-    Ok(s)
-}
-
-fn boolean(src: Src, node: &Node) -> Result<bool, Diagnostic> {
-    match &node.value {
-        Value::Bool(b) => Ok(*b),
-        Value::Str(s) => crate::core::parse_bool(s).ok_or_else(|| {
-            src.err(
-                node,
-                format!("expected a boolean (true/false), found '{s}'"),
-            )
-        }),
-        _ => Err(src.err(
-            node,
-            format!(
-                "expected a boolean (true/false), found {}",
-                node.type_name()
-            ),
-        )),
-    }
-}
-
-fn integer(src: Src, node: &Node) -> Result<u32, Diagnostic> {
-    match &node.value {
-        Value::Int(i) if *i >= 0 => Ok(*i as u32),
-        Value::Str(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| src.err(node, format!("expected a whole number, found '{s}'"))),
-        _ => Err(src.err(
-            node,
-            format!("expected a whole number, found {}", node.type_name()),
-        )),
-    }
-}
-
-fn seconds(src: Src, node: &Node) -> Result<f64, Diagnostic> {
-    let parsed = match &node.value {
-        Value::Int(i) if *i >= 0 => Some(*i as f64),
-        Value::Float(f) if *f >= 0.0 => Some(*f),
-        Value::Str(s) => crate::core::parse_duration(s),
-        _ => None,
-    };
-    parsed.ok_or_else(|| {
-        src.err(
-            node,
-            format!(
-                "expected a duration in seconds (or e.g. \"30s\", \"5m\"), found {}",
-                node.type_name()
-            ),
-        )
-    })
-}
-
-fn percentage(src: Src, node: &Node) -> Result<f64, Diagnostic> {
-    let value = match &node.value {
-        Value::Int(i) => *i as f64,
-        Value::Float(f) => *f,
-        Value::Str(s) => s
-            .trim_end_matches('%')
-            .trim()
-            .parse()
-            .map_err(|_| src.err(node, format!("expected a percentage, found '{s}'")))?,
-        _ => {
-            return Err(src.err(
-                node,
-                format!("expected a percentage, found {}", node.type_name()),
-            ));
-        }
-    };
-    if !(0.0..=100.0).contains(&value) {
-        return Err(src.err(
-            node,
-            format!("max_fail_percentage must be between 0 and 100, found {value}"),
-        ));
-    }
-    Ok(value)
-}
-
-fn mapping(src: Src, node: &Node) -> Result<Vars, Diagnostic> {
-    match node.to_json() {
-        Json::Object(map) => Ok(map),
-        Json::Null => Ok(Map::new()),
-        _ => Err(src.err(
-            node,
-            format!("expected a mapping, found {}", node.type_name()),
-        )),
-    }
-}
-
-fn string_list(src: Src, node: &Node) -> Result<Vec<String>, Diagnostic> {
-    match &node.value {
-        Value::Seq(items) => items.iter().map(|n| string(src, n, "a string")).collect(),
-        Value::Str(s) => Ok(s
-            .split(',')
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect()),
-        _ => Ok(vec![string(src, node, "a string or a list of strings")?]),
-    }
-}
-
-/// `when:` and friends: a string, a boolean, or a list of those.
-fn conditions(src: Src, node: &Node) -> Result<Vec<String>, Diagnostic> {
-    let one = |n: &Node| match &n.value {
-        Value::Str(s) => Ok(s.clone()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Int(i) => Ok((*i != 0).to_string()),
-        _ => Err(src.err(
-            n,
-            format!(
-                "expected a condition (a Jinja expression), found {}",
-                n.type_name()
-            ),
-        )),
-    };
-    match &node.value {
-        Value::Seq(items) => items.iter().map(one).collect(),
-        _ => Ok(vec![one(node)?]),
-    }
 }
 
 fn serial(src: Src, node: &Node) -> Result<Serial, Diagnostic> {
@@ -1128,7 +977,7 @@ mod tests {
     #[test]
     fn rollback_window_end_and_notify_webhook_play_keywords() {
         let pb = load(
-            "- hosts: all\n  window_end: \"06:00\"\n  notify_webhook: http://h/x\n  load_balancer: {haproxy: {socket: /s, backend: b}}\n  rollback:\n    - command: ls\n",
+            "- hosts: all\n  window_end: \"06:00\"\n  notify_webhook: http://h/x\n  load_balancer: {haproxy: {socket: /s, backend: b, server: s}}\n  rollback:\n    - command: ls\n",
         )
         .unwrap();
         let play = &pb.plays[0];
@@ -1137,7 +986,7 @@ mod tests {
         assert_eq!(play.notify_webhook.as_deref(), Some("http://h/x"));
         let e = error("- hosts: all\n  rollback:\n    - command: ls\n");
         assert!(
-            e.contains("needs a 'load_balancer'") && e.contains(":3:"),
+            e.contains("needs a 'load_balancer'") && e.contains(":2:3"),
             "{e}"
         );
         let e = error("- hosts: all\n  window_end: [1]\n");

@@ -1,8 +1,12 @@
-//! Playbooks: the typed model ([`model`]) and its loader ([`load`]).
-
+//! Playbooks: the typed model ([`model`]) and its loader ([`load`], whose
+//! scalar readers live in `scalars`); [`lb_section`] is the
+//! `load_balancer:` section, checked at load time and resolved per host at
+//! run time.
 pub mod kv;
+pub mod lb_section;
 pub mod load;
 pub mod model;
+mod scalars;
 
 pub use load::{load_playbook, read_yaml};
 pub use model::*;

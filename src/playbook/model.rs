@@ -4,6 +4,7 @@
 //! `import_tasks` already carries the `when`, `tags`, `vars`, `become`… it
 //! inherited, so the engine never walks up a tree.
 
+pub use super::lb_section::LoadBalancerSection;
 use crate::diag::Location;
 use crate::plan::{HostOrder, SerialStep};
 use serde_json::Value as Json;
@@ -33,8 +34,9 @@ pub struct Play {
     pub post_tasks: Vec<Task>,
     pub handlers: Vec<Task>,
     pub gather_facts: Option<bool>,
-    /// The raw `load_balancer:` section (interpreted by the traffic layer).
-    pub load_balancer: Option<Json>,
+    /// The `load_balancer:` section, checked as written; rendered and
+    /// resolved per host at run time.
+    pub load_balancer: Option<LoadBalancerSection>,
     /// Runs on a host that failed out of rotation, with
     /// `on_failure: rollback`; the host goes back only if it turns healthy.
     pub rollback: Vec<Task>,

@@ -3,12 +3,13 @@
 //! `AWS_ENDPOINT_URL*`). The region comes from the target group's ARN, so a
 //! play may span regions. The SDK's own retries are off: the lifecycle's
 //! poller backs off on throttling itself, and one shared [`Pace`] keeps all
-//! Describe calls of a run under ELBv2's 10 per second.
+//! Describe calls of a run under ELBv2's 10 per second. What its errors
+//! mean to a person is [`super::aws_error`]'s.
 
+use super::aws_error::{Call, classify, no_such_group};
 use super::{Health, State, Target, TrafficError, TrafficManager};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
-use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,6 +64,8 @@ pub struct Elbv2 {
     arn: String,
     /// The name for messages (`web-tg`).
     name: String,
+    /// Where the calls go, for messages ("the ELBv2 API at URL").
+    api: String,
     pace: Arc<Pace>,
 }
 
@@ -88,9 +91,27 @@ impl Elbv2 {
             loader = loader.region(aws_config::Region::new(region.to_string()));
         }
         let config = loader.load().await;
+        let Some(region) = config.region() else {
+            return Err(TrafficError::Setup(
+                format!(
+                    "no AWS region for target group {group}: set AWS_REGION (or use AWS_PROFILE \
+                     with a region), or give the target group's ARN, which names its region"
+                )
+                .into(),
+            ));
+        };
+        let api = match config.endpoint_url() {
+            Some(url) => format!("the ELBv2 API at {url}"),
+            None => format!("the ELBv2 API in {region}"),
+        };
         let client = Client::new(&config);
         // Looked up even when given as an ARN: a group that does not exist
         // stops the play before any of its tasks run.
+        let call = Call {
+            action: "DescribeTargetGroups",
+            resource: group,
+            api: &api,
+        };
         let found = retrying(|| async {
             pace.wait().await;
             let lookup = client.describe_target_groups();
@@ -99,7 +120,7 @@ impl Elbv2 {
             } else {
                 lookup.names(group)
             };
-            lookup.send().await.map_err(|e| classify(e, group))
+            lookup.send().await.map_err(|e| classify(e, call))
         })
         .await?;
         let arn = found
@@ -107,15 +128,23 @@ impl Elbv2 {
             .first()
             .and_then(|tg| tg.target_group_arn())
             .map(str::to_string)
-            .ok_or_else(|| {
-                TrafficError::NotFound(format!("target group {group} does not exist"))
-            })?;
+            .ok_or_else(|| TrafficError::NotFound(no_such_group(group, &api).into()))?;
         Ok(Elbv2 {
             name: name_of(&arn).to_string(),
             client,
             arn,
+            api,
             pace,
         })
+    }
+
+    /// Describes a call on this group, for its errors.
+    fn call(&self, action: &'static str) -> Call<'_> {
+        Call {
+            action,
+            resource: &self.arn,
+            api: &self.api,
+        }
     }
 
     pub fn arn(&self) -> &str {
@@ -140,7 +169,7 @@ impl Elbv2 {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| classify(e, &self.arn))
+                    .map_err(|e| classify(e, self.call("RegisterTargets")))
             } else {
                 self.client
                     .deregister_targets()
@@ -149,7 +178,7 @@ impl Elbv2 {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| classify(e, &self.arn))
+                    .map_err(|e| classify(e, self.call("DeregisterTargets")))
             }
         })
         .await
@@ -172,30 +201,18 @@ where
                 sleep(pause).await;
                 pause *= 2;
             }
+            Err(TrafficError::Throttled(m)) => {
+                return Err(TrafficError::Throttled(super::Message {
+                    text: format!(
+                        "{}, still after {MUTATION_ATTEMPTS} attempts: the account's API rate is \
+                         shared with every other client of it; run again when they are quieter",
+                        m.text
+                    ),
+                    raw: m.raw,
+                }));
+            }
             other => return other,
         }
-    }
-}
-
-/// An SDK error as the lifecycle sees it.
-fn classify<E>(error: SdkError<E>, group: &str) -> TrafficError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let code = error.code().unwrap_or("").to_string();
-    let message = error.message().map(str::to_string).unwrap_or_else(|| {
-        aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext(&error).to_string()
-    });
-    match code.as_str() {
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
-            TrafficError::Throttled(format!("{code}: {message}"))
-        }
-        "TargetGroupNotFound" => TrafficError::NotFound(format!(
-            "target group {group} does not exist (TargetGroupNotFound): check the ARN and region"
-        )),
-        "InvalidTarget" => TrafficError::InvalidTarget(format!("InvalidTarget: {message}")),
-        "" => TrafficError::Api(format!("{group}: {message}")),
-        _ => TrafficError::Api(format!("{group}: {code}: {message}")),
     }
 }
 
@@ -228,7 +245,7 @@ impl TrafficManager for Elbv2 {
             .target_group_arn(&self.arn)
             .send()
             .await
-            .map_err(|e| classify(e, &self.arn))?;
+            .map_err(|e| classify(e, self.call("DescribeTargetHealth")))?;
         let mut health = HashMap::new();
         for d in output.target_health_descriptions() {
             let Some(target) = d.target() else { continue };
@@ -275,7 +292,7 @@ impl TrafficManager for Elbv2 {
                 .target_group_arn(&self.arn)
                 .send()
                 .await
-                .map_err(|e| classify(e, &self.arn))
+                .map_err(|e| classify(e, self.call("DescribeTargetGroupAttributes")))
         })
         .await?;
         Ok(output

@@ -42,7 +42,8 @@ impl ManagerFactory for LiveManagers {
                 backend,
                 ..
             } => {
-                let address = Address::parse(socket).map_err(TrafficError::Api)?;
+                // Checked at load time; a rendered value is checked again here.
+                let address = Address::parse(socket).map_err(|e| TrafficError::Setup(e.into()))?;
                 let conn = match (via, &self.via) {
                     (Some(_), Some(conn)) => conn.clone(),
                     _ => self.local.clone(),

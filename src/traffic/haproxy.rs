@@ -99,12 +99,12 @@ pub async fn runtime_command(
             Address::Tcp(host, port) => conn.open_tcp(host, *port).await,
         }
         .map_err(|e| match e {
-            ConnectionError::Unreachable(m) => TrafficError::Api(m),
-            other => TrafficError::Api(format!(
-                "cannot reach the HAProxy runtime API at {address:?}: {other}"
-            )),
+            ConnectionError::Unreachable(m) => TrafficError::Api(m.into()),
+            other => TrafficError::Api(
+                format!("cannot reach the HAProxy runtime API at {address:?}: {other}").into(),
+            ),
         })?;
-        let io = |e: std::io::Error| TrafficError::Api(format!("HAProxy runtime API: {e}"));
+        let io = |e: std::io::Error| TrafficError::Api(format!("HAProxy runtime API: {e}").into());
         stream
             .write_all(format!("{line}\n").as_bytes())
             .await
@@ -117,9 +117,9 @@ pub async fn runtime_command(
     tokio::time::timeout(COMMAND_TIMEOUT, exchange)
         .await
         .unwrap_or_else(|_| {
-            Err(TrafficError::Api(format!(
-                "HAProxy did not answer `{line}` in time"
-            )))
+            Err(TrafficError::Api(
+                format!("HAProxy did not answer `{line}` in time").into(),
+            ))
         })
 }
 
@@ -130,16 +130,18 @@ pub fn check_answer(answer: &str, backend: &str, server: &str) -> Result<(), Tra
         return Ok(());
     }
     if answer.contains("No such backend") {
-        return Err(TrafficError::NotFound(format!(
-            "HAProxy has no backend '{backend}'"
-        )));
+        return Err(TrafficError::NotFound(
+            format!("HAProxy has no backend '{backend}'").into(),
+        ));
     }
     if answer.contains("No such server") {
-        return Err(TrafficError::InvalidTarget(format!(
-            "HAProxy backend '{backend}' has no server '{server}'"
-        )));
+        return Err(TrafficError::InvalidTarget(
+            format!("HAProxy backend '{backend}' has no server '{server}'").into(),
+        ));
     }
-    Err(TrafficError::Api(format!("HAProxy answered: {answer}")))
+    Err(TrafficError::Api(
+        format!("HAProxy answered: {answer}").into(),
+    ))
 }
 
 /// The servers of `backend` from `show stat` CSV.
@@ -149,14 +151,14 @@ pub fn parse_stat(csv: &str, backend: &str) -> Result<HashMap<Target, Health>, T
         .next()
         .and_then(|l| l.strip_prefix("# "))
         .ok_or_else(|| {
-            TrafficError::Api(format!("HAProxy's show stat was not CSV: {}", csv.trim()))
+            TrafficError::Api(format!("HAProxy's show stat was not CSV: {}", csv.trim()).into())
         })?;
     let columns: Vec<&str> = header.split(',').collect();
     let col = |name: &str| {
         columns
             .iter()
             .position(|c| *c == name)
-            .ok_or_else(|| TrafficError::Api(format!("show stat has no '{name}' column")))
+            .ok_or_else(|| TrafficError::Api(format!("show stat has no '{name}' column").into()))
     };
     let (px, sv, scur, status, check) = (
         col("pxname")?,
@@ -186,9 +188,9 @@ pub fn parse_stat(csv: &str, backend: &str) -> Result<HashMap<Target, Health>, T
         servers.insert(target, health);
     }
     if !backend_seen {
-        return Err(TrafficError::NotFound(format!(
-            "HAProxy has no backend '{backend}'"
-        )));
+        return Err(TrafficError::NotFound(
+            format!("HAProxy has no backend '{backend}'").into(),
+        ));
     }
     Ok(servers)
 }

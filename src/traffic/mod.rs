@@ -1,7 +1,8 @@
 //! Traffic managers: what takes a host out of rotation and puts it back.
 //!
 //! - [`config`]: the play's `load_balancer:` section, parsed and checked.
-//! - [`elbv2`]: ELBv2 target groups through the AWS SDK.
+//! - [`elbv2`]: ELBv2 target groups through the AWS SDK; [`aws_error`]: what
+//!   its errors mean, in one line that says what to do.
 //! - [`factory`]: the managers a play's `load_balancer:` section names.
 //! - [`haproxy`]: HAProxy's runtime API (drain / maint / ready, `show stat`).
 //! - [`wait`]: the bounded, shared polling loops (drain, healthy, capacity),
@@ -12,6 +13,7 @@
 //! [`TrafficManager::describe`] call per poll round covers every in-flight
 //! host of the group.
 
+pub mod aws_error;
 pub mod config;
 pub mod elbv2;
 pub mod factory;
@@ -114,26 +116,88 @@ impl Health {
     }
 }
 
+/// What went wrong, in one line for the user, and the underlying error's
+/// full text (an SDK error's debug dump), kept apart for `-vvv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub raw: Option<String>,
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Message {
+        Message { text, raw: None }
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Message {
+        Message::from(text.to_string())
+    }
+}
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrafficError {
     /// The API asked us to slow down: back off and retry.
     #[error("throttled: {0}")]
-    Throttled(String),
+    Throttled(Message),
     /// The group (target group, backend) does not exist.
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Message),
     /// The target cannot be registered here (unknown instance, wrong VPC…).
     #[error("{0}")]
-    InvalidTarget(String),
+    InvalidTarget(Message),
     /// Anything else: a 5xx, a refused socket. Retried a bounded number of times.
     #[error("{0}")]
-    Api(String),
+    Api(Message),
+    /// The API could not be reached at all (connection refused, DNS, no
+    /// answer in time). Retried like [`Api`](Self::Api); when it persists,
+    /// the manager is unusable, whatever the target.
+    #[error("{0}")]
+    Unreachable(Message),
+    /// The API cannot be used as configured: no credentials, no region,
+    /// credentials rejected, access denied. Not retried: a person must fix
+    /// the setup, and no target is to blame.
+    #[error("{0}")]
+    Setup(Message),
 }
 
 impl TrafficError {
     /// Worth retrying after a pause.
     pub fn is_transient(&self) -> bool {
-        matches!(self, TrafficError::Throttled(_) | TrafficError::Api(_))
+        matches!(
+            self,
+            TrafficError::Throttled(_) | TrafficError::Api(_) | TrafficError::Unreachable(_)
+        )
+    }
+
+    /// The manager cannot be used at all (unreachable, or its setup): not
+    /// a verdict on any target.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, TrafficError::Unreachable(_) | TrafficError::Setup(_))
+    }
+
+    pub fn message(&self) -> &Message {
+        match self {
+            TrafficError::Throttled(m)
+            | TrafficError::NotFound(m)
+            | TrafficError::InvalidTarget(m)
+            | TrafficError::Api(m)
+            | TrafficError::Unreachable(m)
+            | TrafficError::Setup(m) => m,
+        }
+    }
+
+    /// The underlying error's full text, when there is one (show it at
+    /// `-vvv`; the error's own text is the one line for everyone).
+    pub fn raw(&self) -> Option<&str> {
+        self.message().raw.as_deref()
     }
 }
 

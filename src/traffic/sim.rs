@@ -204,10 +204,9 @@ impl TrafficManager for SimGroup {
         let now = Instant::now();
         self.with(|i| {
             i.log.push(format!("deregister {target}"));
-            let t = i
-                .targets
-                .get_mut(target)
-                .ok_or_else(|| TrafficError::InvalidTarget(format!("{target} is not a target")))?;
+            let t = i.targets.get_mut(target).ok_or_else(|| {
+                TrafficError::InvalidTarget(format!("{target} is not a target").into())
+            })?;
             if t.registered_at.take().is_some() {
                 t.deregistered_at = Some(now);
             }
@@ -219,10 +218,9 @@ impl TrafficManager for SimGroup {
         let now = Instant::now();
         self.with(|i| {
             i.log.push(format!("register {target}"));
-            let t = i
-                .targets
-                .get_mut(target)
-                .ok_or_else(|| TrafficError::InvalidTarget(format!("{target} is not a target")))?;
+            let t = i.targets.get_mut(target).ok_or_else(|| {
+                TrafficError::InvalidTarget(format!("{target} is not a target").into())
+            })?;
             // Registering a draining target cancels the drain, as ELBv2 does.
             t.deregistered_at = None;
             t.registered_at.get_or_insert(now);

@@ -183,7 +183,11 @@ impl<'a> Backoff<'a> {
     fn failure(&mut self, error: &TrafficError) -> bool {
         match error {
             TrafficError::Throttled(_) => {}
-            TrafficError::Api(_) if self.errors < self.poll.max_errors => self.errors += 1,
+            TrafficError::Api(_) | TrafficError::Unreachable(_)
+                if self.errors < self.poll.max_errors =>
+            {
+                self.errors += 1
+            }
             _ => return false,
         }
         self.interval = (self.interval * 2).min(self.poll.max_backoff);
