@@ -304,26 +304,15 @@ fn the_example_playbook_runs_locally() {
     out.assert_says("RUNNING HANDLER [reload app]");
 }
 
-/// Runs `fixture` on the local inventory, then `--resume`s it, both with
+/// Runs `playbook` on the local inventory, then `--resume`s it, both with
 /// a state dir of their own; returns the resumed run.
 fn run_then_resume(playbook: &std::path::Path, out_dir: &std::path::Path) -> common::Outcome {
     let state = out_dir.join("state");
-    let inventory = fixtures().join("local/inventory");
-    let out = format!("out_dir={}", out_dir.display());
-    let args = [
-        "play",
-        playbook.to_str().unwrap(),
-        "-i",
-        inventory.to_str().unwrap(),
-        "-e",
-        &out,
-    ];
     let env = [("ROLLOUT_STATE_DIR", state.to_str().unwrap())];
-    let first = common::rollout_env(&args, &env);
+    let playbook = playbook.to_str().unwrap();
+    let first = common::play_local_env(playbook, out_dir, &[], &env);
     assert_ne!(first.code, 0, "{}", first.all());
-    let mut resume = args.to_vec();
-    resume.push("--resume");
-    common::rollout_env(&resume, &env)
+    common::play_local_env(playbook, out_dir, &["--resume"], &env)
 }
 
 #[test]

@@ -112,6 +112,20 @@ fn failures(report: &StepReport) -> Vec<(String, String)> {
 }
 
 impl Bed {
+    /// h1, taken out and failed, goes back into rotation, is not counted as
+    /// passing, and a warning says why (`warning`).
+    async fn assert_back_yet_failed(&mut self, warning: &str) {
+        let back = self.lifecycle.put_back(&[host("h1", true)], &Probe).await;
+        assert!(back.passed.is_empty(), "a failed host stays failed");
+        assert!(!self.lifecycle.is_out("h1"));
+        assert_eq!(self.sim.log(), vec!["deregister i1", "register i1"]);
+        assert!(
+            self.warnings().iter().any(|w| w.contains(warning)),
+            "{:?}",
+            self.warnings()
+        );
+    }
+
     fn warnings(&self) -> Vec<String> {
         let events = self.events.0.lock().unwrap();
         events
@@ -179,15 +193,8 @@ async fn a_drain_that_never_finishes_fails_the_host_and_puts_it_back_unchanged()
     assert!(took >= Duration::from_secs(20) && took < Duration::from_secs(22));
 
     // Failed, yet nothing ran on it: it goes back as it was.
-    let back = bed.lifecycle.put_back(&[host("h1", true)], &Probe).await;
-    assert!(back.passed.is_empty(), "a failed host stays failed");
-    assert!(!bed.lifecycle.is_out("h1"));
-    assert_eq!(bed.sim.log(), vec!["deregister i1", "register i1"]);
-    assert!(
-        bed.warnings()
-            .iter()
-            .any(|w| w.contains("h1 failed: its drain did not finish"))
-    );
+    bed.assert_back_yet_failed("h1 failed: its drain did not finish")
+        .await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -301,15 +308,8 @@ async fn a_host_failed_in_its_tasks_stays_out_under_keep_out() {
 async fn a_host_failed_in_its_tasks_goes_back_under_restore_and_stays_failed() {
     let mut bed = bed(config(OnFailure::Restore), 300);
     bed.lifecycle.take_out(vec!["h1".into()], &Probe).await;
-    let back = bed.lifecycle.put_back(&[host("h1", true)], &Probe).await;
-    assert!(back.passed.is_empty(), "it still counts as failed");
-    assert!(!bed.lifecycle.is_out("h1"));
-    assert_eq!(bed.sim.log(), vec!["deregister i1", "register i1"]);
-    assert!(
-        bed.warnings()
-            .iter()
-            .any(|w| w.contains("restored to rotation (on_failure: restore)"))
-    );
+    bed.assert_back_yet_failed("restored to rotation (on_failure: restore)")
+        .await;
 }
 
 #[tokio::test(start_paused = true)]

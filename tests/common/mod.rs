@@ -78,6 +78,17 @@ pub fn rollout_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
 
 /// `rollout play FIXTURE -i local/inventory -e out_dir=TMP EXTRA...`
 pub fn play_local(fixture: &str, out_dir: &Path, extra: &[&str]) -> Outcome {
+    play_local_env(fixture, out_dir, extra, &[])
+}
+
+/// [`play_local`] with more environment variables; `fixture` may be an
+/// absolute path.
+pub fn play_local_env(
+    fixture: &str,
+    out_dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Outcome {
     let playbook = fixtures().join(fixture);
     let inventory = fixtures().join("local/inventory");
     let out = format!("out_dir={}", out_dir.display());
@@ -90,7 +101,7 @@ pub fn play_local(fixture: &str, out_dir: &Path, extra: &[&str]) -> Outcome {
         &out,
     ];
     args.extend_from_slice(extra);
-    rollout(&args)
+    rollout_env(&args, env)
 }
 
 /// Waits (at most `bound`) until the file at `path` contains `text`.
