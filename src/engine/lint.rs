@@ -13,55 +13,13 @@ use regex::Regex;
 use serde_json::{Map, Value as Json};
 use std::collections::HashSet;
 
-/// Names that exist without being declared by the user.
-const MAGIC: &[&str] = &[
-    "inventory_hostname",
-    "inventory_hostname_short",
-    "hostvars",
-    "groups",
-    "group_names",
-    "ansible_check_mode",
-    "ansible_diff_mode",
-    "ansible_verbosity",
-    "ansible_play_hosts",
-    "ansible_play_hosts_all",
-    "ansible_play_batch",
-    "ansible_play_name",
-    "playbook_dir",
-    "item",
-    "ansible_loop_var",
-    "omit",
-    "ansible_facts",
-    "vars",
-    "environment",
-    "range",
-    "dict",
-    "namespace",
-    "lookup",
-    "query",
-    "q",
-    "now",
-    "true",
-    "false",
-    "none",
-    "True",
-    "False",
-    "None",
-    "loop",
-    "self",
-    "super",
-    "varargs",
-    "kwargs",
-    "caller",
-];
-
 pub fn check_templates(
     pb: &Playbook,
     inventory: &Inventory,
     extra: &Map<String, Json>,
     templar: &Templar,
 ) -> Result<(), Diagnostic> {
-    let mut known: HashSet<String> = MAGIC.iter().map(|s| s.to_string()).collect();
+    let mut known: HashSet<String> = super::magic::names().map(str::to_string).collect();
     known.extend(extra.keys().cloned());
     for host in inventory.hosts() {
         known.extend(inventory.host_vars(host).keys().cloned());

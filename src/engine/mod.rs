@@ -6,21 +6,22 @@
 //! of each section and on `meta: flush_handlers`. The engine emits
 //! [`Event`]s and never prints.
 
+mod access;
 pub mod lint;
+pub mod magic;
 mod rolling;
 pub mod scope;
 pub mod stop;
 mod task;
 pub mod window;
 
-use crate::connection::{Connection, ConnectionError, ExecOutput, local::LocalConnection};
+use crate::connection::{Connection, local::LocalConnection};
 use crate::diag::Diagnostic;
 use crate::events::{Event, HostStats, Sink};
 use crate::inventory::Inventory;
 use crate::plan::{self, SerialStep};
 use crate::playbook::{Action, MetaAction, Play, Playbook, Section, Serial, Task};
 use crate::template::Templar;
-use async_trait::async_trait;
 use indexmap::IndexMap;
 use scope::{Hostvars, Scope, Vars};
 use serde_json::Value as Json;
@@ -143,9 +144,10 @@ pub struct Engine {
     /// Per host, in the order hosts first ran (the recap's order).
     hosts: IndexMap<String, HostState>,
     local: Arc<dyn Connection>,
-    /// SSH connections, one per host, opened on first use.
+    /// How each host is reached, resolved once per host per play (the
+    /// sessions themselves are the SSH pool's).
     ssh: Option<crate::ssh::SshPool>,
-    connections: std::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
+    access: std::sync::Mutex<HashMap<String, Arc<access::HostAccess>>>,
     playbook_dir: PathBuf,
     /// Set by `meta: end_play` or a fatal error: no more batches of this play.
     end_play: bool,
@@ -173,7 +175,7 @@ impl Engine {
             hosts: IndexMap::new(),
             local: Arc::new(LocalConnection),
             ssh: None,
-            connections: std::sync::Mutex::new(HashMap::new()),
+            access: std::sync::Mutex::new(HashMap::new()),
             playbook_dir: PathBuf::from("."),
             end_play: false,
             interrupted: false,
@@ -290,6 +292,8 @@ impl Engine {
     }
 
     async fn run_play(&mut self, play: &Play, key: &str) -> Result<(), crate::error::Error> {
+        // Facts set in an earlier play may change how a host is reached.
+        self.forget_access();
         let hosts = self.play_hosts(play)?;
         // Play names are templated with the play's vars and extra vars, as
         // Ansible's are ("Roll out {{ version }}").
@@ -838,24 +842,16 @@ impl Engine {
     /// magic variables and a lazy `hostvars`. Built once per task, so
     /// scoping n hosts costs O(n), not O(n²).
     fn task_env(&self, ctx: &PlayCtx<'_>) -> TaskEnv {
-        let strings = |v: &[String]| Json::Array(v.iter().cloned().map(Json::String).collect());
-        let active = strings(&self.active(&ctx.batch));
-        let mut m = Vars::new();
-        m.insert("groups".into(), Json::Object((*self.groups).clone()));
-        m.insert("ansible_check_mode".into(), Json::Bool(self.opts.check));
-        m.insert("ansible_diff_mode".into(), Json::Bool(self.opts.diff));
-        m.insert("ansible_verbosity".into(), Json::from(self.opts.verbosity));
-        m.insert("ansible_play_hosts_all".into(), strings(&ctx.play_hosts));
-        m.insert("ansible_play_batch".into(), active.clone());
-        m.insert("ansible_play_hosts".into(), active);
-        m.insert(
-            "ansible_play_name".into(),
-            Json::String(ctx.play.name.clone()),
-        );
-        m.insert(
-            "playbook_dir".into(),
-            Json::String(self.playbook_dir.display().to_string()),
-        );
+        let magic = magic::play(&magic::PlayFacts {
+            groups: &self.groups,
+            check: self.opts.check,
+            diff: self.opts.diff,
+            verbosity: self.opts.verbosity,
+            play_hosts: &ctx.play_hosts,
+            active: &self.active(&ctx.batch),
+            play_name: &ctx.play.name,
+            playbook_dir: &self.playbook_dir.display().to_string(),
+        });
         let base = ScopeBase {
             templar: self.templar.clone(),
             inventory: self.inventory.clone(),
@@ -864,7 +860,7 @@ impl Engine {
             vars_files: ctx.vars_files.clone(),
             facts: self.facts_by_host(),
             extra: self.extra.clone(),
-            play_magic: Arc::new(m),
+            play_magic: Arc::new(magic),
         };
         let base = Arc::new(base);
         let lazy = base.clone();
@@ -883,112 +879,6 @@ impl Engine {
 
     fn scope_in(&self, env: &TaskEnv, host: &str, task: Option<&Task>) -> Scope {
         env.base.scope(host, task, Some(env.hostvars.clone()))
-    }
-
-    /// A host's connection variables (`ansible_*`), rendered: inventory <
-    /// facts < extra vars.
-    fn connection_vars(&self, host: &str) -> Vars {
-        let inventory = self
-            .inventory_vars
-            .get(host)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)));
-        let facts = (self.hosts.get(host))
-            .map(|s| s.facts.clone())
-            .unwrap_or_default();
-        let mut magic = Vars::new();
-        magic.insert("inventory_hostname".into(), Json::String(host.to_string()));
-        let scope = Scope::new(
-            self.templar.clone(),
-            vec![inventory.clone(), facts.clone(), self.extra.clone()],
-            magic,
-            None,
-        );
-        let value = scope.clone().into_value();
-        let mut vars = (*inventory).clone();
-        for layer in [&facts, &self.extra] {
-            vars.extend(
-                layer
-                    .iter()
-                    .filter(|(k, _)| k.starts_with("ansible_"))
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            );
-        }
-        for (_, v) in vars.iter_mut() {
-            if let Ok(rendered) = self.templar.render_value(v, &value) {
-                *v = rendered;
-            }
-        }
-        vars
-    }
-
-    /// The connection a host's commands go through: one per host, reused.
-    fn connection_for(&self, host: &str) -> Arc<dyn Connection> {
-        let vars = self.connection_vars(host);
-        let connection = vars
-            .get("ansible_connection")
-            .and_then(Json::as_str)
-            .unwrap_or("ssh");
-        if connection == "local" || (host == "localhost" && !vars.contains_key("ansible_host")) {
-            return self.local.clone();
-        }
-        let Ok(mut cache) = self.connections.lock() else {
-            return Arc::new(Unsupported("connection cache poisoned".into()));
-        };
-        if let Some(conn) = cache.get(host) {
-            return conn.clone();
-        }
-        let conn: Arc<dyn Connection> = match (&self.ssh, connection) {
-            (Some(pool), "ssh" | "smart" | "paramiko") => pool.lazy(host, Arc::new(vars)),
-            _ => Arc::new(Unsupported(format!(
-                "cannot connect to {host}: the '{connection}' connection is not supported (use ssh or local)"
-            ))),
-        };
-        cache.insert(host.to_string(), conn.clone());
-        conn
-    }
-
-    /// Wraps a connection in sudo when the task (or `-b`, or the host's
-    /// `ansible_become`) asks for privilege.
-    fn with_become(
-        &self,
-        host: &str,
-        task: &Task,
-        conn: Arc<dyn Connection>,
-    ) -> Arc<dyn Connection> {
-        let vars = self.connection_vars(host);
-        let var_bool = |k: &str| {
-            vars.get(k).map(|v| match v {
-                Json::Bool(b) => *b,
-                other => {
-                    crate::core::parse_bool(&crate::core::display_text(other)).unwrap_or(false)
-                }
-            })
-        };
-        let enabled = task
-            .become_enabled
-            .or_else(|| var_bool("ansible_become"))
-            .unwrap_or(self.opts.become_all);
-        if !enabled {
-            return conn;
-        }
-        let var_str = |k: &str| vars.get(k).map(crate::core::display_text);
-        let user = task
-            .become_user
-            .clone()
-            .or_else(|| var_str("ansible_become_user"))
-            .or_else(|| self.opts.become_user.clone())
-            .unwrap_or_else(|| "root".into());
-        let password = self
-            .opts
-            .become_password
-            .as_ref()
-            .map(|s| s.0.clone())
-            .or_else(|| var_str("ansible_become_password"))
-            .or_else(|| var_str("ansible_become_pass"));
-        Arc::new(crate::connection::r#become::Become::new(
-            conn, user, password,
-        ))
     }
 }
 
@@ -1031,35 +921,8 @@ impl ScopeBase {
         layers.push(self.facts.get(host).cloned().unwrap_or_default());
         layers.push(self.extra.clone());
         layers.push(self.play_magic.clone());
-        let mut magic = Vars::new();
-        magic.insert("inventory_hostname".into(), Json::String(host.to_string()));
-        magic.insert(
-            "inventory_hostname_short".into(),
-            Json::String(host.split('.').next().unwrap_or(host).to_string()),
-        );
-        let names = self
-            .inventory
-            .group_names(host)
-            .into_iter()
-            .map(Json::String)
-            .collect();
-        magic.insert("group_names".into(), Json::Array(names));
+        let magic = magic::host(host, self.inventory.group_names(host));
         Scope::new(self.templar.clone(), layers, magic, hostvars)
-    }
-}
-
-/// A connection type that cannot be used: every command reports the host
-/// unreachable with the reason.
-struct Unsupported(String);
-
-#[async_trait]
-impl Connection for Unsupported {
-    async fn exec(
-        &self,
-        _command: &str,
-        _stdin: Option<&[u8]>,
-    ) -> Result<ExecOutput, ConnectionError> {
-        Err(ConnectionError::Unreachable(self.0.clone()))
     }
 }
 
