@@ -126,27 +126,24 @@ impl Bed {
         );
     }
 
-    fn warnings(&self) -> Vec<String> {
+    /// What `pick` takes from each event collected so far.
+    fn collected<T>(&self, pick: impl Fn(&Event) -> Option<Vec<T>>) -> Vec<T> {
         let events = self.events.0.lock().unwrap();
-        events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Warning { message } => Some(message.clone()),
-                _ => None,
-            })
-            .collect()
+        events.iter().filter_map(pick).flatten().collect()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.collected(|e| match e {
+            Event::Warning { message } => Some(vec![message.clone()]),
+            _ => None,
+        })
     }
 
     fn out_of_rotation_reported(&self) -> Vec<OutOfRotationHost> {
-        let events = self.events.0.lock().unwrap();
-        events
-            .iter()
-            .filter_map(|e| match e {
-                Event::OutOfRotation { hosts } => Some(hosts.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
+        self.collected(|e| match e {
+            Event::OutOfRotation { hosts } => Some(hosts.clone()),
+            _ => None,
+        })
     }
 }
 
