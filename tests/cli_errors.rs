@@ -238,3 +238,23 @@ fn load_balancer_undefined_variable_is_named_at_its_key() {
         ],
     );
 }
+
+#[test]
+fn haproxy_names_that_would_run_another_command_are_refused() {
+    expect_load_error(
+        "lb_haproxy_name.yaml",
+        &[
+            "the HAProxy backend name \"app; disable server app/web2\" holds ';'",
+            "lb_haproxy_name.yaml:7:7",
+        ],
+    );
+    // Rendered, it fails before any task runs, at the key's own line.
+    let stderr = expect_parse_error(
+        "lb_haproxy_rendered_name.yaml",
+        &[
+            "the HAProxy server name \"web1\\nshutdown sessions server app/web2\" holds '\\n'",
+            "lb_haproxy_rendered_name.yaml:10:7",
+        ],
+    );
+    assert!(!stderr.contains("must not run"), "{stderr}");
+}

@@ -7,7 +7,7 @@
 use super::registry::Module;
 use super::spec::{Kind, ModuleSpec, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
-use crate::traffic::haproxy::{Address, check_answer, parse_stat, runtime_command};
+use crate::traffic::haproxy::{Address, check_answer, check_name, parse_stat, runtime_command};
 use crate::traffic::{State, Target, TrafficError};
 use serde_json::Value as Json;
 use std::time::Duration;
@@ -72,6 +72,10 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
             .and_then(Json::as_u64)
             .unwrap_or(25),
     };
+    check_name("server", req.server).map_err(failed)?;
+    if let Some(backend) = arg_str(args, "backend") {
+        check_name("backend", backend).map_err(failed)?;
+    }
     let api = |e: TrafficError| TaskResult::failed(e.to_string());
     let stat = runtime_command(ctx.conn, &req.address, "show stat")
         .await

@@ -5,7 +5,7 @@
 //! host's variables. Errors name the key path (`elbv2.port`) so the caller
 //! can point at that key's line.
 
-use super::haproxy::Address;
+use super::haproxy::{Address, check_name};
 use super::wait::MinHealthy;
 use crate::core::parse_duration;
 use serde_json::{Map, Value as Json};
@@ -271,6 +271,11 @@ impl Reader {
         let (socket, backend, server) = (need("socket")?, need("backend")?, need("server")?);
         if !self.pending_text(&socket) {
             Address::parse(&socket).map_err(|e| KeyError::new("haproxy.socket", e))?;
+        }
+        for (key, name) in [("backend", &backend), ("server", &server)] {
+            if !self.pending_text(name) {
+                check_name(key, name).map_err(|e| KeyError::new(&format!("haproxy.{key}"), e))?;
+            }
         }
         Ok(Manager::Haproxy {
             socket,

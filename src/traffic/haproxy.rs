@@ -85,6 +85,22 @@ impl Haproxy {
     }
 }
 
+/// Checks a backend or server name before it goes into a runtime API
+/// command: HAProxy's names are letters, digits and `-_.:`, and the API
+/// takes `;` and newlines as command separators, so anything else could
+/// run a command nobody wrote.
+pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+    match name.chars().find(|c| !allowed(*c)) {
+        None if !name.is_empty() => Ok(()),
+        None => Err(format!("the HAProxy {kind} name is empty")),
+        Some(c) => Err(format!(
+            "the HAProxy {kind} name {name:?} holds {c:?}: HAProxy names are letters, digits \
+             and - _ . : only"
+        )),
+    }
+}
+
 /// Sends one runtime API command over a socket that `conn` opens (the
 /// controller's, or the host's for the `haproxy` module) and reads the
 /// whole answer.
@@ -93,6 +109,15 @@ pub async fn runtime_command(
     address: &Address,
     line: &str,
 ) -> Result<String, TrafficError> {
+    // One command per call: a separator would start another.
+    if line.contains([';', '\n', '\r']) {
+        return Err(TrafficError::Setup(
+            format!(
+                "refusing to send {line:?} to the HAProxy runtime API: it holds a command separator"
+            )
+            .into(),
+        ));
+    }
     let exchange = async {
         let mut stream = match address {
             Address::Unix(path) => conn.open_unix(path).await,
@@ -260,6 +285,29 @@ impl TrafficManager for Haproxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_haproxy_names_only() {
+        for ok in ["app", "web-1.example.com", "srv_2:8080"] {
+            assert!(check_name("server", ok).is_ok(), "{ok}");
+        }
+        for bad in ["a;b", "a b", "a\nset server x/y state maint", ""] {
+            assert!(check_name("server", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_separator_never_reaches_the_runtime_api() {
+        let conn = crate::connection::local::LocalConnection;
+        let address = Address::Unix("/nonexistent/admin.sock".into());
+        for line in [
+            "show stat; disable server app/web2",
+            "show stat\nshutdown frontend web",
+        ] {
+            let err = runtime_command(&conn, &address, line).await.unwrap_err();
+            assert!(err.to_string().contains("command separator"), "{err}");
+        }
+    }
 
     const STAT: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code\n\
 front,FRONTEND,,,0,1,2000,1,0,0,0,0,0,,,,,OPEN,,,,,,,,,1,2,0,,,,0,0,0,1,,\n\
