@@ -175,3 +175,37 @@ fn a_host_whose_sshd_dies_mid_deploy_stays_out_and_is_named() {
     );
     no_failed_requests(&tally);
 }
+
+#[test]
+fn a_host_whose_target_the_group_does_not_know_is_never_deployed() {
+    // host2's inventory names an instance the target group does not hold
+    // (a replaced instance): its real target must keep serving, untouched.
+    let fleet = Fleet::up_with(
+        3,
+        70,
+        &["--elbv2", "--elb-port", "25140", "--dereg-delay", "2"],
+    );
+    let site = fleet.variant("site.yaml", &project_playbook("site.yaml"));
+    let host_vars = fleet.dir.join("playbooks/host_vars");
+    fs::create_dir_all(&host_vars).unwrap();
+    fs::write(
+        host_vars.join("host2.yaml"),
+        "instance_id: i-0replaced0000000\n",
+    )
+    .unwrap();
+    let traffic = Traffic::start(&fleet);
+    let out = play(&fleet, &site, &[]);
+    let tally = traffic.finish();
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says(
+        "i-0replaced0000000 (from the host's instance_id variable) is not registered in target group",
+    );
+    out.assert_never_says("HOSTS OUT OF ROTATION");
+    // host1 rolled; host2 was neither deregistered nor deployed; the
+    // rollout stopped before host3.
+    assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 1));
+    assert_eq!(served_version(&fleet, 0), "host1 2.0");
+    assert_eq!(served_version(&fleet, 1), "host2 1.0");
+    assert_eq!(served_version(&fleet, 2), "host3 1.0");
+    no_failed_requests(&tally);
+}

@@ -50,15 +50,16 @@ impl BatchProbe {
 
 #[async_trait]
 impl HostProbe for BatchProbe {
-    async fn instance_id(&self, host: &str) -> Result<String, String> {
+    async fn instance_id(&self, host: &str) -> Result<(String, String), String> {
         let host = self.host(host)?;
         if let Some(id) = &host.instance_id {
-            return Ok(id.clone());
+            return Ok((id.clone(), "the host's instance_id variable".into()));
         }
         let endpoint = (host.imds_endpoint.as_deref()).unwrap_or(crate::imds::DEFAULT_ENDPOINT);
-        crate::imds::instance_id(&*host.conn, endpoint)
+        let id = crate::imds::instance_id(&*host.conn, endpoint)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok((id, format!("IMDSv2 at {endpoint}")))
     }
 
     async fn check_url(&self, host: &str, url: &str) -> Result<(), String> {
@@ -129,6 +130,13 @@ impl Engine {
                     .filter_map(|h| resume.target(h).map(|t| (h.clone(), t.clone())))
                     .collect(),
                 None => HashMap::new(),
+            },
+            resumed_out: match &self.opts.resume {
+                Some(resume) => (hosts.iter())
+                    .filter(|h| resume.last_seen(h).is_some_and(|l| !l.in_rotation))
+                    .cloned()
+                    .collect(),
+                None => Default::default(),
             },
             location: ctx.play.location.to_string(),
         };

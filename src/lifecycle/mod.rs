@@ -26,7 +26,7 @@ use crate::traffic::wait::{self, PollSettings};
 use crate::traffic::{Health, Target, TrafficManager};
 use async_trait::async_trait;
 use records::Records;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,7 +42,8 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 pub trait HostProbe: Send + Sync {
     /// The host's EC2 instance ID (its `instance_id` variable, else
     /// IMDSv2 read through its connection).
-    async fn instance_id(&self, host: &str) -> Result<String, String>;
+    /// Returns the ID and where it came from, for messages.
+    async fn instance_id(&self, host: &str) -> Result<(String, String), String>;
 
     /// One try of the app's health URL, from the host: `Ok` on a 2xx.
     async fn check_url(&self, host: &str, url: &str) -> Result<(), String>;
@@ -92,6 +93,9 @@ pub struct Settings {
     /// `--resume`: the targets the last run resolved (their ports, for
     /// targets it left deregistered).
     pub resumed: HashMap<String, Target>,
+    /// `--resume`: the hosts the last run left out of rotation (their
+    /// targets may be unknown to the group: this rollout took them out).
+    pub resumed_out: HashSet<String>,
     /// The play's location, shown with the lifecycle's steps.
     pub location: String,
 }
@@ -105,6 +109,8 @@ pub struct Lifecycle {
     groups: Vec<Arc<dyn TrafficManager>>,
     /// Resolved targets, per host.
     targets: HashMap<String, Target>,
+    /// Where each host's target ID came from, for messages.
+    sources: HashMap<String, String>,
     records: Records,
     poll: PollSettings,
     sink: Sink,
@@ -133,6 +139,7 @@ impl Lifecycle {
             rendered,
             groups,
             targets: HashMap::new(),
+            sources: HashMap::new(),
             records: Records::new(publish),
             poll,
             sink,

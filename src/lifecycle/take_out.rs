@@ -49,6 +49,7 @@ impl Lifecycle {
                 }
             }
         }
+        let hosts = self.confirm_membership(hosts, &already_out, &mut report);
         let capacity = capacity.join("; ");
         if self.settings.check {
             for host in &hosts {
@@ -116,6 +117,41 @@ impl Lifecycle {
         report
     }
 
+    /// Keeps the hosts whose target every group knows: one a group does not
+    /// know (a replaced instance, a stale `instance_id`, a misspelt server)
+    /// cannot be taken out, so it fails before anything runs on it, unless
+    /// the run being resumed took it out.
+    fn confirm_membership(
+        &self,
+        hosts: Vec<String>,
+        already_out: &[HashMap<Target, String>],
+        report: &mut StepReport,
+    ) -> Vec<String> {
+        let mut known = Vec::new();
+        for host in hosts {
+            let target = &self.targets[&host];
+            let missing: Vec<String> = (self.groups.iter().zip(already_out))
+                .filter(|(_, out)| out.get(target).is_some_and(|s| s == wait::NOT_REGISTERED))
+                .map(|(group, _)| group.name())
+                .collect();
+            if missing.is_empty() || self.settings.resumed_out.contains(&host) {
+                known.push(host);
+                continue;
+            }
+            let source = self.sources.get(&host).map(String::as_str).unwrap_or("?");
+            report.fail(
+                &host,
+                format!(
+                    "{target} (from {source}) is not registered in {}: its membership cannot \
+                     be confirmed, so it is not taken out and nothing runs on it; check the \
+                     host's target (a replaced instance? a stale instance_id?)",
+                    missing.join(", ")
+                ),
+            );
+        }
+        known
+    }
+
     /// Each host's target, from its rendered section: the HAProxy server,
     /// or the EC2 instance with its registered port. Hosts whose target
     /// cannot be known fail, still in rotation.
@@ -131,13 +167,17 @@ impl Lifecycle {
             let manager = self.rendered.get(host).map(|c| c.manager.clone());
             lookups.push(async move {
                 match manager {
-                    Some(Manager::Haproxy { server, .. }) => Ok((server, None)),
+                    Some(Manager::Haproxy { server, .. }) => Ok((
+                        server,
+                        None,
+                        "the load_balancer's haproxy.server".to_string(),
+                    )),
                     Some(Manager::Elbv2 { port, .. }) => {
-                        let id = probe
+                        let (id, source) = probe
                             .instance_id(host)
                             .await
                             .map_err(|e| format!("finding the instance ID: {e}"))?;
-                        Ok((id, port))
+                        Ok((id, port, source))
                     }
                     None => Err("no load balancer target".to_string()),
                 }
@@ -165,7 +205,7 @@ impl Lifecycle {
         let mut resolved = Vec::new();
         for (host, lookup) in hosts.into_iter().zip(found) {
             match lookup {
-                Ok((id, port)) => {
+                Ok((id, port, source)) => {
                     // The port: the play's, else the one it is registered
                     // with, else (out of rotation when a killed run is
                     // resumed) the one the journal noted.
@@ -179,6 +219,7 @@ impl Lifecycle {
                         port,
                     });
                     self.targets.insert(host.clone(), Target { id, port });
+                    self.sources.insert(host.clone(), source);
                     resolved.push(host);
                 }
                 Err(why) => {

@@ -37,9 +37,9 @@ struct Probe;
 
 #[async_trait]
 impl HostProbe for Probe {
-    async fn instance_id(&self, host: &str) -> Result<String, String> {
+    async fn instance_id(&self, host: &str) -> Result<(String, String), String> {
         match host.strip_prefix('h') {
-            Some(n) => Ok(format!("i{n}")),
+            Some(n) => Ok((format!("i{n}"), "the test's probe".into())),
             None => Err(format!("no instance for {host}")),
         }
     }
@@ -58,28 +58,36 @@ struct Bed {
 }
 
 fn bed(config: LbConfig, dereg_delay: u64) -> Bed {
+    bed_with(config, dereg_delay, |_| {})
+}
+
+/// [`bed`], with the run's settings changed by `tweak`.
+fn bed_with(config: LbConfig, dereg_delay: u64, tweak: impl FnOnce(&mut Settings)) -> Bed {
     let sim = Arc::new(SimGroup::new(
         &["i1", "i2", "i3"],
         Duration::from_secs(dereg_delay),
     ));
     let events = Arc::new(Collector::default());
     let published = Arc::new(Mutex::new(Vec::new()));
-    let rendered = ["h1", "h2", "h3"]
+    let rendered = ["h1", "h2", "h3", "h9"]
         .iter()
         .map(|h| (h.to_string(), config.clone()))
         .collect();
     let seen = published.clone();
     let publish: Publish = Arc::new(move |hosts| *seen.lock().unwrap() = hosts);
+    let mut settings = Settings {
+        check: false,
+        resumed: HashMap::new(),
+        resumed_out: HashSet::new(),
+        location: "site.yaml:1:3".into(),
+    };
+    tweak(&mut settings);
     let lifecycle = Lifecycle::new(
         rendered,
         "h1",
         vec![sim.clone() as Arc<dyn TrafficManager>],
         events.clone(),
-        Settings {
-            check: false,
-            resumed: HashMap::new(),
-            location: "site.yaml:1:3".into(),
-        },
+        settings,
         publish,
     )
     .expect("h1 has a section");
@@ -369,4 +377,34 @@ async fn check_mode_shows_the_capacity_math_and_changes_nothing() {
         matches!(&back.results[..], [(_, StepResult::Ok(msg))] if msg.contains("would register i1"))
     );
     assert!(bed.sim.log().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_target_the_group_does_not_know_fails_its_host_before_anything_runs() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    // h9 runs on i9, which is not in the group (a replaced instance).
+    let out = bed
+        .lifecycle
+        .take_out(vec!["h1".into(), "h9".into()], &Probe)
+        .await;
+    assert_eq!(out.passed, vec!["h1"]);
+    let failed = failures(&out);
+    assert_eq!(failed.len(), 1, "{:?}", out.results);
+    assert_eq!(failed[0].0, "h9");
+    assert!(
+        failed[0]
+            .1
+            .contains("i9 (from the test's probe) is not registered in target group sim"),
+        "{}",
+        failed[0].1
+    );
+    assert_eq!(bed.sim.log(), vec!["deregister i1"], "i9 untouched");
+    assert!(!bed.lifecycle.is_out("h9"));
+
+    // Resumed after this rollout took it out, the same target goes on.
+    let mut bed = bed_with(config(OnFailure::KeepOut), 300, |s| {
+        s.resumed_out.insert("h9".into());
+    });
+    let out = bed.lifecycle.take_out(vec!["h9".into()], &Probe).await;
+    assert_eq!(out.passed, vec!["h9"], "{:?}", out.results);
 }

@@ -256,6 +256,10 @@ impl MinHealthy {
     }
 }
 
+/// The state [`Capacity::already_out`] gives a target the group does not
+/// know at all.
+pub const NOT_REGISTERED: &str = "not registered";
+
 /// The capacity math, as `--check` and the messages show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capacity {
@@ -289,7 +293,7 @@ impl Capacity {
         let already_out = leaving
             .iter()
             .filter_map(|t| match health.get(t) {
-                None => Some((t.clone(), "not registered".to_string())),
+                None => Some((t.clone(), NOT_REGISTERED.to_string())),
                 Some(h) if h.state.is_draining() || h.state == State::Unused => {
                     Some((t.clone(), h.describe()))
                 }
