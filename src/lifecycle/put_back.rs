@@ -6,7 +6,8 @@
 use super::{BatchHost, HostProbe, Lifecycle, StepReport, StepResult};
 use crate::events::{Event, Phase};
 use crate::traffic::config::OnFailure;
-use crate::traffic::wait;
+use crate::traffic::{TrafficManager, wait};
+use std::sync::Arc;
 
 impl Lifecycle {
     /// Puts back the batch's hosts that this run took out and that did
@@ -26,7 +27,8 @@ impl Lifecycle {
         }
         let restore = self.config.on_failure == OnFailure::Restore;
         let hosts = self.taken_out(batch, |lifecycle, h| {
-            !h.unreachable && (restore || lifecycle.records.is_unchanged(&h.name) || !h.failed)
+            !h.unreachable
+                && (restore || lifecycle.records.unchanged(&h.name).is_some() || !h.failed)
         });
         if hosts.is_empty() {
             return report;
@@ -34,10 +36,15 @@ impl Lifecycle {
         self.start_step("back in rotation");
         let hosts = self.check_apps(hosts, probe, &mut report).await;
         let mut healthy = hosts;
-        for group in self.groups.clone().iter() {
+        let groups = self.groups.clone();
+        for (index, group) in groups.iter().enumerate() {
             let waiting = self
                 .change_each(&**group, &healthy, None, &mut report)
                 .await;
+            // Refused by this group: out of the earlier ones again too.
+            for host in healthy.iter().filter(|h| !waiting.contains(h)) {
+                self.take_back_out(&groups[..index], host).await;
+            }
             let verdict = wait::healthy_verdict(self.config.unhealthy_grace);
             let bound = self.config.healthy_timeout;
             let outcome = self
@@ -53,9 +60,9 @@ impl Lifecycle {
                             Some(Err(why)) => why.clone(),
                             _ => "no answer from the load balancer".into(),
                         };
-                        // A host that never turned healthy takes no traffic.
-                        let _ = group.deregister(&target).await;
-                        let _ = group.drained(&target).await;
+                        // A host that never turned healthy takes no traffic,
+                        // from this group nor from those it is back in.
+                        self.take_back_out(&groups[..=index], &host).await;
                         let why =
                             format!("{target} did not turn healthy in {}: {why}", group.name());
                         self.mark_out(&host, why.clone());
@@ -76,10 +83,9 @@ impl Lifecycle {
             if failed_before.contains(&host.as_str()) {
                 // A failed host put back (unchanged, or on_failure:
                 // restore) stays failed.
-                let how = if self.records.is_unchanged(&host) {
-                    "its drain did not finish, so it was put back unchanged"
-                } else {
-                    "it was restored to rotation (on_failure: restore)"
+                let how = match self.records.unchanged(&host) {
+                    Some(why) => format!("{why}, so it was put back unchanged"),
+                    None => "it was restored to rotation (on_failure: restore)".into(),
                 };
                 self.sink.emit(Event::Warning {
                     message: format!("{host} failed: {how}"),
@@ -91,6 +97,16 @@ impl Lifecycle {
             report.passed.push(host);
         }
         report
+    }
+
+    /// Deregisters `host` again from `groups` (it failed on its way back),
+    /// best effort: it is reported out of rotation either way.
+    async fn take_back_out(&self, groups: &[Arc<dyn TrafficManager>], host: &str) {
+        let target = &self.targets[host];
+        for group in groups {
+            let _ = group.deregister(target).await;
+            let _ = group.drained(target).await;
+        }
     }
 
     /// Confirms each host's app answers its `health_url` (from the host)

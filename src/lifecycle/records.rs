@@ -4,7 +4,7 @@
 
 use crate::events::OutOfRotationHost;
 use crate::traffic::{Target, TrafficManager};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Hears the full list of hosts out of rotation after every change.
@@ -13,9 +13,9 @@ pub type Publish = Arc<dyn Fn(Vec<OutOfRotationHost>) + Send + Sync>;
 pub(super) struct Records {
     /// Hosts this run took out of rotation and has not put back, and why.
     out: BTreeMap<String, String>,
-    /// Hosts out of rotation that nothing changed (their drain did not
-    /// finish): they go back even though they failed.
-    unchanged: HashSet<String>,
+    /// Hosts out of rotation that nothing changed, and why (their drain
+    /// did not finish): they go back even though they failed.
+    unchanged: HashMap<String, &'static str>,
     publish: Publish,
 }
 
@@ -23,7 +23,7 @@ impl Records {
     pub(super) fn new(publish: Publish) -> Records {
         Records {
             out: BTreeMap::new(),
-            unchanged: HashSet::new(),
+            unchanged: HashMap::new(),
             publish,
         }
     }
@@ -32,12 +32,13 @@ impl Records {
         self.out.contains_key(host)
     }
 
-    pub(super) fn is_unchanged(&self, host: &str) -> bool {
-        self.unchanged.contains(host)
+    /// Why `host` goes back unchanged, if it does.
+    pub(super) fn unchanged(&self, host: &str) -> Option<&'static str> {
+        self.unchanged.get(host).copied()
     }
 
-    pub(super) fn mark_unchanged(&mut self, host: &str) {
-        self.unchanged.insert(host.to_string());
+    pub(super) fn mark_unchanged(&mut self, host: &str, why: &'static str) {
+        self.unchanged.insert(host.to_string(), why);
     }
 
     pub(super) fn mark_out(

@@ -102,7 +102,8 @@ impl Lifecycle {
                             group.name()
                         );
                         self.mark_out(&host, why.clone());
-                        self.records.mark_unchanged(&host);
+                        self.records
+                            .mark_unchanged(&host, "its drain did not finish");
                         report.fail(&host, why);
                     }
                 }
@@ -262,7 +263,15 @@ impl Lifecycle {
                 }
                 Some(None) => {
                     self.progress(host, phase, &format!("{target} {preposition} {name}"), None);
-                    group.deregister(&target).await
+                    // Named before the call: a run stopped while it is in
+                    // flight still reports the host.
+                    let was_out = self.records.is_out(host);
+                    self.mark_out(host, format!("deregistration from {name} in flight"));
+                    let result = group.deregister(&target).await;
+                    if result.is_err() && !was_out {
+                        self.mark_in(host);
+                    }
+                    result
                 }
                 None => {
                     self.progress(host, phase, &format!("{target} {preposition} {name}"), None);
@@ -280,6 +289,12 @@ impl Lifecycle {
                     let why = format!("{verb} {target} {preposition} {name}: {e}");
                     if !deregistering {
                         self.mark_out(host, why.clone());
+                    } else if self.records.is_out(host) {
+                        // Out of an earlier group, refused by this one:
+                        // nothing ran on it, so it goes back everywhere.
+                        self.mark_out(host, why.clone());
+                        self.records
+                            .mark_unchanged(host, "a load balancer refused to deregister it");
                     }
                     report.fail(host, why);
                 }

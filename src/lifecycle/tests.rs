@@ -58,15 +58,25 @@ struct Bed {
 }
 
 fn bed(config: LbConfig, dereg_delay: u64) -> Bed {
-    bed_with(config, dereg_delay, |_| {})
+    bed_with(config, dereg_delay, |_| {}, &[])
 }
 
-/// [`bed`], with the run's settings changed by `tweak`.
-fn bed_with(config: LbConfig, dereg_delay: u64, tweak: impl FnOnce(&mut Settings)) -> Bed {
-    let sim = Arc::new(SimGroup::new(
-        &["i1", "i2", "i3"],
-        Duration::from_secs(dereg_delay),
-    ));
+/// The group every bed has: i1..i3, registered and healthy.
+fn sim_group(dereg_delay: u64) -> SimGroup {
+    SimGroup::new(&["i1", "i2", "i3"], Duration::from_secs(dereg_delay))
+}
+
+/// [`bed`], with the run's settings changed by `tweak` and `more` groups
+/// after the first.
+fn bed_with(
+    config: LbConfig,
+    dereg_delay: u64,
+    tweak: impl FnOnce(&mut Settings),
+    more: &[Arc<SimGroup>],
+) -> Bed {
+    let sim = Arc::new(sim_group(dereg_delay));
+    let mut groups = vec![sim.clone() as Arc<dyn TrafficManager>];
+    groups.extend(more.iter().map(|g| g.clone() as Arc<dyn TrafficManager>));
     let events = Arc::new(Collector::default());
     let published = Arc::new(Mutex::new(Vec::new()));
     let rendered = ["h1", "h2", "h3", "h9"]
@@ -82,15 +92,8 @@ fn bed_with(config: LbConfig, dereg_delay: u64, tweak: impl FnOnce(&mut Settings
         location: "site.yaml:1:3".into(),
     };
     tweak(&mut settings);
-    let lifecycle = Lifecycle::new(
-        rendered,
-        "h1",
-        vec![sim.clone() as Arc<dyn TrafficManager>],
-        events.clone(),
-        settings,
-        publish,
-    )
-    .expect("h1 has a section");
+    let lifecycle = Lifecycle::new(rendered, "h1", groups, events.clone(), settings, publish)
+        .expect("h1 has a section");
     Bed {
         sim,
         events,
@@ -402,9 +405,86 @@ async fn a_target_the_group_does_not_know_fails_its_host_before_anything_runs() 
     assert!(!bed.lifecycle.is_out("h9"));
 
     // Resumed after this rollout took it out, the same target goes on.
-    let mut bed = bed_with(config(OnFailure::KeepOut), 300, |s| {
+    let resumed = |s: &mut Settings| {
         s.resumed_out.insert("h9".into());
-    });
+    };
+    let mut bed = bed_with(config(OnFailure::KeepOut), 300, resumed, &[]);
     let out = bed.lifecycle.take_out(vec!["h9".into()], &Probe).await;
     assert_eq!(out.passed, vec!["h9"], "{:?}", out.results);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_unhealthy_in_its_second_group_is_taken_out_of_the_first_again() {
+    let second = Arc::new(sim_group(300).named("second"));
+    let mut bed = bed_with(
+        config(OnFailure::KeepOut),
+        300,
+        |_| {},
+        std::slice::from_ref(&second),
+    );
+    bed.lifecycle.take_out(vec!["h1".into()], &Probe).await;
+    // Healthy behind the first group's checks, not behind the second's.
+    bed.sim.set_app_healthy(&target("i1"), true);
+    second.set_app_healthy(&target("i1"), false);
+    let back = bed.lifecycle.put_back(&[host("h1", false)], &Probe).await;
+    let failed = failures(&back);
+    assert_eq!(failed.len(), 1, "{:?}", back.results);
+    assert!(
+        failed[0]
+            .1
+            .contains("did not turn healthy in target group second")
+    );
+    assert_eq!(
+        bed.sim.log(),
+        vec!["deregister i1", "register i1", "deregister i1"],
+        "out of the first group again"
+    );
+    assert!(bed.lifecycle.is_out("h1"));
+    bed.lifecycle.report_out_of_rotation();
+    let groups: Vec<String> = (bed.out_of_rotation_reported().iter())
+        .map(|h| h.group.clone())
+        .collect();
+    assert_eq!(groups, vec!["target group sim", "target group second"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deregistration_refused_by_the_second_group_puts_the_host_back_in_the_first() {
+    let second = Arc::new(sim_group(300).named("second"));
+    second.refuse_changes(1);
+    let mut bed = bed_with(
+        config(OnFailure::KeepOut),
+        300,
+        |_| {},
+        std::slice::from_ref(&second),
+    );
+    let out = bed.lifecycle.take_out(vec!["h1".into()], &Probe).await;
+    assert!(out.passed.is_empty());
+    assert!(
+        failures(&out)[0]
+            .1
+            .contains("deregistering i1 from target group second")
+    );
+    // Nothing ran on it: it goes back where it was taken out.
+    bed.assert_back_yet_failed("h1 failed: a load balancer refused to deregister it")
+        .await;
+    assert!(second.log().iter().all(|l| l != "deregister i1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_while_a_deregistration_is_in_flight_names_the_host() {
+    let mut bed = bed(config(OnFailure::KeepOut), 300);
+    bed.sim.hold_changes(Duration::from_secs(30));
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(5),
+        bed.lifecycle.take_out(vec!["h2".into()], &Probe),
+    )
+    .await;
+    assert!(stopped.is_err(), "the deregistration was still in flight");
+    let published = bed.published.lock().unwrap().clone();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].host, "h2");
+    assert_eq!(
+        published[0].why,
+        "deregistration from target group sim in flight"
+    );
 }

@@ -28,11 +28,15 @@ struct Inner {
     check_delay: Duration,
     throttle: u32,
     fail: u32,
+    /// Register/deregister calls to refuse, then to hold for a while.
+    refuse_changes: u32,
+    hold_changes: Option<Duration>,
     calls: Vec<Duration>,
     log: Vec<String>,
 }
 
 pub struct SimGroup {
+    name: String,
     started: Instant,
     dereg_delay: Duration,
     inner: Mutex<Inner>,
@@ -62,6 +66,7 @@ impl SimGroup {
             })
             .collect();
         SimGroup {
+            name: "sim".into(),
             started: now,
             dereg_delay,
             inner: Mutex::new(Inner {
@@ -69,6 +74,8 @@ impl SimGroup {
                 check_delay: Duration::from_secs(2),
                 throttle: 0,
                 fail: 0,
+                refuse_changes: 0,
+                hold_changes: None,
                 calls: Vec::new(),
                 log: Vec::new(),
             }),
@@ -108,6 +115,36 @@ impl SimGroup {
 
     pub fn throttle_next(&self, n: u32) {
         self.with(|i| i.throttle = n);
+    }
+
+    /// The group's name in messages (`target group NAME`).
+    pub fn named(mut self, name: &str) -> SimGroup {
+        self.name = name.to_string();
+        self
+    }
+
+    /// The next `n` register/deregister calls fail with an API error.
+    pub fn refuse_changes(&self, n: u32) {
+        self.with(|i| i.refuse_changes = n);
+    }
+
+    /// Register/deregister calls take `delay` to answer (a slow API).
+    pub fn hold_changes(&self, delay: Duration) {
+        self.with(|i| i.hold_changes = Some(delay));
+    }
+
+    /// Applies the change knobs to one register/deregister call.
+    async fn change_call(&self) -> Result<(), TrafficError> {
+        if let Some(delay) = self.with(|i| i.hold_changes) {
+            tokio::time::sleep(delay).await;
+        }
+        self.with(|i| match i.refuse_changes {
+            0 => Ok(()),
+            _ => {
+                i.refuse_changes -= 1;
+                Err(TrafficError::Api("HTTP 400: ValidationError".into()))
+            }
+        })
     }
 
     pub fn fail_next(&self, n: u32) {
@@ -165,7 +202,7 @@ fn health_of(
 #[async_trait]
 impl TrafficManager for SimGroup {
     fn name(&self) -> String {
-        "target group sim".into()
+        format!("target group {}", self.name)
     }
 
     fn lock_key(&self) -> String {
@@ -201,6 +238,7 @@ impl TrafficManager for SimGroup {
     }
 
     async fn deregister(&self, target: &Target) -> Result<(), TrafficError> {
+        self.change_call().await?;
         let now = Instant::now();
         self.with(|i| {
             i.log.push(format!("deregister {target}"));
@@ -215,6 +253,7 @@ impl TrafficManager for SimGroup {
     }
 
     async fn register(&self, target: &Target) -> Result<(), TrafficError> {
+        self.change_call().await?;
         let now = Instant::now();
         self.with(|i| {
             i.log.push(format!("register {target}"));
