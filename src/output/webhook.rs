@@ -51,6 +51,13 @@ impl Webhook {
     }
 
     /// The payload for an event, when it is one the webhook reports.
+    /// The hosts out of rotation, as last reported.
+    fn out_list(&self) -> Vec<Json> {
+        (self.out_of_rotation.lock())
+            .map(|o| o.clone())
+            .unwrap_or_default()
+    }
+
     fn payload(&self, event: &Event) -> Option<Json> {
         let elapsed = self.started.elapsed().as_secs_f64();
         match event {
@@ -79,9 +86,12 @@ impl Webhook {
                 if let Ok(mut stopped) = self.stopped.lock() {
                     *stopped = Some(reason.clone());
                 }
-                Some(
-                    json!({"event": "rollout_stopped", "reason": reason, "elapsed_seconds": elapsed}),
-                )
+                // After a second Ctrl-C this is the last event: it names
+                // the hosts left out of rotation.
+                Some(json!({
+                    "event": "rollout_stopped", "reason": reason, "elapsed_seconds": elapsed,
+                    "out_of_rotation": self.out_list(),
+                }))
             }
             Event::Recap { hosts } => {
                 let failed: Vec<&String> = hosts
@@ -89,11 +99,7 @@ impl Webhook {
                     .filter(|(_, s)| s.failed > 0 || s.unreachable > 0)
                     .map(|(h, _)| h)
                     .collect();
-                let out = self
-                    .out_of_rotation
-                    .lock()
-                    .map(|o| o.clone())
-                    .unwrap_or_default();
+                let out = self.out_list();
                 let stopped = self.stopped.lock().ok().and_then(|s| s.clone());
                 Some(json!({
                     "event": if stopped.is_none() && failed.is_empty() { "rollout_completed" } else { "rollout_finished_with_errors" },
@@ -195,5 +201,35 @@ impl EventSink for Webhooks {
         for hook in hooks {
             hook.emit(event.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::OutOfRotationHost;
+
+    #[test]
+    fn the_stop_event_names_the_hosts_left_out_of_rotation() {
+        let hook = Webhook::new("http://127.0.0.1:9/hook").unwrap();
+        let out = OutOfRotationHost {
+            host: "web2".into(),
+            group: "target group web".into(),
+            target: "i-2".into(),
+            why: "deregistered, not yet drained".into(),
+            restore: "aws elbv2 register-targets ...".into(),
+        };
+        assert_eq!(
+            hook.payload(&Event::OutOfRotation { hosts: vec![out] }),
+            None
+        );
+        let stopped = hook
+            .payload(&Event::PlayAborted {
+                reason: "interrupted again: stopped at once".into(),
+            })
+            .unwrap();
+        assert_eq!(stopped["event"], "rollout_stopped");
+        assert_eq!(stopped["out_of_rotation"][0]["host"], "web2");
+        assert_eq!(stopped["out_of_rotation"][0]["target"], "i-2");
     }
 }
