@@ -433,3 +433,40 @@ fn the_fleet_demo_playbook_deploys_every_host() {
         out.stdout
     );
 }
+
+#[test]
+fn remote_user_is_the_default_that_ansible_user_overrides() {
+    // Recorded from ansible-playbook 2.19.14 on this fleet: the inventory's
+    // ansible_user beats the play's remote_user; without it, remote_user
+    // applies; the play's vars beat the inventory.
+    let fleet = Fleet::up(1, 71);
+    let deploy = fleet.info["deploy_user"].as_str().unwrap().to_string();
+    let other = fleet.info["password_user"].as_str().unwrap().to_string();
+    let inventory = fs::read_to_string(fleet.path("inventory")).unwrap();
+    let no_user = fleet.dir.join("inventory-no-user");
+    fs::write(
+        &no_user,
+        inventory.replace(&format!(" ansible_user={deploy}"), ""),
+    )
+    .unwrap();
+    let whoami = |play_keywords: &str, inventory: &str| {
+        let playbook = fleet.dir.join("whoami.yaml");
+        fs::write(
+            &playbook,
+            format!(
+                "- hosts: web\n{play_keywords}  tasks:\n    - command: whoami\n      register: w\n\
+                 \x20   - debug: msg=user={{{{ w.stdout }}}}\n"
+            ),
+        )
+        .unwrap();
+        let out = fleet.play_with(inventory, playbook.to_str().unwrap(), &[]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        out.stdout
+    };
+    let remote_user = format!("  remote_user: {other}\n");
+    let inventory = fleet.path("inventory");
+    assert!(whoami(&remote_user, &inventory).contains(&format!("user={deploy}")));
+    assert!(whoami(&remote_user, no_user.to_str().unwrap()).contains(&format!("user={other}")));
+    let play_var = format!("  remote_user: {deploy}\n  vars:\n    ansible_user: {other}\n");
+    assert!(whoami(&play_var, &inventory).contains(&format!("user={other}")));
+}

@@ -7,10 +7,18 @@ use super::Engine;
 use crate::connection::{Connection, ConnectionError, ExecOutput, r#become::Become};
 use crate::core::Vars;
 use crate::engine::scope::Scope;
-use crate::playbook::Task;
+use crate::playbook::{Play, Task};
 use async_trait::async_trait;
 use serde_json::Value as Json;
 use std::sync::Arc;
+
+/// What the current play adds to every host's connection variables.
+#[derive(Default)]
+pub(super) struct PlayAccess {
+    /// The play's `vars:` (their `ansible_*` ones count).
+    vars: Arc<Vars>,
+    remote_user: Option<String>,
+}
 
 /// One host's connection and become defaults for the current play.
 pub(super) struct HostAccess {
@@ -24,11 +32,16 @@ pub(super) struct HostAccess {
 }
 
 impl Engine {
-    /// Forgets every host's resolved access (a new play starts).
-    pub(super) fn forget_access(&mut self) {
+    /// Forgets every host's resolved access: `play` starts, with its own
+    /// variables and `remote_user`.
+    pub(super) fn forget_access(&mut self, play: &Play) {
         if let Ok(access) = self.access.get_mut() {
             access.clear();
         }
+        self.play_access = PlayAccess {
+            vars: Arc::new(play.vars.clone()),
+            remote_user: play.remote_user.clone(),
+        };
     }
 
     /// The host's access for this play, resolved on first use.
@@ -78,7 +91,8 @@ impl Engine {
     }
 
     /// A host's connection variables (`ansible_*`), rendered: inventory <
-    /// facts < extra vars.
+    /// play vars < facts < extra vars; the play's `remote_user` where none
+    /// sets `ansible_user`.
     fn connection_vars(&self, host: &str) -> Vars {
         let inventory = self
             .inventory_vars
@@ -90,21 +104,31 @@ impl Engine {
             .unwrap_or_default();
         let mut magic = Vars::new();
         magic.insert("inventory_hostname".into(), Json::String(host.to_string()));
+        let play = self.play_access.vars.clone();
         let scope = Scope::new(
             self.templar.clone(),
-            vec![inventory.clone(), facts.clone(), self.extra.clone()],
+            vec![
+                inventory.clone(),
+                play.clone(),
+                facts.clone(),
+                self.extra.clone(),
+            ],
             magic,
             None,
         );
         let value = scope.clone().into_value();
         let mut vars = (*inventory).clone();
-        for layer in [&facts, &self.extra] {
+        for layer in [&play, &facts, &self.extra] {
             vars.extend(
                 layer
                     .iter()
                     .filter(|(k, _)| k.starts_with("ansible_"))
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
+        }
+        if let Some(user) = &self.play_access.remote_user {
+            vars.entry("ansible_user")
+                .or_insert_with(|| Json::String(user.clone()));
         }
         for (_, v) in vars.iter_mut() {
             if let Ok(rendered) = self.templar.render_value(v, &value) {

@@ -148,6 +148,7 @@ pub struct Engine {
     /// sessions themselves are the SSH pool's).
     ssh: Option<crate::ssh::SshPool>,
     access: std::sync::Mutex<HashMap<String, Arc<access::HostAccess>>>,
+    play_access: access::PlayAccess,
     playbook_dir: PathBuf,
     /// Set by `meta: end_play` or a fatal error: no more batches of this play.
     end_play: bool,
@@ -176,6 +177,7 @@ impl Engine {
             local: Arc::new(LocalConnection),
             ssh: None,
             access: std::sync::Mutex::new(HashMap::new()),
+            play_access: Default::default(),
             playbook_dir: PathBuf::from("."),
             end_play: false,
             interrupted: false,
@@ -293,7 +295,7 @@ impl Engine {
 
     async fn run_play(&mut self, play: &Play, key: &str) -> Result<(), crate::error::Error> {
         // Facts set in an earlier play may change how a host is reached.
-        self.forget_access();
+        self.forget_access(play);
         let hosts = self.play_hosts(play)?;
         // Play names are templated with the play's vars and extra vars, as
         // Ansible's are ("Roll out {{ version }}").

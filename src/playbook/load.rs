@@ -244,16 +244,10 @@ impl Loader {
                 .transpose()?,
             ..Default::default()
         };
-        let mut vars = opt(node, "vars")
+        let vars = opt(node, "vars")
             .map(|n| mapping(src, n))
             .transpose()?
             .unwrap_or_default();
-        if let Some(user) = opt(node, "remote_user") {
-            vars.insert(
-                "ansible_user".into(),
-                Json::String(string(src, user, "a user name")?),
-            );
-        }
         inherited.vars = Vars::new();
 
         let sections = ["pre_tasks", "tasks", "post_tasks", "handlers", "rollback"].map(|key| {
@@ -327,6 +321,9 @@ impl Loader {
                 .transpose()?,
             notify_webhook: opt(node, "notify_webhook")
                 .map(|n| string(src, n, "a URL"))
+                .transpose()?,
+            remote_user: opt(node, "remote_user")
+                .map(|n| string(src, n, "a user name"))
                 .transpose()?,
             base_dir: src.dir(),
         })

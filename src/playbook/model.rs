@@ -44,6 +44,9 @@ pub struct Play {
     pub window_end: Option<String>,
     /// `notify_webhook`: as `--notify-webhook` (both receive the events).
     pub notify_webhook: Option<String>,
+    /// The user to log in as where no `ansible_user` variable says (a
+    /// keyword: variables win over it, as in Ansible).
+    pub remote_user: Option<String>,
     /// Directory that relative paths (templates, vars files) resolve from.
     pub base_dir: std::path::PathBuf,
 }
