@@ -92,13 +92,17 @@ impl Engine {
         magic.insert("inventory_hostname".into(), Json::String(host.to_string()));
         let scope = Scope::new(
             self.templar.clone(),
-            vec![inventory.clone(), facts.clone(), self.extra.clone()],
+            [inventory.clone().into()]
+                .into_iter()
+                .chain(facts.layers())
+                .chain([self.extra.clone().into()])
+                .collect(),
             magic,
             None,
         );
         let value = scope.clone().into_value();
         let mut vars = (*inventory).clone();
-        for layer in [&facts, &self.extra] {
+        for layer in [&facts.user, &facts.data, &self.extra] {
             vars.extend(
                 layer
                     .iter()
@@ -106,8 +110,10 @@ impl Engine {
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
         }
-        for (_, v) in vars.iter_mut() {
-            if let Ok(rendered) = self.templar.render_value(v, &value) {
+        for (k, v) in vars.iter_mut() {
+            // What a host returned is used as it is, never rendered.
+            let data = facts.data.contains_key(k) && !self.extra.contains_key(k);
+            if !data && let Ok(rendered) = self.templar.render_value(v, &value) {
                 *v = rendered;
             }
         }
