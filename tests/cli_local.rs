@@ -210,6 +210,13 @@ fn what_a_host_prints_is_never_rendered() {
 }
 
 #[test]
+fn command_output_is_cut_at_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = play_local("local/output_cap.yaml", dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+}
+
+#[test]
 fn check_mode_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/check.yaml", dir.path(), &["--check"]);

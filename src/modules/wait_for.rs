@@ -462,7 +462,7 @@ mod tests {
             Ok(ExecOutput {
                 rc,
                 stdout: stdout.into_bytes(),
-                stderr: Vec::new(),
+                ..Default::default()
             })
         }
 
