@@ -192,6 +192,31 @@ fn templated_values_never_reach_a_shell() {
 }
 
 #[test]
+fn what_a_host_prints_is_never_rendered() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "token: {{ secret_token }}";
+    let page = "{% for i in range(3) %}{{ i }}{% endfor %}\n<p>{{ user.name }}</p>";
+    fs::write(dir.path().join("secret.in"), secret).unwrap();
+    fs::write(dir.path().join("page.in"), page).unwrap();
+    let out = play_local("local/host_data.yaml", dir.path(), &["-vvv"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(read(dir.path().join("secret.out")), secret);
+    assert_eq!(read(dir.path().join("page.out")), page, "through set_fact");
+    assert_eq!(read(dir.path().join("page.hostvars")), page);
+    let lines: Vec<_> = page.lines().collect();
+    assert_eq!(read(dir.path().join("line.0")), lines[0], "a loop item");
+    assert_eq!(read(dir.path().join("line.1")), lines[1]);
+    assert!(!out.all().contains("s3cr3t-value"), "{}", out.all());
+}
+
+#[test]
+fn command_output_is_cut_at_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = play_local("local/output_cap.yaml", dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+}
+
+#[test]
 fn check_mode_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/check.yaml", dir.path(), &["--check"]);

@@ -393,3 +393,101 @@ fn uri_speaks_https_through_the_connection_verified_by_the_controller() {
         "tls ok\n"
     );
 }
+
+/// An HTTP listener on `ip` that records each request's path and whether it
+/// carried `Authorization` / `Cookie`, answering `/away` with a redirect to
+/// `away` (another host), `/same` with one to `/final`, anything else 200.
+fn recorder(
+    ip: &str,
+    away: Option<String>,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind((ip, 0)).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut path, mut creds) = (String::new(), String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if path.is_empty() {
+                    path = line.split(' ').nth(1).unwrap_or("").to_string();
+                } else if lower.starts_with("authorization:") || lower.starts_with("cookie:") {
+                    creds.push_str(&lower[..lower.find(':').unwrap() + 1]);
+                }
+            }
+            store
+                .lock()
+                .unwrap()
+                .push(format!("{path} {creds}").trim().to_string());
+            let answer = match (path.as_str(), &away) {
+                ("/away", Some(away)) => format!("HTTP/1.1 302 Found\r\nLocation: {away}/final\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                ("/same", _) => "HTTP/1.1 302 Found\r\nLocation: /final\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+                _ => "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n".to_string(),
+            };
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn credentials_never_follow_a_redirect_to_another_host() {
+    let (second, second_seen) = recorder("127.0.0.2", None);
+    let (first, first_seen) = recorder("127.0.0.1", Some(second));
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory");
+    fs::write(&inventory, "ctl ansible_connection=local\n").unwrap();
+    let playbook = dir.path().join("redirects.yaml");
+    let creds = r#"{Authorization: "Bearer t0ken", Cookie: "session=s3cr3t"}"#;
+    let d = dir.path().display();
+    fs::write(
+        &playbook,
+        format!(
+            "- hosts: ctl
+  tasks:
+    - uri: {{url: '{first}/away', headers: {creds}}}
+    - get_url: {{url: '{first}/away', dest: '{d}/away.out', headers: {creds}}}
+    - uri: {{url: '{first}/same', headers: {creds}}}
+    - get_url: {{url: '{first}/same', dest: '{d}/same.out', headers: {creds}}}
+"
+        ),
+    )
+    .unwrap();
+    let out = common::rollout(&[
+        "play",
+        playbook.to_str().unwrap(),
+        "-i",
+        inventory.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("away.out")).unwrap(),
+        "ok\n"
+    );
+    assert_eq!(
+        *second_seen.lock().unwrap(),
+        ["/final", "/final"],
+        "the other host never sees the credentials"
+    );
+    let with_creds = "authorization:cookie:";
+    assert_eq!(
+        *first_seen.lock().unwrap(),
+        [
+            format!("/away {with_creds}"),
+            format!("/away {with_creds}"),
+            format!("/same {with_creds}"),
+            format!("/final {with_creds}"),
+            format!("/same {with_creds}"),
+            format!("/final {with_creds}"),
+        ],
+        "a redirect on the same host keeps them"
+    );
+}

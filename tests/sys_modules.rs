@@ -230,3 +230,62 @@ fn reboot_waits_for_the_host_to_come_back() {
         "the host's sshd listener must survive the fake reboot"
     );
 }
+
+#[test]
+fn file_rewrites_keep_setuid_bits_and_follow_symlinks() {
+    let fleet = Fleet::up(1, 24);
+    let root = fleet.root(0);
+    let pb = fleet.write(
+        "rewrite.yaml",
+        r#"
+- hosts: web
+  become: true
+  vars:
+    f: "{{ bed_root }}/suid"
+  tasks:
+    - copy: { content: "x\n", dest: "{{ f }}", mode: "04755", owner: rollout-deploy, group: rollout-deploy }
+    - name: only the owner changes (attributes in place)
+      copy: { content: "x\n", dest: "{{ f }}", mode: "04755", owner: root, group: root }
+    - stat: { path: "{{ f }}" }
+      register: a
+    - name: content and owner change (a new file)
+      copy: { content: "y\n", dest: "{{ f }}", mode: "06755", owner: rollout-deploy }
+    - stat: { path: "{{ f }}" }
+      register: b
+    - file: { path: "{{ f }}", mode: "04755", owner: root, group: root }
+    - file: { path: "{{ f }}", mode: "04755", owner: root, group: root }
+      register: again
+    - stat: { path: "{{ f }}" }
+      register: c
+    - assert:
+        that:
+          - a.stat.mode == '4755' and a.stat.pw_name == 'root'
+          - b.stat.mode == '6755' and b.stat.pw_name == 'rollout-deploy'
+          - c.stat.mode == '4755' and not again.changed
+    - copy: { content: "a=1\n", dest: "{{ bed_root }}/real.conf" }
+    - file: { src: "{{ bed_root }}/real.conf", dest: "{{ bed_root }}/link.conf", state: link }
+    - lineinfile: { path: "{{ bed_root }}/link.conf", line: "b=2" }
+    - command: cat {{ bed_root }}/real.conf
+      register: edited
+    - assert: { that: "edited.stdout == 'a=1\\nb=2'" }
+    - copy: { content: "c=3\n", dest: "{{ bed_root }}/link.conf", follow: true }
+    - file: { src: "{{ bed_root }}/real.conf", dest: "{{ bed_root }}/other.conf", state: link }
+    - name: without follow, copy replaces the link (as Ansible)
+      copy: { content: "e=5\n", dest: "{{ bed_root }}/other.conf" }
+"#,
+    );
+    let out = fleet.play(&pb, &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let link = root.join("link.conf");
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert!(
+        !fs::symlink_metadata(root.join("other.conf"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(fs::read_to_string(root.join("real.conf")).unwrap(), "c=3\n");
+    assert_eq!(
+        fs::read_to_string(root.join("other.conf")).unwrap(),
+        "e=5\n"
+    );
+}

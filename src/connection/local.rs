@@ -1,9 +1,10 @@
 //! `ansible_connection: local`: commands run on the controller under /bin/sh.
 
+use super::output::Capped;
 use super::{BoxStream, Connection, ConnectionError, ExecOutput};
 use async_trait::async_trait;
 use std::process::Stdio;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 #[derive(Debug, Default)]
 pub struct LocalConnection;
@@ -33,18 +34,23 @@ impl Connection for LocalConnection {
             let _ = pipe.write_all(data).await;
             drop(pipe);
         }
-        let out = child
-            .wait_with_output()
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let ((stdout, stdout_truncated), (stderr, stderr_truncated)) =
+            tokio::join!(read_capped(stdout), read_capped(stderr));
+        let status = child
+            .wait()
             .await
             .map_err(|e| ConnectionError::Failed(format!("waiting for command: {e}")))?;
         Ok(ExecOutput {
             // A signal-killed command has no code; report it like a shell (128+n).
-            rc: out.status.code().unwrap_or_else(|| {
+            rc: status.code().unwrap_or_else(|| {
                 use std::os::unix::process::ExitStatusExt;
-                128 + out.status.signal().unwrap_or(0)
+                128 + status.signal().unwrap_or(0)
             }),
-            stdout: out.stdout,
-            stderr: out.stderr,
+            stdout,
+            stderr,
+            stdout_truncated,
+            stderr_truncated,
         })
     }
 
@@ -63,6 +69,18 @@ impl Connection for LocalConnection {
         })?;
         Ok(Box::new(stream))
     }
+}
+
+/// A pipe read to its end, keeping what [`Capped`] keeps.
+async fn read_capped(pipe: Option<impl AsyncRead + Unpin>) -> (Vec<u8>, bool) {
+    let mut out = Capped::new();
+    if let Some(mut pipe) = pipe {
+        let mut buf = vec![0; 64 * 1024];
+        while let Ok(n @ 1..) = pipe.read(&mut buf).await {
+            out.push(&buf[..n]);
+        }
+    }
+    out.finish_all()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod r#become;
 pub mod local;
+pub mod output;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -18,6 +19,9 @@ pub struct ExecOutput {
     pub rc: i32,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// The stream was longer than `output::OUTPUT_CAP` and was cut there.
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -107,18 +107,17 @@ impl Engine {
         let play = self.play_access.vars.clone();
         let scope = Scope::new(
             self.templar.clone(),
-            vec![
-                inventory.clone(),
-                play.clone(),
-                facts.clone(),
-                self.extra.clone(),
-            ],
+            [inventory.clone().into(), play.clone().into()]
+                .into_iter()
+                .chain(facts.layers())
+                .chain([self.extra.clone().into()])
+                .collect(),
             magic,
             None,
         );
         let value = scope.clone().into_value();
         let mut vars = (*inventory).clone();
-        for layer in [&play, &facts, &self.extra] {
+        for layer in [&play, &facts.user, &facts.data, &self.extra] {
             vars.extend(
                 layer
                     .iter()
@@ -130,8 +129,10 @@ impl Engine {
             vars.entry("ansible_user")
                 .or_insert_with(|| Json::String(user.clone()));
         }
-        for (_, v) in vars.iter_mut() {
-            if let Ok(rendered) = self.templar.render_value(v, &value) {
+        for (k, v) in vars.iter_mut() {
+            // What a host returned is used as it is, never rendered.
+            let data = facts.data.contains_key(k) && !self.extra.contains_key(k);
+            if !data && let Ok(rendered) = self.templar.render_value(v, &value) {
                 *v = rendered;
             }
         }

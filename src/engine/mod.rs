@@ -23,7 +23,7 @@ use crate::plan::{self, SerialStep};
 use crate::playbook::{Action, MetaAction, Play, Playbook, Section, Serial, Task};
 use crate::template::Templar;
 use indexmap::IndexMap;
-use scope::{Hostvars, Scope, Vars};
+use scope::{Facts, Hostvars, Layer, Scope, Vars};
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -104,7 +104,7 @@ impl RunSummary {
 #[derive(Debug, Clone, Default)]
 struct HostState {
     /// set_fact and registered results, for the whole run.
-    facts: Arc<Vars>,
+    facts: Facts,
     /// The PLAY RECAP's counters.
     stats: HostStats,
     /// Where the host is within the current batch.
@@ -247,9 +247,9 @@ impl Engine {
         Scope::new(
             self.templar.clone(),
             vec![
-                Arc::new(play.vars.clone()),
-                vars_files.clone(),
-                self.extra.clone(),
+                Arc::new(play.vars.clone()).into(),
+                vars_files.clone().into(),
+                self.extra.clone().into(),
             ],
             Vars::new(),
             None,
@@ -821,7 +821,7 @@ impl Engine {
 
     /// Each host's facts, for the scopes of one task (hosts without any
     /// are left out, as `hostvars` knows only hosts with variables).
-    fn facts_by_host(&self) -> HashMap<String, Arc<Vars>> {
+    fn facts_by_host(&self) -> HashMap<String, Facts> {
         (self.hosts.iter())
             .filter(|(_, s)| !s.facts.is_empty())
             .map(|(h, s)| (h.clone(), s.facts.clone()))
@@ -898,7 +898,7 @@ struct ScopeBase {
     inventory_vars: Arc<HashMap<String, Arc<Vars>>>,
     play_vars: Arc<Vars>,
     vars_files: Arc<Vars>,
-    facts: HashMap<String, Arc<Vars>>,
+    facts: HashMap<String, Facts>,
     extra: Arc<Vars>,
     play_magic: Arc<Vars>,
 }
@@ -907,22 +907,23 @@ impl ScopeBase {
     /// Layers, lowest first: inventory < play vars < vars_files < task vars
     /// < facts/registered < extra vars < magic variables.
     fn scope(&self, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
-        let mut layers = vec![
+        let mut layers: Vec<Layer> = vec![
             self.inventory_vars
                 .get(host)
                 .cloned()
-                .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host))),
-            self.play_vars.clone(),
-            self.vars_files.clone(),
+                .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)))
+                .into(),
+            self.play_vars.clone().into(),
+            self.vars_files.clone().into(),
         ];
         if let Some(task) = task
             && !task.vars.is_empty()
         {
-            layers.push(Arc::new(task.vars.clone()));
+            layers.push(Arc::new(task.vars.clone()).into());
         }
-        layers.push(self.facts.get(host).cloned().unwrap_or_default());
-        layers.push(self.extra.clone());
-        layers.push(self.play_magic.clone());
+        layers.extend(self.facts.get(host).cloned().unwrap_or_default().layers());
+        layers.push(self.extra.clone().into());
+        layers.push(self.play_magic.clone().into());
         let magic = magic::host(host, self.inventory.group_names(host));
         Scope::new(self.templar.clone(), layers, magic, hostvars)
     }

@@ -4,6 +4,11 @@
 //! facts/registered < extra vars, with magic variables on top) and templated
 //! lazily, like Ansible: `vars: {url: "http://{{ host }}"}` is rendered when
 //! `url` is used, with the same scope, so later layers are visible.
+//!
+//! What a host returned (registered results, module facts, loop items) is
+//! data, never a template (Ansible's `AnsibleUnsafe`): a file holding
+//! `{{ secret }}` read back with `cat` must stay those characters, so data
+//! layers are handed out as they are and never rendered again.
 
 use crate::template::Templar;
 use minijinja::value::{Enumerator, Object, Value};
@@ -21,12 +26,72 @@ thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
+/// One layer of variables, and whether its values are templates.
+#[derive(Debug, Clone, Default)]
+pub struct Layer {
+    vars: Arc<Vars>,
+    /// The values came from a host: never rendered.
+    data: bool,
+}
+
+impl Layer {
+    /// Values a host returned: used as they are.
+    pub fn data(vars: Arc<Vars>) -> Layer {
+        Layer { vars, data: true }
+    }
+}
+
+impl From<Arc<Vars>> for Layer {
+    /// User-written values: rendered lazily.
+    fn from(vars: Arc<Vars>) -> Layer {
+        Layer { vars, data: false }
+    }
+}
+
+/// A host's facts for the rest of the run: what the user wrote (set_fact
+/// literals, rendered lazily) apart from what hosts returned (registered
+/// results, module facts, set_fact values built from them). A name lives in
+/// one of the two maps only: the newest value wins.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub user: Arc<Vars>,
+    pub data: Arc<Vars>,
+}
+
+impl Facts {
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty() && self.data.is_empty()
+    }
+
+    /// Adds `new` over the current facts.
+    pub fn merge(&mut self, new: Facts) {
+        for (name, _) in new.user.iter().chain(new.data.iter()) {
+            Arc::make_mut(&mut self.user).remove(name);
+            Arc::make_mut(&mut self.data).remove(name);
+        }
+        Arc::make_mut(&mut self.user).extend(Arc::unwrap_or_clone(new.user));
+        Arc::make_mut(&mut self.data).extend(Arc::unwrap_or_clone(new.data));
+    }
+
+    /// The two scope layers (disjoint, so their order does not matter).
+    pub fn layers(&self) -> [Layer; 2] {
+        [self.user.clone().into(), Layer::data(self.data.clone())]
+    }
+
+    /// The value of `name`, whichever map holds it.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        self.user.get(name).or_else(|| self.data.get(name))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Scope {
     /// Lowest precedence first.
-    layers: Vec<Arc<Vars>>,
-    /// Highest precedence: magic variables and loop variables.
+    layers: Vec<Layer>,
+    /// Magic variables, above every layer.
     magic: Arc<Vars>,
+    /// Loop variables and registered results, above everything (data).
+    top: Vec<Arc<Vars>>,
     hostvars: Option<Value>,
     templar: Arc<Templar>,
 }
@@ -34,44 +99,55 @@ pub struct Scope {
 impl Scope {
     pub fn new(
         templar: Arc<Templar>,
-        layers: Vec<Arc<Vars>>,
+        layers: Vec<Layer>,
         magic: Vars,
         hostvars: Option<Value>,
     ) -> Self {
         Scope {
             layers,
             magic: Arc::new(magic),
+            top: Vec::new(),
             hostvars,
             templar,
         }
     }
 
-    /// A scope with one more top layer (loop items, a registered result).
-    pub fn with_layer(&self, vars: Vars) -> Scope {
+    /// A scope with one more top layer of data (loop items, a registered
+    /// result): values a template produced or a host returned.
+    pub fn with_data(&self, vars: Vars) -> Scope {
         let mut next = self.clone();
-        let mut magic = (*self.magic).clone();
-        magic.extend(vars);
-        next.magic = Arc::new(magic);
+        next.top.push(Arc::new(vars));
         next
+    }
+
+    /// Whether `name` resolves to data (never rendered).
+    pub fn is_data(&self, name: &str) -> bool {
+        self.raw(name).is_some_and(|(_, data)| data)
     }
 
     pub fn into_value(self) -> Value {
         Value::from_object(self)
     }
 
-    fn raw(&self, key: &str) -> Option<&Json> {
-        self.magic
-            .get(key)
-            .or_else(|| self.layers.iter().rev().find_map(|layer| layer.get(key)))
+    /// The value of `key` and whether it is data.
+    fn raw(&self, key: &str) -> Option<(&Json, bool)> {
+        let top = self.top.iter().rev().find_map(|vars| vars.get(key));
+        (top.map(|v| (v, true)))
+            .or_else(|| self.magic.get(key).map(|v| (v, false)))
+            .or_else(|| {
+                (self.layers.iter().rev())
+                    .find_map(|layer| Some((layer.vars.get(key)?, layer.data)))
+            })
     }
 
     /// Every variable name visible in this scope.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.magic.keys().cloned().collect();
-        for layer in self.layers.iter().rev() {
+        let mut names: Vec<String> = Vec::new();
+        let top = self.top.iter().rev().map(|vars| &**vars);
+        let layers = self.layers.iter().rev().map(|layer| &*layer.vars);
+        for vars in top.chain([&*self.magic]).chain(layers) {
             names.extend(
-                layer
-                    .keys()
+                vars.keys()
                     .filter(|k| !names.contains(k))
                     .cloned()
                     .collect::<Vec<_>>(),
@@ -106,8 +182,8 @@ impl Object for Scope {
         {
             return Some(hv.clone());
         }
-        let raw = self.raw(key)?;
-        if !holds_template(raw) {
+        let (raw, data) = self.raw(key)?;
+        if data || !holds_template(raw) {
             return Some(to_value(raw));
         }
         let depth = DEPTH.with(|d| {

@@ -1,7 +1,7 @@
 //! One task on one host: `when`, `loop`, argument rendering, the module call,
 //! `until` retries, `changed_when`/`failed_when`, `register`, `no_log`.
 
-use super::scope::{Scope, Vars};
+use super::scope::{Facts, Scope, Vars};
 use super::{Engine, PlayCtx};
 use crate::connection::Connection;
 use crate::events::{Event, HostResult, Sink};
@@ -35,7 +35,7 @@ struct HostOutcome {
     host: String,
     result: TaskResult,
     /// Variables to add to the host's facts (set_fact, register).
-    facts: Vars,
+    facts: Facts,
 }
 
 /// Everything a host's run needs, owned so runs can proceed concurrently.
@@ -149,11 +149,11 @@ impl Engine {
         host: &str,
         task: &Task,
         result: &TaskResult,
-        facts: Option<Vars>,
+        facts: Option<Facts>,
     ) -> bool {
         let state = self.hosts.entry(host.to_string()).or_default();
         if let Some(new) = facts.filter(|f| !f.is_empty()) {
-            Arc::make_mut(&mut state.facts).extend(new);
+            state.facts.merge(new);
         }
         let (stats, flags) = (&mut state.stats, &mut state.flags);
         if result.unreachable {
@@ -213,19 +213,57 @@ impl HostRun<'_> {
             }
             Some(raw) => self.run_loop(raw, &base).await,
         };
-        let mut facts = Vars::new();
-        if let Some(Json::Object(new)) = result.data.get("ansible_facts")
-            && !result.failed
-        {
-            facts.extend(new.clone());
-        }
-        if let Some(name) = &self.task.register {
-            facts.insert(name.clone(), result.to_json());
-        }
+        let facts = self.facts_of(&result, &base);
         HostOutcome {
             host: self.host,
             result,
             facts,
+        }
+    }
+
+    /// The facts a result adds. A module's facts and a registered result
+    /// are data; a set_fact value is data when its template reads data (a
+    /// registered result, a loop item, another host's variables), so a
+    /// host's output never becomes a template by passing through set_fact.
+    fn facts_of(&self, result: &TaskResult, scope: &Scope) -> Facts {
+        let (mut user, mut data) = (Vars::new(), Vars::new());
+        if let Some(Json::Object(new)) = result.data.get("ansible_facts")
+            && !result.failed
+        {
+            for (name, value) in new {
+                let written = self.module == "set_fact"
+                    && (self.args.get(name)).is_some_and(|raw| !self.reads_data(raw, scope));
+                let map = if written { &mut user } else { &mut data };
+                map.insert(name.clone(), value.clone());
+            }
+        }
+        if let Some(name) = &self.task.register {
+            user.remove(name);
+            data.insert(name.clone(), result.to_json());
+        }
+        Facts {
+            user: Arc::new(user),
+            data: Arc::new(data),
+        }
+    }
+
+    /// Whether a raw argument's templates read data (or cannot be read).
+    fn reads_data(&self, raw: &Json, scope: &Scope) -> bool {
+        let templar = &self.engine.templar;
+        let reads = |name: &String| {
+            name == "hostvars"
+                || scope.is_data(name)
+                || self.task.loop_items.is_some() && *name == self.task.loop_var
+        };
+        match raw {
+            Json::String(s) => templar
+                .referenced_variables(s, false)
+                .map_or(true, |names| names.iter().any(reads)),
+            Json::Array(items) => items.iter().any(|v| self.reads_data(v, scope)),
+            Json::Object(map) => map.iter().any(|(k, v)| {
+                self.reads_data(&Json::String(k.clone()), scope) || self.reads_data(v, scope)
+            }),
+            _ => false,
         }
     }
 
@@ -260,7 +298,7 @@ impl HostRun<'_> {
             if let Some(index_var) = &self.task.index_var {
                 layer.insert(index_var.clone(), Json::from(index));
             }
-            let scope = base.with_layer(layer);
+            let scope = base.with_data(layer);
             let result = self.run_item(&scope).await;
             let label = match &self.task.loop_label {
                 Some(label) => self
@@ -414,7 +452,7 @@ impl HostRun<'_> {
             Some(name) => {
                 let mut layer = Vars::new();
                 layer.insert(name.clone(), result.to_json());
-                scope.with_layer(layer).into_value()
+                scope.with_data(layer).into_value()
             }
             None => scope.clone().into_value(),
         }

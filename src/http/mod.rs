@@ -101,6 +101,9 @@ pub async fn send(
             response.redirected = redirected;
             match redirect_target(&current, &response)? {
                 Some(next) if request.follow_redirects => {
+                    if !same_origin(&current.url, &next) {
+                        drop_credentials(&mut current.headers);
+                    }
                     current.url = next;
                     redirected = true;
                 }
@@ -154,6 +157,32 @@ async fn send_once(
         exchange(stream, request).await
     };
     answer.map_err(ConnectionError::Failed)
+}
+
+/// Headers that carry credentials, sent only where the user sent them.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// Whether a redirect from `from` to `to` stays where the credentials were
+/// meant for: the same host and port, and never from https down to http.
+fn same_origin(from: &str, to: &str) -> bool {
+    match (Url::parse(from), Url::parse(to)) {
+        (Ok(from), Ok(to)) => {
+            from.host.eq_ignore_ascii_case(&to.host)
+                && from.port == to.port
+                && (to.tls || !from.tls)
+        }
+        _ => false,
+    }
+}
+
+/// Removes the credentials before a redirect leaves their origin (as curl
+/// and browsers do), so a redirect cannot hand a token to another server.
+fn drop_credentials(headers: &mut Vec<(String, String)>) {
+    headers.retain(|(name, _)| {
+        !CREDENTIAL_HEADERS
+            .iter()
+            .any(|c| name.eq_ignore_ascii_case(c))
+    });
 }
 
 /// Where a redirect for a GET/HEAD points, resolved against the request URL.
@@ -234,6 +263,27 @@ mod tests {
         let resp = send(&LocalConnection, &req).await.unwrap();
         assert_eq!((resp.status, resp.redirected), (302, false));
         server.await.unwrap();
+    }
+
+    #[test]
+    fn credentials_stay_with_their_origin() {
+        let same = |a, b| same_origin(a, b);
+        assert!(same("http://h:8/a", "http://H:8/b"));
+        assert!(same("https://h/a", "https://h:443/b"));
+        assert!(
+            same("http://h/a", "https://h:80/b"),
+            "an upgrade keeps them"
+        );
+        assert!(!same("http://h:8/a", "http://other:8/b"), "another host");
+        assert!(!same("http://h:8/a", "http://h:9/b"), "another port");
+        assert!(!same("https://h/a", "http://h:443/b"), "https down to http");
+        let mut headers = vec![
+            ("AUTHORIZATION".to_string(), "Bearer t".to_string()),
+            ("Cookie".into(), "s=1".into()),
+            ("X-Trace".into(), "1".into()),
+        ];
+        drop_credentials(&mut headers);
+        assert_eq!(headers, [("X-Trace".to_string(), "1".to_string())]);
     }
 
     #[tokio::test]

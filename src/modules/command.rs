@@ -8,6 +8,8 @@
 use super::registry::Module;
 use super::spec::{Kind, ModuleSpec, Param, aliases, p};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use crate::connection::ExecOutput;
+use crate::connection::output::OUTPUT_CAP;
 use crate::core::shell_quote;
 use serde_json::Value as Json;
 
@@ -92,7 +94,32 @@ pub(crate) async fn run_line(
         result.failed = true;
         result.msg = Some("non-zero return code".into());
     }
-    result
+    mark_truncated(result, &output)
+}
+
+/// Says which streams were cut at the output cap, in the result and in a
+/// warning.
+fn mark_truncated(mut result: TaskResult, output: &ExecOutput) -> TaskResult {
+    let mut cut = Vec::new();
+    for (name, truncated) in [
+        ("stdout", output.stdout_truncated),
+        ("stderr", output.stderr_truncated),
+    ] {
+        if truncated {
+            result = result.with(&format!("{name}_truncated"), true);
+            cut.push(name);
+        }
+    }
+    if cut.is_empty() {
+        return result;
+    }
+    let mb = OUTPUT_CAP >> 20;
+    let note = format!(
+        "{} cut at {mb} MiB: the rest was not kept",
+        cut.join(" and ")
+    );
+    result.msg.get_or_insert_with(|| note.clone());
+    result.with("warnings", Json::Array(vec![Json::String(note)]))
 }
 
 /// The command line to run, and the `cmd` field of the result.

@@ -24,6 +24,7 @@ pub const MODULE: Module = Module::new(
             p("backup", Kind::Bool),
             p("force", Kind::Bool),
             p("validate", Kind::Str),
+            p("follow", Kind::Bool),
         ],
     ),
     |args, ctx| Box::pin(run(args, ctx)),
@@ -240,6 +241,7 @@ async fn write(
             backup: arg_bool(args, "backup", false) && probe.exists(),
             validate: arg_str(args, "validate"),
             make_parents: arg_str(args, "dest").is_some_and(|d| d.ends_with('/')),
+            follow: arg_bool(args, "follow", false),
         },
     )
     .await

@@ -303,14 +303,15 @@ fn recurse_script(path: &str, mode: Option<&str>, attrs: &Attributes<'_>) -> Str
         "p={}\n[ -d \"$p\" ] || exit 0\nsnap() {{ find \"$p\" -exec ls -ldn {{}} + | cksum; }}\nb=$(snap)\n",
         shell_quote(path)
     );
-    if let Some(m) = mode {
-        s.push_str(&format!("chmod -R {} \"$p\" || exit 1\n", shell_quote(m)));
-    }
     if let Some(o) = attrs.owner {
         s.push_str(&format!("chown -R {} \"$p\" || exit 1\n", shell_quote(o)));
     }
     if let Some(g) = attrs.group {
         s.push_str(&format!("chgrp -R {} \"$p\" || exit 1\n", shell_quote(g)));
+    }
+    // After owner and group, which clear setuid/setgid bits.
+    if let Some(m) = mode {
+        s.push_str(&format!("chmod -R {} \"$p\" || exit 1\n", shell_quote(m)));
     }
     s.push_str("if [ \"$(snap)\" != \"$b\" ]; then printf 'recursed=1\\n'; fi\n");
     s

@@ -167,6 +167,8 @@ async fn finish(
             backup: arg_bool(args, "backup", false) && probe.exists(),
             validate: arg_str(args, "validate"),
             make_parents: false,
+            // As Ansible: the edit always goes to a symlink's target.
+            follow: true,
         },
     )
     .await?;
@@ -441,6 +443,18 @@ mod tests {
         assert_eq!(h.take_calls(), 2);
         assert!(!lif(&h, a).await.changed);
         assert_eq!(h.take_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_symlink_is_followed_and_kept() {
+        let h = Harness::new(json!({}));
+        let target = setup(&h, "a=1\n");
+        let link = h.path("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let r = lif(&h, json!({"path": link, "line": "b=2"})).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(read(&target), "a=1\nb=2\n");
     }
 
     #[tokio::test]

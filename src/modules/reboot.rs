@@ -177,7 +177,7 @@ mod tests {
                 Ok(ExecOutput {
                     rc: 0,
                     stdout: s.as_bytes().to_vec(),
-                    stderr: vec![],
+                    ..Default::default()
                 })
             };
             if !st.1 {

@@ -25,6 +25,7 @@ pub const MODULE: Module = Module::new(
             p("backup", Kind::Bool),
             p("force", Kind::Bool),
             p("validate", Kind::Str),
+            p("follow", Kind::Bool),
         ],
     ),
     |args, ctx| Box::pin(run(args, ctx)),

@@ -180,8 +180,9 @@ async fn wait(conn: &dyn Connection, s: &Settings) -> TaskResult {
         return done(s, started, None);
     }
     let deadline = started + s.timeout;
+    let mut cursor = FileCursor::default();
     loop {
-        let last = match check(conn, s).await {
+        let last = match check(conn, s, &mut cursor).await {
             Ok(Check::Met(groups)) => return done(s, started, groups),
             Ok(Check::NotYet(why)) => why,
             Err(ConnectionError::Unreachable(m)) => return TaskResult::unreachable(m),
@@ -225,11 +226,15 @@ fn done(s: &Settings, started: Instant, groups: Option<Vec<Option<String>>>) -> 
     result
 }
 
-async fn check(conn: &dyn Connection, s: &Settings) -> Result<Check, ConnectionError> {
+async fn check(
+    conn: &dyn Connection,
+    s: &Settings,
+    cursor: &mut FileCursor,
+) -> Result<Check, ConnectionError> {
     match (s.port, &s.path, s.want) {
         (Some(port), _, Want::Drained) => drained(conn, s, port).await,
         (Some(port), _, want) => port_check(conn, s, port, want).await,
-        (None, Some(path), want) => path_check(conn, s, path, want).await,
+        (None, Some(path), want) => path_check(conn, s, path, want, cursor).await,
         (None, None, _) => Ok(Check::Met(None)),
     }
 }
@@ -281,15 +286,66 @@ async fn port_check(
     }
 }
 
+/// How far a watched file has been read: each poll transfers only what
+/// was appended since, searched together with the unfinished last line. A
+/// file that shrank (rotated, truncated) is read again from its start.
+#[derive(Debug, Default)]
+struct FileCursor {
+    offset: u64,
+    carry: String,
+}
+
+impl FileCursor {
+    /// The command printing `SIZE OFFSET` then the bytes from the offset.
+    fn command(&self, quoted: &str) -> String {
+        format!(
+            "test -r {quoted} && {{ s=$(wc -c < {quoted}) && o={off} && if [ \"$s\" -lt \"$o\" ]; then o=0; fi && \
+             echo \"$s $o\" && tail -c +$((o + 1)) {quoted}; }}",
+            off = self.offset
+        )
+    }
+
+    /// The text to search now: the carry and the new bytes.
+    fn advance(&mut self, stdout: &[u8]) -> String {
+        let (head, new) = match stdout.iter().position(|&b| b == b'\n') {
+            Some(i) => (&stdout[..i], &stdout[i + 1..]),
+            None => (stdout, &[][..]),
+        };
+        let head = String::from_utf8_lossy(head);
+        let start: u64 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
+        if start < self.offset {
+            self.carry.clear();
+        }
+        self.offset = start + new.len() as u64;
+        let text = format!("{}{}", self.carry, String::from_utf8_lossy(new));
+        // Keep the unfinished last line, so a match split by a poll is found.
+        let tail = text.rfind('\n').map_or(0, |i| i + 1);
+        self.carry = text[tail..]
+            .chars()
+            .rev()
+            .take(MAX_READ)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        text
+    }
+}
+
 async fn path_check(
     conn: &dyn Connection,
     s: &Settings,
     path: &str,
     want: Want,
+    cursor: &mut FileCursor,
 ) -> Result<Check, ConnectionError> {
     let quoted = shell_quote(path);
     let command = match s.search {
-        Some(_) => format!("test -r {quoted} && cat {quoted}"),
+        Some(_) => cursor.command(&quoted),
         None => format!("test -e {quoted}"),
     };
     let out = conn.exec(&command, None).await?;
@@ -299,7 +355,7 @@ async fn path_check(
         (Want::Absent, true, _) => Check::NotYet(format!("{path} still exists")),
         (_, false, _) => Check::NotYet(format!("{path} does not exist (or is unreadable)")),
         (_, true, None) => Check::Met(None),
-        (_, true, Some(re)) => match captures(re, &String::from_utf8_lossy(&out.stdout)) {
+        (_, true, Some(re)) => match captures(re, &cursor.advance(&out.stdout)) {
             Some(groups) => Check::Met(Some(groups)),
             None => Check::NotYet(format!("{path} does not match the regex yet")),
         },
@@ -452,7 +508,7 @@ mod tests {
                 (0, table)
             } else if command.starts_with("test -r") {
                 if now >= self.file_at {
-                    (0, "booting\nready pid=42\n".into())
+                    (0, "22 0\nbooting\nready pid=42\n".into())
                 } else {
                     (1, String::new())
                 }
@@ -462,7 +518,7 @@ mod tests {
             Ok(ExecOutput {
                 rc,
                 stdout: stdout.into_bytes(),
-                stderr: Vec::new(),
+                ..Default::default()
             })
         }
 
@@ -538,6 +594,47 @@ mod tests {
         assert!(!r.failed, "{r:?}");
         assert_eq!(r.data["elapsed"], 4);
         assert_eq!(r.data["match_groupdict"], json!({"pid": "42"}));
+    }
+
+    /// The local shell, counting the output bytes it hands back.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl Connection for Counting {
+        async fn exec(&self, cmd: &str, i: Option<&[u8]>) -> Result<ExecOutput, ConnectionError> {
+            let out = crate::connection::local::LocalConnection
+                .exec(cmd, i)
+                .await?;
+            (self.0).fetch_add(out.stdout.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok(out)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watched_file_is_read_once_then_only_what_is_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let noise = "x".repeat(1 << 20) + "\nboot";
+        std::fs::write(&log, &noise).unwrap();
+        let conn = Counting(Default::default());
+        let args = json!({"path": log, "search_regex": "^booted pid=(\\d+)", "sleep": 0.05, "timeout": 20});
+        let settings = Settings::from_args(&super::super::Vars::from_iter(
+            args.as_object().unwrap().clone(),
+        ))
+        .unwrap();
+        let append = async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            f.write_all(b"ed pid=7\n").unwrap();
+        };
+        let (r, ()) = tokio::join!(wait(&conn, &settings), append);
+        assert_eq!(r.data["match_groups"], json!(["7"]), "{r:?}");
+        let read = conn.0.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            read < noise.len() + 4096,
+            "{read} bytes read for a 1 MiB file"
+        );
     }
 
     #[tokio::test(start_paused = true)]

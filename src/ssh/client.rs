@@ -6,6 +6,7 @@ use super::auth::{KeyStore, authenticate};
 use super::known_hosts::{HostKeyPolicy, verify};
 use super::shell::{PersistentShell, ShellDied};
 use super::target::SshTarget;
+use crate::connection::output::Capped;
 use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput};
 use async_trait::async_trait;
 use russh::client::{Config, Handle, Handler};
@@ -229,14 +230,12 @@ impl Connection for SshConnection {
             let _ = writer.eof().await;
         };
         let collect = async {
-            let mut out = ExecOutput::default();
+            let (mut stdout, mut stderr) = (Capped::new(), Capped::new());
             let mut status = None;
             while let Some(message) = reader.wait().await {
                 match message {
-                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
-                    ChannelMsg::ExtendedData { data, ext: 1 } => {
-                        out.stderr.extend_from_slice(&data)
-                    }
+                    ChannelMsg::Data { data } => stdout.push(&data),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => stderr.push(&data),
                     ChannelMsg::ExitStatus { exit_status } => {
                         status = Some(i32::try_from(exit_status).unwrap_or(255))
                     }
@@ -247,6 +246,15 @@ impl Connection for SshConnection {
                     _ => {}
                 }
             }
+            let (stdout, stdout_truncated) = stdout.finish_all();
+            let (stderr, stderr_truncated) = stderr.finish_all();
+            let out = ExecOutput {
+                stdout,
+                stderr,
+                stdout_truncated,
+                stderr_truncated,
+                ..Default::default()
+            };
             (out, status)
         };
         let ((), (mut out, status)) = tokio::join!(feed, collect);

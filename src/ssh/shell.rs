@@ -7,6 +7,7 @@
 //! Commands with stdin use a channel of their own instead.
 
 use crate::connection::ExecOutput;
+use crate::connection::output::Capped;
 use crate::core::shell_quote;
 use russh::client::{Handle, Msg};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
@@ -62,20 +63,20 @@ impl PersistentShell {
             .map_err(|_| ShellDied)?;
         let status_mark = format!("{token}:");
         let stderr_mark = format!("{token}\n");
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let (mut stdout, mut stderr) = (Capped::new(), Capped::new());
         let (mut rc, mut stderr_end) = (None, None);
         while rc.is_none() || stderr_end.is_none() {
             match self.reader.wait().await {
                 Some(ChannelMsg::Data { data }) => {
                     let from = stdout.len().saturating_sub(status_mark.len() + 12);
-                    stdout.extend_from_slice(&data);
+                    stdout.push(&data);
                     if rc.is_none() {
                         rc = find_status(&stdout, from, status_mark.as_bytes());
                     }
                 }
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
                     let from = stderr.len().saturating_sub(stderr_mark.len());
-                    stderr.extend_from_slice(&data);
+                    stderr.push(&data);
                     if stderr_end.is_none() {
                         stderr_end = find(&stderr, from, stderr_mark.as_bytes());
                     }
@@ -89,10 +90,16 @@ impl PersistentShell {
         let (Some((end, rc)), Some(stderr_end)) = (rc, stderr_end) else {
             return Err(ShellDied);
         };
-        stdout.truncate(end);
-        stderr.truncate(stderr_end);
+        let (stdout, stdout_truncated) = stdout.finish(end);
+        let (stderr, stderr_truncated) = stderr.finish(stderr_end);
         self.busy = false;
-        Ok(ExecOutput { rc, stdout, stderr })
+        Ok(ExecOutput {
+            rc,
+            stdout,
+            stderr,
+            stdout_truncated,
+            stderr_truncated,
+        })
     }
 }
 

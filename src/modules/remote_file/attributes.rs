@@ -25,12 +25,10 @@ pub async fn set_attributes(
 }
 
 /// Shell lines setting `attrs` on `$p`; each failure stops the script.
+/// The mode comes after owner and group, which clear setuid/setgid bits.
 pub fn attribute_commands(attrs: &Attributes<'_>, no_follow: bool) -> String {
     let h = if no_follow { "-h " } else { "" };
     let mut s = String::new();
-    if let (Some(mode), false) = (attrs.mode, no_follow) {
-        s.push_str(&format!("chmod {mode:o} -- \"$p\" || exit 1\n"));
-    }
     if let Some(o) = attrs.owner {
         s.push_str(&format!(
             "chown {h}-- {} \"$p\" || exit 1\n",
@@ -42,6 +40,10 @@ pub fn attribute_commands(attrs: &Attributes<'_>, no_follow: bool) -> String {
             "chgrp {h}-- {} \"$p\" || exit 1\n",
             shell_quote(g)
         ));
+    }
+    // Last: a change of owner or group clears setuid/setgid bits.
+    if let (Some(mode), false) = (attrs.mode, no_follow) {
+        s.push_str(&format!("chmod {mode:o} -- \"$p\" || exit 1\n"));
     }
     s
 }

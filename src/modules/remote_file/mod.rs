@@ -41,10 +41,15 @@ pub async fn exec(
     cmd: &str,
     stdin: Option<&[u8]>,
 ) -> Result<ExecOutput, TaskResult> {
-    ctx.conn
-        .exec(cmd, stdin)
-        .await
-        .map_err(TaskResult::from_connection)
+    let out = (ctx.conn.exec(cmd, stdin).await).map_err(TaskResult::from_connection)?;
+    // A file edited from a cut copy would lose its end: refuse instead.
+    if out.stdout_truncated {
+        return Err(TaskResult::failed(format!(
+            "the file is larger than the {} MiB rollout reads from a host",
+            crate::connection::output::OUTPUT_CAP >> 20
+        )));
+    }
+    Ok(out)
 }
 
 /// Like [`exec`], but a non-zero exit fails with the command's stderr.

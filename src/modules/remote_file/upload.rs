@@ -5,7 +5,6 @@ use super::{Probe, exec_ok, parse_probe, stat_snippet};
 use crate::core::shell_quote;
 use crate::modules::command::split_words;
 use crate::modules::{ModuleContext, TaskResult};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How the file a module wants should end up.
@@ -26,6 +25,10 @@ pub struct Upload<'a> {
     pub validate: Option<&'a str>,
     /// Create missing parent directories first (`copy` to `dir/`).
     pub make_parents: bool,
+    /// When `dest` is a symlink, write its target and keep the link
+    /// (Ansible's realpath in lineinfile, `follow: true` in copy/template);
+    /// otherwise the new file replaces the link.
+    pub follow: bool,
 }
 
 /// What an upload left behind.
@@ -40,7 +43,7 @@ pub struct Uploaded {
 /// backup of the old file, `mv -f`. One round trip; a failure at any step
 /// removes the temp file and leaves `dest` untouched.
 pub async fn upload(ctx: &ModuleContext<'_>, up: &Upload<'_>) -> Result<Uploaded, TaskResult> {
-    let tmp = temp_path(up.dest);
+    let tmp = temp_name();
     let backup = up.backup.then(|| backup_path(up.dest));
     let inline = inline_text(up.content);
     let script = upload_script(up, &tmp, backup.as_deref(), inline.as_deref())?;
@@ -70,11 +73,17 @@ fn upload_script(
     backup: Option<&str>,
     inline: Option<&str>,
 ) -> Result<String, TaskResult> {
-    let mut s = format!(
-        "d={}\ntmp={}\nfail() {{ rm -f -- \"$tmp\"; printf '%s\\n' \"$1\" >&2; exit 1; }}\n",
-        shell_quote(up.dest),
+    let mut s = format!("d={}\n", shell_quote(up.dest));
+    if up.follow {
+        s.push_str(
+            "if [ -L \"$d\" ]; then d=$(readlink -f -- \"$d\") && [ -n \"$d\" ] || { printf 'cannot resolve the link\\n' >&2; exit 1; }; fi\n",
+        );
+    }
+    // The temp file sits beside the file really written, so `mv` is a rename.
+    s.push_str(&format!(
+        "tmp=$(dirname -- \"$d\")/{}\nfail() {{ rm -f -- \"$tmp\"; printf '%s\\n' \"$1\" >&2; exit 1; }}\n",
         shell_quote(tmp)
-    );
+    ));
     if up.make_parents {
         s.push_str("mkdir -p -- \"$(dirname -- \"$d\")\" || exit 1\n");
     }
@@ -100,12 +109,13 @@ fn upload_script(
     s.push_str(&format!(
         "set -C\n{writer} > \"$tmp\" || {{ printf 'cannot create temp file %s\\n' \"$tmp\" >&2; exit 1; }}\nset +C\n"
     ));
+    s.push_str(&ownership_lines(up));
+    // After owner and group, which clear setuid/setgid bits.
     if let Some(mode) = chmod {
         s.push_str(&format!(
             "chmod {mode:o} -- \"$tmp\" || fail 'chmod failed'\n"
         ));
     }
-    s.push_str(&ownership_lines(up));
     if let Some(cmd) = up.validate {
         s.push_str(&format!(
             "{} >&2 || fail 'validation failed: the new content was not written'\n",
@@ -172,30 +182,21 @@ fn validate_command(cmd: &str) -> Result<String, TaskResult> {
         .join(" "))
 }
 
-/// A name beside `dest` that no one else will pick.
-fn temp_path(dest: &str) -> String {
+/// A temp file name no one else will pick (placed beside the destination).
+fn temp_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!(".rollout.{}.{nanos}.{n}.tmp", std::process::id());
-    sibling(dest, &name)
+    format!(".rollout.{}.{nanos}.{n}.tmp", std::process::id())
 }
 
 /// Ansible's backup name: `dest.PID.YYYY-MM-DD@HH:MM:SS~`.
 fn backup_path(dest: &str) -> String {
     let stamp = chrono::Local::now().format("%Y-%m-%d@%H:%M:%S");
     format!("{dest}.{}.{stamp}~", std::process::id())
-}
-
-/// `name` in the directory of `path`.
-fn sibling(path: &str, name: &str) -> String {
-    match Path::new(path).parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join(name).display().to_string(),
-        _ => name.to_string(),
-    }
 }
 
 #[cfg(test)]
