@@ -433,3 +433,79 @@ fn the_fleet_demo_playbook_deploys_every_host() {
         out.stdout
     );
 }
+
+#[test]
+fn the_become_password_reaches_sudo_only() {
+    let fleet = Fleet::up(1, 60);
+    let secret = "rollout-pw-secret";
+    let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    fs::write(fleet.path("blob.bin"), &binary).unwrap();
+    fs::write(fleet.path("hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
+    let pb = fleet.write(
+        "become-pw.yaml",
+        r#"
+- hosts: web
+  become: true
+  tasks:
+    - copy: { src: blob.bin, dest: "{{ bed_root }}/blob.bin" }
+    - script: hello.sh
+      register: s
+    - copy: { content: "{{ s.stdout }}|{{ s.stderr }}", dest: "{{ bed_root }}/script.out" }
+"#,
+    );
+    // rollout-deploy is NOPASSWD, rollout-pw needs the password.
+    for inventory in ["inventory", "inventory-pw"] {
+        let events = fleet.path(&format!("{inventory}.events"));
+        let out = fleet.play_with(
+            &fleet.path(inventory),
+            &pb,
+            &[
+                "-e",
+                &format!("ansible_become_password={secret}"),
+                "--events-json",
+                &events,
+            ],
+        );
+        assert_eq!(out.code, 0, "{inventory}: {}", out.all());
+        let root = fleet.root(0);
+        let copied = fs::read(root.join("blob.bin")).unwrap();
+        assert!(
+            copied == binary,
+            "{inventory}: the copy differs, starting {:?}",
+            String::from_utf8_lossy(&copied[..copied.len().min(40)])
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("script.out")).unwrap(),
+            "hello\n|",
+            "{inventory}: script output"
+        );
+        assert!(!out.all().contains(secret), "{inventory}: {}", out.all());
+        let events = fs::read_to_string(&events).unwrap();
+        assert!(
+            !events.is_empty() && !events.contains(secret),
+            "{inventory}: {events}"
+        );
+        for file in walk(&root) {
+            let bytes = fs::read(&file).unwrap_or_default();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{inventory}: the password is in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
