@@ -509,3 +509,41 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn a_background_process_never_writes_into_later_tasks() {
+    let fleet = Fleet::up(1, 61);
+    let root = fleet.root(0);
+    // The ticker prints every 10 ms, so that each task below (0.2 s, or
+    // 20 lineinfile edits) would catch some of its output.
+    let pb = fleet.write(
+        "background.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - shell: "sh -c 'sleep 0.2; while :; do echo tick; echo tock >&2; sleep 0.01; done' & echo $! > {{ bed_root }}/ticker.pid; echo started"
+      register: bg
+    - command: sh -c 'sleep 0.3; echo one'
+      register: one
+    - shell: "sleep 0.2; printf two; printf err >&2"
+      register: two
+    - lineinfile: { path: "{{ bed_root }}/edit.conf", line: "key{{ item }}=value", create: true }
+      loop: "{{ range(20) | list }}"
+    - copy:
+        content: "{{ [bg.stdout, one.stdout, one.stderr, two.stdout, two.stderr] | join('|') }}"
+        dest: "{{ bed_root }}/outputs"
+"#,
+    );
+    let out = fleet.play(&pb, &[]);
+    // Stopped by the PID it reported, whatever the outcome.
+    if let Ok(pid) = fs::read_to_string(root.join("ticker.pid")) {
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        fs::read_to_string(root.join("outputs")).unwrap(),
+        "started|one||two|err"
+    );
+    let lines: String = (0..20).map(|i| format!("key{i}=value\n")).collect();
+    assert_eq!(fs::read_to_string(root.join("edit.conf")).unwrap(), lines);
+}

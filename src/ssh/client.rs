@@ -202,22 +202,43 @@ impl Connection for SshConnection {
         stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError> {
         let doing = format!("running `{}`", abbreviate(command));
+        self.reap_abandoned_shell().await;
         if stdin.is_none()
             && let Some(result) = self.exec_in_shell(command, &doing).await
         {
             return result;
         }
+        self.exec_on_channel(command, stdin, &doing).await
+    }
+
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
+        Ok(Box::new(super::forward::open_tcp(self, host, port).await?))
+    }
+
+    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
+        Ok(Box::new(super::forward::open_unix(self, path).await?))
+    }
+}
+
+impl SshConnection {
+    /// Runs `command` on a session channel of its own.
+    async fn exec_on_channel(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        doing: &str,
+    ) -> Result<ExecOutput, ConnectionError> {
         // The semaphore is never closed, so acquire cannot fail.
         let _permit = self
             .sessions
             .acquire()
             .await
-            .map_err(|_| self.lost(&doing))?;
-        let channel = self.open_session(&doing).await?;
+            .map_err(|_| self.lost(doing))?;
+        let channel = self.open_session(doing).await?;
         channel
             .exec(false, command)
             .await
-            .map_err(|e| self.channel_error(&doing, e))?;
+            .map_err(|e| self.channel_error(doing, e))?;
         let (mut reader, writer) = channel.split();
         // Feed stdin while reading output: a command may fill its output
         // window before it reads all of its input.
@@ -258,7 +279,7 @@ impl Connection for SshConnection {
                 out.rc = rc;
                 Ok(out)
             }
-            None if self.closes_soon().await => Err(self.lost(&doing)),
+            None if self.closes_soon().await => Err(self.lost(doing)),
             None => Err(ConnectionError::Failed(format!(
                 "{}: {doing}: the command ended without an exit status",
                 self.target.host_alias
@@ -266,16 +287,23 @@ impl Connection for SshConnection {
         }
     }
 
-    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
-        Ok(Box::new(super::forward::open_tcp(self, host, port).await?))
+    /// A shell whose caller gave up midway (a task timeout) is closed, and
+    /// the command it was running is killed with its children.
+    async fn reap_abandoned_shell(&self) {
+        let stale = match self.shell.try_lock() {
+            Ok(mut slot) => slot.take_if(|s| !s.is_reusable()),
+            Err(_) => None,
+        };
+        let Some(stale) = stale else { return };
+        if let Some(pid) = stale.abandoned() {
+            let kill = format!("pkill -TERM -P {pid}; kill -TERM {pid}; :");
+            let _ = self
+                .exec_on_channel(&kill, None, "stopping a timed-out command")
+                .await;
+        }
+        stale.close().await;
     }
 
-    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
-        Ok(Box::new(super::forward::open_unix(self, path).await?))
-    }
-}
-
-impl SshConnection {
     /// Runs the command in the persistent shell when it is free; `None`
     /// means "use a channel of its own" (busy, disabled or unavailable).
     async fn exec_in_shell(
@@ -288,8 +316,9 @@ impl SshConnection {
             return None;
         }
         let mut slot = self.shell.try_lock().ok()?;
-        if let Some(stale) = slot.take_if(|s| !s.is_reusable()) {
-            stale.close().await;
+        if slot.as_ref().is_some_and(|s| !s.is_reusable()) {
+            // Abandoned since the reap: leave it to the next command.
+            return None;
         }
         if slot.is_none() {
             match PersistentShell::start(&self.handle).await {
