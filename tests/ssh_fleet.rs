@@ -547,3 +547,38 @@ fn a_background_process_never_writes_into_later_tasks() {
     let lines: String = (0..20).map(|i| format!("key{i}=value\n")).collect();
     assert_eq!(fs::read_to_string(root.join("edit.conf")).unwrap(), lines);
 }
+
+#[test]
+fn a_task_timeout_fails_the_task_kills_its_command_and_keeps_the_connection() {
+    let fleet = Fleet::up(1, 62);
+    let pb = fleet.write(
+        "timeout.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - shell: echo "$SSH_CONNECTION"
+      register: before
+    - command: sleep 30
+      timeout: 2
+      register: slow
+      ignore_errors: true
+    - shell: echo "$SSH_CONNECTION"
+      register: after
+    - shell: "ps -u rollout-deploy -o args= | grep -qx 'sleep 30' && echo alive || echo gone"
+      register: sleeper
+    - copy:
+        content: "{{ [slow.msg, slow.failed, before.stdout == after.stdout, sleeper.stdout] | join('|') }}"
+        dest: "{{ bed_root }}/timeout"
+"#,
+    );
+    let started = std::time::Instant::now();
+    let out = fleet.play(&pb, &[]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert_eq!(
+        fs::read_to_string(fleet.root(0).join("timeout")).unwrap(),
+        "The command action failed to execute in the expected time frame (2) and was terminated\
+         |True|True|gone"
+    );
+}

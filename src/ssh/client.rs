@@ -126,7 +126,8 @@ impl SshConnection {
         let mut handle = match tokio::time::timeout(target.connect_timeout, connecting).await {
             Err(_) => {
                 return Err(unreachable(format!(
-                    "SSH handshake with {}:{} timed out after {}s",
+                    "SSH handshake with {}:{} timed out: no answer within {}s \
+                     (ConnectTimeout in the ssh config, or ansible_ssh_timeout)",
                     target.hostname,
                     target.port,
                     target.connect_timeout.as_secs()
