@@ -582,3 +582,36 @@ fn a_task_timeout_fails_the_task_kills_its_command_and_keeps_the_connection() {
          |True|True|gone"
     );
 }
+
+#[test]
+fn a_host_known_only_by_its_rsa_or_ecdsa_key_is_accepted_strictly() {
+    let fleet = Fleet::up(1, 63);
+    let pb = fleet.write("t.yaml", "- hosts: web\n  tasks:\n    - command: 'true'\n");
+    let all_keys = fs::read_to_string(fleet.path("known_hosts")).unwrap();
+    for kind in ["ssh-rsa", "ecdsa-sha2-nistp256"] {
+        let only: String = all_keys
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(kind))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(only.lines().count(), 1, "{kind} in:\n{all_keys}");
+        let known = fleet.dir.join(format!("known_{kind}"));
+        fs::write(&known, only).unwrap();
+        let cfg = fleet.write(
+            &format!("config_{kind}"),
+            &format!(
+                "Host *\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+                known.display()
+            ),
+        );
+        let out = rollout(&[
+            "play",
+            &pb,
+            "-i",
+            &fleet.path("inventory"),
+            "--ssh-config",
+            &cfg,
+        ]);
+        assert_eq!(out.code, 0, "known by {kind} only: {}", out.all());
+    }
+}

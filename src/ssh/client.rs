@@ -3,7 +3,7 @@
 //! on one connection without any new handshake.
 
 use super::auth::{KeyStore, authenticate};
-use super::known_hosts::{HostKeyPolicy, verify};
+use super::known_hosts::{HostKeyPolicy, host_key_preference, verify};
 use super::shell::{PersistentShell, ShellDied};
 use super::target::SshTarget;
 use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput};
@@ -114,7 +114,13 @@ impl SshConnection {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let preferred = russh::Preferred {
+            key: host_key_preference(&target.known_hosts_files, &target.hostname, target.port)
+                .into(),
+            ..Default::default()
+        };
         let config = Arc::new(Config {
+            preferred,
             keepalive_interval: target.keepalive_interval,
             keepalive_max: 3,
             nodelay: true,
