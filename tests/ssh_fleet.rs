@@ -6,6 +6,7 @@ mod common;
 use common::fleet::Fleet;
 use common::rollout;
 use std::fs;
+use std::path::PathBuf;
 
 #[test]
 fn modules_run_over_ssh_and_are_idempotent() {
@@ -98,15 +99,7 @@ fn unknown_host_key_is_refused_by_default_and_accept_new_trusts_it() {
     // A config whose known_hosts file is empty: the host is unknown.
     let known = fleet.dir.join("empty_known_hosts");
     fs::write(&known, "").unwrap();
-    let cfg = fleet.dir.join("strict_config");
-    fs::write(
-        &cfg,
-        format!(
-            "Host *\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n",
-            known.display()
-        ),
-    )
-    .unwrap();
+    let cfg = PathBuf::from(known_hosts_config(&fleet, "strict_config", &known));
     let inventory = fleet.path("inventory");
     let run = |extra: &[&str]| {
         let mut args = vec![
@@ -496,6 +489,18 @@ fn the_become_password_reaches_sudo_only() {
     }
 }
 
+/// Writes an ssh config whose only known_hosts file is `known` (strict
+/// checking, rollout's default); returns its path.
+fn known_hosts_config(fleet: &Fleet, name: &str, known: &std::path::Path) -> String {
+    fleet.write(
+        name,
+        &format!(
+            "Host *\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n",
+            known.display()
+        ),
+    )
+}
+
 /// Every file under `dir`.
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
@@ -597,13 +602,7 @@ fn a_host_known_only_by_its_rsa_or_ecdsa_key_is_accepted_strictly() {
         assert_eq!(only.lines().count(), 1, "{kind} in:\n{all_keys}");
         let known = fleet.dir.join(format!("known_{kind}"));
         fs::write(&known, only).unwrap();
-        let cfg = fleet.write(
-            &format!("config_{kind}"),
-            &format!(
-                "Host *\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
-                known.display()
-            ),
-        );
+        let cfg = known_hosts_config(&fleet, &format!("config_{kind}"), &known);
         let out = rollout(&[
             "play",
             &pb,
