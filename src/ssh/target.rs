@@ -433,6 +433,8 @@ mod tests {
         assert_eq!(t.proxy_jump.as_deref(), Some("bastion"));
         assert_eq!(t.strict, HostKeyPolicy::AcceptNew);
         assert_eq!(t.connect_timeout, Duration::from_secs(3));
+        assert_eq!(t.keepalive_interval, None);
+        assert_eq!(t.known_hosts_files, [PathBuf::from("/tmp/kh")]);
         let timed = |v: Json| SshTarget::from_vars("web1", &vars(v), &config, &options());
         let t = timed(json!({"ansible_host": "10.1.2.3", "ansible_ssh_timeout": 7})).unwrap();
         assert_eq!(
@@ -446,8 +448,6 @@ mod tests {
             Duration::from_secs(10),
             "Ansible's default"
         );
-        assert_eq!(t.keepalive_interval, None);
-        assert_eq!(t.known_hosts_files, [PathBuf::from("/tmp/kh")]);
     }
 
     #[test]
