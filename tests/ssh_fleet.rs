@@ -6,6 +6,7 @@ mod common;
 use common::fleet::Fleet;
 use common::rollout;
 use std::fs;
+use std::path::PathBuf;
 
 #[test]
 fn modules_run_over_ssh_and_are_idempotent() {
@@ -98,15 +99,7 @@ fn unknown_host_key_is_refused_by_default_and_accept_new_trusts_it() {
     // A config whose known_hosts file is empty: the host is unknown.
     let known = fleet.dir.join("empty_known_hosts");
     fs::write(&known, "").unwrap();
-    let cfg = fleet.dir.join("strict_config");
-    fs::write(
-        &cfg,
-        format!(
-            "Host *\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n",
-            known.display()
-        ),
-    )
-    .unwrap();
+    let cfg = PathBuf::from(known_hosts_config(&fleet, "strict_config", &known));
     let inventory = fleet.path("inventory");
     let run = |extra: &[&str]| {
         let mut args = vec![
@@ -432,6 +425,194 @@ fn the_fleet_demo_playbook_deploys_every_host() {
         "serial ramp [1, 50%]: {}",
         out.stdout
     );
+}
+
+#[test]
+fn the_become_password_reaches_sudo_only() {
+    let fleet = Fleet::up(1, 60);
+    let secret = "rollout-pw-secret";
+    let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    fs::write(fleet.path("blob.bin"), &binary).unwrap();
+    fs::write(fleet.path("hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
+    let pb = fleet.write(
+        "become-pw.yaml",
+        r#"
+- hosts: web
+  become: true
+  tasks:
+    - copy: { src: blob.bin, dest: "{{ bed_root }}/blob.bin" }
+    - script: hello.sh
+      register: s
+    - copy: { content: "{{ s.stdout }}|{{ s.stderr }}", dest: "{{ bed_root }}/script.out" }
+"#,
+    );
+    // rollout-deploy is NOPASSWD, rollout-pw needs the password.
+    for inventory in ["inventory", "inventory-pw"] {
+        let events = fleet.path(&format!("{inventory}.events"));
+        let out = fleet.play_with(
+            &fleet.path(inventory),
+            &pb,
+            &[
+                "-e",
+                &format!("ansible_become_password={secret}"),
+                "--events-json",
+                &events,
+            ],
+        );
+        assert_eq!(out.code, 0, "{inventory}: {}", out.all());
+        let root = fleet.root(0);
+        let copied = fs::read(root.join("blob.bin")).unwrap();
+        assert!(
+            copied == binary,
+            "{inventory}: the copy differs, starting {:?}",
+            String::from_utf8_lossy(&copied[..copied.len().min(40)])
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("script.out")).unwrap(),
+            "hello\n|",
+            "{inventory}: script output"
+        );
+        assert!(!out.all().contains(secret), "{inventory}: {}", out.all());
+        let events = fs::read_to_string(&events).unwrap();
+        assert!(
+            !events.is_empty() && !events.contains(secret),
+            "{inventory}: {events}"
+        );
+        for file in walk(&root) {
+            let bytes = fs::read(&file).unwrap_or_default();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{inventory}: the password is in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// Writes an ssh config whose only known_hosts file is `known` (strict
+/// checking, rollout's default); returns its path.
+fn known_hosts_config(fleet: &Fleet, name: &str, known: &std::path::Path) -> String {
+    fleet.write(
+        name,
+        &format!(
+            "Host *\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n",
+            known.display()
+        ),
+    )
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn a_background_process_never_writes_into_later_tasks() {
+    let fleet = Fleet::up(1, 61);
+    let root = fleet.root(0);
+    // The ticker prints every 10 ms, so that each task below (0.2 s, or
+    // 20 lineinfile edits) would catch some of its output.
+    let pb = fleet.write(
+        "background.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - shell: "sh -c 'sleep 0.2; while :; do echo tick; echo tock >&2; sleep 0.01; done' & echo $! > {{ bed_root }}/ticker.pid; echo started"
+      register: bg
+    - command: sh -c 'sleep 0.3; echo one'
+      register: one
+    - shell: "sleep 0.2; printf two; printf err >&2"
+      register: two
+    - lineinfile: { path: "{{ bed_root }}/edit.conf", line: "key{{ item }}=value", create: true }
+      loop: "{{ range(20) | list }}"
+    - copy:
+        content: "{{ [bg.stdout, one.stdout, one.stderr, two.stdout, two.stderr] | join('|') }}"
+        dest: "{{ bed_root }}/outputs"
+"#,
+    );
+    let out = fleet.play(&pb, &[]);
+    // Stopped by the PID it reported, whatever the outcome.
+    if let Ok(pid) = fs::read_to_string(root.join("ticker.pid")) {
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        fs::read_to_string(root.join("outputs")).unwrap(),
+        "started|one||two|err"
+    );
+    let lines: String = (0..20).map(|i| format!("key{i}=value\n")).collect();
+    assert_eq!(fs::read_to_string(root.join("edit.conf")).unwrap(), lines);
+}
+
+#[test]
+fn a_task_timeout_fails_the_task_kills_its_command_and_keeps_the_connection() {
+    let fleet = Fleet::up(1, 62);
+    let pb = fleet.write(
+        "timeout.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - shell: echo "$SSH_CONNECTION"
+      register: before
+    - command: sleep 30
+      timeout: 2
+      register: slow
+      ignore_errors: true
+    - shell: echo "$SSH_CONNECTION"
+      register: after
+    - shell: "ps -u rollout-deploy -o args= | grep -qx 'sleep 30' && echo alive || echo gone"
+      register: sleeper
+    - copy:
+        content: "{{ [slow.msg, slow.failed, before.stdout == after.stdout, sleeper.stdout] | join('|') }}"
+        dest: "{{ bed_root }}/timeout"
+"#,
+    );
+    let started = std::time::Instant::now();
+    let out = fleet.play(&pb, &[]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert_eq!(
+        fs::read_to_string(fleet.root(0).join("timeout")).unwrap(),
+        "The command action failed to execute in the expected time frame (2) and was terminated\
+         |True|True|gone"
+    );
+}
+
+#[test]
+fn a_host_known_only_by_its_rsa_or_ecdsa_key_is_accepted_strictly() {
+    let fleet = Fleet::up(1, 63);
+    let pb = fleet.write("t.yaml", "- hosts: web\n  tasks:\n    - command: 'true'\n");
+    let all_keys = fs::read_to_string(fleet.path("known_hosts")).unwrap();
+    for kind in ["ssh-rsa", "ecdsa-sha2-nistp256"] {
+        let only: String = all_keys
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(kind))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(only.lines().count(), 1, "{kind} in:\n{all_keys}");
+        let known = fleet.dir.join(format!("known_{kind}"));
+        fs::write(&known, only).unwrap();
+        let cfg = known_hosts_config(&fleet, &format!("config_{kind}"), &known);
+        let out = rollout(&[
+            "play",
+            &pb,
+            "-i",
+            &fleet.path("inventory"),
+            "--ssh-config",
+            &cfg,
+        ]);
+        assert_eq!(out.code, 0, "known by {kind} only: {}", out.all());
+    }
 }
 
 #[test]

@@ -276,6 +276,39 @@ async fn refused_connection_is_unreachable() {
 }
 
 #[tokio::test]
+async fn a_host_that_never_answers_the_banner_is_unreachable_within_the_timeout() {
+    // Accepts, then says nothing: a hung sshd or a black-holing middlebox.
+    let listener = tokio::net::TcpListener::bind("127.0.0.203:0")
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let pool = SshPool::new(options(PathBuf::from("/nonexistent/kh"))).unwrap();
+    let v = json!({"ansible_host": "127.0.0.203", "ansible_port": port, "ansible_ssh_timeout": 2})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let started = Instant::now();
+    let message = unreachable(pool.connect("mute", &v).await);
+    let took = started.elapsed();
+    silent.abort();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "bounded by ansible_ssh_timeout: {took:?}"
+    );
+    assert!(
+        message.contains(&format!("127.0.0.203:{port} timed out"))
+            && message.contains("no answer within 2s"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn proxy_jump_through_the_same_sshd() {
     let sshd = Sshd::start();
     let keys: &Keys = keys();

@@ -3,27 +3,72 @@
 //! A wrapper around any connection, so modules stay unaware of privilege:
 //! they build their command lines and this wraps each in
 //! `sudo -n -H -u USER -- /bin/sh -c '…'`. A password travels as the first
-//! line of stdin, never on a command line (which `ps` shows).
+//! line of stdin, never on a command line (which `ps` shows), and only to a
+//! sudo that asks for it: sudo reads that line only when it prompts, so on
+//! a host that needs no password (NOPASSWD) the command would read it.
 
 use super::{BoxStream, Connection, ConnectionError, ExecOutput};
 use crate::core::shell_quote;
 use async_trait::async_trait;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Become {
     inner: Arc<dyn Connection>,
     user: String,
     password: Option<String>,
+    asks: SudoAsks,
 }
 
+/// Whether sudo asks for a password on one host, per become user: probed
+/// once (`sudo -k -n … true`) and shared by every task on that host.
+#[derive(Clone, Default)]
+pub struct SudoAsks(Arc<tokio::sync::Mutex<HashMap<String, bool>>>);
+
 impl Become {
-    pub fn new(inner: Arc<dyn Connection>, user: String, password: Option<String>) -> Self {
+    pub fn new(
+        inner: Arc<dyn Connection>,
+        user: String,
+        password: Option<String>,
+        asks: SudoAsks,
+    ) -> Self {
         Become {
             inner,
             user,
             password,
+            asks,
         }
     }
+
+    /// The password to send, if sudo will ask for it.
+    async fn password_for_sudo(&self) -> Result<Option<&str>, ConnectionError> {
+        let Some(password) = self.password.as_deref() else {
+            return Ok(None);
+        };
+        // Held across the probe so concurrent tasks probe only once.
+        let mut known = self.asks.0.lock().await;
+        let asks = match known.get(&self.user) {
+            Some(&asks) => asks,
+            None => {
+                let probe = self.inner.exec(&probe_command(&self.user), None).await?;
+                // Any refusal means "send it": a sudo that fails for another
+                // reason (no such user) stops before reading stdin.
+                let asks = probe.rc != 0;
+                known.insert(self.user.clone(), asks);
+                asks
+            }
+        };
+        Ok(asks.then_some(password))
+    }
+}
+
+/// Succeeds only when sudo runs commands as `user` without any password:
+/// `-k` ignores cached credentials, so the answer cannot expire.
+fn probe_command(user: &str) -> String {
+    format!(
+        "sudo -k -n -H -u {} -- /bin/sh -c true </dev/null >/dev/null 2>&1",
+        shell_quote(user)
+    )
 }
 
 #[async_trait]
@@ -33,12 +78,20 @@ impl Connection for Become {
         command: &str,
         stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError> {
-        let (wrapped, prefix) = wrap_become(command, &self.user, self.password.as_deref());
+        let password = self.password_for_sudo().await?;
+        let (wrapped, prefix) = wrap_become(command, &self.user, password);
         let input = become_stdin(prefix, stdin);
         let out = self.inner.exec(&wrapped, input.as_deref()).await?;
-        if out.rc == 1 && String::from_utf8_lossy(&out.stderr).contains("a password is required") {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.rc == 1 && stderr.contains("a password is required") {
             return Err(ConnectionError::Failed(format!(
                 "sudo needs a password to become '{}': run with --ask-become-pass (-K) or set ansible_become_password",
+                self.user
+            )));
+        }
+        if out.rc == 1 && password.is_some() && stderr.contains("incorrect password attempt") {
+            return Err(ConnectionError::Failed(format!(
+                "sudo did not accept the become password for '{}': check --ask-become-pass (-K) or ansible_become_password",
                 self.user
             )));
         }
@@ -62,9 +115,9 @@ impl Connection for Become {
 /// Wraps `command` to run as `become_user` through `sudo`.
 ///
 /// Returns the new command line and, with a password, the bytes to send
-/// before the command's own stdin. Note that sudo only reads that line when
-/// it asks for a password: use a password only for accounts that need one,
-/// or the command will see the line on its stdin.
+/// before the command's own stdin. sudo only reads that line when it asks
+/// for a password: pass one only where [`probe_command`] failed (`-k` makes
+/// sudo ask every time, even with cached credentials).
 pub fn wrap_become(
     command: &str,
     become_user: &str,
@@ -78,7 +131,7 @@ pub fn wrap_become(
     match password {
         // `-p ''` keeps sudo's prompt out of the command's stderr.
         Some(password) => (
-            format!("sudo -S -p '' {tail}"),
+            format!("sudo -k -S -p '' {tail}"),
             Some(format!("{password}\n").into_bytes()),
         ),
         // `-n` fails at once instead of waiting for a password nobody types.
@@ -115,7 +168,7 @@ mod tests {
     #[test]
     fn password_goes_to_stdin_only() {
         let (cmd, stdin) = wrap_become("id", "app user", Some("s3cr'et"));
-        assert_eq!(cmd, "sudo -S -p '' -H -u 'app user' -- /bin/sh -c id");
+        assert_eq!(cmd, "sudo -k -S -p '' -H -u 'app user' -- /bin/sh -c id");
         assert!(!cmd.contains("s3cr"));
         assert_eq!(stdin.as_deref(), Some(&b"s3cr'et\n"[..]));
         assert_eq!(
@@ -125,26 +178,78 @@ mod tests {
         assert_eq!(become_stdin(None, None), None);
     }
 
+    /// Runs commands locally with a stand-in `sudo` first on the PATH.
+    struct FakeSudoHost(tempfile::TempDir);
+
+    impl FakeSudoHost {
+        /// `asks`: the stand-in wants a password (read only under `-S`,
+        /// as sudo does); otherwise it is NOPASSWD and never reads stdin.
+        fn new(asks: bool) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let check = if asks {
+                "if [ -n \"$S\" ]; then IFS= read -r pw; [ \"$pw\" = pass ] || { echo 'sudo: 1 incorrect password attempt' >&2; exit 1; }; \
+                 else echo 'sudo: a password is required' >&2; exit 1; fi\n"
+            } else {
+                ""
+            };
+            let script = format!(
+                "#!/bin/sh\nS=\nwhile [ \"$1\" != -- ]; do [ \"$1\" = -S ] && S=1; shift; done; shift\n{check}exec \"$@\"\n"
+            );
+            let sudo = dir.path().join("sudo");
+            std::fs::write(&sudo, script).unwrap();
+            std::fs::set_permissions(&sudo, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            FakeSudoHost(dir)
+        }
+    }
+
+    #[async_trait]
+    impl Connection for FakeSudoHost {
+        async fn exec(
+            &self,
+            command: &str,
+            stdin: Option<&[u8]>,
+        ) -> Result<ExecOutput, ConnectionError> {
+            let command = format!("PATH={}:$PATH; {command}", self.0.path().display());
+            crate::connection::local::LocalConnection
+                .exec(&command, stdin)
+                .await
+        }
+    }
+
     #[tokio::test]
-    async fn runs_through_a_fake_sudo() {
-        // A stand-in sudo that checks the password line, then runs the rest.
-        let dir = tempfile::tempdir().unwrap();
-        let sudo = dir.path().join("sudo");
-        std::fs::write(
-            &sudo,
-            "#!/bin/sh\nIFS= read -r pw; [ \"$pw\" = pass ] || exit 1\nwhile [ \"$1\" != -- ]; do shift; done; shift; exec \"$@\"\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&sudo, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        let (cmd, prefix) = wrap_become("cat; echo done", "root", Some("pass"));
-        let cmd = format!("PATH={}:$PATH; {cmd}", dir.path().display());
-        let stdin = become_stdin(prefix, Some(b"payload\n")).unwrap();
-        use crate::connection::Connection;
-        let out = crate::connection::local::LocalConnection
-            .exec(&cmd, Some(&stdin))
-            .await
-            .unwrap();
-        assert_eq!(out.stdout, b"payload\ndone\n");
+    async fn the_password_reaches_a_sudo_that_asks_and_nothing_else() {
+        for asks in [false, true] {
+            let host: Arc<dyn Connection> = Arc::new(FakeSudoHost::new(asks));
+            let sudo = Become::new(
+                host,
+                "root".into(),
+                Some("pass".into()),
+                SudoAsks::default(),
+            );
+            for _ in 0..2 {
+                let out = sudo
+                    .exec("cat; echo done", Some(b"payload\n"))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    "payload\ndone\n",
+                    "sudo asks: {asks}"
+                );
+                let out = sudo.exec("cat", None).await.unwrap();
+                assert_eq!(out.stdout, b"", "sudo asks: {asks}");
+            }
+        }
+        let host: Arc<dyn Connection> = Arc::new(FakeSudoHost::new(true));
+        let sudo = Become::new(
+            host,
+            "root".into(),
+            Some("nope".into()),
+            SudoAsks::default(),
+        );
+        let err = sudo.exec("true", None).await.unwrap_err().to_string();
+        assert!(err.contains("did not accept the become password"), "{err}");
+        assert!(!err.contains("nope"), "{err}");
     }
 }

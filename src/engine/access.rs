@@ -4,7 +4,8 @@
 //! themselves are cached by the pool; this holds the settings.
 
 use super::Engine;
-use crate::connection::{Connection, ConnectionError, ExecOutput, r#become::Become};
+use crate::connection::r#become::{Become, SudoAsks};
+use crate::connection::{Connection, ConnectionError, ExecOutput};
 use crate::core::Vars;
 use crate::engine::scope::Scope;
 use crate::playbook::{Play, Task};
@@ -29,6 +30,8 @@ pub(super) struct HostAccess {
     become_user: Option<String>,
     /// `-K`, else `ansible_become_password` / `ansible_become_pass`.
     become_password: Option<String>,
+    /// Whether sudo asks this host for a password, per become user.
+    sudo_asks: SudoAsks,
 }
 
 impl Engine {
@@ -87,6 +90,7 @@ impl Engine {
             become_enabled,
             become_user,
             become_password,
+            sudo_asks: SudoAsks::default(),
         }
     }
 
@@ -164,7 +168,12 @@ impl Engine {
             .or_else(|| access.become_user.clone())
             .or_else(|| self.opts.become_user.clone())
             .unwrap_or_else(|| "root".into());
-        Arc::new(Become::new(conn, user, access.become_password.clone()))
+        Arc::new(Become::new(
+            conn,
+            user,
+            access.become_password.clone(),
+            access.sudo_asks.clone(),
+        ))
     }
 }
 

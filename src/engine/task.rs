@@ -442,7 +442,21 @@ impl HostRun<'_> {
             environment: &self.task.environment,
             base_dir: self.base_dir,
         };
-        modules::run(self.module, args, &ctx).await
+        let Some(limit) = self.task.timeout else {
+            return modules::run(self.module, args, &ctx).await;
+        };
+        // Dropping the call abandons its remote command; the connection
+        // kills it before its next command (`ssh::client`).
+        let period = Duration::from_secs(u64::from(limit));
+        match tokio::time::timeout(period, modules::run(self.module, args, &ctx)).await {
+            Ok(result) => result,
+            // Ansible's wording, so that `msg is search(...)` checks carry over.
+            Err(_) => TaskResult::failed(format!(
+                "The {} action failed to execute in the expected time frame ({limit}) and was terminated",
+                self.module
+            ))
+            .with("timedout", serde_json::json!({ "period": limit })),
+        }
     }
 
     /// The scope plus the registered name bound to this result, for

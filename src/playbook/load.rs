@@ -68,6 +68,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "args",
     "environment",
     "check_mode",
+    "timeout",
     "block",
     "rescue",
     "always",
@@ -115,6 +116,8 @@ struct Inherited {
     delegate_to: Option<String>,
     run_once: Option<bool>,
     check_mode: Option<bool>,
+    /// A block's `timeout` applies to each task in it, as in Ansible.
+    timeout: Option<u32>,
 }
 
 struct Loader {
@@ -556,6 +559,9 @@ impl Loader {
         if let Some(n) = opt(node, "delegate_to") {
             here.delegate_to = Some(string(src, n, "a host name")?);
         }
+        if let Some(n) = opt(node, "timeout") {
+            here.timeout = Some(integer(src, n)?).filter(|&t| t > 0);
+        }
         Ok(here)
     }
 
@@ -657,6 +663,7 @@ impl Loader {
             vars: here.vars,
             environment: here.environment,
             check_mode: here.check_mode,
+            timeout: here.timeout,
         })
     }
 }

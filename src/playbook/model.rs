@@ -116,6 +116,8 @@ pub struct Task {
     pub vars: Vars,
     pub environment: Vars,
     pub check_mode: Option<bool>,
+    /// `timeout`: seconds one module call may take on a host (0: none).
+    pub timeout: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +202,7 @@ impl Task {
             vars: Vars::new(),
             environment: Vars::new(),
             check_mode: None,
+            timeout: None,
         }
     }
 

@@ -84,10 +84,15 @@ pub async fn authenticate(
                 continue;
             }
         };
-        let hash = rsa_hash(handle, key.public_key()).await;
-        let result = handle
-            .authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(key, hash))
-            .await
+        // Bounded per exchange, not overall: a passphrase prompt may take long.
+        let attempt = async {
+            let hash = rsa_hash(handle, key.public_key()).await;
+            handle
+                .authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(key, hash))
+                .await
+        };
+        let result = bounded(target, attempt)
+            .await?
             .map_err(|e| format!("authentication of {} failed: {e}", target.describe()))?;
         if matches!(result, AuthResult::Success) {
             return Ok(());
@@ -95,7 +100,7 @@ pub async fn authenticate(
         tried.push(format!("{} (refused)", path.display()));
     }
     if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        if try_agent(handle, target, &mut tried).await? {
+        if bounded(target, try_agent(handle, target, &mut tried)).await?? {
             return Ok(());
         }
     } else {
@@ -112,6 +117,24 @@ pub async fn authenticate(
             tried.join(", ")
         }
     ))
+}
+
+/// One authentication exchange, bounded by the target's connect timeout
+/// so that a server that stops answering cannot stall the run.
+async fn bounded<T>(
+    target: &SshTarget,
+    exchange: impl std::future::Future<Output = T>,
+) -> Result<T, String> {
+    tokio::time::timeout(target.connect_timeout, exchange)
+        .await
+        .map_err(|_| {
+            format!(
+                "{}:{} stopped answering during authentication (no reply within {}s)",
+                target.hostname,
+                target.port,
+                target.connect_timeout.as_secs()
+            )
+        })
 }
 
 async fn try_agent(

@@ -3,7 +3,7 @@
 //! on one connection without any new handshake.
 
 use super::auth::{KeyStore, authenticate};
-use super::known_hosts::{HostKeyPolicy, verify};
+use super::known_hosts::{HostKeyPolicy, host_key_preference, verify};
 use super::shell::{PersistentShell, ShellDied};
 use super::target::SshTarget;
 use crate::connection::output::Capped;
@@ -115,7 +115,13 @@ impl SshConnection {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let preferred = russh::Preferred {
+            key: host_key_preference(&target.known_hosts_files, &target.hostname, target.port)
+                .into(),
+            ..Default::default()
+        };
         let config = Arc::new(Config {
+            preferred,
             keepalive_interval: target.keepalive_interval,
             keepalive_max: 3,
             nodelay: true,
@@ -127,7 +133,8 @@ impl SshConnection {
         let mut handle = match tokio::time::timeout(target.connect_timeout, connecting).await {
             Err(_) => {
                 return Err(unreachable(format!(
-                    "SSH handshake with {}:{} timed out after {}s",
+                    "SSH handshake with {}:{} timed out: no answer within {}s \
+                     (ConnectTimeout in the ssh config, or ansible_ssh_timeout)",
                     target.hostname,
                     target.port,
                     target.connect_timeout.as_secs()
@@ -203,22 +210,43 @@ impl Connection for SshConnection {
         stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError> {
         let doing = format!("running `{}`", abbreviate(command));
+        self.reap_abandoned_shell().await;
         if stdin.is_none()
             && let Some(result) = self.exec_in_shell(command, &doing).await
         {
             return result;
         }
+        self.exec_on_channel(command, stdin, &doing).await
+    }
+
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
+        Ok(Box::new(super::forward::open_tcp(self, host, port).await?))
+    }
+
+    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
+        Ok(Box::new(super::forward::open_unix(self, path).await?))
+    }
+}
+
+impl SshConnection {
+    /// Runs `command` on a session channel of its own.
+    async fn exec_on_channel(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        doing: &str,
+    ) -> Result<ExecOutput, ConnectionError> {
         // The semaphore is never closed, so acquire cannot fail.
         let _permit = self
             .sessions
             .acquire()
             .await
-            .map_err(|_| self.lost(&doing))?;
-        let channel = self.open_session(&doing).await?;
+            .map_err(|_| self.lost(doing))?;
+        let channel = self.open_session(doing).await?;
         channel
             .exec(false, command)
             .await
-            .map_err(|e| self.channel_error(&doing, e))?;
+            .map_err(|e| self.channel_error(doing, e))?;
         let (mut reader, writer) = channel.split();
         // Feed stdin while reading output: a command may fill its output
         // window before it reads all of its input.
@@ -266,7 +294,7 @@ impl Connection for SshConnection {
                 out.rc = rc;
                 Ok(out)
             }
-            None if self.closes_soon().await => Err(self.lost(&doing)),
+            None if self.closes_soon().await => Err(self.lost(doing)),
             None => Err(ConnectionError::Failed(format!(
                 "{}: {doing}: the command ended without an exit status",
                 self.target.host_alias
@@ -274,16 +302,23 @@ impl Connection for SshConnection {
         }
     }
 
-    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
-        Ok(Box::new(super::forward::open_tcp(self, host, port).await?))
+    /// A shell whose caller gave up midway (a task timeout) is closed, and
+    /// the command it was running is killed with its children.
+    async fn reap_abandoned_shell(&self) {
+        let stale = match self.shell.try_lock() {
+            Ok(mut slot) => slot.take_if(|s| !s.is_reusable()),
+            Err(_) => None,
+        };
+        let Some(stale) = stale else { return };
+        if let Some(pid) = stale.abandoned() {
+            let kill = format!("pkill -TERM -P {pid}; kill -TERM {pid}; :");
+            let _ = self
+                .exec_on_channel(&kill, None, "stopping a timed-out command")
+                .await;
+        }
+        stale.close().await;
     }
 
-    async fn open_unix(&self, path: &str) -> Result<BoxStream, ConnectionError> {
-        Ok(Box::new(super::forward::open_unix(self, path).await?))
-    }
-}
-
-impl SshConnection {
     /// Runs the command in the persistent shell when it is free; `None`
     /// means "use a channel of its own" (busy, disabled or unavailable).
     async fn exec_in_shell(
@@ -296,8 +331,9 @@ impl SshConnection {
             return None;
         }
         let mut slot = self.shell.try_lock().ok()?;
-        if let Some(stale) = slot.take_if(|s| !s.is_reusable()) {
-            stale.close().await;
+        if slot.as_ref().is_some_and(|s| !s.is_reusable()) {
+            // Abandoned since the reap: leave it to the next command.
+            return None;
         }
         if slot.is_none() {
             match PersistentShell::start(&self.handle).await {

@@ -9,7 +9,8 @@ use super::config::host_matches;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{KeyInit, Mac};
-use russh::keys::{HashAlg, PublicKey};
+use russh::Preferred;
+use russh::keys::{Algorithm, HashAlg, PublicKey};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -92,6 +93,37 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> HostK
         }
     }
     status
+}
+
+/// The host key algorithms to offer `host:port`: those of the keys
+/// known_hosts holds for it first, then the rest, each group in russh's
+/// order (as OpenSSH orders them), so that a host known only by its RSA
+/// or ECDSA key is not asked for an Ed25519 key nobody can check.
+pub fn host_key_preference(files: &[PathBuf], host: &str, port: u16) -> Vec<Algorithm> {
+    let name = host_entry_name(host, port);
+    let mut known: Vec<Algorithm> = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for entry in text.lines().filter_map(Entry::parse) {
+            if entry.marker.is_none()
+                && entry.matches(&name)
+                && let Some(key) = entry.key()
+            {
+                known.push(key.algorithm());
+            }
+        }
+    }
+    let rsa = |a: &Algorithm| matches!(a, Algorithm::Rsa { .. });
+    let same_family = |a: &Algorithm, b: &Algorithm| a == b || (rsa(a) && rsa(b));
+    let (mut first, rest): (Vec<Algorithm>, Vec<Algorithm>) = Preferred::DEFAULT
+        .key
+        .iter()
+        .cloned()
+        .partition(|a| known.iter().any(|k| same_family(a, k)));
+    first.extend(rest);
+    first
 }
 
 /// Applies `policy` and explains a refusal. `user_file` is where accept-new
@@ -307,6 +339,26 @@ mod tests {
         assert_eq!(check(&[path], "db", 2200, &key(ED_A)), HostKeyStatus::Match);
         let salt = B64.decode("tlLUqFYnRkjWsvRznv0YlGErGHE=").unwrap();
         assert_eq!(hash_host_name("[db]:2200", &salt), hashed);
+    }
+
+    #[test]
+    fn known_key_types_are_offered_first() {
+        let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDDyZ3uGmBdCvOqxqhKLXFp+d3nmcJb+U2CjVbLVT39SdwZ5/0ABbkLWNuRRakr8XNkhJGPBO3dMpEDd4TQ9ZUfxvdBx3rqeGhM7NCMQ+vQX2VPSdsMnTrBqAcs8z08i1cJBLQpJZ5C9ZrZBJXRD6TiaSPUJ+9KUfPsyQbIJxRQAw==";
+        let (_d, path) = file_with(&format!("[db]:2200 {rsa}\n* {ED_A}x\n"));
+        let order = host_key_preference(std::slice::from_ref(&path), "db", 2200);
+        assert!(
+            order[..3]
+                .iter()
+                .all(|a| matches!(a, Algorithm::Rsa { .. })),
+            "{order:?}"
+        );
+        assert_eq!(order.len(), Preferred::DEFAULT.key.len());
+        let order = host_key_preference(&[path], "other", 22);
+        assert_eq!(
+            order,
+            Preferred::DEFAULT.key.to_vec(),
+            "nothing known: the default"
+        );
     }
 
     #[test]

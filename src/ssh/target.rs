@@ -96,6 +96,10 @@ impl SshTarget {
         if let Some(user) = get(&["ansible_user", "ansible_ssh_user"]) {
             cli.options.push(format!("User {user}"));
         }
+        // As Ansible passes it: `-o ConnectTimeout=N`, which beats the file.
+        if let Some(timeout) = get(&["ansible_ssh_timeout", "ansible_timeout"]) {
+            cli.options.push(format!("ConnectTimeout {timeout}"));
+        }
         if let Some(port) = get(&["ansible_port", "ansible_ssh_port"]) {
             cli.options.push(format!("Port {port}"));
         }
@@ -431,6 +435,19 @@ mod tests {
         assert_eq!(t.connect_timeout, Duration::from_secs(3));
         assert_eq!(t.keepalive_interval, None);
         assert_eq!(t.known_hosts_files, [PathBuf::from("/tmp/kh")]);
+        let timed = |v: Json| SshTarget::from_vars("web1", &vars(v), &config, &options());
+        let t = timed(json!({"ansible_host": "10.1.2.3", "ansible_ssh_timeout": 7})).unwrap();
+        assert_eq!(
+            t.connect_timeout,
+            Duration::from_secs(7),
+            "the var beats the file"
+        );
+        let t = timed(json!({"ansible_host": "192.0.2.1"})).unwrap();
+        assert_eq!(
+            t.connect_timeout,
+            Duration::from_secs(10),
+            "Ansible's default"
+        );
     }
 
     #[test]
