@@ -113,15 +113,18 @@ fn a_group_locked_by_another_rollout_exits_6_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
-    // The lock of backend `app` behind that socket, held by a live process
-    // (this test).
-    let key = "haproxy--/nonexistent/admin.sock-app";
-    let name: String = key
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+    // The lock of backend `app` behind that socket, really held (an OS
+    // lock on its file) by another process: this test.
+    let lock_file = rollout::state::lock::lock_path(&state, "haproxy--/nonexistent/admin.sock-app");
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_file)
+        .unwrap();
+    held.try_lock().unwrap();
     std::fs::write(
-        state.join(format!("lock-{name}")),
+        &lock_file,
         format!("{} 2026-12-04T00:00:00+00:00\n", std::process::id()),
     )
     .unwrap();
@@ -141,7 +144,8 @@ fn a_group_locked_by_another_rollout_exits_6_and_touches_nothing() {
     assert_eq!(out.code, 6, "{}", out.all());
     assert!(out.all().contains("another rollout (pid"), "{}", out.all());
     out.assert_never_says("TASK [command]");
-    assert!(Path::new(&state.join(format!("lock-{name}"))).exists());
+    assert!(Path::new(&lock_file).exists());
+    drop(held);
 }
 
 #[test]
