@@ -11,7 +11,6 @@ use crate::template::{Templar, TemplateError};
 use futures::StreamExt;
 use serde_json::Value as Json;
 use std::sync::Arc;
-use std::time::Duration;
 
 const CENSORED: &str =
     "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
@@ -368,7 +367,7 @@ impl HostRun<'_> {
                 retries_left: retries + 1 - attempt,
                 result: self.censor(&result),
             });
-            tokio::time::sleep(Duration::from_secs_f64(self.task.delay)).await;
+            tokio::time::sleep(self.task.delay).await;
         }
     }
 
