@@ -59,12 +59,27 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 fn status() -> Result<i32, Error> {
     let (path, run) = crate::state::last_run(&crate::state::state_dir())
         .map_err(|e| Error::Internal(Diagnostic::new(e)))?;
+    warn(&run.warnings);
     print!("{}", crate::state::journal::render(&path, &run));
     Ok(exit::OK)
 }
 
+/// What reading the state forgave, on stderr before the run's output.
+fn warn(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("[WARNING]: {warning}");
+    }
+}
+
 async fn play(args: PlayArgs) -> Result<i32, Error> {
     let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Error::Options)?;
+    let identity = crate::state::identity::RunIdentity::new(
+        crate::state::resume::playbooks_id(&args.playbooks),
+        args.limit.clone(),
+        &args.tags,
+        &args.skip_tags,
+        &extra_vars,
+    );
     let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>())
         .map_err(Error::Load)?;
     let mut playbooks = Vec::new();
@@ -90,7 +105,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
     let webhooks = Arc::new(Webhooks::default());
     let opts = RunOptions {
         limit: args.limit.clone(),
-        extra_vars,
+        extra_vars: extra_vars.clone(),
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
         check: args.check,
@@ -107,9 +122,13 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         stop: stop.clone(),
         webhooks: Some(webhooks.clone()),
         resume: if args.resume {
-            let id = crate::state::resume::playbooks_id(&args.playbooks);
-            let resume = crate::state::resume::Resume::load(&crate::state::state_dir(), &id)
-                .map_err(|e| Error::Options(Diagnostic::new(e)))?;
+            let resume = crate::state::resume::Resume::load(
+                &crate::state::state_dir(),
+                &identity,
+                &extra_vars,
+            )
+            .map_err(|e| Error::Options(Diagnostic::new(e)))?;
+            warn(resume.warnings());
             Some(Arc::new(resume))
         } else {
             None
@@ -131,7 +150,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         ..Default::default()
     })
     .map_err(|e| Error::Options(Diagnostic::new(e)))?;
-    let sink = make_sink(&args, &webhooks).map_err(Error::Options)?;
+    let sink = make_sink(&args, &identity, &webhooks)?;
     let engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
     let exit = run_playbooks(&args, &playbooks, engine, sink, stop).await;
     webhooks.flush(std::time::Duration::from_secs(10)).await;
@@ -241,20 +260,22 @@ fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
 }
 
 /// The outputs, and the webhooks (plays may add theirs) to flush at the end.
-fn make_sink(args: &PlayArgs, webhooks: &Arc<Webhooks>) -> Result<Sink, Diagnostic> {
-    let mut base = make_outputs(args)?;
+fn make_sink(
+    args: &PlayArgs,
+    identity: &crate::state::identity::RunIdentity,
+    webhooks: &Arc<Webhooks>,
+) -> Result<Sink, Error> {
+    let mut base = make_outputs(args).map_err(Error::Options)?;
     // Every real run is journaled before it touches anything.
     if !(args.check || args.list_hosts || args.list_tasks) {
-        let playbooks = crate::state::resume::playbooks_id(&args.playbooks);
-        let journal =
-            crate::state::journal::Journal::create(&crate::state::state_dir(), &playbooks)
-                .map_err(Diagnostic::new)?;
+        let journal = crate::state::journal::Journal::create(&crate::state::state_dir(), identity)
+            .map_err(|e| Error::Internal(Diagnostic::new(e)))?;
         base = Arc::new(Fanout(vec![base, Arc::new(journal)]));
     }
     if let Some(url) = &args.notify_webhook {
         webhooks
             .add(url)
-            .map_err(|e| Diagnostic::new(format!("--notify-webhook: {e}")))?;
+            .map_err(|e| Error::Options(Diagnostic::new(format!("--notify-webhook: {e}"))))?;
     }
     Ok(Arc::new(Fanout(vec![base, webhooks.clone()])))
 }

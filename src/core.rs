@@ -4,6 +4,7 @@
 //! module may use it without creating a loop.
 
 use serde_json::{Map, Value as Json};
+use std::time::Duration;
 
 /// A set of variables, as used everywhere in `rollout`.
 pub type Vars = Map<String, Json>;
@@ -44,6 +45,41 @@ pub fn parse_duration(s: &str) -> Option<f64> {
         number.clear();
     }
     number.is_empty().then_some(total)
+}
+
+/// The longest wait a playbook may ask for: a year. Longer is a typo (or
+/// `1e20`), and `Duration::from_secs_f64` panics past ~584 billion years.
+pub const MAX_DURATION_SECS: f64 = 365.0 * 86400.0;
+
+/// Seconds from a playbook as a `Duration`: the one checked conversion
+/// every input-driven duration goes through (negative, NaN, infinite and
+/// over [`MAX_DURATION_SECS`] are errors, never a panic).
+pub fn duration_from_secs(secs: f64) -> Result<Duration, String> {
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!(
+            "{secs} is not a duration: it must be 0 seconds or more"
+        ));
+    }
+    if secs > MAX_DURATION_SECS {
+        // 1e30 as written, not as thirty digits.
+        let shown = if secs < 1e12 {
+            format!("{secs}")
+        } else {
+            format!("{secs:e}")
+        };
+        return Err(format!(
+            "{shown} seconds is too long: at most {MAX_DURATION_SECS} (a year)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// [`parse_duration`] then [`duration_from_secs`]: text such as `5m` as a
+/// checked `Duration`.
+pub fn parse_duration_checked(s: &str) -> Result<Duration, String> {
+    let secs = parse_duration(s)
+        .ok_or_else(|| format!("'{s}' is not a duration such as 90, \"90s\" or \"5m\""))?;
+    duration_from_secs(secs)
 }
 
 /// Quotes one word for a POSIX shell: the result is always a single word,
@@ -92,6 +128,27 @@ mod tests {
         assert_eq!(parse_duration("1h2m3s"), Some(3723.0));
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(parse_duration("-3"), None);
+    }
+
+    #[test]
+    fn checked_durations_refuse_what_would_panic() {
+        assert_eq!(duration_from_secs(1.5), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            duration_from_secs(MAX_DURATION_SECS),
+            Ok(Duration::from_secs(365 * 86400))
+        );
+        for bad in [-1.0, -0.5, 1e20, 1e30, f64::NAN, f64::INFINITY] {
+            assert!(duration_from_secs(bad).is_err(), "{bad}");
+        }
+        assert!(
+            duration_from_secs(-5.0)
+                .unwrap_err()
+                .contains("0 seconds or more")
+        );
+        assert!(duration_from_secs(1e20).unwrap_err().contains("too long"));
+        assert!(parse_duration_checked("1e20").is_err());
+        assert!(parse_duration_checked("99999999999999999999h").is_err());
+        assert_eq!(parse_duration_checked("5m"), Ok(Duration::from_secs(300)));
     }
 
     #[test]

@@ -170,6 +170,13 @@ impl Event {
 /// Where events go. Implementations must be cheap and never block for long.
 pub trait EventSink: Send + Sync {
     fn emit(&self, event: Event);
+
+    /// Why this sink can no longer keep its promise, if it cannot (the
+    /// journal failed to write: `--resume` would lose track). The engine
+    /// stops before its next batch or lifecycle step when one says so.
+    fn broken(&self) -> Option<String> {
+        None
+    }
 }
 
 pub type Sink = Arc<dyn EventSink>;
@@ -201,6 +208,10 @@ impl EventSink for Fanout {
         for sink in &self.0 {
             sink.emit(event.clone());
         }
+    }
+
+    fn broken(&self) -> Option<String> {
+        self.0.iter().find_map(|sink| sink.broken())
     }
 }
 

@@ -171,6 +171,38 @@ fn load_balancer_bad_duration() {
 }
 
 #[test]
+fn out_of_range_durations_are_load_errors_at_their_line() {
+    expect_load_error(
+        "negative_delay.yaml",
+        &["-5 is not a duration", "negative_delay.yaml:6:14"],
+    );
+    expect_load_error(
+        "lb_huge_duration.yaml",
+        &[
+            "drain_timeout: 1e30 seconds is too long",
+            "lb_huge_duration.yaml:5:5",
+        ],
+    );
+}
+
+#[test]
+fn a_templated_duration_out_of_range_fails_its_task_without_a_panic() {
+    for secs in ["-1", "1e20"] {
+        let dir = tempfile::tempdir().unwrap();
+        let vars = format!("{{\"secs\": {secs}}}");
+        let out = play_local("errors/templated_pause.yaml", dir.path(), &["-e", &vars]);
+        assert_eq!(out.code, 2, "{secs}: {}", out.all());
+        out.assert_says("parameter 'seconds'");
+        out.assert_says("templated_pause.yaml:5:");
+        assert!(!out.all().contains("panicked"), "{}", out.all());
+        assert!(
+            !dir.path().join("ran").exists(),
+            "{secs}: the next task ran"
+        );
+    }
+}
+
+#[test]
 fn load_balancer_bad_on_failure() {
     expect_load_error(
         "lb_bad_on_failure.yaml",

@@ -364,3 +364,57 @@ fn hosts_cut_short_by_any_errors_fatal_or_end_play_run_again_on_resume() {
     let resumed = run_then_resume(&playbook, dir.path());
     resumed.assert_never_says("--resume: skipping");
 }
+
+#[test]
+fn resume_refuses_another_limit_tags_or_extra_vars_and_forgives_a_torn_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let env = [("ROLLOUT_STATE_DIR", state.to_str().unwrap())];
+    let playbook = fixtures().join("local/fatal.yaml");
+    let playbook = playbook.to_str().unwrap();
+    let secret = ["-e", "secret=hunter2"];
+    let first = common::play_local_env(playbook, dir.path(), &secret, &env);
+    assert_ne!(first.code, 0, "{}", first.all());
+    let last = fs::read_to_string(state.join("journal/last")).unwrap();
+    let journal = std::path::PathBuf::from(last.trim());
+    assert!(
+        !read(journal.clone()).contains("hunter2"),
+        "a value was journaled"
+    );
+    for (options, says) in [
+        (
+            vec!["-e", "secret=other"],
+            "the values of the extra vars (out_dir,secret) differ",
+        ),
+        (vec![], "the extra vars were out_dir,secret, now out_dir"),
+        (
+            vec!["-e", "secret=hunter2", "--limit", "web1"],
+            "--limit was none, now web1",
+        ),
+        (
+            vec!["-e", "secret=hunter2", "--skip-tags", "x"],
+            "--skip-tags was none, now x",
+        ),
+    ] {
+        let args = [options.as_slice(), &["--resume"]].concat();
+        let resumed = common::play_local_env(playbook, dir.path(), &args, &env);
+        assert_eq!(resumed.code, 5, "{options:?}: {}", resumed.all());
+        assert!(
+            resumed.stderr.contains("is not this rollout") && resumed.stderr.contains(says),
+            "{options:?}: {}",
+            resumed.stderr
+        );
+    }
+    // A power loss while the last line was written: resumed all the same.
+    let mut file = fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    std::io::Write::write_all(&mut file, b"{\"time\":\"t\",\"kind\":\"compl").unwrap();
+    let args = [secret.as_slice(), &["--resume"]].concat();
+    let resumed = common::play_local_env(playbook, dir.path(), &args, &env);
+    assert!(
+        resumed.stderr.contains("the last line is incomplete")
+            && !resumed.all().contains("--resume:"),
+        "{}",
+        resumed.all()
+    );
+    resumed.assert_says("PLAY RECAP");
+}

@@ -113,15 +113,18 @@ fn a_group_locked_by_another_rollout_exits_6_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
-    // The lock of backend `app` behind that socket, held by a live process
-    // (this test).
-    let key = "haproxy--/nonexistent/admin.sock-app";
-    let name: String = key
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+    // The lock of backend `app` behind that socket, really held (an OS
+    // lock on its file) by another process: this test.
+    let lock_file = rollout::state::lock::lock_path(&state, "haproxy--/nonexistent/admin.sock-app");
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_file)
+        .unwrap();
+    held.try_lock().unwrap();
     std::fs::write(
-        state.join(format!("lock-{name}")),
+        &lock_file,
         format!("{} 2026-12-04T00:00:00+00:00\n", std::process::id()),
     )
     .unwrap();
@@ -141,7 +144,8 @@ fn a_group_locked_by_another_rollout_exits_6_and_touches_nothing() {
     assert_eq!(out.code, 6, "{}", out.all());
     assert!(out.all().contains("another rollout (pid"), "{}", out.all());
     out.assert_never_says("TASK [command]");
-    assert!(Path::new(&state.join(format!("lock-{name}"))).exists());
+    assert!(Path::new(&lock_file).exists());
+    drop(held);
 }
 
 #[test]
@@ -164,4 +168,77 @@ fn an_unreachable_aws_endpoint_in_the_second_play_exits_7_after_the_first_ran() 
     // The first play changed the host before the second one failed.
     out.assert_says("changed: [web1]");
     assert!(out.all().contains("load_balancer"), "{}", out.all());
+}
+
+/// One host per batch, each touching its own file in `out`.
+fn eight_batches(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let hosts: String = (1..=8)
+        .map(|i| format!("    h{i}:\n      ansible_connection: local\n"))
+        .collect();
+    let inventory = dir.join("inventory.yaml");
+    std::fs::write(&inventory, format!("all:\n  hosts:\n{hosts}")).unwrap();
+    let site = dir.join("site.yaml");
+    std::fs::write(
+        &site,
+        format!(
+            "- hosts: all\n  gather_facts: false\n  serial: 1\n  tasks:\n    \
+             - command: touch {}/{{{{ inventory_hostname }}}}\n",
+            dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    (site, inventory)
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_stops_the_run_before_the_next_batch_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (site, inventory) = eight_batches(dir.path());
+    let state = dir.path().join("state");
+    // A file size limit makes the journal's writes fail (EFBIG, the signal
+    // ignored) once it holds about a kilobyte: a few batches in.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 2; exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_rollout"))
+        .args([
+            "play",
+            site.to_str().unwrap(),
+            "-i",
+            inventory.to_str().unwrap(),
+        ])
+        .env("ROLLOUT_STATE_DIR", &state)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the run journal")
+            && stderr.contains(&state.join("journal").display().to_string()),
+        "{stderr}"
+    );
+    // The batch whose entry failed was the last to run: one host more ran
+    // than the journal holds complete.
+    let ran = std::fs::read_dir(dir.path().join("out")).unwrap().count();
+    let journal = std::fs::read_dir(state.join("journal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let journaled = (text.split_inclusive('\n'))
+        .filter(|l| l.ends_with('\n') && l.contains("\"kind\":\"completed\""))
+        .count();
+    assert!(
+        ran < 8 && ran == journaled + 1,
+        "{ran} ran, {journaled} journaled: {text}"
+    );
+    // What the journal holds is still readable, its torn end forgiven.
+    let status = rollout_env(
+        &["status"],
+        &[("ROLLOUT_STATE_DIR", state.to_str().unwrap())],
+    );
+    assert_eq!(status.code, 0, "{}", status.all());
 }

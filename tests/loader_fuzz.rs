@@ -1,5 +1,6 @@
 //! The playbook loader and the static checks never panic, whatever the input:
-//! they load it or return a diagnostic.
+//! they load it or return a diagnostic. (The parsers of state and host
+//! files are fuzzed in `parser_fuzz.rs`.)
 
 use proptest::prelude::*;
 use rollout::inventory::Inventory;
@@ -62,39 +63,5 @@ proptest! {
     #[test]
     fn playbook_like_text_never_panics(text in yamlish()) {
         check(&text);
-    }
-}
-
-/// Lines that look like journal entries, damaged in every way.
-fn journalish() -> impl Strategy<Value = String> {
-    let fragment = prop_oneof![
-        Just("{\"time\":\"t\",\"kind\":\"run_started\",\"play\":\"p\"}\n".to_string()),
-        Just(
-            "{\"time\":\"t\",\"kind\":\"lifecycle\",\"host\":\"a\",\"phase\":\"draining\"}\n"
-                .to_string()
-        ),
-        Just(
-            "{\"time\":\"t\",\"kind\":\"lifecycle\",\"host\":\"a\",\"phase\":\"nope\"}\n"
-                .to_string()
-        ),
-        Just("{\"time\":\"t\",\"kind\":\"lifecycle\"}\n".to_string()),
-        Just("{\"time\":\"t\",\"kind\":\"run_ended\"}\n".to_string()),
-        Just("{\"kind\":\"what\"}\n".to_string()),
-        Just("{\"time\":\"t\",\"kind\":\"lifecycle\",\"host\":\"a\",\"ph".to_string()),
-        "[ -~]{0,30}\n",
-    ];
-    prop::collection::vec(fragment, 0..10).prop_map(|parts| parts.concat())
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
-    /// The journal reader never panics: a status, or an error naming the line.
-    #[test]
-    fn journal_reader_never_panics(text in journalish()) {
-        let path = std::path::Path::new("run.jsonl");
-        if let Err(message) = rollout::state::journal::read(path, &text) {
-            prop_assert!(message.starts_with("run.jsonl:"), "{}", message);
-        }
     }
 }

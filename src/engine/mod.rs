@@ -346,7 +346,14 @@ impl Engine {
         let count = batches.len();
         let mut rolling = None;
         let mut durations = Vec::new();
+        // Set when the journal failed to write: stop before the next batch
+        // or lifecycle step, since --resume could not continue from it.
+        let mut broken = None;
         for (index, batch) in batches.into_iter().enumerate() {
+            broken = self.sink.broken();
+            if broken.is_some() {
+                break;
+            }
             if self.opts.stop.requested() {
                 let left: usize = count - index;
                 self.sink.emit(Event::PlayAborted {
@@ -398,20 +405,32 @@ impl Engine {
                 if section == Section::Tasks
                     && let Some(rolling) = rolling.as_mut()
                 {
+                    broken = self.sink.broken();
+                    if broken.is_some() {
+                        break;
+                    }
                     active = self.take_out(&ctx, rolling, active).await;
                 }
                 let survivors = self.run_list(&ctx, play.section(section), active).await;
                 self.flush_handlers(&ctx, &survivors).await;
-                // Hosts out of rotation go back even when the play stops.
+                // Hosts out of rotation go back even when the play stops
+                // (but not unjournaled).
                 if section == Section::Tasks
                     && let Some(rolling) = rolling.as_mut()
                 {
+                    broken = self.sink.broken();
+                    if broken.is_some() {
+                        break;
+                    }
                     self.put_back(&ctx, rolling).await;
                     self.roll_back(&ctx, rolling).await;
                 }
                 if self.end_play {
                     break;
                 }
+            }
+            if broken.is_some() {
+                break;
             }
             // A batch cut short (any_errors_fatal, meta: end_play) left its
             // other hosts somewhere in the middle: none of them completed
@@ -444,7 +463,11 @@ impl Engine {
         if let Some(rolling) = &rolling {
             rolling.lifecycle.report_out_of_rotation();
         }
-        Ok(())
+        // A write that failed in the last step still means an incomplete journal.
+        match broken.or_else(|| self.sink.broken()) {
+            Some(why) => Err(crate::error::Error::Internal(Diagnostic::new(why))),
+            None => Ok(()),
+        }
     }
 
     /// With `--resume`, the play's hosts minus those the last run

@@ -11,7 +11,6 @@ use crate::template::{Templar, TemplateError};
 use futures::StreamExt;
 use serde_json::Value as Json;
 use std::sync::Arc;
-use std::time::Duration;
 
 const CENSORED: &str =
     "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
@@ -406,7 +405,7 @@ impl HostRun<'_> {
                 retries_left: retries + 1 - attempt,
                 result: self.censor(&result),
             });
-            tokio::time::sleep(Duration::from_secs_f64(self.task.delay)).await;
+            tokio::time::sleep(self.task.delay).await;
         }
     }
 
@@ -447,7 +446,7 @@ impl HostRun<'_> {
         };
         // Dropping the call abandons its remote command; the connection
         // kills it before its next command (`ssh::client`).
-        let period = Duration::from_secs(u64::from(limit));
+        let period = std::time::Duration::from_secs(u64::from(limit));
         match tokio::time::timeout(period, modules::run(self.module, args, &ctx)).await {
             Ok(result) => result,
             // Ansible's wording, so that `msg is search(...)` checks carry over.

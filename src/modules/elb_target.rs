@@ -8,7 +8,7 @@
 
 use super::registry::Module;
 use super::spec::{Kind, ModuleSpec, choices, p, required};
-use super::{ModuleContext, TaskResult, Vars, arg_str};
+use super::{ModuleContext, TaskResult, Vars, arg_secs, arg_str};
 use crate::traffic::elbv2::{DESCRIBE_BURST, DESCRIBE_GAP, Elbv2, Pace};
 use crate::traffic::wait::{self, PollSettings, Verdict};
 use crate::traffic::{State, Target, TrafficManager};
@@ -95,11 +95,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
     {
         let wanted = State::parse(status)
             .ok_or_else(|| TaskResult::failed(format!("unknown target_status '{status}'")))?;
-        let timeout = Duration::from_secs_f64(
-            args.get("target_status_timeout")
-                .and_then(Json::as_f64)
-                .unwrap_or(60.0),
-        );
+        let timeout = arg_secs(args, "target_status_timeout", 60.0).map_err(TaskResult::failed)?;
         let judge = |h: Option<&crate::traffic::Health>, _: Duration| match h {
             Some(h) if h.state == wanted => Verdict::Done,
             None if wanted == State::Unused => Verdict::Done,

@@ -9,7 +9,7 @@ use super::copy::{self, Payload};
 use super::registry::Module;
 use super::remote_file::{self, ProbeRequest};
 use super::spec::{ATTRS, Kind, ModuleSpec, p, required};
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_secs, arg_str};
 use crate::core::display_text;
 use crate::http::{self, HttpRequest};
 use serde_json::Value as Json;
@@ -102,12 +102,9 @@ fn request(args: &Vars, url: &str) -> Result<HttpRequest, TaskResult> {
     let mut request = HttpRequest::get(url);
     request.follow_redirects = true;
     request.validate_certs = arg_bool(args, "validate_certs", true);
-    request.timeout = Duration::from_secs_f64(
-        args.get("timeout")
-            .and_then(Json::as_f64)
-            .unwrap_or(10.0)
-            .max(0.1),
-    );
+    request.timeout = arg_secs(args, "timeout", 10.0)
+        .map_err(TaskResult::failed)?
+        .max(Duration::from_millis(100));
     match args.get("headers") {
         None | Some(Json::Null) => {}
         Some(Json::Object(headers)) => {

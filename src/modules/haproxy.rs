@@ -6,7 +6,7 @@
 
 use super::registry::Module;
 use super::spec::{Kind, ModuleSpec, choices, p, required};
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_secs, arg_str};
 use crate::traffic::haproxy::{Address, check_answer, check_name, parse_stat, runtime_command};
 use crate::traffic::{State, Target, TrafficError};
 use serde_json::Value as Json;
@@ -62,11 +62,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         drain: arg_bool(args, "drain", false),
         shutdown_sessions: arg_bool(args, "shutdown_sessions", false),
         wait: arg_bool(args, "wait", false),
-        interval: Duration::from_secs_f64(
-            args.get("wait_interval")
-                .and_then(Json::as_f64)
-                .unwrap_or(5.0),
-        ),
+        interval: arg_secs(args, "wait_interval", 5.0).map_err(failed)?,
         retries: args
             .get("wait_retries")
             .and_then(Json::as_u64)

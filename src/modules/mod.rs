@@ -38,6 +38,7 @@ pub use registry::{run, self_rendered_params};
 use crate::connection::Connection;
 use crate::template::Templar;
 use serde_json::Value as Json;
+use std::time::Duration;
 
 pub use crate::core::Vars;
 
@@ -179,6 +180,14 @@ pub fn host_var_str(ctx: &ModuleContext<'_>, name: &str) -> Option<String> {
 /// A string argument, if present and not null.
 pub fn arg_str<'a>(args: &'a Vars, key: &str) -> Option<&'a str> {
     args.get(key).and_then(Json::as_str)
+}
+
+/// A duration argument in seconds (`default` when absent), through the one
+/// checked conversion: the spec refused bad values already, and a value
+/// that slips past it is still a task failure, never a panic.
+pub fn arg_secs(args: &Vars, key: &str, default: f64) -> Result<Duration, String> {
+    let secs = args.get(key).and_then(Json::as_f64).unwrap_or(default);
+    crate::core::duration_from_secs(secs).map_err(|e| format!("{key}: {e}"))
 }
 
 pub fn arg_bool(args: &Vars, key: &str, default: bool) -> bool {

@@ -5,7 +5,6 @@ use super::spec::{Kind, ModuleSpec, p};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
 use serde_json::Value as Json;
 use std::io::IsTerminal;
-use std::time::Duration;
 
 /// `pause`: what it accepts and how it runs.
 pub const MODULE: Module = Module::new(
@@ -22,12 +21,16 @@ pub const MODULE: Module = Module::new(
 );
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
-    let seconds = args.get("seconds").and_then(Json::as_f64).unwrap_or(0.0)
-        + 60.0 * args.get("minutes").and_then(Json::as_f64).unwrap_or(0.0);
+    let secs = |key: &str| args.get(key).and_then(Json::as_f64).unwrap_or(0.0);
+    // Each is in range, but their sum is checked too.
+    let pause = match crate::core::duration_from_secs(secs("seconds") + 60.0 * secs("minutes")) {
+        Ok(pause) => pause,
+        Err(e) => return TaskResult::failed(format!("pause: {e}")),
+    };
     let started = tokio::time::Instant::now();
-    if seconds > 0.0 {
+    if !pause.is_zero() {
         if !ctx.check_mode {
-            tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+            tokio::time::sleep(pause).await;
         }
     } else if std::io::stdin().is_terminal() {
         eprintln!(

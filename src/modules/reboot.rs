@@ -7,10 +7,9 @@
 
 use super::registry::Module;
 use super::spec::{Kind, ModuleSpec, p};
-use super::{ModuleContext, TaskResult, Vars, arg_str};
+use super::{ModuleContext, TaskResult, Vars, arg_secs, arg_str};
 use crate::connection::Connection;
 use crate::core::shell_quote;
-use serde_json::Value as Json;
 use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};
 
@@ -35,11 +34,6 @@ pub const MODULE: Module = Module::new(
 const DEFAULT_BOOT_ID: &str = "cat /proc/sys/kernel/random/boot_id";
 const DEFAULT_MSG: &str = "Reboot initiated by rollout";
 
-fn secs(args: &Vars, key: &str, default: f64) -> Duration {
-    let value = args.get(key).and_then(Json::as_f64).unwrap_or(default);
-    Duration::from_secs_f64(value.max(0.0))
-}
-
 pub struct Settings {
     pub reboot_timeout: Duration,
     pub connect_timeout: Duration,
@@ -51,13 +45,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_args(args: &Vars) -> Settings {
+    pub fn from_args(args: &Vars) -> Result<Settings, String> {
         let msg = arg_str(args, "msg").unwrap_or(DEFAULT_MSG);
-        Settings {
-            reboot_timeout: secs(args, "reboot_timeout", 600.0),
-            connect_timeout: secs(args, "connect_timeout", 30.0),
-            pre_delay: secs(args, "pre_reboot_delay", 0.0),
-            post_delay: secs(args, "post_reboot_delay", 0.0),
+        Ok(Settings {
+            reboot_timeout: arg_secs(args, "reboot_timeout", 600.0)?,
+            connect_timeout: arg_secs(args, "connect_timeout", 30.0)?,
+            pre_delay: arg_secs(args, "pre_reboot_delay", 0.0)?,
+            post_delay: arg_secs(args, "post_reboot_delay", 0.0)?,
             test_command: arg_str(args, "test_command").unwrap_or("whoami").into(),
             reboot_command: arg_str(args, "reboot_command")
                 .map(str::to_string)
@@ -65,12 +59,15 @@ impl Settings {
             boot_time_command: arg_str(args, "boot_time_command")
                 .unwrap_or(DEFAULT_BOOT_ID)
                 .into(),
-        }
+        })
     }
 }
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
-    let settings = Settings::from_args(args);
+    let settings = match Settings::from_args(args) {
+        Ok(settings) => settings,
+        Err(e) => return TaskResult::failed(e),
+    };
     if ctx.check_mode {
         return TaskResult::changed()
             .with("rebooted", false)
@@ -204,7 +201,7 @@ mod tests {
     }
 
     fn settings(args: serde_json::Value) -> Settings {
-        Settings::from_args(args.as_object().unwrap())
+        Settings::from_args(args.as_object().unwrap()).unwrap()
     }
 
     #[tokio::test(start_paused = true)]
@@ -217,7 +214,7 @@ mod tests {
         let s = settings(serde_json::json!({"reboot_timeout": 120}));
         let r = reboot(&fake, &s).await;
         assert!(!r.failed, "{r:?}");
-        assert_eq!(r.data["rebooted"], Json::Bool(true));
+        assert_eq!(r.data["rebooted"], serde_json::Value::Bool(true));
         // 1 + 2 + 4 seconds of back-off while down.
         assert_eq!(r.data["elapsed"], serde_json::json!(7));
         let cmds = fake.state.lock().unwrap().2.clone();

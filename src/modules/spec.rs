@@ -10,7 +10,7 @@
 //! name and the validation.
 
 use super::registry;
-use crate::core::{parse_bool, parse_duration};
+use crate::core::{duration_from_secs, parse_bool, parse_duration};
 use serde_json::{Map, Value as Json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,8 +280,15 @@ fn coerce(param: &Param, value: &Json) -> Result<Json, ArgError> {
         }
         (Int, Json::Number(n)) if n.is_i64() => value.clone(),
         (Int, Json::String(s)) => Json::from(s.trim().parse::<i64>().map_err(|_| wrong())?),
-        (Duration, Json::Number(_)) => value.clone(),
-        (Duration, Json::String(s)) => Json::from(parse_duration(s).ok_or_else(wrong)?),
+        (Duration, Json::Number(n)) => {
+            checked_secs(param, n.as_f64().ok_or_else(wrong)?)?;
+            value.clone()
+        }
+        (Duration, Json::String(s)) => {
+            let secs = parse_duration(s).ok_or_else(wrong)?;
+            checked_secs(param, secs)?;
+            Json::from(secs)
+        }
         (List, Json::Array(_)) => value.clone(),
         // Ansible accepts a comma-separated string for list parameters.
         (List, Json::String(s)) => Json::Array(
@@ -311,6 +318,16 @@ fn coerce(param: &Param, value: &Json) -> Result<Json, ArgError> {
         return Err(err);
     }
     Ok(coerced)
+}
+
+/// Refuses a duration argument out of range, naming the parameter (at load
+/// time for a literal, when the task runs for a templated value).
+fn checked_secs(param: &Param, secs: f64) -> Result<(), ArgError> {
+    duration_from_secs(secs).map(drop).map_err(|e| ArgError {
+        param: Some(param.name.to_string()),
+        message: format!("parameter '{}': {e}", param.name),
+        help: None,
+    })
 }
 
 fn describe_json(value: &Json) -> String {
@@ -355,6 +372,14 @@ mod tests {
         let spec = lookup("pause").unwrap();
         let out = validate(spec, &obj(json!({"seconds": "1m30s"})), false).unwrap();
         assert_eq!(out["seconds"], json!(90.0));
+        for bad in [json!(-1), json!(1e20), json!("-5"), json!("99999999999h")] {
+            let err = validate(spec, &obj(json!({ "seconds": bad })), false).unwrap_err();
+            assert!(
+                err.message.contains("parameter 'seconds'"),
+                "{}",
+                err.message
+            );
+        }
         let err = validate(spec, &obj(json!({"seconds": [1]})), false).unwrap_err();
         assert!(
             err.message.contains("must be a duration"),

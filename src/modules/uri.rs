@@ -6,7 +6,7 @@
 
 use super::registry::Module;
 use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_secs, arg_str};
 use crate::core::display_text;
 use crate::http::{self, HttpRequest, HttpResponse};
 use base64::Engine as _;
@@ -113,12 +113,7 @@ fn build(args: &Vars) -> Result<HttpRequest, String> {
     request.method = arg_str(args, "method")
         .unwrap_or("GET")
         .to_ascii_uppercase();
-    request.timeout = Duration::from_secs_f64(
-        args.get("timeout")
-            .and_then(Json::as_f64)
-            .unwrap_or(30.0)
-            .max(0.1),
-    );
+    request.timeout = arg_secs(args, "timeout", 30.0)?.max(Duration::from_millis(100));
     request.follow_redirects = follows_redirects(args.get("follow_redirects"))?;
     request.validate_certs = arg_bool(args, "validate_certs", true);
     request.unix_socket = arg_str(args, "unix_socket").map(str::to_string);

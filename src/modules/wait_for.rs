@@ -6,7 +6,7 @@
 
 use super::registry::Module;
 use super::spec::{Kind, ModuleSpec, aliases, choices, p};
-use super::{ModuleContext, TaskResult, Vars, arg_str};
+use super::{ModuleContext, TaskResult, Vars, arg_secs, arg_str};
 use crate::connection::{Connection, ConnectionError};
 use crate::core::shell_quote;
 use regex::Regex;
@@ -74,11 +74,6 @@ struct Settings {
     msg: Option<String>,
 }
 
-fn secs(args: &Vars, key: &str, default: f64) -> Duration {
-    let value = args.get(key).and_then(Json::as_f64).unwrap_or(default);
-    Duration::from_secs_f64(value.max(0.0))
-}
-
 fn strings(args: &Vars, key: &str) -> Option<Vec<String>> {
     args.get(key).and_then(Json::as_array).map(|items| {
         items
@@ -137,10 +132,10 @@ impl Settings {
             path,
             search,
             want,
-            timeout: secs(args, "timeout", 300.0),
-            delay: secs(args, "delay", 0.0),
-            sleep: secs(args, "sleep", 1.0),
-            connect_timeout: secs(args, "connect_timeout", 5.0),
+            timeout: arg_secs(args, "timeout", 300.0)?,
+            delay: arg_secs(args, "delay", 0.0)?,
+            sleep: arg_secs(args, "sleep", 1.0)?,
+            connect_timeout: arg_secs(args, "connect_timeout", 5.0)?,
             active_states,
             exclude_hosts: strings(args, "exclude_hosts").unwrap_or_default(),
             msg: arg_str(args, "msg").map(str::to_string),

@@ -174,6 +174,18 @@ mod tests {
         assert_eq!(e.help.as_deref(), Some("did you mean 'drain_timeout'?"));
         let e = load(&PLAY.replace("8080", "http"), true).unwrap_err();
         assert_eq!(line_col(&e), (4, 5), "{e}");
+        let e = load(&PLAY.replace("\"{{ drain }}\"", "1e30"), true).unwrap_err();
+        assert!(
+            e.message
+                .contains("drain_timeout: 1e30 seconds is too long"),
+            "{e}"
+        );
+        assert_eq!(line_col(&e), (5, 3));
+        let e = load(&PLAY.replace("\"{{ drain }}\"", "-1"), true).unwrap_err();
+        assert!(
+            e.message.contains("drain_timeout: -1 is not a duration"),
+            "{e}"
+        );
         let e = load(PLAY, false).unwrap_err();
         assert!(e.message.contains("'rollback' tasks"), "{e}");
         assert_eq!(line_col(&e), (6, 3));

@@ -638,7 +638,7 @@ impl Loader {
             delay: opt(node, "delay")
                 .map(|n| seconds(src, n))
                 .transpose()?
-                .unwrap_or(5.0),
+                .unwrap_or(std::time::Duration::from_secs(5)),
             changed_when: opt(node, "changed_when")
                 .map(|n| conditions(src, n))
                 .transpose()?,
@@ -927,6 +927,32 @@ mod tests {
         );
         let e = error("- hosts: all\n  tasks:\n    - debug: hello\n");
         assert!(e.contains("expects key=value"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_durations_are_errors_at_their_line() {
+        for (task, needle) in [
+            (
+                "haproxy:\n        wait_interval: -1",
+                "'wait_interval': -1 is not",
+            ),
+            (
+                "wait_for:\n        timeout: 1e20",
+                "'timeout': 1e20 seconds is too long",
+            ),
+            ("pause:\n        seconds: -1", "'seconds': -1 is not"),
+            ("uri:\n        timeout: \"99999999999h\"", "too long"),
+            ("command: ls\n      delay: -5", "-5 is not a duration"),
+            ("command: ls\n      delay: 1e30", "too long"),
+        ] {
+            let e = error(&format!("- hosts: all\n  tasks:\n    - {task}\n"));
+            assert!(
+                e.contains(needle) && e.contains("site.yaml:4:"),
+                "{task}: {e}"
+            );
+        }
+        let e = error("- hosts: all\n  tasks:\n    - command: ls\n      retries: 99999999999\n");
+        assert!(e.contains("whole number up to") && e.contains(":4:"), "{e}");
     }
 
     #[test]

@@ -74,7 +74,12 @@ pub(super) fn boolean(src: Src, node: &Node) -> Result<bool, Diagnostic> {
 
 pub(super) fn integer(src: Src, node: &Node) -> Result<u32, Diagnostic> {
     match &node.value {
-        Value::Int(i) if *i >= 0 => Ok(*i as u32),
+        Value::Int(i) => u32::try_from(*i).map_err(|_| {
+            src.err(
+                node,
+                format!("expected a whole number up to {}, found {i}", u32::MAX),
+            )
+        }),
         Value::Str(s) => s
             .trim()
             .parse()
@@ -86,14 +91,15 @@ pub(super) fn integer(src: Src, node: &Node) -> Result<u32, Diagnostic> {
     }
 }
 
-pub(super) fn seconds(src: Src, node: &Node) -> Result<f64, Diagnostic> {
+/// A duration at `node`, in range (see [`crate::core::duration_from_secs`]).
+pub(super) fn seconds(src: Src, node: &Node) -> Result<std::time::Duration, Diagnostic> {
     let parsed = match &node.value {
-        Value::Int(i) if *i >= 0 => Some(*i as f64),
-        Value::Float(f) if *f >= 0.0 => Some(*f),
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
         Value::Str(s) => crate::core::parse_duration(s),
         _ => None,
     };
-    parsed.ok_or_else(|| {
+    let secs = parsed.ok_or_else(|| {
         src.err(
             node,
             format!(
@@ -101,7 +107,8 @@ pub(super) fn seconds(src: Src, node: &Node) -> Result<f64, Diagnostic> {
                 node.type_name()
             ),
         )
-    })
+    })?;
+    crate::core::duration_from_secs(secs).map_err(|e| src.err(node, e))
 }
 
 pub(super) fn percentage(src: Src, node: &Node) -> Result<f64, Diagnostic> {

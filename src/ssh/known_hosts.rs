@@ -174,7 +174,10 @@ pub fn verify(
     }
 }
 
-/// Appends a plain entry for the key (creating the file and its directory).
+/// Appends a plain entry for the key (creating the file and its directory),
+/// as one write under an exclusive `flock` on the file: concurrent first
+/// connections (threads or other rollouts) never interleave their lines,
+/// and a host another one recorded meanwhile is not recorded twice.
 pub fn append(file: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
@@ -189,7 +192,19 @@ pub fn append(file: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::R
         .create(true)
         .append(true)
         .open(file)?;
-    writeln!(out, "{} {kind} {data}", host_entry_name(host, port))
+    out.lock()?;
+    if check(&[file.to_path_buf()], host, port, key) == HostKeyStatus::Match {
+        return Ok(());
+    }
+    let text = std::fs::read(file)?;
+    // A file edited by hand may lack its last newline.
+    let sep = if text.last().is_some_and(|b| *b != b'\n') {
+        "\n"
+    } else {
+        ""
+    };
+    let line = format!("{sep}{} {kind} {data}\n", host_entry_name(host, port));
+    out.write_all(line.as_bytes())
 }
 
 /// One non-comment known_hosts line.
@@ -359,6 +374,47 @@ mod tests {
             Preferred::DEFAULT.key.to_vec(),
             "nothing known: the default"
         );
+    }
+
+    #[test]
+    fn concurrent_appends_write_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        // A hand-edited file without its last newline.
+        std::fs::write(&file, format!("old {ED_B}")).unwrap();
+        let barrier = std::sync::Barrier::new(16);
+        std::thread::scope(|s| {
+            for t in 0..16 {
+                let (file, barrier) = (&file, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    for i in 0..40 {
+                        append(file, &format!("host-{t}-{i}"), 2200, &key(ED_A)).unwrap();
+                    }
+                    // Recorded by another connection meanwhile: not again.
+                    append(file, "host-0-0", 2200, &key(ED_A)).unwrap();
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1 + 16 * 40, "{text}");
+        assert_eq!(lines[0], format!("old {ED_B}"));
+        for line in &lines[1..] {
+            let (name, key_text) = line.split_once(' ').unwrap();
+            assert!(
+                name.starts_with("[host-") && name.ends_with("]:2200"),
+                "{line}"
+            );
+            assert_eq!(key_text, ED_A, "{line}");
+        }
+        for t in 0..16 {
+            for i in 0..40 {
+                let host = format!("host-{t}-{i}");
+                let files = [file.clone()];
+                assert_eq!(check(&files, &host, 2200, &key(ED_A)), HostKeyStatus::Match);
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,13 @@
 //! line and synced to disk before the run goes on, under the state
 //! directory (`journal/<run>.jsonl`, with `journal/last` naming the latest
 //! run). `rollout status` folds it into where each host stands.
+//!
+//! A write that fails is remembered ([`EventSink::broken`]): the engine
+//! stops before its next batch or lifecycle step, since `--resume` could
+//! not continue from a journal with a hole in it. Reading forgives only
+//! what a power loss leaves: a torn last line.
 
+use super::identity::RunIdentity;
 use crate::events::{Event, EventSink, Phase};
 use crate::traffic::Target;
 use serde::{Deserialize, Serialize};
@@ -29,6 +35,9 @@ pub struct Entry {
     /// `target`: the port the host's target is registered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// `run`: what `--resume` must find the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<RunIdentity>,
 }
 
 impl Entry {
@@ -42,6 +51,7 @@ impl Entry {
             phase: None,
             detail,
             port: None,
+            identity: None,
         }
     }
 }
@@ -50,12 +60,14 @@ pub struct Journal {
     file: Mutex<std::fs::File>,
     path: PathBuf,
     play: Mutex<Option<String>>,
+    /// The first write that failed: no more are tried.
+    broken: Mutex<Option<String>>,
 }
 
 impl Journal {
-    /// Starts a new run's journal in `state_dir/journal/`; `playbooks`
-    /// names what runs, so `--resume` can tell it is the same rollout.
-    pub fn create(state_dir: &Path, playbooks: &str) -> Result<Journal, String> {
+    /// Starts a new run's journal in `state_dir/journal/`; `identity`
+    /// says what runs, so `--resume` can tell it is the same rollout.
+    pub fn create(state_dir: &Path, identity: &RunIdentity) -> Result<Journal, String> {
         let dir = state_dir.join("journal");
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create the journal directory {}: {e}", dir.display()))?;
@@ -70,14 +82,19 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(|e| format!("cannot create the journal {}: {e}", path.display()))?;
-        std::fs::write(dir.join("last"), format!("{}\n", path.display()))
-            .map_err(|e| format!("cannot write {}: {e}", dir.join("last").display()))?;
         let journal = Journal {
             file: Mutex::new(file),
             path,
             play: Mutex::new(None),
+            broken: Mutex::new(None),
         };
-        journal.append(&Entry::now("run", playbooks.to_string()));
+        let mut first = Entry::now("run", identity.playbooks.clone());
+        first.identity = Some(identity.clone());
+        journal.append(&first);
+        if let Some(why) = journal.broken() {
+            return Err(why);
+        }
+        point_last(&dir, &journal.path)?;
         Ok(journal)
     }
 
@@ -85,19 +102,62 @@ impl Journal {
         &self.path
     }
 
+    /// Writes one line and syncs it: durable before the run moves on, so
+    /// a SIGKILL loses nothing written. A failure is kept for
+    /// [`EventSink::broken`], and later entries are not tried (a hole in
+    /// the middle would make the journal unreadable).
     fn append(&self, entry: &Entry) {
-        let Ok(line) = serde_json::to_string(entry) else {
+        let Ok(mut broken) = self.broken.lock() else {
             return;
         };
-        if let Ok(mut file) = self.file.lock() {
-            // Durable before the run moves on: a SIGKILL loses nothing written.
-            let _ = writeln!(file, "{line}");
-            let _ = file.sync_data();
+        if broken.is_some() {
+            return;
+        }
+        let written = serde_json::to_string(entry)
+            .map_err(std::io::Error::other)
+            .and_then(|line| {
+                let mut file = self
+                    .file
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?;
+                file.write_all(format!("{line}\n").as_bytes())?;
+                file.sync_data()
+            });
+        if let Err(e) = written {
+            *broken = Some(format!(
+                "cannot write the run journal {}: {e}; the rollout stops here, because --resume \
+                 could not continue from an incomplete journal (free space or fix the state \
+                 directory, then run the same command with --resume)",
+                self.path.display()
+            ));
         }
     }
 }
 
+/// Points `journal/last` at `path` atomically: a temporary file, synced,
+/// renamed over it, so a reader sees the old pointer or the new, never half.
+fn point_last(dir: &Path, path: &Path) -> Result<(), String> {
+    let last = dir.join("last");
+    let tmp = dir.join(format!("last.tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(format!("{}\n", path.display()).as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &last)?;
+        // The rename itself survives a power loss once the directory is synced.
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", last.display())
+    })
+}
+
 impl EventSink for Journal {
+    fn broken(&self) -> Option<String> {
+        self.broken.lock().ok().and_then(|b| b.clone())
+    }
+
     fn emit(&self, event: Event) {
         let play = self.play.lock().ok().and_then(|p| p.clone());
         let entry = |kind: &str, host: Option<&str>, phase: Option<Phase>, detail: String| Entry {
@@ -170,6 +230,11 @@ pub struct HostStatus {
 pub struct RunStatus {
     /// The playbooks the run was of.
     pub playbooks: Option<String>,
+    /// What the run was of, with its options (journals of older versions
+    /// have only `playbooks`).
+    pub identity: Option<RunIdentity>,
+    /// What reading forgave (a torn last line).
+    pub warnings: Vec<String>,
     pub play: Option<String>,
     /// Per play key, the hosts that completed it.
     pub completed: BTreeMap<String, BTreeSet<String>>,
@@ -180,20 +245,45 @@ pub struct RunStatus {
     pub ended: bool,
 }
 
-/// Reads a journal; a bad line is an error naming it, never a panic.
+/// Reads a journal; a bad line is an error naming it, never a panic. The
+/// last line alone may be torn (a power loss during its write): it is
+/// skipped with a warning in [`RunStatus::warnings`].
 pub fn read(path: &Path, text: &str) -> Result<RunStatus, String> {
     let mut status = RunStatus::default();
+    let is_blank = |line: &str| {
+        line.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+            .is_empty()
+    };
+    let last = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !is_blank(l))
+        .last()
+        .map(|(n, _)| n);
     for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+        if is_blank(line) {
             continue;
         }
-        let entry: Entry = serde_json::from_str(line).map_err(|e| {
-            format!(
-                "{}:{}: not a journal entry ({e}); the file may be damaged",
-                path.display(),
-                n + 1
-            )
-        })?;
+        let entry: Entry = match serde_json::from_str(line) {
+            Ok(entry) => entry,
+            Err(_) if Some(n) == last => {
+                status.warnings.push(format!(
+                    "{}:{}: the last line is incomplete (the run was cut off while writing \
+                     it); it is skipped",
+                    path.display(),
+                    n + 1
+                ));
+                break;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "{}:{}: not a journal entry ({e}); the file is damaged in the middle, so \
+                     --resume cannot trust it: run without --resume",
+                    path.display(),
+                    n + 1
+                ));
+            }
+        };
         let needs_host = || {
             format!(
                 "{}:{}: a {} entry needs a host",
@@ -203,7 +293,10 @@ pub fn read(path: &Path, text: &str) -> Result<RunStatus, String> {
             )
         };
         match entry.kind.as_str() {
-            "run" => status.playbooks = Some(entry.detail.clone()),
+            "run" => {
+                status.playbooks = Some(entry.detail.clone());
+                status.identity = entry.identity.clone();
+            }
             "run_started" => status.play = entry.play.clone(),
             "target" => {
                 let host = entry.host.clone().ok_or_else(needs_host)?;
@@ -295,7 +388,8 @@ mod tests {
     #[test]
     fn transitions_fold_into_where_each_host_stands() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::create(dir.path(), "site.yaml").unwrap();
+        let identity = RunIdentity::new("site.yaml".into(), None, &[], &[], &Default::default());
+        let journal = Journal::create(dir.path(), &identity).unwrap();
         journal.emit(Event::PlayStart {
             name: "Roll out 2.0".into(),
             hosts: vec!["a".into(), "b".into()],
@@ -337,10 +431,95 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_write_breaks_the_journal_and_names_it() {
+        let path = PathBuf::from("/dev/full");
+        let journal = Journal {
+            file: Mutex::new(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap(),
+            ),
+            path,
+            play: Mutex::new(None),
+            broken: Mutex::new(None),
+        };
+        assert_eq!(journal.broken(), None);
+        journal.emit(Event::HostsCompleted {
+            play: "p".into(),
+            hosts: vec!["a".into()],
+        });
+        let why = journal.broken().expect("the write failed");
+        assert!(
+            why.contains("cannot write the run journal /dev/full") && why.contains("--resume"),
+            "{why}"
+        );
+        // Through the outputs' fan-out, as the engine asks.
+        let fanout = crate::events::Fanout(vec![std::sync::Arc::new(journal)]);
+        assert_eq!(fanout.broken(), Some(why));
+    }
+
+    #[test]
+    fn a_journal_that_cannot_start_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // The state directory is a file: no journal can be created in it.
+        let blocked = dir.path().join("blocked");
+        std::fs::write(&blocked, "").unwrap();
+        let identity = RunIdentity::new("p".into(), None, &[], &[], &Default::default());
+        let err = Journal::create(&blocked, &identity).err().unwrap();
+        assert!(err.contains("blocked/journal"), "{err}");
+    }
+
+    #[test]
+    fn the_last_run_pointer_is_never_seen_half_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            dir.path().join("a".repeat(200)),
+            dir.path().join("b".repeat(200)),
+        );
+        point_last(dir.path(), &a).unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 0..300 {
+                    point_last(dir.path(), if i % 2 == 0 { &b } else { &a }).unwrap();
+                }
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let text = std::fs::read_to_string(dir.path().join("last")).unwrap();
+                let named = PathBuf::from(text.trim_end_matches('\n'));
+                assert!(named == a || named == b, "read {text:?}");
+            }
+        });
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left: {left:?}");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_skipped_with_a_warning() {
+        let p = Path::new("j.jsonl");
+        let good = "{\"time\":\"t\",\"kind\":\"run\",\"detail\":\"site.yaml\"}\n";
+        let torn = "{\"time\":\"t\",\"kind\":\"comple";
+        let status = read(p, &format!("{good}{torn}")).unwrap();
+        assert_eq!(status.playbooks.as_deref(), Some("site.yaml"));
+        assert_eq!(status.warnings.len(), 1);
+        assert!(status.warnings[0].contains("j.jsonl:2: the last line is incomplete"));
+        // What a power loss leaves after it: zeroes, blank lines.
+        let status = read(p, &format!("{good}{torn}\0\0\n\n")).unwrap();
+        assert_eq!(status.warnings.len(), 1);
+        // A complete journal warns of nothing.
+        assert!(read(p, good).unwrap().warnings.is_empty());
+        // Torn in the middle: damaged, with its line number.
+        let err = read(p, &format!("{good}{torn}\n{good}")).unwrap_err();
+        assert!(err.contains("j.jsonl:2: not a journal entry"), "{err}");
+    }
+
+    #[test]
     fn damaged_journals_are_errors_with_a_line() {
         let p = Path::new("j.jsonl");
         assert!(
-            read(p, "{\"time\":\"t\",\"kind\":\"run_ended\"}\n{oops")
+            read(p, "{\"time\":\"t\",\"kind\":\"run_ended\"}\n{oops\n{}")
                 .unwrap_err()
                 .contains("j.jsonl:2")
         );

@@ -1,9 +1,10 @@
 //! What outlives a run, under the state directory: the journal of every
 //! lifecycle transition ([`journal`]) with the pointer to the last run, the
 //! per-group locks ([`lock`]), and `--resume`'s view of the last run
-//! ([`resume`]). `rollout status` and `--resume` read the last run through
+//! ([`resume`]) with what makes a run the same rollout ([`identity`]). `rollout status` and `--resume` read the last run through
 //! one function, [`last_run`].
 
+pub mod identity;
 pub mod journal;
 pub mod lock;
 pub mod resume;

@@ -3,8 +3,10 @@
 //! lifecycle first asks the load balancer where the host really is (a
 //! target already draining or out is not deregistered twice).
 
+use super::identity::RunIdentity;
 use super::journal::{HostStatus, RunStatus};
 use crate::traffic::Target;
+use serde_json::{Map, Value as Json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -17,22 +19,39 @@ pub struct Resume {
 
 impl Resume {
     /// Reads the last run's journal under `state_dir`; refuses one that was
-    /// not a run of `playbooks` (as [`playbooks_id`] names them).
-    pub fn load(state_dir: &Path, playbooks: &str) -> Result<Resume, String> {
+    /// not the same rollout as `current` (the same playbooks, `--limit`,
+    /// tags and `extra_vars`), saying what differs.
+    pub fn load(
+        state_dir: &Path,
+        current: &RunIdentity,
+        extra_vars: &Map<String, Json>,
+    ) -> Result<Resume, String> {
         let (path, run) = super::last_run(state_dir)
             .map_err(|e| format!("--resume: {e}; run without --resume"))?;
-        match run.playbooks.as_deref() {
-            Some(p) if p == playbooks => {}
-            other => {
-                return Err(format!(
-                    "--resume: the last run ({}) was of {}, not of {playbooks}; run without \
-                     --resume, or resume that playbook",
-                    path.display(),
-                    other.unwrap_or("an unknown playbook")
-                ));
-            }
+        let differences = match (&run.identity, &run.playbooks) {
+            (Some(then), _) => then.differences(current, extra_vars),
+            // A journal of an older version: only its playbooks are known.
+            (None, Some(p)) if *p == current.playbooks => Vec::new(),
+            (None, other) => vec![format!(
+                "it was of {}, not of {}",
+                other.as_deref().unwrap_or("an unknown playbook"),
+                current.playbooks
+            )],
+        };
+        if !differences.is_empty() {
+            return Err(format!(
+                "--resume: the last run ({}) is not this rollout: {}; resume it with the same \
+                 playbooks, --limit, --tags/--skip-tags and -e, or run without --resume",
+                path.display(),
+                differences.join("; ")
+            ));
         }
         Ok(Resume { journal: path, run })
+    }
+
+    /// What reading the journal forgave (a torn last line).
+    pub fn warnings(&self) -> &[String] {
+        &self.run.warnings
     }
 
     /// The hosts that completed the play `key` in the resumed run.
@@ -89,15 +108,19 @@ mod tests {
     use crate::events::{Event, EventSink};
     use crate::state::journal::Journal;
 
+    fn of(playbooks: &str) -> RunIdentity {
+        RunIdentity::new(playbooks.into(), None, &[], &[], &Map::new())
+    }
+
     #[test]
     fn resume_reads_the_completed_hosts_of_the_same_playbooks_only() {
         let dir = tempfile::tempdir().unwrap();
         assert!(
-            Resume::load(dir.path(), "site.yaml")
+            Resume::load(dir.path(), &of("site.yaml"), &Map::new())
                 .unwrap_err()
                 .contains("no run journal")
         );
-        let journal = Journal::create(dir.path(), "/p/site.yaml").unwrap();
+        let journal = Journal::create(dir.path(), &of("/p/site.yaml")).unwrap();
         let key = play_key(Path::new("/p/site.yaml"), 0, "Roll");
         journal.emit(Event::HostsCompleted {
             play: key.clone(),
@@ -108,16 +131,25 @@ mod tests {
             id: "i-1".into(),
             port: Some(8080),
         });
-        let resume = Resume::load(dir.path(), "/p/site.yaml").unwrap();
+        let resume = Resume::load(dir.path(), &of("/p/site.yaml"), &Map::new()).unwrap();
         assert_eq!(resume.target("c").and_then(|t| t.port), Some(8080));
         assert_eq!(resume.completed(&key).len(), 2);
         assert!(resume.completed("/p/site.yaml#2 Other").is_empty());
         assert_eq!(resume.unknown_plays(std::slice::from_ref(&key)).len(), 0);
         assert_eq!(resume.unknown_plays(&[]), [key.as_str()]);
-        let err = Resume::load(dir.path(), "/p/other.yaml").unwrap_err();
+        let err = Resume::load(dir.path(), &of("/p/other.yaml"), &Map::new()).unwrap_err();
         assert!(
             err.contains("was of /p/site.yaml, not of /p/other.yaml"),
             "{err}"
         );
+        let limited = RunIdentity::new(
+            "/p/site.yaml".into(),
+            Some("web1".into()),
+            &[],
+            &[],
+            &Map::new(),
+        );
+        let err = Resume::load(dir.path(), &limited, &Map::new()).unwrap_err();
+        assert!(err.contains("--limit was none, now web1"), "{err}");
     }
 }

@@ -7,7 +7,7 @@
 
 use super::haproxy::{Address, check_name};
 use super::wait::MinHealthy;
-use crate::core::parse_duration;
+use crate::core::{duration_from_secs, parse_duration};
 use serde_json::{Map, Value as Json};
 use std::fmt;
 use std::time::Duration;
@@ -294,14 +294,15 @@ impl Reader {
             Json::String(s) => parse_duration(s),
             _ => None,
         };
-        secs.filter(|s| *s >= 0.0)
-            .map(|s| Some(Duration::from_secs_f64(s)))
-            .ok_or_else(|| {
-                KeyError::new(
-                    key,
-                    format!("{key} must be a duration such as 90, \"90s\" or \"5m\", not {value}"),
-                )
-            })
+        let secs = secs.ok_or_else(|| {
+            KeyError::new(
+                key,
+                format!("{key} must be a duration such as 90, \"90s\" or \"5m\", not {value}"),
+            )
+        })?;
+        duration_from_secs(secs)
+            .map(Some)
+            .map_err(|e| KeyError::new(key, format!("{key}: {e}")))
     }
 
     fn min_healthy(&self, map: &Map<String, Json>) -> Result<MinHealthy, KeyError> {
