@@ -209,3 +209,38 @@ fn a_host_whose_target_the_group_does_not_know_is_never_deployed() {
     assert_eq!(served_version(&fleet, 2), "host3 1.0");
     no_failed_requests(&tally);
 }
+
+#[test]
+fn a_hung_command_out_of_rotation_times_out_and_the_host_stays_out() {
+    // The deploy hangs on host1 out of rotation: `timeout:` ends it, the
+    // host is failed and kept out, named with its restore command, and
+    // the rollout stops instead of waiting forever.
+    let fleet = Fleet::up_with(3, 72, &["--haproxy"]);
+    let text = project_playbook("site-haproxy.yaml").replace(
+        "    - import_tasks: release/deploy.yaml\n",
+        "    - import_tasks: release/deploy.yaml\n    - name: A step that hangs\n      \
+         command: sleep 600\n      timeout: 2\n",
+    );
+    let site = fleet.variant("hung.yaml", &text);
+    let traffic = Traffic::start(&fleet);
+    let started = std::time::Instant::now();
+    let out = play(&fleet, &site, &[]);
+    let took = started.elapsed();
+    let tally = traffic.finish();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    out.assert_says("failed to execute in the expected time frame (2)");
+    out.assert_says("HOSTS OUT OF ROTATION");
+    out.assert_says("set server app/host1 state ready");
+    assert_eq!(
+        haproxy_transitions(&fleet),
+        [
+            "host1 enters drain state",
+            "host1 is going DOWN for maintenance"
+        ]
+    );
+    assert_eq!(served_version(&fleet, 1), "host2 1.0");
+    let line = fleet.status_line("host1");
+    assert!(line.contains("OUT OF ROTATION"), "{line}");
+    no_failed_requests(&tally);
+}
