@@ -418,3 +418,67 @@ fn resume_refuses_another_limit_tags_or_extra_vars_and_forgives_a_torn_last_line
     );
     resumed.assert_says("PLAY RECAP");
 }
+
+/// Writes `playbook` into `dir` and runs it on the local inventory.
+fn play_text(dir: &std::path::Path, playbook: &str) -> common::Outcome {
+    let path = dir.join("site.yaml");
+    fs::write(&path, playbook).unwrap();
+    play_local(path.to_str().unwrap(), dir, &[])
+}
+
+#[test]
+fn run_level_failures_end_the_run_as_in_ansible() {
+    // Recorded from ansible-playbook 2.19.14 (local connections): a host
+    // that failed runs no later play; a failed canary play, a batch whose
+    // every host failed, max_fail_percentage (checked after each task) and
+    // any_errors_fatal each end the whole run.
+    let touch = "    - command: touch {{ out_dir }}/{{ play_name }}-{{ inventory_hostname }}\n";
+    let play = |hosts: &str, name: &str, keywords: &str, first: &str| {
+        format!(
+            "- hosts: {hosts}\n  vars: {{play_name: {name}}}\n{keywords}  tasks:\n{first}{touch}"
+        )
+    };
+    let fail_web1 = "    - fail: msg=boom\n      when: inventory_hostname == 'web1'\n";
+    let ran = |dir: &std::path::Path| {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains('-'))
+            .collect();
+        names.sort();
+        names
+    };
+    let cases = [
+        // web1 failed in play 1: play 2 runs on web2 and web3 only.
+        (
+            play("web", "p1", "", fail_web1) + &play("web", "p2", "", ""),
+            vec!["p1-web2", "p1-web3", "p2-web2", "p2-web3"],
+        ),
+        // A canary play whose one host fails ends the run.
+        (
+            play("web1", "p1", "", fail_web1) + &play("web", "p2", "", ""),
+            vec![],
+        ),
+        // serial 1: the first batch failed whole, nothing else runs.
+        (
+            play("web", "p1", "  serial: 1\n", fail_web1) + &play("web", "p2", "", ""),
+            vec![],
+        ),
+        // 1 of 3 failed > 10%: the play stops after that task, and the run.
+        (
+            play("web", "p1", "  max_fail_percentage: 10\n", fail_web1)
+                + &play("web", "p2", "", ""),
+            vec![],
+        ),
+        (
+            play("web", "p1", "  any_errors_fatal: true\n", fail_web1) + &play("web", "p2", "", ""),
+            vec![],
+        ),
+    ];
+    for (playbook, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out = play_text(dir.path(), &playbook);
+        assert_eq!(out.code, 2, "{playbook}\n{}", out.all());
+        assert_eq!(ran(dir.path()), expected, "{playbook}\n{}", out.stdout);
+    }
+}

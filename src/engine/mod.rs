@@ -111,6 +111,9 @@ struct HostState {
     flags: HostFlags,
     /// Handlers notified, by handler index.
     notified: HashSet<usize>,
+    /// Failed or unreachable in an earlier batch or play: runs nothing
+    /// more in this run, as in Ansible (still in `ansible_play_hosts_all`).
+    failed_in_run: bool,
 }
 
 /// Where a host is within the current batch.
@@ -152,6 +155,13 @@ pub struct Engine {
     playbook_dir: PathBuf,
     /// Set by `meta: end_play` or a fatal error: no more batches of this play.
     end_play: bool,
+    /// Set by `any_errors_fatal`, `max_fail_percentage` or a batch whose
+    /// every host failed: no further play runs (Ansible's
+    /// RUN_FAILED_BREAK_PLAY).
+    break_run: bool,
+    /// Depth of blocks with a `rescue:` the current task runs in: a
+    /// failure there may still be rescued, so it does not count yet.
+    rescuing: usize,
     /// A stop request ended the run early.
     interrupted: bool,
 }
@@ -180,6 +190,8 @@ impl Engine {
             play_access: Default::default(),
             playbook_dir: PathBuf::from("."),
             end_play: false,
+            break_run: false,
+            rescuing: 0,
             interrupted: false,
         }
     }
@@ -278,6 +290,9 @@ impl Engine {
         }
         for (play, key) in playbook.plays.iter().zip(&keys) {
             self.run_play(play, key).await?;
+            if self.break_run {
+                break;
+            }
         }
         let stats: Vec<(String, HostStats)> = self
             .hosts
@@ -365,8 +380,17 @@ impl Engine {
                 self.interrupted = true;
                 break;
             }
+            // Hosts that failed earlier in the run run nothing here.
+            let mut previously_failed = HashSet::new();
             for h in &batch {
-                self.hosts.entry(h.clone()).or_default().flags = HostFlags::default();
+                let state = self.hosts.entry(h.clone()).or_default();
+                state.flags = HostFlags {
+                    failed: state.failed_in_run,
+                    ..HostFlags::default()
+                };
+                if state.failed_in_run {
+                    previously_failed.insert(h.clone());
+                }
             }
             if count > 1 {
                 self.sink.emit(Event::BatchStart {
@@ -449,14 +473,16 @@ impl Engine {
                 play: key.to_string(),
                 hosts: completed,
             });
+            self.remember_failures(&batch);
             if self.end_play {
                 break;
             }
             durations.push(batch_started.elapsed());
-            if let Some(reason) = self.batch_verdict(play, &batch) {
+            if let Some(reason) = self.batch_verdict(play, &batch, &previously_failed) {
                 let reason =
                     format!("{reason}; once fixed, run the same command with --resume to continue");
                 self.sink.emit(Event::PlayAborted { reason });
+                self.break_run = true;
                 break;
             }
         }
@@ -514,10 +540,27 @@ impl Engine {
         left
     }
 
-    /// Why the play must stop after this batch, if it must.
-    fn batch_verdict(&self, play: &Play, batch: &[String]) -> Option<String> {
+    /// Hosts of `batch` that failed run nothing more in this run.
+    fn remember_failures(&mut self, batch: &[String]) {
+        for h in batch {
+            if let Some(state) = self.hosts.get_mut(h) {
+                state.failed_in_run |= state.flags.failed || state.flags.unreachable;
+            }
+        }
+    }
+
+    /// Why the run must stop after this batch, if it must: the batch's
+    /// new failures (`previously_failed` hosts ran nothing) against
+    /// `any_errors_fatal`, `max_fail_percentage` and the batch's size.
+    fn batch_verdict(
+        &self,
+        play: &Play,
+        batch: &[String],
+        previously_failed: &HashSet<String>,
+    ) -> Option<String> {
         let failed = batch
             .iter()
+            .filter(|h| !previously_failed.contains(*h))
             .filter(|h| self.flags_of(h).is_some_and(|f| f.failed || f.unreachable))
             .count();
         if failed == 0 {
@@ -636,7 +679,12 @@ impl Engine {
         always: &[Task],
         entered: Vec<String>,
     ) -> Vec<String> {
+        // A failure the rescue may forgive does not count against
+        // max_fail_percentage yet.
+        let rescuable = usize::from(!rescue.is_empty());
+        self.rescuing += rescuable;
         let survivors = self.run_list(ctx, block, entered.clone()).await;
+        self.rescuing -= rescuable;
         let failed: Vec<String> = entered
             .iter()
             .filter(|h| {

@@ -126,7 +126,8 @@ impl Engine {
                 any_failed = true;
             }
         }
-        // any_errors_fatal: one failure stops every host after this task.
+        // any_errors_fatal: one failure stops every host after this task,
+        // and the run.
         if any_failed && ctx.play.any_errors_fatal {
             self.sink.emit(Event::PlayAborted {
                 reason: format!(
@@ -134,10 +135,35 @@ impl Engine {
                     task.display_name()
                 ),
             });
-            self.end_play = true;
+            (self.end_play, self.break_run) = (true, true);
+            return Vec::new();
+        }
+        if any_failed && let Some(reason) = self.too_many_failed(ctx) {
+            self.sink.emit(Event::PlayAborted { reason });
+            (self.end_play, self.break_run) = (true, true);
             return Vec::new();
         }
         survivors
+    }
+
+    /// `max_fail_percentage`, checked after each task as Ansible's linear
+    /// strategy does: the batch's failures so far (not those a `rescue`
+    /// may still forgive, nor hosts that failed before this batch).
+    fn too_many_failed(&self, ctx: &PlayCtx<'_>) -> Option<String> {
+        let max = ctx.play.max_fail_percentage?;
+        if self.rescuing > 0 {
+            return None;
+        }
+        let failed = (ctx.batch.iter())
+            .filter_map(|h| self.hosts.get(h))
+            .filter(|s| s.flags.failed && !s.failed_in_run)
+            .count();
+        crate::plan::exceeds_max_fail(failed, ctx.batch.len(), max).then(|| {
+            format!(
+                "{failed} of {} hosts in the batch failed, exceeding max_fail_percentage {max}%",
+                ctx.batch.len()
+            )
+        })
     }
 
     /// Updates facts, stats and flags from a host's result; true when the
