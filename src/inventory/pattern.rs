@@ -30,12 +30,12 @@ static SUBSCRIPT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 impl Inventory {
-    /// The hosts a pattern selects, in inventory order, plus unmatched terms.
+    /// The hosts a pattern selects, in the pattern's order, plus unmatched terms.
     pub fn resolve(&self, pattern: &str) -> Result<Selection, Diagnostic> {
         self.evaluate(&split_terms(pattern))
     }
 
-    /// The hosts a pattern selects, in inventory order.
+    /// The hosts a pattern selects, in the pattern's order.
     pub fn select(&self, pattern: &str) -> Result<Vec<String>, Diagnostic> {
         Ok(self.resolve(pattern)?.hosts)
     }
@@ -110,9 +110,9 @@ impl Inventory {
                 self.match_term(expr, &mut unmatched)?.into_iter().collect();
             hosts.retain(|h| matched.contains(h) == (op == "&"));
         }
-        let mut hosts: Vec<String> = hosts.into_iter().collect();
-        // Stable, so the implicit localhost (not in inventory) stays last.
-        hosts.sort_by_key(|h| self.hosts.get_index_of(h).unwrap_or(usize::MAX));
+        // In the pattern's order, as Ansible: `db:web` touches db hosts
+        // first (each term's hosts in inventory order).
+        let hosts: Vec<String> = hosts.into_iter().collect();
         Ok(Selection { hosts, unmatched })
     }
 
