@@ -210,10 +210,11 @@ async fn run_playbooks(
     engine.close().await;
     Ok(if total.interrupted {
         exit::INTERRUPTED
+    } else if total.any_unreachable() {
+        // Ansible's order: an unreachable host outranks a failed one.
+        exit::UNREACHABLE
     } else if total.any_failed() {
         exit::HOST_FAILED
-    } else if total.any_unreachable() {
-        exit::UNREACHABLE
     } else {
         exit::OK
     })

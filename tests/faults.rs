@@ -113,7 +113,7 @@ fn a_host_unreachable_at_the_start_is_never_taken_out() {
     let traffic = Traffic::start(&fleet);
     let out = play(&fleet, &site, &[]);
     let tally = traffic.finish();
-    assert_eq!(out.code, 3, "unreachable: {}", out.all());
+    assert_eq!(out.code, 4, "unreachable: {}", out.all());
     out.assert_says("fatal: [host2]: UNREACHABLE!");
     assert!(
         out.recap("host2").contains("unreachable=1"),
@@ -151,7 +151,7 @@ fn a_host_whose_sshd_dies_mid_deploy_stays_out_and_is_named() {
         run.join().unwrap()
     });
     let tally = traffic.finish();
-    assert_eq!(out.code, 3, "unreachable: {}", out.all());
+    assert_eq!(out.code, 4, "unreachable: {}", out.all());
     out.assert_says("HOSTS OUT OF ROTATION");
     out.assert_says("set server app/host1 state ready");
     assert!(

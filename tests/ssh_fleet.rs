@@ -114,7 +114,7 @@ fn unknown_host_key_is_refused_by_default_and_accept_new_trusts_it() {
         rollout(&args)
     };
     let out = run(&[]);
-    assert_eq!(out.code, 3, "{}", out.all());
+    assert_eq!(out.code, 4, "{}", out.all());
     out.assert_says("UNREACHABLE");
     assert!(
         out.stdout.contains("SHA256:"),
@@ -140,7 +140,7 @@ fn unknown_host_key_is_refused_by_default_and_accept_new_trusts_it() {
     fs::write(&known, format!("[{}]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
         fleet.host(0)["address"].as_str().unwrap(), fleet.host(0)["port"])).unwrap();
     let out = run(&["--host-key-checking", "accept-new"]);
-    assert_eq!(out.code, 3, "{}", out.all());
+    assert_eq!(out.code, 4, "{}", out.all());
     assert!(
         out.stdout.contains(&format!("{}:1", known.display())),
         "names the line: {}",
@@ -211,7 +211,7 @@ fn encrypted_key_with_passphrase_and_wrong_key() {
         "-e",
         &format!("ansible_ssh_private_key_file={}", stranger.display()),
     ]);
-    assert_eq!(out.code, 3, "{}", out.all());
+    assert_eq!(out.code, 4, "{}", out.all());
     assert!(
         out.stdout.contains("rollout-deploy"),
         "names the user: {}",
@@ -285,7 +285,7 @@ fn a_host_whose_sshd_dies_mid_command_is_unreachable_and_others_carry_on() {
     );
     let started = std::time::Instant::now();
     let out = fleet.play(&pb, &[]);
-    assert_eq!(out.code, 3, "{}", out.all());
+    assert_eq!(out.code, 4, "{}", out.all());
     assert!(
         started.elapsed().as_secs() < 15,
         "the lost connection was noticed, not waited out"
