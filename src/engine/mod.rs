@@ -747,6 +747,10 @@ impl Engine {
             let scope = self.scope(ctx, &host, task).into_value();
             match task::conditions_hold(&self.templar, &task.when, &scope) {
                 Ok(true) => {
+                    // Ansible counts the include itself as ok on each host.
+                    if let Some(s) = self.stats_mut(&host) {
+                        s.ok += 1;
+                    }
                     self.sink.emit(Event::Included {
                         host: host.clone(),
                         file: inner
