@@ -294,9 +294,10 @@ impl Engine {
                 break;
             }
         }
-        let stats: Vec<(String, HostStats)> = self
-            .hosts
-            .iter()
+        // As Ansible's recap, only hosts with something counted (a host
+        // ended before its first task has no line).
+        let stats: Vec<(String, HostStats)> = (self.hosts.iter())
+            .filter(|(_, s)| s.stats != HostStats::default())
             .map(|(h, s)| (h.clone(), s.stats))
             .collect();
         self.sink.emit(Event::Recap {

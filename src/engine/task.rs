@@ -98,19 +98,16 @@ impl Engine {
             .await;
         outcomes.sort_by_key(|o| hosts.iter().position(|h| *h == o.host));
 
-        // run_once: the one result stands for every host of the batch.
-        if task.run_once
-            && let Some(first) = outcomes.first()
-        {
-            let (result, facts) = (first.result.clone(), first.facts.clone());
-            for host in hosts.iter().skip(1) {
-                outcomes.push(HostOutcome {
-                    host: host.clone(),
-                    result: result.clone(),
-                    facts: facts.clone(),
-                });
-            }
-        }
+        // run_once: the result is counted on the host that ran it only, as
+        // in Ansible; the others get its facts and registered result, and
+        // fail with it.
+        let shared = (task.run_once.then(|| outcomes.first()).flatten()).map(|first| {
+            let r = &first.result;
+            (
+                first.facts.clone(),
+                r.failed && !task.ignore_errors || r.unreachable,
+            )
+        });
         let mut survivors = Vec::new();
         let mut any_failed = false;
         for outcome in outcomes {
@@ -124,6 +121,16 @@ impl Engine {
                 survivors.push(outcome.host);
             } else {
                 any_failed = true;
+            }
+        }
+        if let Some((facts, failed)) = shared {
+            for host in hosts.iter().skip(1) {
+                let state = self.hosts.entry(host.clone()).or_default();
+                state.facts.merge(facts.clone());
+                state.flags.failed |= failed;
+                if !failed {
+                    survivors.push(host.clone());
+                }
             }
         }
         // any_errors_fatal: one failure stops every host after this task,
