@@ -351,8 +351,7 @@ fn mapping_of(value: Json, what: &str) -> Result<Map<String, Json>, Diagnostic> 
     }
 }
 
-/// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout, with the
-/// batches `serial` will make.
+/// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.
 fn listing(
     engine: &Engine,
     pb: &Playbook,
@@ -363,10 +362,12 @@ fn listing(
     let mut out = format!("\nplaybook: {}\n", pb.path.display());
     for (i, play) in pb.plays.iter().enumerate() {
         out.push_str(&format!(
-            "\n  play #{} ({}): {}\tTAGS: []\n",
+            "\n  play #{} ({}): {}\tTAGS: [{}]\n",
             i + 1,
             play.hosts,
-            play.name
+            play.name,
+            // Ansible joins the play's tag set with "," (no space).
+            play.tags.join(",")
         ));
         if hosts {
             let play_hosts = engine.play_hosts(play)?;
@@ -375,19 +376,9 @@ fn listing(
                 play.hosts,
                 play_hosts.len()
             ));
-            let batches = engine.batches(play, &play_hosts)?;
-            for (b, batch) in batches.iter().enumerate() {
-                if batches.len() > 1 {
-                    out.push_str(&format!(
-                        "      batch {}/{} ({} hosts):\n",
-                        b + 1,
-                        batches.len(),
-                        batch.len()
-                    ));
-                }
-                for h in batch {
-                    out.push_str(&format!("        {h}\n"));
-                }
+            // Ansible lists the play's hosts, not the batches of `serial`.
+            for h in &play_hosts {
+                out.push_str(&format!("        {h}\n"));
             }
         }
         if tasks {
@@ -404,10 +395,14 @@ fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
     for task in tasks {
         if matches!(task.action, Action::Module { .. } | Action::Meta(_)) {
             if task.selected_by(&args.tags, &args.skip_tags) {
+                // Ansible shows a task's tags as a sorted set.
+                let mut tags = task.tags.clone();
+                tags.sort();
+                tags.dedup();
                 out.push_str(&format!(
                     "      {}\tTAGS: [{}]\n",
                     task.display_name(),
-                    task.tags.join(", ")
+                    tags.join(", ")
                 ));
             }
         } else {

@@ -215,6 +215,14 @@ impl Engine {
 
     /// The hosts a play targets, after `--limit`, in the play's `order`.
     pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>, Diagnostic> {
+        let mut hosts = self.selected_hosts(play)?;
+        play.order.apply(&mut hosts, seed());
+        Ok(hosts)
+    }
+
+    /// The hosts a play targets, after `--limit`, in the pattern's order
+    /// (`ansible_play_hosts_all`'s: `order` changes only the execution's).
+    fn selected_hosts(&self, play: &Play) -> Result<Vec<String>, Diagnostic> {
         let selection = self
             .inventory
             .select_limited(&play.hosts, self.opts.limit.as_deref())?;
@@ -223,9 +231,7 @@ impl Engine {
                 message: format!("Could not match supplied host pattern, ignoring: {term}"),
             });
         }
-        let mut hosts = selection.hosts;
-        play.order.apply(&mut hosts, seed());
-        Ok(hosts)
+        Ok(selection.hosts)
     }
 
     /// The batches `serial` cuts the play's hosts into.
@@ -312,7 +318,9 @@ impl Engine {
     async fn run_play(&mut self, play: &Play, key: &str) -> Result<(), crate::error::Error> {
         // Facts set in an earlier play may change how a host is reached.
         self.forget_access(play);
-        let hosts = self.play_hosts(play)?;
+        let selected = self.selected_hosts(play)?;
+        let mut hosts = selected.clone();
+        play.order.apply(&mut hosts, seed());
         // Play names are templated with the play's vars and extra vars, as
         // Ansible's are ("Roll out {{ version }}").
         let scope = self.play_scope(play, &Arc::new(Vars::new()));
@@ -358,6 +366,11 @@ impl Engine {
         }
         let vars_files = Arc::new(self.load_vars_files(play)?);
         let batches = self.batches(play, &hosts)?;
+        let running: HashSet<&String> = hosts.iter().collect();
+        let hosts_all: Vec<String> = (selected.iter())
+            .filter(|h| running.contains(h))
+            .cloned()
+            .collect();
         self.end_play = false;
         let count = batches.len();
         let mut rolling = None;
@@ -404,7 +417,7 @@ impl Engine {
                 play,
                 play_vars: Arc::new(play.vars.clone()),
                 vars_files: vars_files.clone(),
-                play_hosts: hosts.clone(),
+                play_hosts: hosts_all.clone(),
                 batch: batch.clone(),
             };
             if index == 0 {

@@ -289,6 +289,7 @@ impl Loader {
         Ok(Play {
             name,
             hosts,
+            tags: inherited.tags.clone(),
             location: src.loc(node),
             serial: opt(node, "serial")
                 .map(|n| serial(src, n))

@@ -21,6 +21,8 @@ pub struct Playbook {
 pub struct Play {
     pub name: String,
     pub hosts: String,
+    /// The play's own `tags` (already inherited by its tasks).
+    pub tags: Vec<String>,
     pub location: Location,
     pub serial: Serial,
     pub max_fail_percentage: Option<f64>,
