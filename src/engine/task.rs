@@ -426,6 +426,9 @@ impl HostRun<'_> {
                 return result;
             }
             if attempt > retries {
+                // Ansible reports one attempt fewer than it made once the
+                // retries are exhausted (its `retries - 1`): keep its count.
+                result.data.insert("attempts".into(), Json::from(retries));
                 result.failed = true;
                 result.msg.get_or_insert_with(|| {
                     format!("the 'until' condition was not met after {attempt} attempts")
