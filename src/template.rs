@@ -14,7 +14,6 @@
 mod checks;
 mod filters;
 
-use crate::core::parse_bool;
 use indexmap::IndexMap;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Value, ValueKind};
@@ -112,10 +111,20 @@ impl Templar {
     /// result counts as Ansible's booleans do ("yes", "on", "false" ...).
     pub fn eval_bool(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
         let value = self.eval_value(expr, ctx)?;
-        Ok(match value.as_str() {
-            Some(s) => parse_bool(s).unwrap_or(!s.is_empty()),
-            None => value.is_true(),
-        })
+        // ansible-core 2.19 takes no truthiness: a conditional that is not
+        // a boolean fails the task (its `evaluate_conditional`).
+        if value.kind() != ValueKind::Bool {
+            return Err(TemplateError {
+                message: format!(
+                    "Conditional result ({}) was derived from value of type '{}' at '{expr}'. \
+                     Conditionals must have a boolean result.",
+                    if value.is_true() { "True" } else { "False" },
+                    filters::type_debug(&value)
+                ),
+                undefined: None,
+            });
+        }
+        Ok(value.is_true())
     }
 
     /// Evaluates a bare expression (or a single `{{ expr }}`) to its value.
@@ -477,8 +486,16 @@ mod tests {
         let c = ctx();
         assert!(t.eval_bool("{{ flag }}", &c).unwrap());
         assert!(t.eval_bool("flag", &c).unwrap());
-        assert!(t.eval_bool("word", &c).unwrap());
-        assert!(!t.eval_bool("nope_word", &c).unwrap());
+        assert!(t.eval_bool("word == 'yes'", &c).unwrap());
+        // As in ansible-core 2.19, a non-boolean result is an error.
+        for not_bool in ["word", "nope_word", "port", "1 + 1", "items"] {
+            let err = t.eval_bool(not_bool, &c).unwrap_err();
+            assert!(
+                err.message
+                    .contains("Conditionals must have a boolean result"),
+                "{err}"
+            );
+        }
         assert!(t.eval_bool("result.rc == 0 and port > 10", &c).unwrap());
         assert!(!t.eval_bool("items | length > 3", &c).unwrap());
     }

@@ -160,7 +160,8 @@ fn mandatory(value: &Value, message: Option<String>) -> Result<Value, Error> {
     })
 }
 
-fn type_debug(value: &Value) -> &'static str {
+/// Python's name of a value's type, as Ansible reports it.
+pub(super) fn type_debug(value: &Value) -> &'static str {
     match value.kind() {
         ValueKind::Undefined => "AnsibleUndefined",
         ValueKind::None => "NoneType",
