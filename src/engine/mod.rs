@@ -708,29 +708,14 @@ impl Engine {
             .cloned()
             .collect();
         let mut still_failed = failed.clone();
+        // The failures were counted as rescued already (`record`); a rescue
+        // task that fails counts on its own.
         if !rescue.is_empty() && !failed.is_empty() {
             for h in &failed {
                 self.set_failed(h, false);
-                // The block's failure is forgiven once the rescue succeeds.
-                if let Some(s) = self.stats_mut(h) {
-                    s.failed = s.failed.saturating_sub(1);
-                }
             }
             let rescued = self.run_list(ctx, rescue, failed.clone()).await;
-            for h in &rescued {
-                if let Some(s) = self.stats_mut(h) {
-                    s.rescued += 1;
-                }
-            }
             still_failed.retain(|h| !rescued.contains(h));
-            for h in &still_failed {
-                if !self.flags_of(h).is_some_and(|f| f.failed) {
-                    self.set_failed(h, true);
-                    if let Some(s) = self.stats_mut(h) {
-                        s.failed += 1;
-                    }
-                }
-            }
         }
         let always_hosts: Vec<String> = entered
             .iter()

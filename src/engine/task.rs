@@ -183,6 +183,7 @@ impl Engine {
         result: &TaskResult,
         facts: Option<Facts>,
     ) -> bool {
+        let rescuing = self.rescuing > 0;
         let state = self.hosts.entry(host.to_string()).or_default();
         if let Some(new) = facts.filter(|f| !f.is_empty()) {
             state.facts.merge(new);
@@ -194,8 +195,22 @@ impl Engine {
             return false;
         }
         if result.failed && !task.ignore_errors {
-            stats.failed += 1;
             flags.failed = true;
+            // As Ansible: a failure a block's rescue takes over counts as
+            // rescued when it happens (whatever the rescue does next), and
+            // the rescue sees the task and its result.
+            if rescuing {
+                stats.rescued += 1;
+                let mut failure = Vars::new();
+                failure.insert("ansible_failed_task".into(), task.to_json());
+                failure.insert("ansible_failed_result".into(), result.to_json());
+                state.facts.merge(Facts {
+                    user: Arc::default(),
+                    data: Arc::new(failure),
+                });
+            } else {
+                stats.failed += 1;
+            }
             return false;
         }
         if result.failed {

@@ -223,6 +223,40 @@ impl Task {
         lists.into_iter().flatten()
     }
 
+    /// The task as a rescue sees it in `ansible_failed_task`: its
+    /// keywords, as Ansible's `Task.serialize()` names them (the name is
+    /// empty when the task has none).
+    pub fn to_json(&self) -> Json {
+        let (action, args) = match &self.action {
+            Action::Module { module, args } => (module.clone(), Json::Object(args.clone())),
+            _ => (self.display_name(), Json::Object(Default::default())),
+        };
+        serde_json::json!({
+            "name": self.name.clone().unwrap_or_default(),
+            "action": action,
+            "args": args,
+            "when": self.when,
+            "tags": self.tags,
+            "register": self.register,
+            "notify": self.notify,
+            "ignore_errors": self.ignore_errors,
+            "run_once": self.run_once,
+            "delegate_to": self.delegate_to,
+            "loop": self.loop_items,
+            "until": self.until,
+            "retries": self.retries,
+            "changed_when": self.changed_when,
+            "failed_when": self.failed_when,
+            "no_log": self.no_log,
+            "become": self.become_enabled,
+            "become_user": self.become_user,
+            "check_mode": self.check_mode,
+            "timeout": self.timeout,
+            "vars": self.vars,
+            "environment": self.environment,
+        })
+    }
+
     /// The name shown in `TASK [...]`: the task's name, else `module: args`.
     pub fn display_name(&self) -> String {
         if let Some(name) = &self.name {
