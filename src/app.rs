@@ -113,6 +113,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         forks: args.forks as usize,
         verbosity: args.verbose,
         become_all: args.become_all,
+        force_handlers: args.force_handlers,
         become_user: args.become_user.clone(),
         become_password: if args.ask_become_pass {
             Some(ask_become_pass().map_err(Error::Options)?)

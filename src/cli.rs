@@ -64,7 +64,7 @@ pub struct PlayArgs {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// List the hosts of each play, in the batches `serial` makes, and exit.
+    /// List the hosts of each play and exit.
     #[arg(long)]
     pub list_hosts: bool,
 
@@ -83,6 +83,11 @@ pub struct PlayArgs {
     /// OpenSSH client config to read instead of ~/.ssh/config.
     #[arg(long, value_name = "FILE", env = "ROLLOUT_SSH_CONFIG")]
     pub ssh_config: Option<PathBuf>,
+
+    /// Run notified handlers even on hosts that failed (as every play's
+    /// `force_handlers: true`).
+    #[arg(long)]
+    pub force_handlers: bool,
 
     /// Run every task with privilege escalation (sudo).
     #[arg(short = 'b', long = "become")]

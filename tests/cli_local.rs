@@ -439,6 +439,10 @@ fn run_level_failures_end_the_run_as_in_ansible() {
         )
     };
     let fail_web1 = "    - fail: msg=boom\n      when: inventory_hostname == 'web1'\n";
+    let rescued_web1 = format!(
+        "    - block:\n    {}      rescue:\n        - debug: msg=rescued\n",
+        fail_web1.replace("\n    ", "\n        ")
+    );
     let ran = |dir: &std::path::Path| {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
@@ -473,6 +477,14 @@ fn run_level_failures_end_the_run_as_in_ansible() {
         (
             play("web", "p1", "  any_errors_fatal: true\n", fail_web1) + &play("web", "p2", "", ""),
             vec![],
+        ),
+        // any_errors_fatal in a block with a rescue: every host is rescued
+        // and finishes play 1, but only the one that failed runs play 2
+        // (the others stay failed, and the run exits 2).
+        (
+            play("web", "p1", "  any_errors_fatal: true\n", &rescued_web1)
+                + &play("web", "p2", "", ""),
+            vec!["p1-web1", "p1-web2", "p1-web3", "p2-web1"],
         ),
     ];
     for (playbook, expected) in cases {

@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub verbosity: u8,
     /// `-b`: become for every task unless a task says otherwise.
     pub become_all: bool,
+    /// `--force-handlers`: every play's `force_handlers`.
+    pub force_handlers: bool,
     pub become_user: Option<String>,
     pub become_password: Option<Secret>,
     /// Ctrl-C / SIGTERM requests, shared with the caller.
@@ -89,11 +91,15 @@ pub struct RunSummary {
     pub stats: Vec<(String, HostStats)>,
     /// Stopped by Ctrl-C / SIGTERM before every batch ran.
     pub interrupted: bool,
+    /// A later play had a host failed earlier in the run among its hosts
+    /// (it ran nothing there): Ansible's exit code counts it as failed,
+    /// even when nothing was counted failed (any_errors_fatal, rescued).
+    pub failed_carried: bool,
 }
 
 impl RunSummary {
     pub fn any_failed(&self) -> bool {
-        self.stats.iter().any(|(_, s)| s.failed > 0)
+        self.failed_carried || self.stats.iter().any(|(_, s)| s.failed > 0)
     }
     pub fn any_unreachable(&self) -> bool {
         self.stats.iter().any(|(_, s)| s.unreachable > 0)
@@ -123,6 +129,9 @@ struct HostFlags {
     unreachable: bool,
     /// `meta: end_host` / `end_play`: done for this play without failing.
     ended: bool,
+    /// Failed by another host's failure under `any_errors_fatal`: runs no
+    /// later play even if a rescue takes it over (Ansible's quirk).
+    fatal: bool,
 }
 
 /// Everything fixed for the duration of one play.
@@ -164,6 +173,8 @@ pub struct Engine {
     rescuing: usize,
     /// A stop request ended the run early.
     interrupted: bool,
+    /// See [`RunSummary::failed_carried`].
+    failed_carried: bool,
 }
 
 impl Engine {
@@ -193,6 +204,7 @@ impl Engine {
             break_run: false,
             rescuing: 0,
             interrupted: false,
+            failed_carried: false,
         }
     }
 
@@ -312,6 +324,7 @@ impl Engine {
         Ok(RunSummary {
             stats,
             interrupted: self.interrupted,
+            failed_carried: self.failed_carried,
         })
     }
 
@@ -404,6 +417,7 @@ impl Engine {
                 };
                 if state.failed_in_run {
                     previously_failed.insert(h.clone());
+                    self.failed_carried = true;
                 }
             }
             if count > 1 {
@@ -449,8 +463,11 @@ impl Engine {
                     }
                     active = self.take_out(&ctx, rolling, active).await;
                 }
-                let survivors = self.run_list(&ctx, play.section(section), active).await;
-                self.flush_handlers(&ctx, &survivors).await;
+                let survivors = (self.run_list(&ctx, play.section(section), active.clone())).await;
+                // force_handlers: the hosts that failed in the section too.
+                let force = play.force_handlers || self.opts.force_handlers;
+                let notified = if force { &active } else { &survivors };
+                self.flush_handlers(&ctx, notified, force).await;
                 // Hosts out of rotation go back even when the play stops
                 // (but not unjournaled).
                 if section == Section::Tasks
@@ -558,7 +575,8 @@ impl Engine {
     fn remember_failures(&mut self, batch: &[String]) {
         for h in batch {
             if let Some(state) = self.hosts.get_mut(h) {
-                state.failed_in_run |= state.flags.failed || state.flags.unreachable;
+                let flags = state.flags;
+                state.failed_in_run |= flags.failed || flags.unreachable || flags.fatal;
             }
         }
     }
@@ -575,13 +593,10 @@ impl Engine {
         let failed = batch
             .iter()
             .filter(|h| !previously_failed.contains(*h))
-            .filter(|h| self.flags_of(h).is_some_and(|f| f.failed || f.unreachable))
+            .filter(|h| (self.flags_of(h)).is_some_and(|f| f.failed || f.unreachable || f.fatal))
             .count();
         if failed == 0 {
             return None;
-        }
-        if play.any_errors_fatal {
-            return Some("any_errors_fatal: a host failed, no further batches run".into());
         }
         if let Some(max) = play.max_fail_percentage
             && plan::exceeds_max_fail(failed, batch.len(), max)
@@ -658,8 +673,19 @@ impl Engine {
     ) -> futures::future::LocalBoxFuture<'a, Vec<String>> {
         Box::pin(async move {
             let mut hosts = hosts;
+            // Hosts that enter failed (an `always:`, forced handlers) carry
+            // on; others stop once failed, even by another host's failure
+            // (any_errors_fatal).
+            let failed_on_entry: HashSet<String> = (hosts.iter())
+                .filter(|h| self.flags_of(h).is_some_and(|f| f.failed))
+                .cloned()
+                .collect();
             for task in tasks {
-                hosts.retain(|h| self.flags_of(h).is_some_and(|f| !f.unreachable && !f.ended));
+                hosts.retain(|h| {
+                    self.flags_of(h).is_some_and(|f| {
+                        !f.unreachable && !f.ended && (!f.failed || failed_on_entry.contains(h))
+                    })
+                });
                 if hosts.is_empty() || self.end_play {
                     break;
                 }
@@ -785,7 +811,7 @@ impl Engine {
     ) -> Vec<String> {
         match meta {
             MetaAction::FlushHandlers => {
-                self.flush_handlers(ctx, &hosts).await;
+                self.flush_handlers(ctx, &hosts, false).await;
                 self.active(&hosts)
             }
             MetaAction::EndPlay => {
@@ -824,7 +850,9 @@ impl Engine {
         }
     }
 
-    async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+    /// Runs the handlers notified on `hosts`; with `force`, on hosts that
+    /// failed too.
+    async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>, hosts: &[String], force: bool) {
         for (index, handler) in ctx.play.handlers.iter().enumerate() {
             let hosts: Vec<String> = hosts
                 .iter()
@@ -835,7 +863,7 @@ impl Engine {
                 })
                 .filter(|h| {
                     self.flags_of(h)
-                        .is_some_and(|f| !f.failed && !f.unreachable && !f.ended)
+                        .is_some_and(|f| (force || !f.failed) && !f.unreachable && !f.ended)
                 })
                 .cloned()
                 .collect();

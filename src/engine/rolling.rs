@@ -203,7 +203,7 @@ impl Engine {
             self.set_failed(host, false);
         }
         let survivors = self.run_list(ctx, &ctx.play.rollback, hosts.clone()).await;
-        self.flush_handlers(ctx, &survivors).await;
+        self.flush_handlers(ctx, &survivors, false).await;
         // Only the hosts whose rollback did not fail are put back.
         self.put_back(ctx, rolling).await;
         for host in &hosts {

@@ -133,16 +133,25 @@ impl Engine {
                 }
             }
         }
-        // any_errors_fatal: one failure stops every host after this task,
-        // and the run.
-        if any_failed && ctx.play.any_errors_fatal {
-            self.sink.emit(Event::PlayAborted {
-                reason: format!(
-                    "any_errors_fatal: '{}' failed, stopping every host",
-                    task.display_name()
-                ),
-            });
-            (self.end_play, self.break_run) = (true, true);
+        // any_errors_fatal (and run_once, as Ansible's linear strategy): a
+        // failure fails every other host of the batch where it stands, so a
+        // block's rescue or always still runs for it.
+        if any_failed && (task.any_errors_fatal || task.run_once) && !task.ignore_errors {
+            let others = self.active(&ctx.batch);
+            if !others.is_empty() {
+                self.sink.emit(Event::Warning {
+                    message: format!(
+                        "any_errors_fatal: '{}' failed, failing {}",
+                        task.display_name(),
+                        others.join(", ")
+                    ),
+                });
+            }
+            for h in others {
+                if let Some(f) = self.flags_mut(&h) {
+                    (f.failed, f.fatal) = (true, true);
+                }
+            }
             return Vec::new();
         }
         if any_failed && let Some(reason) = self.too_many_failed(ctx) {
@@ -189,6 +198,11 @@ impl Engine {
             state.facts.merge(new);
         }
         let (stats, flags) = (&mut state.stats, &mut state.flags);
+        if result.unreachable && task.ignore_unreachable {
+            stats.ok += 1;
+            stats.ignored += 1;
+            return true;
+        }
         if result.unreachable {
             stats.unreachable += 1;
             flags.unreachable = true;

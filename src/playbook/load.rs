@@ -40,6 +40,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "remote_user",
     "no_log",
     "ignore_errors",
+    "force_handlers",
 ];
 
 const TASK_KEYWORDS: &[&str] = &[
@@ -56,6 +57,8 @@ const TASK_KEYWORDS: &[&str] = &[
     "changed_when",
     "failed_when",
     "ignore_errors",
+    "ignore_unreachable",
+    "any_errors_fatal",
     "notify",
     "listen",
     "tags",
@@ -116,6 +119,8 @@ struct Inherited {
     delegate_to: Option<String>,
     run_once: Option<bool>,
     check_mode: Option<bool>,
+    any_errors_fatal: Option<bool>,
+    ignore_unreachable: Option<bool>,
     /// A block's `timeout` applies to each task in it, as in Ansible.
     timeout: Option<u32>,
 }
@@ -245,6 +250,9 @@ impl Loader {
             ignore_errors: opt(node, "ignore_errors")
                 .map(|n| boolean(src, n))
                 .transpose()?,
+            any_errors_fatal: opt(node, "any_errors_fatal")
+                .map(|n| boolean(src, n))
+                .transpose()?,
             ..Default::default()
         };
         let vars = opt(node, "vars")
@@ -298,7 +306,7 @@ impl Loader {
             max_fail_percentage: opt(node, "max_fail_percentage")
                 .map(|n| percentage(src, n))
                 .transpose()?,
-            any_errors_fatal: opt(node, "any_errors_fatal")
+            force_handlers: opt(node, "force_handlers")
                 .map(|n| boolean(src, n))
                 .transpose()?
                 .unwrap_or(false),
@@ -554,6 +562,8 @@ impl Loader {
         bool_kw("no_log", &mut here.no_log)?;
         bool_kw("run_once", &mut here.run_once)?;
         bool_kw("check_mode", &mut here.check_mode)?;
+        bool_kw("any_errors_fatal", &mut here.any_errors_fatal)?;
+        bool_kw("ignore_unreachable", &mut here.ignore_unreachable)?;
         if let Some(n) = opt(node, "become_user") {
             here.become_user = Some(string(src, n, "a user name")?);
         }
@@ -647,6 +657,8 @@ impl Loader {
                 .map(|n| conditions(src, n))
                 .transpose()?,
             ignore_errors: here.ignore_errors.unwrap_or(false),
+            ignore_unreachable: here.ignore_unreachable.unwrap_or(false),
+            any_errors_fatal: here.any_errors_fatal.unwrap_or(false),
             notify: opt(node, "notify")
                 .map(|n| string_list(src, n))
                 .transpose()?

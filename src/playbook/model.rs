@@ -26,7 +26,9 @@ pub struct Play {
     pub location: Location,
     pub serial: Serial,
     pub max_fail_percentage: Option<f64>,
-    pub any_errors_fatal: bool,
+    /// `force_handlers` (or `--force-handlers`): notified handlers run on
+    /// a host even after it failed.
+    pub force_handlers: bool,
     pub order: HostOrder,
     pub vars: Vars,
     /// Each entry is a list of candidates; the first that exists is used.
@@ -106,6 +108,11 @@ pub struct Task {
     pub changed_when: Option<Vec<String>>,
     pub failed_when: Option<Vec<String>>,
     pub ignore_errors: bool,
+    /// An unreachable host counts as ok (and ignored) and carries on.
+    pub ignore_unreachable: bool,
+    /// A failure on one host fails every host of the batch (inherited from
+    /// the play and blocks).
+    pub any_errors_fatal: bool,
     pub notify: Vec<String>,
     /// Handler topics (handlers only).
     pub listen: Vec<String>,
@@ -193,6 +200,8 @@ impl Task {
             changed_when: None,
             failed_when: None,
             ignore_errors: false,
+            ignore_unreachable: false,
+            any_errors_fatal: false,
             notify: vec![],
             listen: vec![],
             tags: vec![],
@@ -240,6 +249,8 @@ impl Task {
             "register": self.register,
             "notify": self.notify,
             "ignore_errors": self.ignore_errors,
+            "ignore_unreachable": self.ignore_unreachable,
+            "any_errors_fatal": self.any_errors_fatal,
             "run_once": self.run_once,
             "delegate_to": self.delegate_to,
             "loop": self.loop_items,
