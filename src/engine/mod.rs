@@ -164,9 +164,9 @@ pub struct Engine {
     playbook_dir: PathBuf,
     /// Set by `meta: end_play` or a fatal error: no more batches of this play.
     end_play: bool,
-    /// Set by `any_errors_fatal`, `max_fail_percentage` or a batch whose
-    /// every host failed: no further play runs (Ansible's
-    /// RUN_FAILED_BREAK_PLAY).
+    /// Set by `max_fail_percentage` or a batch whose every host failed
+    /// (which is what `any_errors_fatal` leads to): no further play runs
+    /// (Ansible's RUN_FAILED_BREAK_PLAY).
     break_run: bool,
     /// Depth of blocks with a `rescue:` the current task runs in: a
     /// failure there may still be rescued, so it does not count yet.
@@ -487,7 +487,7 @@ impl Engine {
             if broken.is_some() {
                 break;
             }
-            // A batch cut short (any_errors_fatal, meta: end_play) left its
+            // A batch cut short (max_fail_percentage, meta: end_play) left its
             // other hosts somewhere in the middle: none of them completed
             // the play, so --resume runs them again.
             let completed = match self.end_play {
@@ -582,8 +582,9 @@ impl Engine {
     }
 
     /// Why the run must stop after this batch, if it must: the batch's
-    /// new failures (`previously_failed` hosts ran nothing) against
-    /// `any_errors_fatal`, `max_fail_percentage` and the batch's size.
+    /// new failures (`previously_failed` hosts ran nothing, hosts failed by
+    /// `any_errors_fatal` count) against `max_fail_percentage` and the
+    /// batch's size.
     fn batch_verdict(
         &self,
         play: &Play,

@@ -197,7 +197,7 @@ impl Engine {
                 hosts.join(", ")
             ),
         });
-        // The rollback runs even when any_errors_fatal ended the play.
+        // The rollback runs even when max_fail_percentage ended the play.
         let end_play = std::mem::take(&mut self.end_play);
         for host in &hosts {
             self.set_failed(host, false);
