@@ -6,13 +6,12 @@
 //! `"abc" | int` is 0 instead of an error.
 
 use super::{entries, invalid, list_of, require_defined, text};
-use crate::core::parse_bool;
+use crate::core::{parse_bool, python_json};
 use base64::Engine as _;
 use indexmap::IndexMap;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs, from_args};
 use minijinja::{Environment, Error, ErrorKind};
 use regex::{Captures, Regex, RegexBuilder};
-use serde::Serialize;
 use serde_json::Value as Json;
 use sha2::Digest;
 use std::sync::LazyLock;
@@ -191,53 +190,11 @@ fn dump_json(value: &Value, kwargs: Kwargs, nice: bool) -> Result<String, Error>
     let indent = indent.or(nice.then_some(4));
     if sort_keys.unwrap_or(nice) {
         let json = serde_json::to_value(value).map_err(|e| invalid(e.to_string()))?;
-        write_json(&sorted(json), indent)
+        python_json(&sorted(json), indent)
     } else {
-        write_json(value, indent)
+        python_json(value, indent)
     }
-}
-
-fn write_json(data: &impl Serialize, indent: Option<usize>) -> Result<String, Error> {
-    let mut out = Vec::new();
-    let written = match indent {
-        Some(width) => {
-            let pad = vec![b' '; width];
-            let pretty = serde_json::ser::PrettyFormatter::with_indent(&pad);
-            data.serialize(&mut serde_json::Serializer::with_formatter(
-                &mut out, pretty,
-            ))
-        }
-        None => data.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out, PyJson,
-        )),
-    };
-    written.map_err(|e| invalid(format!("cannot write JSON: {e}")))?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Python's `json.dumps` separators: `", "` and `": "`.
-struct PyJson;
-
-impl serde_json::ser::Formatter for PyJson {
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        if first { Ok(()) } else { w.write_all(b", ") }
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.begin_array_value(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
+    .map_err(|e| invalid(format!("cannot write JSON: {e}")))
 }
 
 /// Sorts map keys at every level (serde_json may be built to keep order).
