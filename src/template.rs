@@ -65,11 +65,19 @@ impl Templar {
         Templar { env }
     }
 
-    /// Renders a template string. Plain strings are returned unchanged.
+    /// Renders a template string from a playbook. Plain strings are
+    /// returned unchanged.
     pub fn render_str(&self, source: &str, ctx: &Value) -> Result<String, TemplateError> {
         if !is_template(source) {
             return Ok(source.to_string());
         }
+        self.render(&escape_backslashes(source), ctx)
+            .map(|(text, _)| text)
+    }
+
+    /// Renders a template file (the `template` module): its string
+    /// literals keep Jinja's backslash escapes, unlike a playbook's.
+    pub fn render_file(&self, source: &str, ctx: &Value) -> Result<String, TemplateError> {
         self.render(source, ctx).map(|(text, _)| text)
     }
 
@@ -80,7 +88,7 @@ impl Templar {
     pub fn render_value(&self, value: &Json, ctx: &Value) -> Result<Json, TemplateError> {
         match value {
             Json::String(s) if !is_template(s) => Ok(value.clone()),
-            Json::String(s) => match self.render(s, ctx)? {
+            Json::String(s) => match self.render(&escape_backslashes(s), ctx)? {
                 (_, Some(native)) => data(native, s),
                 (text, None) => Ok(Json::String(text)),
             },
@@ -319,6 +327,83 @@ fn single_expression(s: &str) -> Option<&str> {
     (!inner.contains("{%") && !inner.trim().is_empty()).then_some(inner.trim())
 }
 
+/// Doubles the backslashes in the string literals of `{{ }}` blocks, as
+/// Ansible's lexer does for playbook templates: YAML already processed the
+/// escapes, so `'\\w'` in a block scalar stays two backslashes (statements
+/// `{% %}` and conditionals are left alone, as in Ansible).
+fn escape_backslashes(source: &str) -> std::borrow::Cow<'_, str> {
+    if !source.contains('\\') {
+        return source.into();
+    }
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut rest = source;
+    while let Some(start) = rest.find('{') {
+        let (data, tail) = rest.split_at(start);
+        out.push_str(data);
+        let (end, escape) = match tail.get(..2) {
+            Some("{{") => ("}}", true),
+            Some("{%") if is_raw_tag(tail) => ("endraw", false),
+            Some("{%") => ("%}", false),
+            Some("{#") => ("#}", false),
+            _ => {
+                out.push('{');
+                rest = &tail[1..];
+                continue;
+            }
+        };
+        rest = copy_block(tail, end, escape, &mut out);
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// Whether a `{%` tag is `{% raw %}` (whitespace control allowed).
+fn is_raw_tag(tail: &str) -> bool {
+    let inner = tail[2..].trim_start_matches(['-', '+']).trim_start();
+    inner.strip_prefix("raw").is_some_and(|after| {
+        after
+            .trim_start()
+            .trim_start_matches(['-', '+'])
+            .starts_with("%}")
+    })
+}
+
+/// Copies a tag up to and including `end` (outside string literals),
+/// doubling the backslashes of its literals when `escape`; returns the rest.
+fn copy_block<'a>(tail: &'a str, end: &str, escape: bool, out: &mut String) -> &'a str {
+    let mut quote = None;
+    let mut chars = tail.char_indices().skip(2);
+    out.push_str(&tail[..2]);
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            None if tail[i..].starts_with(end) => {
+                out.push_str(end);
+                return &tail[i + end.len()..];
+            }
+            None if (c == '\'' || c == '"') && end != "endraw" => quote = Some(c),
+            // A backslash escapes the next character. Doubled, the pair
+            // must still read as one literal: `\'` becomes `\\\'`.
+            Some(q) if c == '\\' => {
+                let next = chars.next().map(|(_, n)| n);
+                out.push_str(if escape { "\\\\" } else { "\\" });
+                match next {
+                    Some(n) if escape && (n == q || n == '\\') => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                    Some(n) => out.push(n),
+                    None => {}
+                }
+                continue;
+            }
+            Some(q) if c == q => quote = None,
+            _ => {}
+        }
+        out.push(c);
+    }
+    ""
+}
+
 /// Pulls `name` out of minijinja's "`name` is undefined" error detail.
 fn undefined_in_detail(detail: &str) -> Option<String> {
     let start = detail.find('`')? + 1;
@@ -477,6 +562,27 @@ mod tests {
             )
             .unwrap();
         assert_eq!(without_omitted(rendered), Some(json!({"b": [1]})));
+    }
+
+    #[test]
+    fn playbook_string_literals_keep_their_backslashes() {
+        // Expected values from Ansible 2.19's Templar.template.
+        let cases = [
+            (r"{{ '\\w' }}", r"\\w"),
+            (r"{{ 'a\nb' }}", r"a\nb"),
+            (r"{% set x = '\\w' %}{{ x }}", r"\w"),
+            (r"{{ '}}\\' }}x{{ '\\' }}", r"}}\\x\\"),
+            (r"{% raw %}{{ '\\' }}{% endraw %}", r"{{ '\\' }}"),
+            (r"{# '\\' #}{{ 'it\'s' }}", r"it\'s"),
+            (r"{{ 'x' ~ '\t' }}", r"x\t"),
+        ];
+        for (src, want) in cases {
+            assert_eq!(render(src).unwrap(), want, "{src}");
+        }
+        // A template file keeps Jinja's escapes; conditionals too.
+        let t = Templar::new();
+        assert_eq!(t.render_file(r"{{ 'a\tb' }}", &ctx()).unwrap(), "a\tb");
+        assert!(t.eval_bool(r"'a\tb' == 'a' ~ '\t' ~ 'b'", &ctx()).unwrap());
     }
 
     #[test]

@@ -783,7 +783,7 @@ mod tests {
     #[test]
     fn regex_replace_uses_python_groups() {
         assert_eq!(
-            render("{{ 'host-01' | regex_replace('-(\\\\d+)$', '_\\\\1') }}"),
+            render(r"{{ 'host-01' | regex_replace('-(\d+)$', '_\1') }}"),
             "host_01"
         );
         assert_eq!(
