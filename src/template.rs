@@ -13,6 +13,7 @@
 
 mod checks;
 mod filters;
+mod yaml_dump;
 
 use crate::core::parse_bool;
 use indexmap::IndexMap;

@@ -5,6 +5,7 @@
 //! because Ansible's versions differ: `"yes" | bool` is true and
 //! `"abc" | int` is 0 instead of an error.
 
+use super::yaml_dump::{self, FlowStyle};
 use super::{entries, invalid, list_of, require_defined, text};
 use crate::core::{parse_bool, python_json};
 use base64::Engine as _;
@@ -15,7 +16,6 @@ use regex::{Captures, Regex, RegexBuilder};
 use serde_json::Value as Json;
 use sha2::Digest;
 use std::sync::LazyLock;
-use yaml_rust2::{Yaml, YamlEmitter, yaml::Hash as YamlHash};
 
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("bool", to_bool);
@@ -28,9 +28,13 @@ pub(super) fn register(env: &mut Environment<'static>) {
         dump_json(&v, kw, true)
     });
     env.add_filter("from_yaml", from_yaml);
-    // The emitter has one style; Ansible's two differ only in layout.
-    env.add_filter("to_yaml", dump_yaml);
-    env.add_filter("to_nice_yaml", dump_yaml);
+    env.add_filter("to_yaml", |v: Value, kw: Kwargs| {
+        dump_yaml(&v, None, kw, false)
+    });
+    env.add_filter(
+        "to_nice_yaml",
+        |v: Value, indent: Option<usize>, kw: Kwargs| dump_yaml(&v, indent, kw, true),
+    );
     env.add_filter("quote", quote);
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("regex_search", regex_search);
@@ -234,49 +238,30 @@ fn yaml_node_value(node: &crate::yaml::Node) -> Value {
     }
 }
 
-fn dump_yaml(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
-    // Accepted for compatibility; the emitter's layout is fixed.
-    let _: Option<Value> = kwargs.get("indent")?;
-    let _: Option<Value> = kwargs.get("default_flow_style")?;
+/// `to_yaml` (flow style for collections of scalars, indent 2) and
+/// `to_nice_yaml` (block style, indent 4), with their `indent=` and
+/// `default_flow_style=`.
+fn dump_yaml(
+    value: &Value,
+    indent: Option<usize>,
+    kwargs: Kwargs,
+    nice: bool,
+) -> Result<String, Error> {
+    let indent = match indent {
+        Some(indent) => Some(indent),
+        None => kwargs.get("indent")?,
+    };
+    let flow: Option<Value> = kwargs.get("default_flow_style")?;
     kwargs.assert_all_used()?;
-    let yaml = to_yaml_node(value)?;
-    let mut out = String::new();
-    let mut emitter = YamlEmitter::new(&mut out);
-    emitter.multiline_strings(true);
-    emitter
-        .dump(&yaml)
-        .map_err(|e| invalid(format!("cannot write YAML: {e:?}")))?;
-    let body = out
-        .strip_prefix("---\n")
-        .or_else(|| out.strip_prefix("--- "))
-        .unwrap_or(&out);
-    Ok(format!("{body}\n"))
-}
-
-fn to_yaml_node(value: &Value) -> Result<Yaml, Error> {
-    require_defined(value)?;
-    Ok(match value.kind() {
-        ValueKind::None => Yaml::Null,
-        ValueKind::Bool => Yaml::Boolean(value.is_true()),
-        ValueKind::Number => match value.as_i64().filter(|_| value.is_integer()) {
-            Some(i) => Yaml::Integer(i),
-            None => Yaml::Real(value.to_string()),
-        },
-        ValueKind::Seq | ValueKind::Iterable => Yaml::Array(
-            list_of(value)?
-                .iter()
-                .map(to_yaml_node)
-                .collect::<Result<_, _>>()?,
-        ),
-        ValueKind::Map => {
-            let mut hash = YamlHash::new();
-            for (k, v) in entries(value, "to_yaml")? {
-                hash.insert(to_yaml_node(&k)?, to_yaml_node(&v)?);
-            }
-            Yaml::Hash(hash)
-        }
-        _ => Yaml::String(value.to_string()),
-    })
+    let style = match flow {
+        Some(v) if v.is_none() => FlowStyle::Auto,
+        Some(v) if v.is_true() => FlowStyle::Flow,
+        Some(_) => FlowStyle::Block,
+        None if nice => FlowStyle::Block,
+        None => FlowStyle::Auto,
+    };
+    let default_indent = if nice { 4 } else { 2 };
+    yaml_dump::dump(value, indent.unwrap_or(default_indent), style)
 }
 
 // ---- strings ----
@@ -765,8 +750,14 @@ mod tests {
             eval("'a: 1\\nb: [x, y]' | from_yaml"),
             json!({"a": 1, "b": ["x", "y"]})
         );
-        assert_eq!(render("{{ {'b': 2, 'a': 1} | to_yaml }}"), "b: 2\na: 1\n");
-        assert_eq!(render("{{ {'l': [1]} | to_nice_yaml }}"), "l:\n  - 1\n");
+        // Layouts: the cases of `yaml_dump`'s tests.
+        assert_eq!(render("{{ {'b': 2, 'a': 1} | to_yaml }}"), "{a: 1, b: 2}\n");
+        assert_eq!(render("{{ {'l': [1]} | to_nice_yaml }}"), "l:\n- 1\n");
+        assert_eq!(render("{{ {'l': [1]} | to_nice_yaml(2) }}"), "l:\n- 1\n");
+        assert_eq!(
+            render("{{ {'l': {'m': 1}} | to_yaml(default_flow_style=false) }}"),
+            "l:\n  m: 1\n"
+        );
         assert_eq!(eval("d | to_yaml | from_yaml"), json!({"a": 1, "b": 2}));
     }
 
