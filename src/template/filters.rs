@@ -742,6 +742,16 @@ mod tests {
             render("{{ nums | to_nice_json(indent=2) }}"),
             "[\n  1,\n  2,\n  3\n]"
         );
+        // Recorded from Ansible 2.19's filters.
+        let v = "{'b': [1, 'é', none, {}], 'a': {'x': true, 'y': []}, 'f': 1.5}";
+        assert_eq!(
+            render(&format!("{{{{ {v} | to_nice_json }}}}")),
+            "{\n    \"a\": {\n        \"x\": true,\n        \"y\": []\n    },\n    \"b\": [\n        1,\n        \"\\u00e9\",\n        null,\n        {}\n    ],\n    \"f\": 1.5\n}"
+        );
+        assert_eq!(
+            render(&format!("{{{{ {v} | to_json }}}}")),
+            r#"{"b": [1, "\u00e9", null, {}], "a": {"x": true, "y": []}, "f": 1.5}"#
+        );
     }
 
     #[test]
