@@ -111,67 +111,44 @@ pub fn python_json(
     indent: Option<usize>,
 ) -> Result<String, serde_json::Error> {
     let mut out = Vec::new();
-    let pad = vec![b' '; indent.unwrap_or(0)];
-    let formatter = PyJson {
-        pretty: indent.map(|_| serde_json::ser::PrettyFormatter::with_indent(&pad)),
-    };
-    data.serialize(&mut serde_json::Serializer::with_formatter(
-        &mut out, formatter,
-    ))?;
-    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
-}
-
-/// [`python_json`]'s layout: serde_json's pretty layout when indented.
-struct PyJson<'a> {
-    pretty: Option<serde_json::ser::PrettyFormatter<'a>>,
-}
-
-impl serde_json::ser::Formatter for PyJson<'_> {
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        match &mut self.pretty {
-            Some(p) => p.begin_array(w),
-            None => w.write_all(b"["),
+    match indent {
+        Some(width) => {
+            let pad = vec![b' '; width];
+            let pretty = serde_json::ser::PrettyFormatter::with_indent(&pad);
+            data.serialize(&mut serde_json::Serializer::with_formatter(
+                &mut out, pretty,
+            ))?
+        }
+        None => data.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out, PyJson,
+        ))?,
+    }
+    let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    // Outside strings JSON is ASCII, so escaping the whole text is exact.
+    let mut ascii = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            ' '..='~' | '\n' => ascii.push(c),
+            _ => {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    ascii.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
         }
     }
+    Ok(ascii)
+}
 
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        match &mut self.pretty {
-            Some(p) => p.end_array(w),
-            None => w.write_all(b"]"),
-        }
-    }
+/// Python's `json.dumps` separators on one line: `", "` and `": "`.
+struct PyJson;
 
+impl serde_json::ser::Formatter for PyJson {
     fn begin_array_value<W: ?Sized + std::io::Write>(
         &mut self,
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        match &mut self.pretty {
-            Some(p) => p.begin_array_value(w, first),
-            None if first => Ok(()),
-            None => w.write_all(b", "),
-        }
-    }
-
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        match &mut self.pretty {
-            Some(p) => p.end_array_value(w),
-            None => Ok(()),
-        }
-    }
-
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        match &mut self.pretty {
-            Some(p) => p.begin_object(w),
-            None => w.write_all(b"{"),
-        }
-    }
-
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        match &mut self.pretty {
-            Some(p) => p.end_object(w),
-            None => w.write_all(b"}"),
-        }
+        if first { Ok(()) } else { w.write_all(b", ") }
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -179,38 +156,11 @@ impl serde_json::ser::Formatter for PyJson<'_> {
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        match &mut self.pretty {
-            Some(p) => p.begin_object_key(w, first),
-            None => self.begin_array_value(w, first),
-        }
+        self.begin_array_value(w, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        match &mut self.pretty {
-            Some(p) => p.end_object_value(w),
-            None => Ok(()),
-        }
-    }
-
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        for c in fragment.chars() {
-            if (' '..='~').contains(&c) {
-                write!(w, "{c}")?;
-            } else {
-                for unit in c.encode_utf16(&mut [0; 2]) {
-                    write!(w, "\\u{unit:04x}")?;
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -478,42 +478,18 @@ impl Emitter {
         }
         self.whitespace = false;
         self.indention = false;
-        let chars: Vec<char> = text.chars().collect();
-        let (mut spaces, mut breaks) = (false, false);
-        let mut start = 0;
-        for end in 0..=chars.len() {
-            let ch = chars.get(end).copied();
-            if spaces {
-                if ch != Some(' ') {
-                    if start + 1 == end && self.column > self.best_width && split {
-                        self.write_indent();
-                        self.whitespace = false;
-                        self.indention = false;
-                    } else {
-                        self.write(&chars[start..end].iter().collect::<String>());
-                    }
-                    start = end;
-                }
-            } else if breaks {
-                if ch.is_none_or(|c| !BREAKS.contains(c)) {
-                    self.write_breaks(&chars[start..end]);
-                    self.whitespace = false;
-                    self.indention = false;
-                    start = end;
-                }
-            } else if ch.is_none_or(|c| c == ' ' || BREAKS.contains(c)) {
-                self.write(&chars[start..end].iter().collect::<String>());
-                start = end;
-            }
-            if let Some(c) = ch {
-                spaces = c == ' ';
-                breaks = BREAKS.contains(c);
-            }
-        }
+        self.write_runs(text, split, false);
     }
 
     fn write_single_quoted(&mut self, text: &str, split: bool) {
         self.write_indicator("'", true, false, false);
+        self.write_runs(text, split, true);
+        self.write_indicator("'", false, false, false);
+    }
+
+    /// The body of a plain or single-quoted scalar: words, runs of spaces
+    /// (one space past the width folds the line) and runs of breaks.
+    fn write_runs(&mut self, text: &str, split: bool, quoted: bool) {
         let chars: Vec<char> = text.chars().collect();
         let (mut spaces, mut breaks) = (false, false);
         let mut start = 0;
@@ -521,13 +497,14 @@ impl Emitter {
             let ch = chars.get(end).copied();
             if spaces {
                 if ch != Some(' ') {
-                    if start + 1 == end
-                        && self.column > self.best_width
-                        && split
-                        && start != 0
-                        && end != chars.len()
-                    {
+                    // A quoted scalar never folds at its first or last space.
+                    let inner = !quoted || (start != 0 && end != chars.len());
+                    if start + 1 == end && self.column > self.best_width && split && inner {
                         self.write_indent();
+                        if !quoted {
+                            self.whitespace = false;
+                            self.indention = false;
+                        }
                     } else {
                         self.write(&chars[start..end].iter().collect::<String>());
                     }
@@ -536,14 +513,19 @@ impl Emitter {
             } else if breaks {
                 if ch.is_none_or(|c| !BREAKS.contains(c)) {
                     self.write_breaks(&chars[start..end]);
+                    if !quoted {
+                        self.whitespace = false;
+                        self.indention = false;
+                    }
                     start = end;
                 }
-            } else if ch.is_none_or(|c| c == ' ' || c == '\'' || BREAKS.contains(c)) && start < end
+            } else if ch.is_none_or(|c| c == ' ' || BREAKS.contains(c) || (quoted && c == '\''))
+                && start < end
             {
                 self.write(&chars[start..end].iter().collect::<String>());
                 start = end;
             }
-            if ch == Some('\'') {
+            if quoted && ch == Some('\'') {
                 self.write("''");
                 start = end + 1;
             }
@@ -552,7 +534,6 @@ impl Emitter {
                 breaks = BREAKS.contains(c);
             }
         }
-        self.write_indicator("'", false, false, false);
     }
 
     /// libyaml's writer (PyYAML's own folds differently): a long line
