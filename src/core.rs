@@ -103,6 +103,81 @@ pub fn display_text(value: &Json) -> String {
     }
 }
 
+/// Python's `json.dumps(data)` (or with `indent=`), as Ansible writes JSON:
+/// `", "` and `": "` between items on one line, `","` at line ends when
+/// indented, and non-ASCII escaped as `\uXXXX` (`ensure_ascii`).
+pub fn python_json(
+    data: &impl serde::Serialize,
+    indent: Option<usize>,
+) -> Result<String, serde_json::Error> {
+    let mut out = Vec::new();
+    match indent {
+        Some(width) => {
+            let pad = vec![b' '; width];
+            let pretty = serde_json::ser::PrettyFormatter::with_indent(&pad);
+            data.serialize(&mut serde_json::Serializer::with_formatter(
+                &mut out, pretty,
+            ))?
+        }
+        None => data.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out, PyJson,
+        ))?,
+    }
+    let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    // Outside strings JSON is ASCII, so escaping the whole text is exact.
+    let mut ascii = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            ' '..='~' | '\n' => ascii.push(c),
+            _ => {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    ascii.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    Ok(ascii)
+}
+
+/// Python's `json.dumps` separators on one line: `", "` and `": "`.
+struct PyJson;
+
+impl serde_json::ser::Formatter for PyJson {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.begin_array_value(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+}
+
+/// A module argument as the text Python's `str()` makes of it, as
+/// Ansible's modules receive it where they need a string: strings bare,
+/// `True`/`False`, and lists and dictionaries as [`python_json`].
+pub fn python_text(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        Json::Null => "None".into(),
+        Json::Number(n) => n.to_string(),
+        other => python_json(other, None).unwrap_or_else(|_| other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +224,25 @@ mod tests {
         assert!(parse_duration_checked("1e20").is_err());
         assert!(parse_duration_checked("99999999999999999999h").is_err());
         assert_eq!(parse_duration_checked("5m"), Ok(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn json_as_python_writes_it() {
+        let v = json!({"b": [1, "h\u{e9}llo \u{1f600}", null], "a": {"c": true, "d": {}}});
+        assert_eq!(
+            python_json(&v, None).unwrap(),
+            r#"{"b": [1, "h\u00e9llo \ud83d\ude00", null], "a": {"c": true, "d": {}}}"#
+        );
+        assert_eq!(
+            python_json(&json!({"a": [1, 2], "e": []}), Some(2)).unwrap(),
+            "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"e\": []\n}"
+        );
+        assert_eq!(
+            python_json(&json!("\u{7f}\n"), None).unwrap(),
+            r#""\u007f\n""#
+        );
+        assert_eq!(python_text(&json!(true)), "True");
+        assert_eq!(python_text(&json!({"a": 3})), r#"{"a": 3}"#);
     }
 
     #[test]

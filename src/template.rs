@@ -13,6 +13,7 @@
 
 mod checks;
 mod filters;
+mod yaml_dump;
 
 use indexmap::IndexMap;
 use minijinja::syntax::SyntaxConfig;
@@ -55,6 +56,8 @@ impl Templar {
         // Playbooks render shell commands and config files: never HTML-escape.
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_syntax(ansible_syntax());
+        env.set_formatter(ansible_formatter);
+        env.add_global("omit", Value::from(OMIT));
         // `s.startswith(..)`, `d.items()`, `s.split(',')` ... as in Python.
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         filters::register(&mut env);
@@ -62,37 +65,33 @@ impl Templar {
         Templar { env }
     }
 
-    /// Renders a template string. Plain strings are returned unchanged.
+    /// Renders a template string from a playbook. Plain strings are
+    /// returned unchanged.
     pub fn render_str(&self, source: &str, ctx: &Value) -> Result<String, TemplateError> {
         if !is_template(source) {
             return Ok(source.to_string());
         }
-        let tmpl = self
-            .env()
-            .template_from_str(source)
-            .map_err(|e| self.error(e, source, ctx, HashSet::new()))?;
-        tmpl.render(ctx)
-            .map_err(|e| self.error(e, source, ctx, tmpl.undeclared_variables(true)))
+        self.render(&escape_backslashes(source), ctx)
+            .map(|(text, _)| text)
     }
 
-    /// Renders every string in a value tree (keys too). A string that is a
-    /// single `{{ expr }}` becomes the expression's native value.
+    /// Renders a template file (the `template` module): its string
+    /// literals keep Jinja's backslash escapes, unlike a playbook's.
+    pub fn render_file(&self, source: &str, ctx: &Value) -> Result<String, TemplateError> {
+        self.render(source, ctx).map(|(text, _)| text)
+    }
+
+    /// Renders every string in a value tree (keys too). A template whose
+    /// output is one non-`None` value and nothing else (`"{{ port }}"`, and
+    /// `"{{ port }}\n"` too, since the final newline is not part of the
+    /// output) becomes that value, as Ansible 2.19's native concat does.
     pub fn render_value(&self, value: &Json, ctx: &Value) -> Result<Json, TemplateError> {
         match value {
-            Json::String(s) => {
-                // `{{ a }} {{ b }}` also looks like one expression, but does
-                // not compile as one: render it as text.
-                // Whitespace around the braces is text ("{{ v }}\n" stays a
-                // string ending in a newline).
-                let single = (s.trim() == s)
-                    .then(|| single_expression(s))
-                    .flatten()
-                    .and_then(|expr| Some((expr, self.env().compile_expression(expr).ok()?)));
-                match single {
-                    Some((expr, compiled)) => data(self.eval_compiled(expr, &compiled, ctx)?, expr),
-                    None => self.render_str(s, ctx).map(Json::String),
-                }
-            }
+            Json::String(s) if !is_template(s) => Ok(value.clone()),
+            Json::String(s) => match self.render(&escape_backslashes(s), ctx)? {
+                (_, Some(native)) => data(native, s),
+                (text, None) => Ok(Json::String(text)),
+            },
             Json::Array(items) => items
                 .iter()
                 .map(|item| self.render_value(item, ctx))
@@ -154,6 +153,37 @@ impl Templar {
             .template_from_str(source)
             .map_err(|e| self.error(e, source, &no_ctx, HashSet::new()))?;
         Ok(tmpl.undeclared_variables(false))
+    }
+
+    /// Renders a template as Ansible does: Jinja drops the source's final
+    /// newline, the output is the concatenation of the nodes (text and
+    /// non-`None` values), and a text result gets back the trailing
+    /// newlines it lacks. Also returns the value when it is the only node
+    /// and is not a string.
+    fn render(&self, source: &str, ctx: &Value) -> Result<(String, Option<Value>), TemplateError> {
+        let tmpl = self
+            .env()
+            .template_from_str(source)
+            .map_err(|e| self.error(e, source, ctx, HashSet::new()))?;
+        let captured = tmpl
+            .render_captured(ctx)
+            .map_err(|e| self.error(e, source, ctx, tmpl.undeclared_variables(true)))?;
+        let mut text = captured.output().to_string();
+        let only = match captured.state().get_extension::<Emitted>() {
+            Some(Emitted {
+                count: 1,
+                first: Some((value, shown)),
+            }) if *shown == text => Some(value.clone()),
+            // No node at all: Ansible's concat gives `None`.
+            None if text.is_empty() => Some(Value::from(())),
+            _ => None,
+        };
+        if let Some(value) = only.filter(|v| v.kind() != ValueKind::String) {
+            return Ok((text, Some(value)));
+        }
+        let missing = trailing_newlines(source).saturating_sub(trailing_newlines(&text));
+        text.push_str(&"\n".repeat(missing));
+        Ok((text, None))
     }
 
     /// The environment, borrowed for sources that live shorter than it.
@@ -223,14 +253,47 @@ impl Templar {
 /// name the variable.
 const MANDATORY: &str = "mandatory variable not defined";
 
-/// Ansible's Jinja settings: drop the newline after a block tag, keep a
-/// template's final newline.
+/// The value of `omit`: an argument rendered to it is left out.
+pub const OMIT: &str = "__omit_place_holder__rollout";
+
+/// Ansible's Jinja settings: drop the newline after a block tag, and the
+/// template's final newline ([`Templar::render`] puts it back on text).
 fn ansible_syntax() -> SyntaxConfig {
     SyntaxConfig::builder()
         .trim_blocks(true)
-        .keep_trailing_newline(true)
+        .keep_trailing_newline(false)
         .build()
         .expect("default delimiters are valid")
+}
+
+/// The values a render printed: Ansible drops `None` nodes, and a lone
+/// value keeps its type.
+#[derive(Default)]
+struct Emitted {
+    count: usize,
+    /// The first value and its text.
+    first: Option<(Value, String)>,
+}
+
+fn ansible_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), Error> {
+    if value.is_none() {
+        return Ok(());
+    }
+    let emitted = state.get_or_insert_extension(Emitted::default());
+    emitted.count += 1;
+    if emitted.first.is_none() {
+        emitted.first = Some((value.clone(), value.to_string()));
+    }
+    minijinja::escape_formatter(out, state, value)
+}
+
+/// How many `\n` end a string (Ansible's `_count_newlines_from_end`).
+fn trailing_newlines(s: &str) -> usize {
+    s.len() - s.trim_end_matches('\n').len()
 }
 
 /// An expression's value as data.
@@ -239,6 +302,23 @@ fn data(value: Value, expr: &str) -> Result<Json, TemplateError> {
         message: format!("template error: cannot convert result to data: {e} in '{expr}'"),
         undefined: None,
     })
+}
+
+/// Leaves out what rendered to `omit`: the value itself (`None`), and the
+/// list items and dictionary entries that did, as Ansible 2.19 does.
+pub fn without_omitted(value: Json) -> Option<Json> {
+    match value {
+        Json::String(s) if s == OMIT => None,
+        Json::Array(items) => Some(Json::Array(
+            items.into_iter().filter_map(without_omitted).collect(),
+        )),
+        Json::Object(map) => Some(Json::Object(
+            map.into_iter()
+                .filter_map(|(k, v)| Some((k, without_omitted(v)?)))
+                .collect(),
+        )),
+        other => Some(other),
+    }
 }
 
 /// Whether a string holds template syntax (and so is known only once rendered).
@@ -255,6 +335,83 @@ fn single_expression(s: &str) -> Option<&str> {
     let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
     (!inner.contains("{%") && !inner.trim().is_empty()).then_some(inner.trim())
+}
+
+/// Doubles the backslashes in the string literals of `{{ }}` blocks, as
+/// Ansible's lexer does for playbook templates: YAML already processed the
+/// escapes, so `'\\w'` in a block scalar stays two backslashes (statements
+/// `{% %}` and conditionals are left alone, as in Ansible).
+fn escape_backslashes(source: &str) -> std::borrow::Cow<'_, str> {
+    if !source.contains('\\') {
+        return source.into();
+    }
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut rest = source;
+    while let Some(start) = rest.find('{') {
+        let (data, tail) = rest.split_at(start);
+        out.push_str(data);
+        let (end, escape) = match tail.get(..2) {
+            Some("{{") => ("}}", true),
+            Some("{%") if is_raw_tag(tail) => ("endraw", false),
+            Some("{%") => ("%}", false),
+            Some("{#") => ("#}", false),
+            _ => {
+                out.push('{');
+                rest = &tail[1..];
+                continue;
+            }
+        };
+        rest = copy_block(tail, end, escape, &mut out);
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// Whether a `{%` tag is `{% raw %}` (whitespace control allowed).
+fn is_raw_tag(tail: &str) -> bool {
+    let inner = tail[2..].trim_start_matches(['-', '+']).trim_start();
+    inner.strip_prefix("raw").is_some_and(|after| {
+        after
+            .trim_start()
+            .trim_start_matches(['-', '+'])
+            .starts_with("%}")
+    })
+}
+
+/// Copies a tag up to and including `end` (outside string literals),
+/// doubling the backslashes of its literals when `escape`; returns the rest.
+fn copy_block<'a>(tail: &'a str, end: &str, escape: bool, out: &mut String) -> &'a str {
+    let mut quote = None;
+    let mut chars = tail.char_indices().skip(2);
+    out.push_str(&tail[..2]);
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            None if tail[i..].starts_with(end) => {
+                out.push_str(end);
+                return &tail[i + end.len()..];
+            }
+            None if (c == '\'' || c == '"') && end != "endraw" => quote = Some(c),
+            // A backslash escapes the next character. Doubled, the pair
+            // must still read as one literal: `\'` becomes `\\\'`.
+            Some(q) if c == '\\' => {
+                let next = chars.next().map(|(_, n)| n);
+                out.push_str(if escape { "\\\\" } else { "\\" });
+                match next {
+                    Some(n) if escape && (n == q || n == '\\') => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                    Some(n) => out.push(n),
+                    None => {}
+                }
+                continue;
+            }
+            Some(q) if c == q => quote = None,
+            _ => {}
+        }
+        out.push(c);
+    }
+    ""
 }
 
 /// Pulls `name` out of minijinja's "`name` is undefined" error detail.
@@ -362,6 +519,80 @@ mod tests {
                 .unwrap(),
             Json::String("2.0\n".into())
         );
+    }
+
+    #[test]
+    fn none_nodes_vanish_and_a_lone_value_keeps_its_type() {
+        let t = Templar::new();
+        let c = ctx();
+        assert_eq!(render("a{{ none }}b").unwrap(), "ab");
+        assert_eq!(render("{{ [none] }}").unwrap(), "[None]");
+        assert_eq!(
+            t.render_value(&json!("{{ none }}\n"), &c).unwrap(),
+            json!(null)
+        );
+        assert_eq!(render("{{ none }}\n").unwrap(), "");
+        // The final newline is not part of the output: a lone int stays one.
+        assert_eq!(
+            t.render_value(&json!("{{ port }}\n"), &c).unwrap(),
+            json!(80)
+        );
+        assert_eq!(
+            t.render_value(&json!("{{ port }}\n\n"), &c).unwrap(),
+            json!("80\n\n")
+        );
+        assert_eq!(
+            t.render_value(&json!("{% for i in items %}{{ i }}{% endfor %}\n"), &c)
+                .unwrap(),
+            json!("123\n")
+        );
+        assert_eq!(
+            t.render_value(&json!("{% if flag %}{{ items }}{% endif %}"), &c)
+                .unwrap(),
+            json!([1, 2, 3])
+        );
+        assert_eq!(
+            t.render_value(&json!("{{ '' }}{{ port }}"), &c).unwrap(),
+            json!("80")
+        );
+    }
+
+    #[test]
+    fn omit_leaves_out_what_renders_to_it() {
+        let t = Templar::new();
+        let c = ctx();
+        assert!(
+            t.eval_bool("missing | default(omit) is defined", &c)
+                .unwrap()
+        );
+        let rendered = t
+            .render_value(
+                &json!({"a": "{{ missing | default(omit) }}", "b": ["{{ omit }}", 1]}),
+                &c,
+            )
+            .unwrap();
+        assert_eq!(without_omitted(rendered), Some(json!({"b": [1]})));
+    }
+
+    #[test]
+    fn playbook_string_literals_keep_their_backslashes() {
+        // Expected values from Ansible 2.19's Templar.template.
+        let cases = [
+            (r"{{ '\\w' }}", r"\\w"),
+            (r"{{ 'a\nb' }}", r"a\nb"),
+            (r"{% set x = '\\w' %}{{ x }}", r"\w"),
+            (r"{{ '}}\\' }}x{{ '\\' }}", r"}}\\x\\"),
+            (r"{% raw %}{{ '\\' }}{% endraw %}", r"{{ '\\' }}"),
+            (r"{# '\\' #}{{ 'it\'s' }}", r"it\'s"),
+            (r"{{ 'x' ~ '\t' }}", r"x\t"),
+        ];
+        for (src, want) in cases {
+            assert_eq!(render(src).unwrap(), want, "{src}");
+        }
+        // A template file keeps Jinja's escapes; conditionals too.
+        let t = Templar::new();
+        assert_eq!(t.render_file(r"{{ 'a\tb' }}", &ctx()).unwrap(), "a\tb");
+        assert!(t.eval_bool(r"'a\tb' == 'a' ~ '\t' ~ 'b'", &ctx()).unwrap());
     }
 
     #[test]

@@ -14,9 +14,12 @@ pub struct PlayFacts<'a> {
     pub verbosity: u8,
     /// Every host of the play (`ansible_play_hosts_all`).
     pub play_hosts: &'a [String],
-    /// The batch's hosts still active (`ansible_play_batch`,
-    /// `ansible_play_hosts`).
+    /// The batch's hosts still active (`ansible_play_batch`, and its old
+    /// name `play_hosts`).
     pub active: &'a [String],
+    /// The play's hosts not failed (`ansible_play_hosts`), later batches
+    /// included.
+    pub remaining: &'a [String],
     pub play_name: &'a str,
     pub playbook_dir: &'a str,
 }
@@ -29,6 +32,7 @@ const PLAY: &[&str] = &[
     "ansible_play_hosts_all",
     "ansible_play_batch",
     "ansible_play_hosts",
+    "play_hosts",
     "ansible_play_name",
     "playbook_dir",
 ];
@@ -92,6 +96,7 @@ pub fn play(facts: &PlayFacts<'_>) -> Vars {
         Json::from(facts.verbosity),
         strings(facts.play_hosts),
         strings(facts.active),
+        strings(facts.remaining),
         strings(facts.active),
         Json::String(facts.play_name.to_string()),
         Json::String(facts.playbook_dir.to_string()),
@@ -125,6 +130,7 @@ mod tests {
             verbosity: 2,
             play_hosts: &hosts,
             active: &hosts[..1],
+            remaining: &hosts[1..],
             play_name: "Roll",
             playbook_dir: "/p",
         });
@@ -136,7 +142,8 @@ mod tests {
             serde_json::json!(["a", "b"])
         );
         assert_eq!(play["ansible_play_batch"], serde_json::json!(["a"]));
-        assert_eq!(play["ansible_play_hosts"], serde_json::json!(["a"]));
+        assert_eq!(play["ansible_play_hosts"], serde_json::json!(["b"]));
+        assert_eq!(play["play_hosts"], serde_json::json!(["a"]));
         assert_eq!(play["ansible_play_name"], "Roll");
         assert_eq!(play["playbook_dir"], "/p");
         let host = host("web1.example.com", vec!["web".into()]);

@@ -134,6 +134,13 @@ struct HostFlags {
     fatal: bool,
 }
 
+impl HostFlags {
+    /// Still running tasks in this play.
+    fn running(&self) -> bool {
+        !self.failed && !self.unreachable && !self.ended
+    }
+}
+
 /// Everything fixed for the duration of one play.
 struct PlayCtx<'a> {
     play: &'a Play,
@@ -288,11 +295,9 @@ impl Engine {
     }
 
     pub async fn run(&mut self, playbook: &Playbook) -> Result<RunSummary, crate::error::Error> {
-        self.playbook_dir = playbook
-            .path
-            .parent()
-            .map(PathBuf::from)
-            .unwrap_or_default();
+        // Absolute, as Ansible's `playbook_dir` is.
+        let path = std::path::absolute(&playbook.path).unwrap_or_else(|_| playbook.path.clone());
+        self.playbook_dir = path.parent().map(PathBuf::from).unwrap_or_default();
         let keys: Vec<String> = (playbook.plays.iter().enumerate())
             .map(|(i, play)| crate::state::resume::play_key(&playbook.path, i, &play.name))
             .collect();
@@ -616,10 +621,17 @@ impl Engine {
     fn active(&self, hosts: &[String]) -> Vec<String> {
         hosts
             .iter()
-            .filter(|h| {
-                self.flags_of(h)
-                    .is_some_and(|f| !f.failed && !f.unreachable && !f.ended)
-            })
+            .filter(|h| self.flags_of(h).is_some_and(HostFlags::running))
+            .cloned()
+            .collect()
+    }
+
+    /// The hosts of the play not failed so far (hosts of later batches have
+    /// not run yet).
+    fn remaining(&self, hosts: &[String]) -> Vec<String> {
+        hosts
+            .iter()
+            .filter(|h| self.flags_of(h).is_none_or(HostFlags::running))
             .cloned()
             .collect()
     }
@@ -863,8 +875,9 @@ impl Engine {
                         .is_some_and(|s| s.notified.contains(&index))
                 })
                 .filter(|h| {
-                    self.flags_of(h)
-                        .is_some_and(|f| (force || !f.failed) && !f.unreachable && !f.ended)
+                    self.flags_of(h).is_some_and(|f| {
+                        f.running() || (force && f.failed && !f.unreachable && !f.ended)
+                    })
                 })
                 .cloned()
                 .collect();
@@ -954,6 +967,7 @@ impl Engine {
             verbosity: self.opts.verbosity,
             play_hosts: &ctx.play_hosts,
             active: &self.active(&ctx.batch),
+            remaining: &self.remaining(&ctx.play_hosts),
             play_name: &ctx.play.name,
             playbook_dir: &self.playbook_dir.display().to_string(),
         });

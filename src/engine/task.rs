@@ -486,7 +486,9 @@ impl HostRun<'_> {
                     .render_value(value, scope)
                     .map_err(|e| self.template_failure(&e))?
             };
-            rendered.insert(name.clone(), value);
+            if let Some(value) = crate::template::without_omitted(value) {
+                rendered.insert(name.clone(), value);
+            }
         }
         let module = spec::lookup(self.module).expect("the loader accepted only known modules");
         spec::validate(module, &rendered, false).map_err(|e| {

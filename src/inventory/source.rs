@@ -94,7 +94,21 @@ fn load_file(inv: &mut Inventory, file: &Path) -> Result<(), Diagnostic> {
             file.display()
         ))
     })?;
-    load_text(inv, &text, file)
+    let known = inv.hosts.len();
+    load_text(inv, &text, file)?;
+    // Ansible's `inventory_file`/`inventory_dir`: the absolute source a host
+    // first appeared in (hosts are in definition order, so new ones are last).
+    let path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let dir = path.parent().unwrap_or(&path).display().to_string();
+    for (_, host) in inv.hosts.iter_mut().skip(known) {
+        for (name, value) in [
+            ("inventory_file", path.display().to_string()),
+            ("inventory_dir", dir.clone()),
+        ] {
+            host.vars.entry(name).or_insert(Value::from(value));
+        }
+    }
+    Ok(())
 }
 
 /// Picks the format. A YAML mapping of groups is a YAML inventory; anything

@@ -185,6 +185,28 @@ fn comma_list_and_multiple_sources_merge() {
 }
 
 #[test]
+fn hosts_know_the_file_they_first_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hosts", "[web]\nw1\nw3 inventory_dir=/mine\n");
+    let second = write(dir.path(), "sub/more", "[web]\nw1\nw2\n");
+    let inv = Inventory::load(&[file.clone(), second.clone()]).unwrap();
+    let var = |h: &str, k: &str| inv.host_vars(h)[k].clone();
+    assert_eq!(
+        var("w1", "inventory_file"),
+        json!(file.display().to_string())
+    );
+    assert_eq!(
+        var("w1", "inventory_dir"),
+        json!(dir.path().display().to_string())
+    );
+    assert_eq!(
+        var("w2", "inventory_file"),
+        json!(second.display().to_string())
+    );
+    assert_eq!(var("w3", "inventory_dir"), json!("/mine"));
+}
+
+#[test]
 fn missing_source_is_an_error() {
     let err = Inventory::load(&[PathBuf::from("/nonexistent/inventory")]).unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");

@@ -54,8 +54,9 @@ fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> 
         (Some(_), Some(_)) => Err(TaskResult::failed(
             "parameters are mutually exclusive: content|src",
         )),
+        // Ansible's copy action writes a list or dict as JSON, a scalar as str().
         (None, Some(content)) => Ok(Payload {
-            bytes: crate::core::display_text(content).into_bytes(),
+            bytes: crate::core::python_text(content).into_bytes(),
             origin: None,
             file_name: None,
             local_mode: None,

@@ -46,7 +46,7 @@ fn render(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> {
     let scope = with_template_vars(ctx, &path, src);
     let text = ctx
         .templar
-        .render_str(&source, &scope)
+        .render_file(&source, &scope)
         .map_err(|e| TaskResult::failed(format!("{}: {}", path.display(), e.message)))?;
     Ok(Payload {
         bytes: text.into_bytes(),

@@ -1,7 +1,7 @@
 //! Ansible's Jinja tests (`x is failed`, `v is version('1.2', '>=')` ...).
 //!
 //! minijinja's builtins cover `defined`, `undefined`, `none`, `string`,
-//! `number`, `integer`, `float`, `mapping`, `sequence`, `iterable`,
+//! `number`, `integer`, `float`, `mapping`, `iterable`,
 //! `boolean`, `in` and the comparisons.
 
 use super::filters::compile_regex;
@@ -38,9 +38,17 @@ pub(super) fn register(env: &mut Environment<'static>) {
             regex_test(&v, &p, kw, kind)
         });
     }
+    // Jinja's: anything with a length and items, strings and dicts too.
+    env.add_test("sequence", |v: Value| {
+        v.is_undefined()
+            || matches!(
+                v.kind(),
+                ValueKind::Seq | ValueKind::String | ValueKind::Map | ValueKind::Bytes
+            )
+    });
     env.add_test("version", version);
+    // Ansible has both tests, and no `version_compare` filter.
     env.add_test("version_compare", version);
-    env.add_filter("version_compare", version);
     for (name, key, negated) in RESULT_TESTS {
         env.add_test(name, move |r: Value| {
             result_flag(&r, key, name).map(|f| f != negated)
@@ -89,7 +97,7 @@ fn regex_test(value: &Value, pattern: &str, kwargs: Kwargs, kind: &str) -> Resul
     Ok(re.is_match(&text(value)?))
 }
 
-/// `version('1.2', '>=')`, also the `version_compare` filter. Compares like
+/// `version('1.2', '>=')`, also named `version_compare`. Compares like
 /// Python's LooseVersion: numbers numerically, words alphabetically.
 fn version(
     value: &Value,
@@ -198,6 +206,12 @@ mod tests {
             "true is boolean and n is none and s is defined and zz is undefined"
         ));
         assert!(is("1 in [1, 2] and 'a' is in 'abc'"));
+        assert!(is(
+            "'a' is sequence and {} is sequence and 1 is not sequence"
+        ));
+        assert!(is(
+            "'a' is iterable and {} is iterable and 1 is not iterable"
+        ));
     }
 
     #[test]
@@ -222,7 +236,12 @@ mod tests {
         assert!(is("'2.0' is version('2.0')"));
         assert!(is("'1.2.3' is version('1.3', 'lt')"));
         assert!(is("'1.2' is version_compare('1.2', '!=') == false"));
-        assert!(is("'7.9' | version_compare('7', operator='ge')"));
+        assert!(is("'7.9' is version_compare('7', operator='ge')"));
+        assert!(
+            Templar::new()
+                .eval("'7.9' | version_compare('7')", &ctx())
+                .is_err()
+        );
         assert!(is("8 is version('7.5', '>=')"));
     }
 

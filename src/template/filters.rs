@@ -5,18 +5,17 @@
 //! because Ansible's versions differ: `"yes" | bool` is true and
 //! `"abc" | int` is 0 instead of an error.
 
+use super::yaml_dump::{self, FlowStyle};
 use super::{entries, invalid, list_of, require_defined, text};
-use crate::core::parse_bool;
+use crate::core::{parse_bool, python_json};
 use base64::Engine as _;
 use indexmap::IndexMap;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs, from_args};
 use minijinja::{Environment, Error, ErrorKind};
 use regex::{Captures, Regex, RegexBuilder};
-use serde::Serialize;
 use serde_json::Value as Json;
 use sha2::Digest;
 use std::sync::LazyLock;
-use yaml_rust2::{Yaml, YamlEmitter, yaml::Hash as YamlHash};
 
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("bool", to_bool);
@@ -29,9 +28,13 @@ pub(super) fn register(env: &mut Environment<'static>) {
         dump_json(&v, kw, true)
     });
     env.add_filter("from_yaml", from_yaml);
-    // The emitter has one style; Ansible's two differ only in layout.
-    env.add_filter("to_yaml", dump_yaml);
-    env.add_filter("to_nice_yaml", dump_yaml);
+    env.add_filter("to_yaml", |v: Value, kw: Kwargs| {
+        dump_yaml(&v, None, kw, false)
+    });
+    env.add_filter(
+        "to_nice_yaml",
+        |v: Value, indent: Option<usize>, kw: Kwargs| dump_yaml(&v, indent, kw, true),
+    );
     env.add_filter("quote", quote);
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("regex_search", regex_search);
@@ -192,53 +195,11 @@ fn dump_json(value: &Value, kwargs: Kwargs, nice: bool) -> Result<String, Error>
     let indent = indent.or(nice.then_some(4));
     if sort_keys.unwrap_or(nice) {
         let json = serde_json::to_value(value).map_err(|e| invalid(e.to_string()))?;
-        write_json(&sorted(json), indent)
+        python_json(&sorted(json), indent)
     } else {
-        write_json(value, indent)
+        python_json(value, indent)
     }
-}
-
-fn write_json(data: &impl Serialize, indent: Option<usize>) -> Result<String, Error> {
-    let mut out = Vec::new();
-    let written = match indent {
-        Some(width) => {
-            let pad = vec![b' '; width];
-            let pretty = serde_json::ser::PrettyFormatter::with_indent(&pad);
-            data.serialize(&mut serde_json::Serializer::with_formatter(
-                &mut out, pretty,
-            ))
-        }
-        None => data.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out, PyJson,
-        )),
-    };
-    written.map_err(|e| invalid(format!("cannot write JSON: {e}")))?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Python's `json.dumps` separators: `", "` and `": "`.
-struct PyJson;
-
-impl serde_json::ser::Formatter for PyJson {
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        if first { Ok(()) } else { w.write_all(b", ") }
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.begin_array_value(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
+    .map_err(|e| invalid(format!("cannot write JSON: {e}")))
 }
 
 /// Sorts map keys at every level (serde_json may be built to keep order).
@@ -278,49 +239,30 @@ fn yaml_node_value(node: &crate::yaml::Node) -> Value {
     }
 }
 
-fn dump_yaml(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
-    // Accepted for compatibility; the emitter's layout is fixed.
-    let _: Option<Value> = kwargs.get("indent")?;
-    let _: Option<Value> = kwargs.get("default_flow_style")?;
+/// `to_yaml` (flow style for collections of scalars, indent 2) and
+/// `to_nice_yaml` (block style, indent 4), with their `indent=` and
+/// `default_flow_style=`.
+fn dump_yaml(
+    value: &Value,
+    indent: Option<usize>,
+    kwargs: Kwargs,
+    nice: bool,
+) -> Result<String, Error> {
+    let indent = match indent {
+        Some(indent) => Some(indent),
+        None => kwargs.get("indent")?,
+    };
+    let flow: Option<Value> = kwargs.get("default_flow_style")?;
     kwargs.assert_all_used()?;
-    let yaml = to_yaml_node(value)?;
-    let mut out = String::new();
-    let mut emitter = YamlEmitter::new(&mut out);
-    emitter.multiline_strings(true);
-    emitter
-        .dump(&yaml)
-        .map_err(|e| invalid(format!("cannot write YAML: {e:?}")))?;
-    let body = out
-        .strip_prefix("---\n")
-        .or_else(|| out.strip_prefix("--- "))
-        .unwrap_or(&out);
-    Ok(format!("{body}\n"))
-}
-
-fn to_yaml_node(value: &Value) -> Result<Yaml, Error> {
-    require_defined(value)?;
-    Ok(match value.kind() {
-        ValueKind::None => Yaml::Null,
-        ValueKind::Bool => Yaml::Boolean(value.is_true()),
-        ValueKind::Number => match value.as_i64().filter(|_| value.is_integer()) {
-            Some(i) => Yaml::Integer(i),
-            None => Yaml::Real(value.to_string()),
-        },
-        ValueKind::Seq | ValueKind::Iterable => Yaml::Array(
-            list_of(value)?
-                .iter()
-                .map(to_yaml_node)
-                .collect::<Result<_, _>>()?,
-        ),
-        ValueKind::Map => {
-            let mut hash = YamlHash::new();
-            for (k, v) in entries(value, "to_yaml")? {
-                hash.insert(to_yaml_node(&k)?, to_yaml_node(&v)?);
-            }
-            Yaml::Hash(hash)
-        }
-        _ => Yaml::String(value.to_string()),
-    })
+    let style = match flow {
+        Some(v) if v.is_none() => FlowStyle::Auto,
+        Some(v) if v.is_true() => FlowStyle::Flow,
+        Some(_) => FlowStyle::Block,
+        None if nice => FlowStyle::Block,
+        None => FlowStyle::Auto,
+    };
+    let default_indent = if nice { 4 } else { 2 };
+    yaml_dump::dump(value, indent.unwrap_or(default_indent), style)
 }
 
 // ---- strings ----
@@ -801,6 +743,16 @@ mod tests {
             render("{{ nums | to_nice_json(indent=2) }}"),
             "[\n  1,\n  2,\n  3\n]"
         );
+        // Recorded from Ansible 2.19's filters.
+        let v = "{'b': [1, 'é', none, {}], 'a': {'x': true, 'y': []}, 'f': 1.5}";
+        assert_eq!(
+            render(&format!("{{{{ {v} | to_nice_json }}}}")),
+            "{\n    \"a\": {\n        \"x\": true,\n        \"y\": []\n    },\n    \"b\": [\n        1,\n        \"\\u00e9\",\n        null,\n        {}\n    ],\n    \"f\": 1.5\n}"
+        );
+        assert_eq!(
+            render(&format!("{{{{ {v} | to_json }}}}")),
+            r#"{"b": [1, "\u00e9", null, {}], "a": {"x": true, "y": []}, "f": 1.5}"#
+        );
     }
 
     #[test]
@@ -809,8 +761,14 @@ mod tests {
             eval("'a: 1\\nb: [x, y]' | from_yaml"),
             json!({"a": 1, "b": ["x", "y"]})
         );
-        assert_eq!(render("{{ {'b': 2, 'a': 1} | to_yaml }}"), "b: 2\na: 1\n");
-        assert_eq!(render("{{ {'l': [1]} | to_nice_yaml }}"), "l:\n  - 1\n");
+        // Layouts: the cases of `yaml_dump`'s tests.
+        assert_eq!(render("{{ {'b': 2, 'a': 1} | to_yaml }}"), "{a: 1, b: 2}\n");
+        assert_eq!(render("{{ {'l': [1]} | to_nice_yaml }}"), "l:\n- 1\n");
+        assert_eq!(render("{{ {'l': [1]} | to_nice_yaml(2) }}"), "l:\n- 1\n");
+        assert_eq!(
+            render("{{ {'l': {'m': 1}} | to_yaml(default_flow_style=false) }}"),
+            "l:\n  m: 1\n"
+        );
         assert_eq!(eval("d | to_yaml | from_yaml"), json!({"a": 1, "b": 2}));
     }
 
@@ -827,7 +785,7 @@ mod tests {
     #[test]
     fn regex_replace_uses_python_groups() {
         assert_eq!(
-            render("{{ 'host-01' | regex_replace('-(\\\\d+)$', '_\\\\1') }}"),
+            render(r"{{ 'host-01' | regex_replace('-(\d+)$', '_\1') }}"),
             "host_01"
         );
         assert_eq!(
