@@ -331,7 +331,7 @@ pub fn parse_extra_vars(values: &[String]) -> Result<Map<String, Json>, Diagnost
                     Diagnostic::new(format!("-e '{text}': '{token}' is not key=value"))
                         .with_help("write -e 'name=value', -e '{\"name\": 1}' or -e @vars.yaml")
                 })?;
-                map.insert(k.to_string(), Json::String(kv::unquote(v)));
+                map.insert(k.to_string(), Json::String(kv::value(v)));
             }
             map
         };

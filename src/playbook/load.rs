@@ -740,7 +740,7 @@ fn parse_kv_args(module: &spec::ModuleSpec, text: &str) -> Result<Vars, String> 
                     || (module.open_params && free.is_empty())
                     || matches!(module.free_form, FreeForm::No) =>
             {
-                args.insert(k.to_string(), Json::String(kv::unquote(v)));
+                args.insert(k.to_string(), Json::String(kv::value(v)));
             }
             _ => free.push(token.as_str()),
         }
