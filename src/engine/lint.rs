@@ -156,7 +156,7 @@ fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result
     if let Some(items) = &task.loop_items {
         collect_strings(items, &mut texts);
     }
-    for value in task.vars.values() {
+    for value in task.vars.values().chain(task.environment.values()) {
         collect_strings(value, &mut texts);
     }
     let context: Vec<String> = expressions.iter().chain(&texts).cloned().collect();

@@ -47,7 +47,15 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResul
     if let Some(skip) = creates_removes(args, ctx).await {
         return skip;
     }
+    // In check mode a command runs nothing; with creates/removes (which
+    // did not hold) Ansible reports the change it would have made.
     if ctx.check_mode {
+        if args.contains_key("creates") || args.contains_key("removes") {
+            return TaskResult::changed()
+                .with_msg("Command would have run if not in check mode")
+                .with("cmd", cmd_field)
+                .with("rc", 0);
+        }
         return TaskResult::skipped("command would run; not run in check mode")
             .with("cmd", cmd_field);
     }
