@@ -401,7 +401,11 @@ fn listing(
 
 fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
     for task in tasks {
-        if matches!(task.action, Action::Module { .. } | Action::Meta(_)) {
+        // An include is dynamic: listed itself, as ansible-playbook does.
+        if matches!(
+            task.action,
+            Action::Module { .. } | Action::Meta(_) | Action::Include { .. }
+        ) {
             if task.selected_by(&args.tags, &args.skip_tags) {
                 out.push_str(&format!(
                     "      {}\tTAGS: [{}]\n",
