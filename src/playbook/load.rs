@@ -1221,20 +1221,19 @@ mod tests {
             .to_string();
         assert!(e.contains("cannot read"), "{e}");
         // Keywords an include does not take are refused, as by Ansible.
-        let e = site("    - include_tasks: inner.yaml\n      become: true\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'become' is not a valid keyword for include_tasks") && e.contains("apply"),
-            "{e}"
-        );
-        let e = site("    - include_tasks: {file: inner.yaml, aply: {}}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'aply' is not a valid keyword") && e.contains("did you mean 'apply'"),
-            "{e}"
-        );
+        for (task, needle) in [
+            (
+                "include_tasks: inner.yaml\n      become: true",
+                "'become' is not a valid keyword for include_tasks",
+            ),
+            (
+                "include_tasks: {file: inner.yaml, aply: {}}",
+                "did you mean 'apply'",
+            ),
+        ] {
+            let e = site(&format!("    - {task}\n")).unwrap_err().to_string();
+            assert!(e.contains(needle) && e.contains("apply"), "{e}");
+        }
     }
 
     #[test]
