@@ -333,7 +333,7 @@ pub fn parse_extra_vars(values: &[String]) -> Result<Map<String, Json>, Diagnost
                     Diagnostic::new(format!("-e '{text}': '{token}' is not key=value"))
                         .with_help("write -e 'name=value', -e '{\"name\": 1}' or -e @vars.yaml")
                 })?;
-                map.insert(k.to_string(), Json::String(kv::unquote(v)));
+                map.insert(k.to_string(), Json::String(kv::value(v)));
             }
             map
         };
@@ -394,7 +394,11 @@ fn listing(
 
 fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
     for task in tasks {
-        if matches!(task.action, Action::Module { .. } | Action::Meta(_)) {
+        // An include is dynamic: listed itself, as ansible-playbook does.
+        if matches!(
+            task.action,
+            Action::Module { .. } | Action::Meta(_) | Action::Include { .. }
+        ) {
             if task.selected_by(&args.tags, &args.skip_tags) {
                 // Ansible shows a task's tags as a sorted set.
                 let mut tags = task.tags.clone();

@@ -55,6 +55,24 @@ fn language_features_run_end_to_end() {
 }
 
 #[test]
+fn include_tasks_runs_per_host_and_item_and_fails_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = play_local("local/dynamic_include.yaml", dir.path(), &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    // The item is visible in the included tasks, one run per item.
+    assert_eq!(read(dir.path().join("web1.letters")), "a\nb\n");
+    assert!(dir.path().join("after-web1").exists());
+    // web2's file is missing: the include fails there, at its own line.
+    assert!(!dir.path().join("after-web2").exists());
+    assert!(
+        out.stdout.contains("dynamic_include.yaml:5:"),
+        "{}",
+        out.all()
+    );
+    assert!(out.recap("web2").contains("failed=1"), "{}", out.all());
+}
+
+#[test]
 fn block_rescue_always_and_ignore_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/blocks.yaml", dir.path(), &[]);

@@ -73,12 +73,19 @@ fn templated_values_never_reach_a_remote_shell() {
     // or on stdin (binary): both byte for byte, neither run.
     let binary: Vec<u8> = (0..=255u8).cycle().take(600).collect();
     fs::write(fleet.path("blob.bin"), &binary).unwrap();
-    let pb = fleet.write("inj.yaml",
-        "- hosts: web\n  tasks:\n    - command: echo {{ payload }}\n      register: out\n    - assert: { that: out.stdout == payload }\n\
-         \x20   - copy: { content: '{{ payload }}', dest: '{{ bed_root }}/payload' }\n\
-         \x20   - copy: { src: blob.bin, dest: '{{ bed_root }}/blob.bin' }\n",
-    );
     let p = pwned.display();
+    // command expands environment variables in its arguments (as Ansible's
+    // does), only inside double quotes: a variable's value, the payload and
+    // the literal words stay one argument each, never run.
+    let pb = fleet.write("inj.yaml", &format!(
+        "- hosts: web\n  tasks:\n    - command: echo {{{{ payload }}}}\n      register: out\n    - assert: {{ that: out.stdout == payload }}\n\
+         \x20   - copy: {{ content: '{{{{ payload }}}}', dest: '{{{{ bed_root }}}}/payload' }}\n\
+         \x20   - copy: {{ src: blob.bin, dest: '{{{{ bed_root }}}}/blob.bin' }}\n\
+         \x20   - command: printf '%s|' {{{{ payload }}}} $GREETING ${{GREETING}} $UNSET_X '$(touch {p})' '`touch {p}`' '*' ';'\n\
+         \x20     environment: {{ GREETING: 'a  b* $(touch {p}) `touch {p}`' }}\n\
+         \x20     register: expanded\n\
+         \x20   - copy: {{ content: '{{{{ expanded.stdout }}}}', dest: '{{{{ bed_root }}}}/expanded' }}\n",
+    ));
     let text =
         format!("; touch {p} $(touch {p}) `touch {p}` | touch {p} 'it''s' \\ é\u{85}\u{2028}");
     let payload = serde_json::json!({ "payload": text }).to_string();
@@ -90,6 +97,11 @@ fn templated_values_never_reach_a_remote_shell() {
         text
     );
     assert_eq!(fs::read(fleet.root(0).join("blob.bin")).unwrap(), binary);
+    let greeting = format!("a  b* $(touch {p}) `touch {p}`");
+    assert_eq!(
+        fs::read_to_string(fleet.root(0).join("expanded")).unwrap(),
+        format!("{text}|{greeting}|{greeting}|$UNSET_X|$(touch {p})|`touch {p}`|*|;|")
+    );
 }
 
 #[test]

@@ -150,13 +150,15 @@ fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result
     }
     // A guard anywhere in the task (`when: x is defined`) covers the task.
     let mut texts: Vec<String> = Vec::new();
-    if let Action::Module { args, .. } = &task.action {
-        collect_strings(&Json::Object(args.clone()), &mut texts);
+    match &task.action {
+        Action::Module { args, .. } => collect_strings(&Json::Object(args.clone()), &mut texts),
+        Action::Include { file, .. } => texts.push(file.clone()),
+        _ => {}
     }
     if let Some(items) = &task.loop_items {
         collect_strings(items, &mut texts);
     }
-    for value in task.vars.values() {
+    for value in task.vars.values().chain(task.environment.values()) {
         collect_strings(value, &mut texts);
     }
     let context: Vec<String> = expressions.iter().chain(&texts).cloned().collect();

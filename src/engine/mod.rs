@@ -708,8 +708,13 @@ impl Engine {
                         rescue,
                         always,
                     } => self.run_block(ctx, block, rescue, always, hosts).await,
-                    Action::Include { tasks: inner } => {
-                        self.run_include(ctx, task, inner, hosts).await
+                    // Tags on an include select the include itself; its
+                    // tasks are selected by their own.
+                    Action::Include { .. } => {
+                        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
+                            continue;
+                        }
+                        self.run_include(ctx, task, hosts).await
                     }
                     Action::Meta(meta) => self.run_meta(ctx, task, *meta, hosts).await,
                     Action::Module { .. } => {
@@ -772,47 +777,164 @@ impl Engine {
             .collect()
     }
 
+    /// `include_tasks`: per host and loop item, its `when`, then its file
+    /// (a templated name rendered, and loaded, now). Hosts that include the
+    /// same file with the same item run its tasks together, in the order
+    /// Ansible's linear strategy runs them: by host, then by item.
     async fn run_include(
         &mut self,
         ctx: &PlayCtx<'_>,
         task: &Task,
-        inner: &[Task],
         hosts: Vec<String>,
     ) -> Vec<String> {
-        let mut entering = Vec::new();
-        let mut rest = Vec::new();
-        for host in hosts {
-            let scope = self.scope(ctx, &host, task).into_value();
-            match task::conditions_hold(&self.templar, &task.when, &scope) {
-                Ok(true) => {
-                    // Ansible counts the include itself as ok on each host.
-                    if let Some(s) = self.stats_mut(&host) {
-                        s.ok += 1;
-                    }
-                    self.sink.emit(Event::Included {
-                        host: host.clone(),
-                        file: inner
-                            .first()
-                            .map(|t| t.location.file.display().to_string())
-                            .unwrap_or_default(),
-                    });
-                    entering.push(host);
+        let Action::Include {
+            loaded, context, ..
+        } = &task.action
+        else {
+            return hosts;
+        };
+        let mut groups: Vec<(PathBuf, Vars, Vec<String>)> = Vec::new();
+        let env = self.task_env(ctx);
+        for host in &hosts {
+            let scope = self.scope_in(&env, host, Some(task));
+            let entries = match self.include_entries(task, &scope) {
+                Ok(entries) => entries,
+                Err(message) => {
+                    self.include_failed(ctx, task, host, message);
+                    continue;
                 }
-                Ok(false) => rest.push(host),
-                Err(e) => {
-                    self.sink.emit(Event::TaskStart {
-                        name: task.display_name(),
-                        location: Some(task.location.to_string()),
-                        handler: false,
-                    });
-                    let result = crate::modules::TaskResult::failed(e.to_string());
-                    self.record(ctx, &host, task, &result, None);
+            };
+            for (path, item) in entries {
+                match groups.iter_mut().find(|(p, i, _)| *p == path && *i == item) {
+                    Some((_, _, members)) => members.push(host.clone()),
+                    None => groups.push((path, item, vec![host.clone()])),
                 }
             }
         }
-        let mut survivors = self.run_list(ctx, inner, entering).await;
-        survivors.extend(rest);
-        survivors
+        let mut loads: HashMap<PathBuf, Result<Vec<Task>, Diagnostic>> = HashMap::new();
+        for (path, item, members) in groups {
+            let members: Vec<String> = members.into_iter().filter(|h| self.live(h)).collect();
+            if members.is_empty() || self.end_play {
+                continue;
+            }
+            let tasks = match loaded {
+                Some((_, tasks)) => Ok(tasks.clone()),
+                None => (loads.entry(path.clone()))
+                    .or_insert_with(|| context.load(&path))
+                    .clone(),
+            };
+            let mut tasks = match tasks {
+                Ok(tasks) => tasks,
+                Err(e) => {
+                    for host in &members {
+                        self.include_failed(ctx, task, host, e.to_string());
+                    }
+                    continue;
+                }
+            };
+            for host in &members {
+                // Ansible counts each include itself as ok on its host.
+                if let Some(s) = self.stats_mut(host) {
+                    s.ok += 1;
+                }
+                self.sink.emit(Event::Included {
+                    host: host.clone(),
+                    file: path.display().to_string(),
+                });
+            }
+            // The item is seen by every included task (and nested include).
+            let mut vars = (*task.include_loop).clone();
+            vars.extend(item);
+            let vars = Arc::new(vars);
+            for inner in &mut tasks {
+                inner.set_include_loop(&vars);
+            }
+            self.run_list(ctx, &tasks, members).await;
+        }
+        hosts.into_iter().filter(|h| self.live(h)).collect()
+    }
+
+    /// The files one host includes, each with its loop variables (none
+    /// without a loop): one per item whose `when` holds.
+    fn include_entries(&self, task: &Task, scope: &Scope) -> Result<Vec<(PathBuf, Vars)>, String> {
+        let Action::Include {
+            file,
+            loaded,
+            context,
+        } = &task.action
+        else {
+            return Ok(Vec::new());
+        };
+        let items: Vec<Vars> = match &task.loop_items {
+            None => vec![Vars::new()],
+            Some(raw) => match self.templar.render_value(raw, &scope.clone().into_value()) {
+                Ok(Json::Array(items)) => (items.into_iter().enumerate())
+                    .map(|(index, item)| {
+                        let mut vars = Vars::new();
+                        vars.insert(task.loop_var.clone(), item);
+                        if let Some(index_var) = &task.index_var {
+                            vars.insert(index_var.clone(), Json::from(index));
+                        }
+                        vars
+                    })
+                    .collect(),
+                Ok(other) => {
+                    return Err(format!(
+                        "'loop' needs a list, got {}",
+                        crate::core::display_text(&other)
+                    ));
+                }
+                Err(e) => return Err(e.to_string()),
+            },
+        };
+        let mut entries = Vec::new();
+        for item in items {
+            let scope = scope.with_data(item.clone()).into_value();
+            if !task::conditions_hold(&self.templar, &task.when, &scope)
+                .map_err(|e| e.to_string())?
+            {
+                continue;
+            }
+            let path = match loaded {
+                Some((path, _)) => path.clone(),
+                None => context.resolve(
+                    &(self.templar.render_str(file, &scope))
+                        .map_err(|e| format!("the file name '{file}': {e}"))?,
+                ),
+            };
+            entries.push((path, item));
+        }
+        Ok(entries)
+    }
+
+    /// A host's include failed (its loop, `when`, file name or file): the
+    /// failure is the include's, at its line.
+    fn include_failed(&mut self, ctx: &PlayCtx<'_>, task: &Task, host: &str, message: String) {
+        self.sink.emit(Event::TaskStart {
+            name: task.display_name(),
+            location: Some(task.location.to_string()),
+            handler: false,
+        });
+        let result = crate::modules::TaskResult::failed(format!(
+            "include_tasks at {}: {message}",
+            task.location
+        ));
+        self.sink.emit(Event::HostResult(crate::events::HostResult {
+            host: host.to_string(),
+            status: result.status(),
+            item: None,
+            result: result.to_json(),
+            ignored: task.ignore_errors,
+            delegated_to: None,
+            show_result: false,
+        }));
+        self.record(ctx, host, task, &result, None);
+    }
+
+    /// Still running in this batch: not failed, unreachable or ended.
+    fn live(&self, host: &str) -> bool {
+        self.flags_of(host)
+            .is_some_and(|f| !f.failed && !f.unreachable && !f.ended)
     }
 
     async fn run_meta(
@@ -1039,6 +1161,12 @@ impl ScopeBase {
             layers.push(Arc::new(task.vars.clone()).into());
         }
         layers.extend(self.facts.get(host).cloned().unwrap_or_default().layers());
+        // An include's loop variables rank as include params, above facts.
+        if let Some(task) = task
+            && !task.include_loop.is_empty()
+        {
+            layers.push(Layer::data(task.include_loop.clone()));
+        }
         layers.push(self.extra.clone().into());
         layers.push(self.play_magic.clone().into());
         let magic = magic::host(host, self.inventory.group_names(host));

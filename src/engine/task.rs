@@ -426,6 +426,14 @@ impl HostRun<'_> {
             Ok(args) => args,
             Err(r) => return r,
         };
+        // `environment:` values are templates too, as in Ansible.
+        let environment = (self.task.environment.iter())
+            .map(|(name, raw)| Ok((name.clone(), templar.render_value(raw, &value)?)))
+            .collect::<Result<Vars, TemplateError>>();
+        let environment = match environment {
+            Ok(environment) => environment,
+            Err(e) => return self.template_failure(&e),
+        };
         let retries = if self.task.until.is_some() {
             self.task.retries
         } else {
@@ -434,7 +442,7 @@ impl HostRun<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut result = self.call_module(&args, &value).await;
+            let mut result = self.call_module(&args, &environment, &value).await;
             if result.unreachable {
                 return result;
             }
@@ -496,7 +504,12 @@ impl HostRun<'_> {
         })
     }
 
-    async fn call_module(&self, args: &Vars, scope: &minijinja::Value) -> TaskResult {
+    async fn call_module(
+        &self,
+        args: &Vars,
+        environment: &Vars,
+        scope: &minijinja::Value,
+    ) -> TaskResult {
         let ctx = ModuleContext {
             host: &self.host,
             conn: self.conn.as_ref(),
@@ -505,7 +518,7 @@ impl HostRun<'_> {
             check_mode: self.check_mode,
             diff: self.engine.opts.diff,
             verbosity: self.engine.opts.verbosity,
-            environment: &self.task.environment,
+            environment,
             base_dir: self.base_dir,
         };
         let Some(limit) = self.task.timeout else {

@@ -3,7 +3,9 @@
 //! `command` splits its line into words *before* templating and quotes every
 //! word, so a templated value is always exactly one argument and never meets a
 //! shell (`{{ x }}` holding `; touch /tmp/pwned` is passed as one harmless
-//! argument). `shell` is the explicit opt-in to shell syntax.
+//! argument). Like Ansible's, it expands environment variables (`$HOME`)
+//! and a leading `~` in each argument, and nothing else (`expanding_word`).
+//! `shell` is the explicit opt-in to shell syntax.
 
 use super::registry::Module;
 use super::spec::{Kind, ModuleSpec, Param, aliases, p};
@@ -24,6 +26,7 @@ const COMMAND_PARAMS: &[Param] = &[
     p("stdin_add_newline", Kind::Bool),
     p("strip_empty_ends", Kind::Bool),
     p("executable", Kind::Str),
+    p("expand_argument_vars", Kind::Bool),
 ];
 
 /// `command`: what it accepts and how it runs.
@@ -47,7 +50,15 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResul
     if let Some(skip) = creates_removes(args, ctx).await {
         return skip;
     }
+    // In check mode a command runs nothing; with creates/removes (which
+    // did not hold) Ansible reports the change it would have made.
     if ctx.check_mode {
+        if args.contains_key("creates") || args.contains_key("removes") {
+            return TaskResult::changed()
+                .with_msg("Command would have run if not in check mode")
+                .with("cmd", cmd_field)
+                .with("rc", 0);
+        }
         return TaskResult::skipped("command would run; not run in check mode")
             .with("cmd", cmd_field);
     }
@@ -144,15 +155,95 @@ fn build_line(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> Result<(Stri
     if argv.is_empty() {
         return Err("the command line is empty".into());
     }
+    let expand = arg_bool(args, "expand_argument_vars", true);
     let line = argv
         .iter()
-        .map(|w| shell_quote(w))
+        .map(|w| {
+            if expand {
+                expanding_word(w)
+            } else {
+                shell_quote(w)
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ");
     Ok((
         line,
         Json::Array(argv.into_iter().map(Json::String).collect()),
     ))
+}
+
+/// One argument as the shell must pass it, expanded as Ansible's command
+/// module expands each argument (`expand_argument_vars`: Python's
+/// `expandvars`, then `expanduser`): `$NAME` and `${NAME}` become the
+/// variable's value when it is set and stay as written when not, and a
+/// leading `~` or `~user` (followed by `/` or nothing) becomes the home
+/// directory. Everything else is single-quoted text, so `$(…)`, backticks,
+/// `;`, globs and `$1` stay literal; a variable's value is expanded only
+/// inside double quotes, never split, globbed or evaluated. (The shell also
+/// expands variables it sets without exporting them, such as `PPID`.)
+fn expanding_word(word: &str) -> String {
+    let mut out = String::new();
+    let mut literal = String::new();
+    let mut rest = word;
+    if let Some(after) = word.strip_prefix('~') {
+        let (user, tail) = after.split_at(after.find('/').unwrap_or(after.len()));
+        let portable = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+        if user.is_empty() || (user.chars().all(portable) && !user.starts_with(['-', '.'])) {
+            // An unquoted tilde prefix, then the slash unquoted as well, or
+            // the shell would not expand it.
+            out.push('~');
+            out.push_str(user);
+            let slash = tail.starts_with('/');
+            if slash {
+                out.push('/');
+            }
+            rest = &tail[usize::from(slash)..];
+        }
+    }
+    while let Some(at) = rest.find('$') {
+        literal.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, len) = match after.strip_prefix('{') {
+            Some(braced) => match braced.find('}') {
+                Some(end) => (&braced[..end], end + 2),
+                None => ("", 0),
+            },
+            None => {
+                let end = (after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            }
+        };
+        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if is_name {
+            out.push_str(&quote_literal(&std::mem::take(&mut literal)));
+            // Unset: the text as written (only `$`, braces and the name).
+            let written = if after.starts_with('{') {
+                format!("\\${{{name}\\}}")
+            } else {
+                format!("\\${name}")
+            };
+            out.push_str(&format!("\"${{{name}-{written}}}\""));
+        } else {
+            literal.push_str(&rest[at..at + 1 + len]);
+        }
+        rest = &after[len..];
+    }
+    literal.push_str(rest);
+    out.push_str(&quote_literal(&literal));
+    if out.is_empty() { "''".into() } else { out }
+}
+
+/// Literal text for [`expanding_word`]: nothing for nothing, and quoted when
+/// it holds `=`, so a first word such as `A=$B` is never an assignment.
+fn quote_literal(text: &str) -> String {
+    match text {
+        "" => String::new(),
+        t if t.contains('=') => format!("'{}'", t.replace('\'', r"'\''")),
+        t => shell_quote(t),
+    }
 }
 
 /// `environment:` exports and `chdir`, in front of the command. Values are
@@ -321,6 +412,83 @@ mod tests {
             split_words("echo {{ x | default('a b') }} pre{{ y }}post").unwrap(),
             vec!["echo", "{{ x | default('a b') }}", "pre{{ y }}post"]
         );
+    }
+
+    /// What `/bin/sh` makes of each word's [`expanding_word`], one per line.
+    fn through_sh(words: &[&str]) -> Vec<String> {
+        let line: Vec<String> = words.iter().map(|w| expanding_word(w)).collect();
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("printf '%s\\n' {}", line.join(" ")))
+            .current_dir(std::env::temp_dir())
+            .env("GREETING", "hi there * $(echo no)")
+            .env("EMPTY", "")
+            .env("HOME", "/home/deploy")
+            .env_remove("UNSET_VAR")
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn arguments_expand_set_variables_as_ansible_does() {
+        assert_eq!(
+            through_sh(&[
+                "$GREETING",
+                "a${GREETING}b",
+                "$UNSET_VAR",
+                "${UNSET_VAR}",
+                "x$EMPTY.y",
+                "~",
+                "~/a b",
+                "~no_such_user_here/x",
+                "a~",
+                "$HOME/$UNSET_VAR",
+                "A=$GREETING",
+                "",
+            ]),
+            [
+                "hi there * $(echo no)",
+                "ahi there * $(echo no)b",
+                "$UNSET_VAR",
+                "${UNSET_VAR}",
+                "x.y",
+                "/home/deploy",
+                "/home/deploy/a b",
+                "~no_such_user_here/x",
+                "a~",
+                "/home/deploy/$UNSET_VAR",
+                "A=hi there * $(echo no)",
+                "",
+            ]
+        );
+    }
+
+    #[test]
+    fn expansion_never_reaches_shell_syntax() {
+        let pwned = tempfile::tempdir().unwrap();
+        let p = pwned.path().join("pwned");
+        let p = p.display();
+        let hostile = [
+            format!("$(touch {p})"),
+            format!("`touch {p}`"),
+            format!("; touch {p}"),
+            format!("${{GREETING:-$(touch {p})}}"),
+            format!("${{UNSET_VAR-`touch {p}`}}"),
+            format!("$GREETING;touch {p}"),
+            "*".to_string(),
+            "/*".to_string(),
+            "~*".to_string(),
+            "$1 $$ $? $@ $* ${#GREETING} $((1+1))".to_string(),
+            "'\"\\".to_string(),
+            "~;x".to_string(),
+        ];
+        let words: Vec<&str> = hostile.iter().map(String::as_str).collect();
+        let mut expected = hostile.to_vec();
+        expected[5] = format!("hi there * $(echo no);touch {p}");
+        assert_eq!(through_sh(&words), expected);
+        assert!(!pwned.path().join("pwned").exists());
     }
 
     #[test]

@@ -65,18 +65,70 @@ pub fn as_pair(token: &str) -> Option<(&str, &str)> {
     is_ident.then_some((key, value))
 }
 
-/// Removes one level of matching surrounding quotes, as Ansible does for values.
-pub fn unquote(value: &str) -> String {
-    let bytes = value.as_bytes();
-    if bytes.len() >= 2 {
-        let (first, last) = (bytes[0], bytes[bytes.len() - 1]);
-        if first == last && (first == b'"' || first == b'\'') {
-            let inner = &value[1..value.len() - 1];
-            let q = first as char;
-            return inner.replace(&format!("\\{q}"), &q.to_string());
+/// A `key=value` token's value as Ansible's `parse_kv` reads it: escape
+/// sequences decoded (in the whole value, quoted or not), then one level of
+/// matching surrounding quotes removed.
+pub fn value(raw: &str) -> String {
+    unquote(&decode_escapes(raw))
+}
+
+/// Ansible's `unquote`: strips matching surrounding quotes unless the
+/// closing one is escaped; nothing inside is touched.
+fn unquote(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    match chars.as_slice() {
+        [first, .., before, last]
+            if first == last && matches!(first, '"' | '\'') && *before != '\\' =>
+        {
+            chars[1..chars.len() - 1].iter().collect()
+        }
+        [first, last] if first == last && matches!(first, '"' | '\'') => String::new(),
+        _ => value.to_string(),
+    }
+}
+
+/// The escapes of Ansible's `_decode_escapes` (Python's `unicode-escape`
+/// of `\\`, `\'`, `\"`, `\a\b\f\n\r\t\v`, `\xHH`, `\uHHHH`,
+/// `\UHHHHHHHH`); anything else, `\N{name}` included, stays as written.
+fn decode_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let hex = |len: usize| {
+            let digits =
+                (after.get(1..=len)).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))?;
+            let c = char::from_u32(u32::from_str_radix(digits, 16).ok()?)?;
+            Some((c, len + 1))
+        };
+        let decoded = match after.chars().next() {
+            Some(c @ ('\\' | '\'' | '"')) => Some((c, 1)),
+            Some('a') => Some(('\u{7}', 1)),
+            Some('b') => Some(('\u{8}', 1)),
+            Some('f') => Some(('\u{c}', 1)),
+            Some('n') => Some(('\n', 1)),
+            Some('r') => Some(('\r', 1)),
+            Some('t') => Some(('\t', 1)),
+            Some('v') => Some(('\u{b}', 1)),
+            Some('x') => hex(2),
+            Some('u') => hex(4),
+            Some('U') => hex(8),
+            _ => None,
+        };
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &after[len..];
+            }
+            None => {
+                out.push('\\');
+                rest = after;
+            }
         }
     }
-    value.to_string()
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -105,8 +157,23 @@ mod tests {
         assert_eq!(as_pair("chdir=/tmp"), Some(("chdir", "/tmp")));
         assert_eq!(as_pair("--opt=1"), None);
         assert_eq!(as_pair("a==b").map(|p| p.0), Some("a"));
-        assert_eq!(unquote("'a b'"), "a b");
-        assert_eq!(unquote(r#""say \"hi\"""#), r#"say "hi""#);
-        assert_eq!(unquote("plain"), "plain");
+        assert_eq!(value("'a b'"), "a b");
+        assert_eq!(value(r#""say \"hi\"""#), r#"say "hi""#);
+        assert_eq!(value("plain"), "plain");
+        assert_eq!(value("''"), "");
+    }
+
+    #[test]
+    fn escapes_decode_as_in_parse_kv() {
+        assert_eq!(value(r#""line1\nline2\ttab""#), "line1\nline2\ttab");
+        assert_eq!(value(r"x\ny"), "x\ny", "unquoted values too");
+        assert_eq!(value(r#""x\\ny""#), r"x\ny");
+        assert_eq!(value(r"\u00e9\x41\U0001F600"), "\u{e9}A\u{1F600}");
+        assert_eq!(value(r"C:\dir \d \N{DASH} \x4"), r"C:\dir \d \N{DASH} \x4");
+        assert_eq!(
+            value(r#""ends\\""#),
+            r#""ends\""#,
+            "an escaped closing quote stays"
+        );
     }
 }

@@ -79,6 +79,41 @@ const TASK_KEYWORDS: &[&str] = &[
     "include_tasks",
 ];
 
+/// The keywords `include_tasks` takes (Ansible's TaskInclude); the others
+/// belong on the included tasks, through `apply:`.
+const INCLUDE_KEYWORDS: &[&str] = &[
+    "include_tasks",
+    "name",
+    "when",
+    "loop",
+    "with_items",
+    "with_list",
+    "loop_control",
+    "tags",
+    "vars",
+    "ignore_errors",
+    "no_log",
+    "register",
+    "run_once",
+    "timeout",
+];
+
+/// The keywords `apply:` passes on to the included tasks.
+const APPLY_KEYWORDS: &[&str] = &[
+    "when",
+    "tags",
+    "vars",
+    "environment",
+    "become",
+    "become_user",
+    "ignore_errors",
+    "no_log",
+    "run_once",
+    "check_mode",
+    "delegate_to",
+    "timeout",
+];
+
 const LOOP_CONTROL_KEYS: &[&str] = &["loop_var", "index_var", "label", "pause", "extended"];
 
 /// Includes nested deeper than this are taken to be a cycle.
@@ -123,6 +158,32 @@ struct Inherited {
     ignore_unreachable: Option<bool>,
     /// A block's `timeout` applies to each task in it, as in Ansible.
     timeout: Option<u32>,
+}
+
+/// What the tasks of an `include_tasks` inherit, kept to load its file
+/// when the include runs.
+#[derive(Debug, Clone, Default)]
+pub struct IncludeContext {
+    inherited: Inherited,
+    /// The including file's directory: relative names resolve from it.
+    base_dir: PathBuf,
+    /// The files including this one, outermost first (to detect cycles).
+    chain: Vec<PathBuf>,
+}
+
+impl IncludeContext {
+    /// The file a rendered name stands for.
+    pub fn resolve(&self, name: &str) -> PathBuf {
+        self.base_dir.join(name)
+    }
+
+    /// Loads and checks the included file, as the playbook's files were.
+    pub fn load(&self, path: &Path) -> Result<Vec<Task>, Diagnostic> {
+        let mut loader = Loader {
+            chain: self.chain.clone(),
+        };
+        loader.task_file(path, &self.inherited)
+    }
 }
 
 struct Loader {
@@ -177,6 +238,14 @@ impl Loader {
         let node = read_yaml(path)?;
         self.chain.push(canonical);
         Ok(node)
+    }
+
+    /// A task file's tasks, with what they inherit.
+    fn task_file(&mut self, file: &Path, inherited: &Inherited) -> Result<Vec<Task>, Diagnostic> {
+        let root = self.enter(file)?;
+        let result = self.task_list(Src { file }, &root, inherited);
+        self.chain.pop();
+        result
     }
 
     fn resolve_path(&self, src: Src, node: &Node) -> Result<PathBuf, Diagnostic> {
@@ -402,10 +471,7 @@ impl Loader {
 
         if let Some(target) = import {
             let file = self.resolve_path(src, target)?;
-            let root = self.enter(&file)?;
-            let result = self.task_list(Src { file: &file }, &root, &here);
-            self.chain.pop();
-            out.extend(result?);
+            out.extend(self.task_file(&file, &here)?);
             return Ok(());
         }
 
@@ -425,20 +491,7 @@ impl Loader {
                 always,
             }
         } else if let Some(target) = include {
-            let target = match target.get("file") {
-                Some(file) => file,
-                None => target,
-            };
-            let file = self.resolve_path(src, target)?;
-            let root = self.enter(&file)?;
-            // The include's own `when` is evaluated once, on entry.
-            let inner = Inherited {
-                when: Vec::new(),
-                ..here.clone()
-            };
-            let result = self.task_list(Src { file: &file }, &root, &inner);
-            self.chain.pop();
-            Action::Include { tasks: result? }
+            self.include_action(src, node, target, parent, &here)?
         } else {
             self.module_action(src, node, &module_keys)?
         };
@@ -451,6 +504,62 @@ impl Loader {
         }
         out.push(self.finish_task(src, node, here, action)?);
         Ok(())
+    }
+
+    /// `include_tasks`. Its tasks inherit what encloses the include and its
+    /// `vars`, not its other keywords (those are the include's own, as in
+    /// Ansible; `apply:` passes keywords on).
+    fn include_action(
+        &mut self,
+        src: Src,
+        node: &Node,
+        target: &Node,
+        parent: &Inherited,
+        here: &Inherited,
+    ) -> Result<Action, Diagnostic> {
+        only_keys(src, node, INCLUDE_KEYWORDS, "include_tasks").map_err(|e| {
+            e.with_help("keywords for the included tasks go under 'apply:' (include_tasks: {file: ..., apply: {...}})")
+        })?;
+        let (file_node, apply) = match target.as_map() {
+            Some(_) => {
+                only_keys(src, target, &["file", "apply"], "include_tasks' options")?;
+                let file = target
+                    .get("file")
+                    .ok_or_else(|| src.err(target, "include_tasks needs a 'file'"))?;
+                (file, target.get("apply"))
+            }
+            None => (target, None),
+        };
+        let file = string(src, file_node, "a file name")?;
+        let mut inherited = Inherited {
+            vars: here.vars.clone(),
+            ..parent.clone()
+        };
+        if let Some(apply) = apply {
+            if apply.as_map().is_none() {
+                return Err(src.err(apply, "'apply' must be a mapping of task keywords"));
+            }
+            only_keys(src, apply, APPLY_KEYWORDS, "apply")?;
+            inherited = self.inherit(src, apply, &inherited)?;
+        }
+        let context = IncludeContext {
+            inherited,
+            base_dir: src.dir(),
+            chain: self.chain.clone(),
+        };
+        // A templated name is rendered per host when the include runs.
+        let loaded = if file.contains("{{") || file.contains("{%") {
+            None
+        } else {
+            let path = self.resolve_path(src, file_node)?;
+            let tasks = self.task_file(&path, &context.inherited)?;
+            Some((path, tasks))
+        };
+        Ok(Action::Include {
+            file,
+            loaded,
+            context: std::sync::Arc::new(context),
+        })
     }
 
     fn module_action(
@@ -677,8 +786,22 @@ impl Loader {
             environment: here.environment,
             check_mode: here.check_mode,
             timeout: here.timeout,
+            include_loop: Default::default(),
         })
     }
+}
+
+/// Refuses a key of `node` that is not in `allowed`.
+fn only_keys(src: Src, node: &Node, allowed: &[&str], what: &str) -> Result<(), Diagnostic> {
+    for (key, _) in node.as_map().unwrap_or_default() {
+        let k = key.key_text();
+        if !allowed.contains(&k.as_str()) {
+            return Err(src
+                .err(key, format!("'{k}' is not a valid keyword for {what}"))
+                .suggest(&k, allowed.iter().copied()));
+        }
+    }
+    Ok(())
 }
 
 /// The key node of a named argument inside a module's argument mapping.
@@ -753,7 +876,7 @@ fn parse_kv_args(module: &spec::ModuleSpec, text: &str) -> Result<Vars, String> 
                     || (module.open_params && free.is_empty())
                     || matches!(module.free_form, FreeForm::No) =>
             {
-                args.insert(k.to_string(), Json::String(kv::unquote(v)));
+                args.insert(k.to_string(), Json::String(kv::value(v)));
             }
             _ => free.push(token.as_str()),
         }
@@ -1053,6 +1176,77 @@ mod tests {
         .unwrap();
         let e = load_playbook(&path).unwrap_err().to_string();
         assert!(e.contains("includes itself"), "{e}");
+    }
+
+    #[test]
+    fn include_tasks_is_dynamic() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("inner.yaml"),
+            "- debug: msg=a\n- debug: msg=b\n  tags: [b]\n",
+        )
+        .unwrap();
+        let path = dir.path().join("site.yaml");
+        let site = |tasks: &str| {
+            fs::write(
+                &path,
+                format!("- hosts: all\n  tags: [p]\n  tasks:\n{tasks}"),
+            )
+            .unwrap();
+            load_playbook(&path)
+        };
+        // Its tags and other keywords are its own; `apply` passes them on.
+        let pb = site("    - include_tasks: {file: inner.yaml, apply: {tags: [x], become: true}}\n      tags: [i]\n      vars: {v: 1}\n      when: c\n").unwrap();
+        let task = &pb.plays[0].tasks[0];
+        assert_eq!(task.tags, ["p", "i"]);
+        let Action::Include {
+            loaded: Some((file, inner)),
+            ..
+        } = &task.action
+        else {
+            panic!("{task:?}")
+        };
+        assert!(file.ends_with("inner.yaml"));
+        assert_eq!(inner[0].tags, ["p", "x"]);
+        assert_eq!(inner[1].tags, ["p", "x", "b"]);
+        assert_eq!(inner[0].become_enabled, Some(true));
+        assert_eq!(inner[0].vars["v"], 1);
+        assert!(
+            inner[0].when.is_empty(),
+            "the include's when is checked once"
+        );
+        // A templated name is loaded when the include runs.
+        let pb = site("    - include_tasks: \"{{ which }}.yaml\"\n      loop: [a]\n").unwrap();
+        let Action::Include {
+            file,
+            loaded: None,
+            context,
+        } = &pb.plays[0].tasks[0].action
+        else {
+            panic!()
+        };
+        assert_eq!(file, "{{ which }}.yaml");
+        let inner = context.load(&context.resolve("inner.yaml")).unwrap();
+        assert_eq!(inner[1].tags, ["p", "b"]);
+        let e = context
+            .load(&context.resolve("nope.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot read"), "{e}");
+        // Keywords an include does not take are refused, as by Ansible.
+        for (task, needle) in [
+            (
+                "include_tasks: inner.yaml\n      become: true",
+                "'become' is not a valid keyword for include_tasks",
+            ),
+            (
+                "include_tasks: {file: inner.yaml, aply: {}}",
+                "did you mean 'apply'",
+            ),
+        ] {
+            let e = site(&format!("    - {task}\n")).unwrap_err().to_string();
+            assert!(e.contains(needle) && e.contains("apply"), "{e}");
+        }
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub struct Task {
     pub check_mode: Option<bool>,
     /// `timeout`: seconds one module call may take on a host (0: none).
     pub timeout: Option<u32>,
+    /// The loop variables of the `include_tasks` this task was included
+    /// by, set at run time (data: a loop item is never a template).
+    pub include_loop: std::sync::Arc<Vars>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,11 +145,16 @@ pub enum Action {
         rescue: Vec<Task>,
         always: Vec<Task>,
     },
-    /// `include_tasks`: loaded up front so a missing file fails before any
-    /// task runs, but entered per host at run time (its `when` is already
-    /// on the task itself).
+    /// `include_tasks`: dynamic, entered per host and loop item at run time
+    /// (its `when` is on the task itself). A literal file name is loaded
+    /// and checked with the playbook; a templated one per host when run.
     Include {
-        tasks: Vec<Task>,
+        /// The file name as written.
+        file: String,
+        /// The literal name's file and its tasks.
+        loaded: Option<(std::path::PathBuf, Vec<Task>)>,
+        /// What the included tasks inherit, to load a templated name.
+        context: std::sync::Arc<super::load::IncludeContext>,
     },
     Meta(MetaAction),
 }
@@ -214,6 +222,7 @@ impl Task {
             environment: Vars::new(),
             check_mode: None,
             timeout: None,
+            include_loop: Default::default(),
         }
     }
 
@@ -226,7 +235,10 @@ impl Task {
                 rescue,
                 always,
             } => [block, rescue, always],
-            Action::Include { tasks } => [tasks, &[], &[]],
+            Action::Include {
+                loaded: Some((_, tasks)),
+                ..
+            } => [tasks, &[], &[]],
             _ => [&[], &[], &[]],
         };
         lists.into_iter().flatten()
@@ -266,6 +278,26 @@ impl Task {
             "vars": self.vars,
             "environment": self.environment,
         })
+    }
+
+    /// Sets the include-loop variables of this task and of those nested in it.
+    pub fn set_include_loop(&mut self, vars: &std::sync::Arc<Vars>) {
+        self.include_loop = vars.clone();
+        let lists: Vec<&mut Vec<Task>> = match &mut self.action {
+            Action::Block {
+                block,
+                rescue,
+                always,
+            } => vec![block, rescue, always],
+            Action::Include {
+                loaded: Some((_, tasks)),
+                ..
+            } => vec![tasks],
+            _ => vec![],
+        };
+        for task in lists.into_iter().flatten() {
+            task.set_include_loop(vars);
+        }
     }
 
     /// The name shown in `TASK [...]`: the task's name, else `module: args`.
