@@ -22,6 +22,9 @@ pub struct Module {
     /// templating, so a templated value can never become several words or
     /// reach a shell).
     pub self_rendered: &'static [&'static str],
+    /// Whether the module runs in check mode (and says what it would do)
+    /// or, as Ansible declares for it, does not support it and is skipped.
+    pub check_mode: bool,
 }
 
 /// Every module, in the order `module_names` lists them.
@@ -58,7 +61,15 @@ impl Module {
             spec,
             run,
             self_rendered: &[],
+            check_mode: true,
         }
+    }
+
+    /// Ansible declares no check-mode support for the module: in check
+    /// mode it is skipped, not run.
+    pub const fn without_check_mode(mut self) -> Self {
+        self.check_mode = false;
+        self
     }
 
     /// The module renders these parameters itself.
@@ -91,6 +102,15 @@ pub fn self_rendered_params(module: &str) -> &'static [&'static str] {
 
 pub async fn run(module: &str, args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     match find(module) {
+        Some(m) if ctx.check_mode && !m.check_mode => {
+            // Ansible's ActionBase: AnsibleActionSkip with this message.
+            TaskResult::skipped(format!(
+                "This action ({module}) does not support check mode."
+            ))
+            .with_msg(format!(
+                "This action ({module}) does not support check mode."
+            ))
+        }
         Some(m) => (m.run)(args, ctx).await,
         None => TaskResult::failed(format!("module '{module}' is not implemented")),
     }

@@ -38,7 +38,8 @@ pub const MODULE: Module = Module::new(
         ],
     ),
     |args, ctx| Box::pin(run(args, ctx)),
-);
+)
+.without_check_mode();
 
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let request = match build(args) {
@@ -49,13 +50,6 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
         Ok(codes) => codes,
         Err(e) => return TaskResult::failed(e),
     };
-    let safe = matches!(request.method.as_str(), "GET" | "HEAD");
-    if ctx.check_mode && !safe {
-        return TaskResult::skipped(format!(
-            "{} is not run in check mode: it may change the server's state",
-            request.method
-        ));
-    }
     let started = tokio::time::Instant::now();
     let outcome = http::send_or_curl(ctx.conn, &request).await;
     let elapsed = started.elapsed().as_secs();
