@@ -8,7 +8,7 @@ use super::config::SshConfig;
 use super::forward::open_tcp;
 use super::quickack::QuickAck;
 use super::target::{SshOptions, SshTarget};
-use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput};
+use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput, InputStream};
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value as Json};
@@ -255,6 +255,15 @@ impl Connection for LazySsh {
     ) -> Result<ExecOutput, ConnectionError> {
         let conn = self.pool.connect(&self.host, &self.vars).await?;
         conn.exec(command, stdin).await
+    }
+
+    async fn exec_streaming(
+        &self,
+        command: &str,
+        stdin: InputStream,
+    ) -> Result<ExecOutput, ConnectionError> {
+        let conn = self.pool.connect(&self.host, &self.vars).await?;
+        conn.exec_streaming(command, stdin).await
     }
 
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
