@@ -81,6 +81,20 @@ impl SshPool {
         Ok(conn)
     }
 
+    /// A new connection to the host, outside the pool, for a transfer
+    /// that must not share the pooled one: russh delivers every channel's
+    /// data from one session loop, which waits while any channel's buffer
+    /// is full, so a command fed from a forwarded download over the same
+    /// connection would wait for a window adjust that loop cannot read.
+    pub async fn connect_dedicated(
+        &self,
+        host: &str,
+        vars: &Map<String, Json>,
+    ) -> Result<SshConnection, ConnectionError> {
+        let target = self.target(host, vars).map_err(ConnectionError::Failed)?;
+        self.open(target, 0).await
+    }
+
     /// Closes every pooled connection (end of run).
     pub async fn close_all(&self) {
         let slots: Vec<Slot> = self.lock_slots().drain().map(|(_, s)| s).collect();
@@ -262,8 +276,12 @@ impl Connection for LazySsh {
         command: &str,
         stdin: InputStream,
     ) -> Result<ExecOutput, ConnectionError> {
-        let conn = self.pool.connect(&self.host, &self.vars).await?;
-        conn.exec_streaming(command, stdin).await
+        // On a connection of its own: its input usually comes from a
+        // channel of the pooled one (`get_url`).
+        let conn = self.pool.connect_dedicated(&self.host, &self.vars).await?;
+        let result = conn.exec_streaming(command, stdin).await;
+        conn.close().await;
+        result
     }
 
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {

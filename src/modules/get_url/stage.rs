@@ -39,7 +39,9 @@ pub async fn stage(
             tmp: None,
             sums: Sums::default(),
         }),
-        Ok((head, body)) => through_connection(ctx, head, body, dest, checksum).await,
+        Ok((head, body)) => {
+            through_connection(ctx, head, body, dest, checksum, request.timeout).await
+        }
         Err(ConnectionError::ForwardingRefused(why)) => {
             with_curl(ctx, request, dest, checksum, &why).await
         }
@@ -74,6 +76,7 @@ async fn through_connection(
     mut body: Body,
     dest: &str,
     checksum: Option<&Checksum>,
+    idle: std::time::Duration,
 ) -> Result<Staged, TaskResult> {
     let mut hashes = Hashes::new(checksum, ctx.diff);
     if ctx.check_mode {
@@ -96,9 +99,16 @@ async fn through_connection(
     let feed = async {
         while let Some(chunk) = body.chunk().await? {
             hashes.update(&chunk);
-            if to_host.write_all(&chunk).await.is_err() {
+            match tokio::time::timeout(idle, to_host.write_all(&chunk)).await {
+                Ok(Ok(())) => {}
                 // The host stopped reading: its error says why.
-                break;
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    return Err(ConnectionError::Failed(format!(
+                        "timed out: the host accepted no data for {}s (timeout)",
+                        idle.as_secs_f32()
+                    )));
+                }
             }
         }
         // The end of input: `cat` finishes the file.
