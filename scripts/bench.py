@@ -10,10 +10,13 @@ ansible-playbook (its defaults; pipelining + ControlPersist) and pyinfra;
 (4) a rolling play on 4 hosts behind the bed's ELBv2 against the waits the
 load balancer imposes and against the same play written for Ansible;
 (5) one task on 200 hosts (aliases of the 5 sshd servers): wall time and
-the controller's peak memory (PSS of the whole process tree)."""
+the controller's peak memory (PSS of the whole process tree); (6) the
+controller's peak memory (max RSS) for a `get_url` of BENCH_GET_URL_BYTES
+(default 1 GiB, generated on the fly) to the 5 hosts."""
 import argparse
 import collections
 import ctypes
+import http.server
 import json
 import os
 import re
@@ -23,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +36,8 @@ ANSIBLE_ROLLING = os.path.join(ROOT, "scripts", "bench.d", "rolling-elbv2.yaml")
 TASKS = 20
 FANOUT = 200
 FANOUT_FORKS = 50
+# Row 6: bytes each host downloads (BENCH_GET_URL_BYTES; smaller for a quick run).
+GET_URL_BYTES = int(os.environ.get("BENCH_GET_URL_BYTES", 1 << 30))
 # ansible-playbook's slowest rows (row 1 with serial: 1, row 5) get at most
 # this many runs, to keep `scripts/bench 3` within about 12 minutes.
 SLOW_RUNS = 2
@@ -474,6 +480,73 @@ def fanout_table(f):
     return "\n".join(out), [ok_x, ok_mb]
 
 
+# ------------------------------------------------------------ row 6
+
+class Generator(http.server.BaseHTTPRequestHandler):
+    """GET /N: N bytes made on the fly (a 1 MiB block repeated)."""
+    block = bytes(i % 251 for i in range(1 << 20))
+
+    def do_GET(self):
+        left = int(self.path.strip("/"))
+        self.send_response(200)
+        self.send_header("Content-Length", str(left))
+        self.end_headers()
+        while left > 0:
+            chunk = self.block[:min(left, len(self.block))]
+            self.wfile.write(chunk)
+            left -= len(chunk)
+
+    def log_message(self, *a):
+        pass
+
+
+def run_max_rss(c):
+    """One run: (wall seconds, the process' own max RSS in MB, from wait4)."""
+    if c.prepare:
+        c.prepare()
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile() as log:
+        p = subprocess.Popen(c.argv, env=c.env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        took = time.monotonic() - t0
+        if p.returncode != 0:
+            log.seek(0)
+            raise SystemExit("bench: %s failed (%d):\n%s"
+                             % (" ".join(c.argv), p.returncode, log.read()[-3000:].decode(errors="replace")))
+    return took, usage.ru_maxrss / 1024
+
+
+def row_get_url(b):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Generator)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    files = [os.path.join(h["root"], "bench.bin") for h in b.fleet["hosts"]]
+
+    def remove():
+        for f in files:
+            with_suppress(os.remove, f)
+    pb = b.write("get-url.yaml", play("web", [
+        "- get_url: { url: 'http://127.0.0.1:%d/%d', dest: '{{ bed_root }}/bench.bin', timeout: 30 }"
+        % (server.server_address[1], GET_URL_BYTES)]))
+    r = b.note("rollout, get_url to 5 hosts", b.rollout(pb, prepare=remove))
+    samples = [run_max_rss(r) for _ in range(b.runs)]
+    sizes = {os.path.getsize(f) for f in files}
+    remove()
+    server.shutdown()
+    if sizes != {GET_URL_BYTES}:
+        raise SystemExit("bench: get_url wrote %s bytes, not %d" % (sizes, GET_URL_BYTES))
+    return {"wall": [s[0] for s in samples], "mb": [s[1] for s in samples]}
+
+
+def get_url_table(g):
+    size = GET_URL_BYTES / (1 << 20)
+    ok = med(g["mb"]) < 100
+    out = ["| `get_url` of %s to 5 hosts (generated on the fly) | wall time | controller peak memory (max RSS) "
+           "| target |" % ("%g GiB" % (size / 1024) if size >= 1024 else "%g MiB" % size), "|---|---|---|---|",
+           "| rollout | %s | %s | < 100 MB: %s |" % (fmt(g["wall"]), fmt(g["mb"], "MB", 1, 1), verdict(ok))]
+    return "\n".join(out), [ok]
+
+
 # ------------------------------------------------------------ the doc
 
 def commands_section(b):
@@ -505,7 +578,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ansible-runs", type=int, help="runs of ansible-playbook (default: RUNS)")
-    ap.add_argument("--rows", default="1,2,3,4,5", help="which rows to run (for development)")
+    ap.add_argument("--rows", default="1,2,3,4,5,6", help="which rows to run (for development)")
     a = ap.parse_args()
     become_subreaper()
     load_at_start = load_average()
@@ -521,7 +594,8 @@ def main():
             ("3", "Row 3: the floor — what SSH itself allows, and rollout next to it",
              lambda: row_floor(b), floor_table),
             ("4", "Row 4: a rolling play behind the load balancer", lambda: row_rolling(b), rolling_table),
-            ("5", "Row 5: fan-out", lambda: row_fanout(b), fanout_table)):
+            ("5", "Row 5: fan-out", lambda: row_fanout(b), fanout_table),
+            ("6", "Row 6: a large download", lambda: row_get_url(b), get_url_table)):
         if key in rows:
             table, t = table_of(measure_row())
             sections.append((name, table))
@@ -529,7 +603,7 @@ def main():
     text = "\n\n".join("### %s\n\n%s" % s for s in sections)
     print(text)
     print("\nbench: %d of %d targets met" % (sum(targets), len(targets)))
-    if rows == {"1", "2", "3", "4", "5"}:
+    if rows == {"1", "2", "3", "4", "5", "6"}:
         write_doc(b, text, targets, a, load_at_start)
     return 0
 

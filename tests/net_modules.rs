@@ -491,3 +491,222 @@ fn credentials_never_follow_a_redirect_to_another_host() {
         "a redirect on the same host keeps them"
     );
 }
+
+/// A controller-side HTTP server for downloads: `/big/N` answers N bytes
+/// generated on the fly (no Content-Length cap on memory, nothing on
+/// disk), `/drip/N` one byte-chunk every 2 s N times, `/stall` a first
+/// chunk then silence for 5 s. Served until the test process ends.
+fn generator() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut path = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if path.is_empty() {
+                        path = line.split(' ').nth(1).unwrap_or("").to_string();
+                    }
+                }
+                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                let n: u64 = parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+                let head = |len: u64| {
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+                };
+                match parts[0] {
+                    "big" => {
+                        let _ = stream.write_all(head(n).as_bytes());
+                        let block = pattern(1 << 20);
+                        let mut left = n;
+                        while left > 0 {
+                            let take = left.min(block.len() as u64) as usize;
+                            if stream.write_all(&block[..take]).is_err() {
+                                return;
+                            }
+                            left -= take as u64;
+                        }
+                    }
+                    "drip" => {
+                        let _ = stream.write_all(head(n).as_bytes());
+                        for _ in 0..n {
+                            std::thread::sleep(Duration::from_secs(2));
+                            let _ = stream.write_all(b"x");
+                        }
+                    }
+                    _ => {
+                        let _ = stream.write_all(head(2).as_bytes());
+                        let _ = stream.write_all(b"x");
+                        std::thread::sleep(Duration::from_secs(5));
+                        let _ = stream.write_all(b"y");
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The bytes `/big/N` serves: a 1 MiB pattern, repeated.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// `sha256:<hex>` of `/big/N`'s bytes.
+fn big_sha256(n: usize) -> String {
+    use sha2::Digest;
+    let block = pattern(1 << 20);
+    let mut h = sha2::Sha256::new();
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(block.len());
+        h.update(&block[..take]);
+        left -= take;
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// The largest resident set of any child this test process waited for.
+fn children_max_rss_mb() -> u64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    usage.ru_maxrss as u64 / 1024
+}
+
+/// A local-connection play of `tasks` (YAML lines under `tasks:`).
+fn local_play(dir: &std::path::Path, tasks: &str) -> common::Outcome {
+    let inventory = dir.join("inventory");
+    fs::write(&inventory, "ctl ansible_connection=local\n").unwrap();
+    let playbook = dir.join("play.yaml");
+    fs::write(&playbook, format!("- hosts: ctl\n  tasks:\n{tasks}")).unwrap();
+    common::rollout(&[
+        "play",
+        playbook.to_str().unwrap(),
+        "-i",
+        inventory.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn get_url_streams_200_mb_in_bounded_controller_memory() {
+    const SIZE: usize = 200 << 20;
+    let port = generator();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("big.bin");
+    let out = local_play(
+        dir.path(),
+        &format!(
+            "    - get_url: {{ url: 'http://127.0.0.1:{port}/big/{SIZE}', dest: '{}', checksum: '{}' }}\n",
+            dest.display(),
+            big_sha256(SIZE)
+        ),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(fs::metadata(&dest).unwrap().len(), SIZE as u64);
+    // Every child so far counts (other tests' rollout runs are far smaller).
+    let rss = children_max_rss_mb();
+    assert!(
+        rss < 100,
+        "rollout held {rss} MB for a {} MB download",
+        SIZE >> 20
+    );
+}
+
+#[test]
+fn get_url_timeout_bounds_each_read_not_the_transfer() {
+    let port = generator();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    // 5 chunks 2 s apart: 10 s in all, never 3 s without data.
+    let started = Instant::now();
+    let out = local_play(
+        dir.path(),
+        &format!(
+            "    - get_url: {{ url: 'http://127.0.0.1:{port}/drip/5', dest: '{d}/drip', timeout: 3 }}\n"
+        ),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(fs::read(dir.path().join("drip")).unwrap(), b"xxxxx");
+    assert!(started.elapsed() >= Duration::from_secs(9));
+    // 5 s without data, with `timeout: 3`: fails, and writes nothing.
+    let out = local_play(
+        dir.path(),
+        &format!(
+            "    - get_url: {{ url: 'http://127.0.0.1:{port}/stall', dest: '{d}/stall', timeout: 3 }}\n"
+        ),
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("no data received for 3s");
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".rollout") || n == "stall")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn get_url_streams_through_the_connection_and_through_curl() {
+    const SIZE: usize = 30 << 20;
+    let fleet = Fleet::up_with(2, 80, &["--no-forwarding", "host2"]);
+    let port = generator();
+    let pb = fleet.write(
+        "big.yaml",
+        r#"
+- hosts: web
+  tasks:
+    - get_url:
+        url: "http://127.0.0.1:{{ port }}/{{ path }}"
+        dest: "{{ bed_root }}/big.bin"
+        checksum: "{{ sum }}"
+        mode: "0600"
+        timeout: 2
+      register: got
+    - copy: { dest: "{{ bed_root }}/changed", content: "{{ got.changed | lower }} {{ got.size }}" }
+"#,
+    );
+    let (port, sum) = (format!("port={port}"), format!("sum={}", big_sha256(SIZE)));
+    let path = format!("path=big/{SIZE}");
+    for expected in ["true", "false"] {
+        let out = fleet.play(&pb, &["-e", &port, "-e", &sum, "-e", &path]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        for i in 0..2 {
+            let file = fleet.root(i).join("big.bin");
+            assert_eq!(fs::metadata(&file).unwrap().len(), SIZE as u64);
+            let changed = fs::read_to_string(fleet.root(i).join("changed")).unwrap();
+            assert_eq!(changed, format!("{expected} {SIZE}"), "host{}", i + 1);
+        }
+    }
+    // A wrong checksum, and a stalled server: nothing written, no temp left.
+    let wrong = format!("sum={}", big_sha256(SIZE - 1));
+    let out = fleet.play(&pb, &["-e", &port, "-e", &wrong, "-e", "path=big/1000"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("did not match");
+    let out = fleet.play(&pb, &["-e", &port, "-e", &sum, "-e", "path=stall"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("no data received for 2s");
+    out.assert_says("Operation too slow");
+    for i in 0..2 {
+        assert_eq!(
+            fs::metadata(fleet.root(i).join("big.bin")).unwrap().len(),
+            SIZE as u64
+        );
+        let temps: Vec<_> = fs::read_dir(fleet.root(i))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".rollout"))
+            .collect();
+        assert!(temps.is_empty(), "host{}: {temps:?}", i + 1);
+    }
+}

@@ -408,7 +408,7 @@ fn ecdsa_rsa_and_agent_keys_authenticate() {
     );
     assert_eq!(
         without.status.code(),
-        Some(3),
+        Some(4),
         "without the agent no key is offered"
     );
 }

@@ -7,7 +7,7 @@
 //! sudo that asks for it: sudo reads that line only when it prompts, so on
 //! a host that needs no password (NOPASSWD) the command would read it.
 
-use super::{BoxStream, Connection, ConnectionError, ExecOutput};
+use super::{BoxStream, Connection, ConnectionError, ExecOutput, InputStream};
 use crate::core::shell_quote;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -60,6 +60,24 @@ impl Become {
         };
         Ok(asks.then_some(password))
     }
+
+    /// The output, unless sudo refused to run the command.
+    fn refused(&self, out: ExecOutput, sent_password: bool) -> Result<ExecOutput, ConnectionError> {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.rc == 1 && stderr.contains("a password is required") {
+            return Err(ConnectionError::Failed(format!(
+                "sudo needs a password to become '{}': run with --ask-become-pass (-K) or set ansible_become_password",
+                self.user
+            )));
+        }
+        if out.rc == 1 && sent_password && stderr.contains("incorrect password attempt") {
+            return Err(ConnectionError::Failed(format!(
+                "sudo did not accept the become password for '{}': check --ask-become-pass (-K) or ansible_become_password",
+                self.user
+            )));
+        }
+        Ok(out)
+    }
 }
 
 /// Succeeds only when sudo runs commands as `user` without any password:
@@ -82,20 +100,20 @@ impl Connection for Become {
         let (wrapped, prefix) = wrap_become(command, &self.user, password);
         let input = become_stdin(prefix, stdin);
         let out = self.inner.exec(&wrapped, input.as_deref()).await?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if out.rc == 1 && stderr.contains("a password is required") {
-            return Err(ConnectionError::Failed(format!(
-                "sudo needs a password to become '{}': run with --ask-become-pass (-K) or set ansible_become_password",
-                self.user
-            )));
-        }
-        if out.rc == 1 && password.is_some() && stderr.contains("incorrect password attempt") {
-            return Err(ConnectionError::Failed(format!(
-                "sudo did not accept the become password for '{}': check --ask-become-pass (-K) or ansible_become_password",
-                self.user
-            )));
-        }
-        Ok(out)
+        self.refused(out, password.is_some())
+    }
+
+    async fn exec_streaming(
+        &self,
+        command: &str,
+        stdin: InputStream,
+    ) -> Result<ExecOutput, ConnectionError> {
+        use tokio::io::AsyncReadExt;
+        let password = self.password_for_sudo().await?;
+        let (wrapped, prefix) = wrap_become(command, &self.user, password);
+        let input = std::io::Cursor::new(prefix.unwrap_or_default()).chain(stdin);
+        let out = self.inner.exec_streaming(&wrapped, Box::new(input)).await?;
+        self.refused(out, password.is_some())
     }
 
     // Forwarded streams are not commands: privilege does not apply.

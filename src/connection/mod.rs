@@ -14,6 +14,9 @@ pub trait HostStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> HostStream for T {}
 pub type BoxStream = Box<dyn HostStream>;
 
+/// Input fed to a command as it is read ([`Connection::exec_streaming`]).
+pub type InputStream = Box<dyn AsyncRead + Unpin + Send>;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecOutput {
     pub rc: i32,
@@ -46,6 +49,20 @@ pub trait Connection: Send + Sync {
         command: &str,
         stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError>;
+
+    /// Like [`Connection::exec`], but feeds `stdin` as it is read, through a
+    /// bounded buffer, so input of any size (a download) never sits whole in
+    /// the controller's memory.
+    async fn exec_streaming(
+        &self,
+        command: &str,
+        stdin: InputStream,
+    ) -> Result<ExecOutput, ConnectionError> {
+        let _ = (command, stdin);
+        Err(ConnectionError::Failed(
+            "this connection cannot stream input to a command".into(),
+        ))
+    }
 
     /// Opens a TCP connection *from the host* to `host:port` (SSH:
     /// direct-tcpip), so `uri`, `wait_for` and IMDS see the host's network.

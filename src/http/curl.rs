@@ -30,6 +30,34 @@ pub(super) async fn curl(
 /// A curl config file (`curl --config -`) for `request`; `-i` puts the
 /// response head before the body so that status and headers can be read.
 fn curl_config(request: &HttpRequest) -> Result<String, String> {
+    let max_time = format!("max-time = {}", request.timeout.as_secs_f64().max(1.0));
+    config(request, &["include".into(), max_time])
+}
+
+/// A curl config for a download that the command line sends to a file
+/// (`-o`) with the heads on stdout (`-D -`): no limit on the whole
+/// transfer, but connecting, and any stretch below 1 byte/s, fail after
+/// `request.timeout` (curl's nearest to "no data for that long").
+pub fn curl_download_config(request: &HttpRequest) -> Result<String, String> {
+    let secs = request.timeout.as_secs_f64().max(1.0);
+    config(
+        request,
+        &[
+            format!("connect-timeout = {secs}"),
+            "speed-limit = 1".into(),
+            format!("speed-time = {}", secs.ceil()),
+        ],
+    )
+}
+
+/// The heads curl dumped (`-D -`) for a download: the final response,
+/// with an empty body.
+pub fn parse_curl_heads(heads: &[u8], request: &HttpRequest) -> Result<HttpResponse, String> {
+    parse_curl_output(heads, request)
+}
+
+/// The config lines every request has, after `limits`.
+fn config(request: &HttpRequest, limits: &[String]) -> Result<String, String> {
     if request.body.contains(&0) {
         return Err(format!(
             "{}: a binary request body cannot be sent through curl (sshd on this host refuses \
@@ -46,13 +74,12 @@ fn curl_config(request: &HttpRequest) -> Result<String, String> {
             .replace('\t', "\\t");
         format!("\"{escaped}\"")
     };
-    let mut lines = vec![
-        "silent".to_string(),
-        "show-error".to_string(),
-        "include".to_string(),
-        format!("request = {}", quote(&request.method.to_ascii_uppercase())),
-        format!("max-time = {}", request.timeout.as_secs_f64().max(1.0)),
-    ];
+    let mut lines = vec!["silent".to_string(), "show-error".to_string()];
+    lines.extend_from_slice(limits);
+    lines.push(format!(
+        "request = {}",
+        quote(&request.method.to_ascii_uppercase())
+    ));
     if request.follow_redirects {
         lines.push("location".into());
         lines.push(format!("max-redirs = {MAX_REDIRECTS}"));

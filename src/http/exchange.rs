@@ -1,14 +1,29 @@
 //! One HTTP/1.1 exchange (hyper) over any byte stream.
 
-use super::{HttpRequest, HttpResponse, Url};
+use super::{Body, HttpRequest, HttpResponse, Url};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// Runs one HTTP/1.1 exchange over any byte stream. The caller bounds the
-/// time it takes.
+/// Runs one HTTP/1.1 exchange over any byte stream and reads the whole
+/// body. The caller bounds the time it takes.
 pub async fn exchange<S>(stream: S, request: &HttpRequest) -> Result<HttpResponse, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut response, body) = exchange_head(stream, request).await?;
+    response.body = body.collect().await.map_err(|e| e.to_string())?;
+    Ok(response)
+}
+
+/// Sends the request and reads the response's head; the body (left empty
+/// in the response) is read from the returned [`Body`], each read bounded
+/// by `request.timeout`. The caller bounds the time the head takes.
+pub async fn exchange_head<S>(
+    stream: S,
+    request: &HttpRequest,
+) -> Result<(HttpResponse, Body), String>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -32,18 +47,20 @@ where
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake with {}: {e}", request.url))?;
-    // The connection future does the I/O; it ends when the exchange does.
-    let driver = tokio::spawn(connection);
-    let result = async {
-        let response = sender.send_request(req).await?;
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await?.to_bytes();
-        Ok::<_, hyper::Error>((parts, body))
-    }
-    .await;
-    driver.abort();
-    let (parts, body) = result.map_err(|e| format!("{} {}: {e}", request.method, request.url))?;
-    Ok(HttpResponse {
+    // The connection future does the I/O until the body is read or dropped.
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let what = format!("{} {}", request.method, request.url);
+    let response = match sender.send_request(req).await {
+        Ok(response) => response,
+        Err(e) => {
+            driver.abort();
+            return Err(format!("{what}: {e}"));
+        }
+    };
+    let (parts, incoming) = response.into_parts();
+    let head = HttpResponse {
         status: parts.status.as_u16(),
         headers: parts
             .headers
@@ -55,10 +72,11 @@ where
                 )
             })
             .collect(),
-        body: body.to_vec(),
+        body: Vec::new(),
         url: request.url.clone(),
         redirected: false,
-    })
+    };
+    Ok((head, Body::new(incoming, driver, request.timeout, what)))
 }
 
 #[cfg(test)]

@@ -8,16 +8,20 @@
 //! request leaves from the host.
 //!
 //! This file holds the public API (requests, responses, [`send`] with its
-//! redirects and timeout); `exchange` runs one HTTP/1.1 exchange, `url`
-//! parses URLs, `tls` sets up rustls, `curl` is the fallback where sshd
-//! refuses to forward.
+//! redirects and timeout, [`send_streaming`] for bodies too large to keep);
+//! `exchange` runs one HTTP/1.1 exchange, `body` reads a body chunk by
+//! chunk, `url` parses URLs, `tls` sets up rustls, `curl` is the fallback
+//! where sshd refuses to forward.
 
+mod body;
 mod curl;
 mod exchange;
 mod tls;
 mod url;
 
-pub use exchange::exchange;
+pub use body::Body;
+pub use curl::{curl_download_config, parse_curl_heads};
+pub use exchange::{exchange, exchange_head};
 pub use url::Url;
 
 use crate::connection::{Connection, ConnectionError};
@@ -35,7 +39,8 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// Bounds the whole exchange, redirects included.
+    /// Bounds the whole exchange, redirects included ([`send`]); with
+    /// [`send_streaming`], the head and then each read of the body.
     pub timeout: Duration,
     /// Follow 301/302/303/307/308 for GET and HEAD (Ansible's `safe`).
     pub follow_redirects: bool,
@@ -94,28 +99,30 @@ pub async fn send(
     request: &HttpRequest,
 ) -> Result<HttpResponse, ConnectionError> {
     let exchange = async {
-        let mut current = request.clone();
-        let mut redirected = false;
-        for _ in 0..=MAX_REDIRECTS {
-            let mut response = send_once(conn, &current).await?;
-            response.redirected = redirected;
-            match redirect_target(&current, &response)? {
-                Some(next) if request.follow_redirects => {
-                    if !same_origin(&current.url, &next) {
-                        drop_credentials(&mut current.headers);
-                    }
-                    current.url = next;
-                    redirected = true;
-                }
-                _ => return Ok(response),
-            }
-        }
-        Err(ConnectionError::Failed(format!(
-            "{}: more than {MAX_REDIRECTS} redirects",
-            request.url
-        )))
+        let (mut response, body) = follow(conn, request).await?;
+        response.body = body.collect().await?;
+        Ok(response)
     };
-    tokio::time::timeout(request.timeout, exchange)
+    within(request, exchange).await
+}
+
+/// Like [`send`], but returns once the final response's head is in (within
+/// `request.timeout`); its body is then read chunk by chunk from the
+/// [`Body`], and only a read with no data for `request.timeout` fails, so a
+/// large download on a slow link is not cut short.
+pub async fn send_streaming(
+    conn: &dyn Connection,
+    request: &HttpRequest,
+) -> Result<(HttpResponse, Body), ConnectionError> {
+    within(request, follow(conn, request)).await
+}
+
+/// `work`, failed when it takes longer than `request.timeout`.
+async fn within<T>(
+    request: &HttpRequest,
+    work: impl std::future::Future<Output = Result<T, ConnectionError>>,
+) -> Result<T, ConnectionError> {
+    tokio::time::timeout(request.timeout, work)
         .await
         .unwrap_or_else(|_| {
             Err(ConnectionError::Failed(format!(
@@ -125,6 +132,34 @@ pub async fn send(
                 request.timeout.as_secs_f32()
             )))
         })
+}
+
+/// The final response's head and its unread body, after the redirects
+/// (credentials dropped when one leaves their origin).
+async fn follow(
+    conn: &dyn Connection,
+    request: &HttpRequest,
+) -> Result<(HttpResponse, Body), ConnectionError> {
+    let mut current = request.clone();
+    let mut redirected = false;
+    for _ in 0..=MAX_REDIRECTS {
+        let (mut response, body) = send_once(conn, &current).await?;
+        response.redirected = redirected;
+        match redirect_target(&current, &response)? {
+            Some(next) if request.follow_redirects => {
+                if !same_origin(&current.url, &next) {
+                    drop_credentials(&mut current.headers);
+                }
+                current.url = next;
+                redirected = true;
+            }
+            _ => return Ok((response, body)),
+        }
+    }
+    Err(ConnectionError::Failed(format!(
+        "{}: more than {MAX_REDIRECTS} redirects",
+        request.url
+    )))
 }
 
 /// Like [`send`], but where the host's sshd refuses to forward channels it
@@ -144,7 +179,7 @@ pub async fn send_or_curl(
 async fn send_once(
     conn: &dyn Connection,
     request: &HttpRequest,
-) -> Result<HttpResponse, ConnectionError> {
+) -> Result<(HttpResponse, Body), ConnectionError> {
     let url = Url::parse(&request.url).map_err(ConnectionError::Failed)?;
     let stream = match &request.unix_socket {
         Some(path) => conn.open_unix(path).await?,
@@ -152,9 +187,9 @@ async fn send_once(
     };
     let answer = if url.tls {
         let config = tls_config(request.validate_certs).map_err(ConnectionError::Failed)?;
-        exchange(tls_handshake_with(config, stream, &url).await?, request).await
+        exchange_head(tls_handshake_with(config, stream, &url).await?, request).await
     } else {
-        exchange(stream, request).await
+        exchange_head(stream, request).await
     };
     answer.map_err(ConnectionError::Failed)
 }

@@ -40,13 +40,27 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
 
 /// What to write, and where it came from.
 pub struct Payload {
+    /// The content; for a [`Staged`] one, only its first bytes (for
+    /// `--diff`, up to one past [`remote_file::DIFF_MAX_BYTES`]).
     pub bytes: Vec<u8>,
+    /// The content is already in a temp file on the host (`get_url`).
+    pub staged: Option<Staged>,
     /// The controller file, for `src` in results and the diff header.
     pub origin: Option<PathBuf>,
     /// The name to use when `dest` is a directory.
     pub file_name: Option<String>,
     /// The controller file's mode, for `mode: preserve`.
     pub local_mode: Option<u32>,
+}
+
+/// Content streamed to a temp file beside the destination on the host.
+pub struct Staged {
+    /// The temp file (`None`: nothing was written, as under `--check`).
+    pub tmp: Option<String>,
+    pub sha1: String,
+    /// Set once the temp file was handed to the upload, which renames it
+    /// into place or removes it; otherwise the caller removes it.
+    pub used: std::sync::atomic::AtomicBool,
 }
 
 fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> {
@@ -57,6 +71,7 @@ fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> 
         // Ansible's copy action writes a list or dict as JSON, a scalar as str().
         (None, Some(content)) => Ok(Payload {
             bytes: crate::core::python_text(content).into_bytes(),
+            staged: None,
             origin: None,
             file_name: None,
             local_mode: None,
@@ -115,6 +130,7 @@ fn read_local(path: &Path) -> Result<Payload, TaskResult> {
     use std::os::unix::fs::PermissionsExt;
     Ok(Payload {
         bytes,
+        staged: None,
         origin: Some(path.to_path_buf()),
         file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
         local_mode: Some(meta.permissions().mode() & 0o7777),
@@ -156,7 +172,10 @@ async fn try_deliver(
             probe.path
         )));
     }
-    let checksum = remote_file::sha1_hex(&payload.bytes);
+    let checksum = match &payload.staged {
+        Some(staged) => staged.sha1.clone(),
+        None => remote_file::sha1_hex(&payload.bytes),
+    };
     let base = TaskResult::ok()
         .with("dest", probe.path.clone())
         .with("checksum", checksum.clone());
@@ -230,6 +249,10 @@ async fn write(
 ) -> Result<remote_file::Uploaded, TaskResult> {
     // An existing file keeps its mode and ownership unless told otherwise.
     let mode = attrs.mode.or(probe.exists().then_some(probe.mode));
+    let staged = payload.staged.as_ref().and_then(|s| {
+        s.used.store(true, std::sync::atomic::Ordering::Relaxed);
+        s.tmp.as_deref()
+    });
     remote_file::upload(
         ctx,
         &Upload {
@@ -243,6 +266,7 @@ async fn write(
             validate: arg_str(args, "validate"),
             make_parents: arg_str(args, "dest").is_some_and(|d| d.ends_with('/')),
             follow: arg_bool(args, "follow", false),
+            staged,
         },
     )
     .await

@@ -169,6 +169,7 @@ async fn finish(
             make_parents: false,
             // As Ansible: the edit always goes to a symlink's target.
             follow: true,
+            staged: None,
         },
     )
     .await?;

@@ -49,6 +49,7 @@ fn render(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> {
         .render_file(&source, &scope)
         .map_err(|e| TaskResult::failed(format!("{}: {}", path.display(), e.message)))?;
     Ok(Payload {
+        staged: None,
         bytes: text.into_bytes(),
         origin: Some(path.clone()),
         file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),

@@ -7,7 +7,7 @@ use super::known_hosts::{HostKeyPolicy, host_key_preference, verify};
 use super::shell::{PersistentShell, ShellDied};
 use super::target::SshTarget;
 use crate::connection::output::Capped;
-use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput};
+use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput, InputStream};
 use async_trait::async_trait;
 use russh::client::{Config, Handle, Handler};
 use russh::keys::{PublicKey, PublicKeyOrCertificate};
@@ -15,7 +15,7 @@ use russh::{ChannelMsg, Sig};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
 /// sshd's default `MaxSessions` is 10 session channels per connection, and
@@ -216,7 +216,18 @@ impl Connection for SshConnection {
         {
             return result;
         }
+        let stdin = stdin.map(|data| Box::new(data) as Box<dyn AsyncRead + Unpin + Send>);
         self.exec_on_channel(command, stdin, &doing).await
+    }
+
+    async fn exec_streaming(
+        &self,
+        command: &str,
+        stdin: InputStream,
+    ) -> Result<ExecOutput, ConnectionError> {
+        let doing = format!("running `{}`", abbreviate(command));
+        self.reap_abandoned_shell().await;
+        self.exec_on_channel(command, Some(stdin), &doing).await
     }
 
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
@@ -233,7 +244,7 @@ impl SshConnection {
     async fn exec_on_channel(
         &self,
         command: &str,
-        stdin: Option<&[u8]>,
+        stdin: Option<Box<dyn AsyncRead + Unpin + Send + '_>>,
         doing: &str,
     ) -> Result<ExecOutput, ConnectionError> {
         // The semaphore is never closed, so acquire cannot fail.
@@ -251,9 +262,20 @@ impl SshConnection {
         // Feed stdin while reading output: a command may fill its output
         // window before it reads all of its input.
         let feed = async {
-            if let Some(data) = stdin {
-                // A command that exits without reading its input is fine.
-                let _ = writer.data_bytes(bytes::Bytes::copy_from_slice(data)).await;
+            if let Some(mut data) = stdin {
+                // Chunk by chunk: russh waits for the channel's window, so
+                // no more than a chunk is held here.
+                let mut buf = vec![0; 64 * 1024];
+                while let Ok(n @ 1..) = data.read(&mut buf).await {
+                    // A command that exits without reading its input is fine.
+                    if writer
+                        .data_bytes(bytes::Bytes::copy_from_slice(&buf[..n]))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
             }
             let _ = writer.eof().await;
         };

@@ -8,7 +8,7 @@ use super::config::SshConfig;
 use super::forward::open_tcp;
 use super::quickack::QuickAck;
 use super::target::{SshOptions, SshTarget};
-use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput};
+use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput, InputStream};
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value as Json};
@@ -79,6 +79,20 @@ impl SshPool {
         let conn = Arc::new(self.open(target, 0).await?);
         *slot = Some(conn.clone());
         Ok(conn)
+    }
+
+    /// A new connection to the host, outside the pool, for a transfer
+    /// that must not share the pooled one: russh delivers every channel's
+    /// data from one session loop, which waits while any channel's buffer
+    /// is full, so a command fed from a forwarded download over the same
+    /// connection would wait for a window adjust that loop cannot read.
+    pub async fn connect_dedicated(
+        &self,
+        host: &str,
+        vars: &Map<String, Json>,
+    ) -> Result<SshConnection, ConnectionError> {
+        let target = self.target(host, vars).map_err(ConnectionError::Failed)?;
+        self.open(target, 0).await
     }
 
     /// Closes every pooled connection (end of run).
@@ -255,6 +269,19 @@ impl Connection for LazySsh {
     ) -> Result<ExecOutput, ConnectionError> {
         let conn = self.pool.connect(&self.host, &self.vars).await?;
         conn.exec(command, stdin).await
+    }
+
+    async fn exec_streaming(
+        &self,
+        command: &str,
+        stdin: InputStream,
+    ) -> Result<ExecOutput, ConnectionError> {
+        // On a connection of its own: its input usually comes from a
+        // channel of the pooled one (`get_url`).
+        let conn = self.pool.connect_dedicated(&self.host, &self.vars).await?;
+        let result = conn.exec_streaming(command, stdin).await;
+        conn.close().await;
+        result
     }
 
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {

@@ -28,9 +28,10 @@ mod upload;
 pub use attributes::{Attributes, attribute_commands, set_attributes, wanted_attributes};
 pub use diff::{DIFF_MAX_BYTES, content_diff};
 pub use probe::{
-    FileKind, Probe, ProbeRequest, add_file_fields, parse_probe, probe, sha1_hex, stat_snippet,
+    FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, parse_probe, printed_digest, probe,
+    sha1_hex, stat_snippet,
 };
-pub use upload::{Upload, Uploaded, upload};
+pub use upload::{Upload, Uploaded, temp_name, upload};
 
 use super::{ModuleContext, TaskResult};
 use crate::connection::ExecOutput;

@@ -161,7 +161,7 @@ fn probe_script(req: &ProbeRequest<'_>) -> String {
 }
 
 /// sha1 with whatever the host has (coreutils, BSD/macOS, OpenSSL).
-const SHA1_FN: &str = "h() { if command -v sha1sum >/dev/null 2>&1; then sha1sum; \
+pub const SHA1_FN: &str = "h() { if command -v sha1sum >/dev/null 2>&1; then sha1sum; \
 elif command -v shasum >/dev/null 2>&1; then shasum -a 1; else openssl sha1; fi; }";
 
 /// Shell code that describes `$p` as `key=value` lines and leaves its type
@@ -250,9 +250,15 @@ fn split_content(stdout: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// The digest in what the host's sha1 tool printed: `<hex>  -` (coreutils,
 /// shasum) or `(stdin)= <hex>` / `SHA1(stdin)= <hex>` (OpenSSL).
 fn sha1_digest(printed: &str) -> Option<String> {
+    printed_digest(printed, 40)
+}
+
+/// A digest of `hex_len` hex digits in what a host's `*sum` tool or
+/// `openssl dgst` printed.
+pub fn printed_digest(printed: &str, hex_len: usize) -> Option<String> {
     let tail = printed.rsplit_once("= ").map_or(printed, |(_, t)| t);
     let digest = tail.split_whitespace().next()?;
-    (digest.len() == 40 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+    (digest.len() == hex_len && digest.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| digest.to_ascii_lowercase())
 }
 

@@ -1,7 +1,7 @@
 //! A [`ModuleContext`] over a real `/bin/sh`, for module tests.
 
 use crate::connection::local::LocalConnection;
-use crate::connection::{Connection, ConnectionError, ExecOutput};
+use crate::connection::{Connection, ConnectionError, ExecOutput, InputStream};
 use crate::modules::{ModuleContext, Vars};
 use crate::template::Templar;
 use std::path::Path;
@@ -27,6 +27,24 @@ impl Connection for Counting {
             self.with_stdin.fetch_add(1, Ordering::SeqCst);
         }
         self.inner.exec(command, stdin).await
+    }
+
+    async fn exec_streaming(
+        &self,
+        command: &str,
+        stdin: InputStream,
+    ) -> Result<ExecOutput, ConnectionError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.with_stdin.fetch_add(1, Ordering::SeqCst);
+        self.inner.exec_streaming(command, stdin).await
+    }
+
+    async fn open_tcp(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<crate::connection::BoxStream, ConnectionError> {
+        self.inner.open_tcp(host, port).await
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Upload<'a> {
     /// (Ansible's realpath in lineinfile, `follow: true` in copy/template);
     /// otherwise the new file replaces the link.
     pub follow: bool,
+    /// The content is already on the host, in this temp file beside the
+    /// file really written (created private, under umask 077, by a streamed
+    /// download): it gets its attributes and is renamed into place.
+    pub staged: Option<&'a str>,
 }
 
 /// What an upload left behind.
@@ -45,9 +49,13 @@ pub struct Uploaded {
 pub async fn upload(ctx: &ModuleContext<'_>, up: &Upload<'_>) -> Result<Uploaded, TaskResult> {
     let tmp = temp_name();
     let backup = up.backup.then(|| backup_path(up.dest));
-    let inline = inline_text(up.content);
+    let inline = up
+        .staged
+        .is_none()
+        .then(|| inline_text(up.content))
+        .flatten();
     let script = upload_script(up, &tmp, backup.as_deref(), inline.as_deref())?;
-    let stdin = inline.is_none().then_some(up.content);
+    let stdin = (inline.is_none() && up.staged.is_none()).then_some(up.content);
     let out = exec_ok(ctx, &script, stdin, "writing the file").await?;
     let probe = parse_probe(up.dest, &out.stdout);
     let backup_file = backup.filter(|_| out.stdout.windows(9).any(|w| w == b"backed=1\n"));
@@ -80,40 +88,26 @@ fn upload_script(
         );
     }
     // The temp file sits beside the file really written, so `mv` is a rename.
-    s.push_str(&format!(
-        "tmp=$(dirname -- \"$d\")/{}\nfail() {{ rm -f -- \"$tmp\"; printf '%s\\n' \"$1\" >&2; exit 1; }}\n",
-        shell_quote(tmp)
-    ));
-    if up.make_parents {
-        s.push_str("mkdir -p -- \"$(dirname -- \"$d\")\" || exit 1\n");
-    }
-    // A plain mode (no x, no special bits) comes from the umask alone, as
-    // the file is created; any other is set on a file private until then.
-    let chmod = match up.mode {
-        Some(mode) if mode & !0o666 == 0 => {
-            s.push_str(&format!("umask {:o}\n", !mode & 0o777));
-            None
-        }
-        Some(mode) => {
-            s.push_str("umask 077\n");
-            Some(mode)
-        }
-        None => None,
-    };
-    // noclobber, so an existing name (a planted symlink) is never written
-    // through.
-    let writer = match inline {
-        Some(quoted) => format!("printf '%s' {quoted}"),
-        None => "cat".to_string(),
+    let tmp_line = match up.staged {
+        Some(staged) => format!("tmp={}", shell_quote(staged)),
+        None => format!("tmp=$(dirname -- \"$d\")/{}", shell_quote(tmp)),
     };
     s.push_str(&format!(
-        "set -C\n{writer} > \"$tmp\" || {{ printf 'cannot create temp file %s\\n' \"$tmp\" >&2; exit 1; }}\nset +C\n"
+        "{tmp_line}\nfail() {{ rm -f -- \"$tmp\"; printf '%s\\n' \"$1\" >&2; exit 1; }}\n"
     ));
+    let chmod = match up.staged {
+        // Created private: the mode asked for, else a new file's default.
+        Some(_) => Some(
+            up.mode
+                .map_or(DEFAULT_MODE.to_string(), |m| format!("{m:o}")),
+        ),
+        None => write_lines(up, inline, &mut s),
+    };
     s.push_str(&ownership_lines(up));
     // After owner and group, which clear setuid/setgid bits.
     if let Some(mode) = chmod {
         s.push_str(&format!(
-            "chmod {mode:o} -- \"$tmp\" || fail 'chmod failed'\n"
+            "chmod {mode} -- \"$tmp\" || fail 'chmod failed'\n"
         ));
     }
     if let Some(cmd) = up.validate {
@@ -131,6 +125,40 @@ fn upload_script(
     s.push_str("mv -f -- \"$tmp\" \"$d\" || fail 'rename into place failed'\np=$d\n");
     s.push_str(&stat_snippet(false));
     Ok(s)
+}
+
+/// A new file's mode under the host's umask, for a file created private.
+const DEFAULT_MODE: &str = "\"$(printf %o $((0666 & ~0$(umask))))\"";
+
+/// The lines that write the content to `$tmp` (created exclusively), and
+/// the mode still to set on it afterwards.
+fn write_lines(up: &Upload<'_>, inline: Option<&str>, s: &mut String) -> Option<String> {
+    if up.make_parents {
+        s.push_str("mkdir -p -- \"$(dirname -- \"$d\")\" || exit 1\n");
+    }
+    // A plain mode (no x, no special bits) comes from the umask alone, as
+    // the file is created; any other is set on a file private until then.
+    let chmod = match up.mode {
+        Some(mode) if mode & !0o666 == 0 => {
+            s.push_str(&format!("umask {:o}\n", !mode & 0o777));
+            None
+        }
+        Some(mode) => {
+            s.push_str("umask 077\n");
+            Some(format!("{mode:o}"))
+        }
+        None => None,
+    };
+    // noclobber, so an existing name (a planted symlink) is never written
+    // through.
+    let writer = match inline {
+        Some(quoted) => format!("printf '%s' {quoted}"),
+        None => "cat".to_string(),
+    };
+    s.push_str(&format!(
+        "set -C\n{writer} > \"$tmp\" || {{ printf 'cannot create temp file %s\\n' \"$tmp\" >&2; exit 1; }}\nset +C\n"
+    ));
+    chmod
 }
 
 fn ownership_lines(up: &Upload<'_>) -> String {
@@ -183,7 +211,7 @@ fn validate_command(cmd: &str) -> Result<String, TaskResult> {
 }
 
 /// A temp file name no one else will pick (placed beside the destination).
-fn temp_name() -> String {
+pub fn temp_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -4,16 +4,23 @@
 //! `--diff`). As in Ansible, an existing `dest` is left alone unless
 //! `force: true` or a `checksum` is given; a download whose checksum does
 //! not match is never written.
+//!
+//! The body streams to a temp file on the host (`stage.rs`), hashed on the
+//! way (`checksum.rs`), so memory stays bounded whatever its size; `timeout`
+//! bounds each read, not the whole transfer.
 
-use super::copy::{self, Payload};
+mod checksum;
+mod stage;
+
+use super::copy::{self, Payload, Staged};
 use super::registry::Module;
 use super::remote_file::{self, ProbeRequest};
 use super::spec::{ATTRS, Kind, ModuleSpec, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_secs, arg_str};
 use crate::core::display_text;
-use crate::http::{self, HttpRequest};
+use crate::http::HttpRequest;
+use checksum::Checksum;
 use serde_json::Value as Json;
-use sha2::Digest;
 use std::time::Duration;
 
 /// `get_url`: what it accepts and how it runs.
@@ -68,10 +75,12 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
             .with_msg("file already exists; set force: true to download it again"));
         }
     }
-    let response = http::send_or_curl(ctx.conn, &request(args, url)?)
+    let staged = stage::stage(ctx, &request(args, url)?, dest, expected.as_ref())
         .await
-        .map_err(|e| TaskResult::from_connection(e).with("url", url))?;
+        .map_err(|r| r.with("url", url))?;
+    let response = &staged.head;
     if response.status != 200 {
+        stage::discard(ctx, staged.tmp.as_deref()).await;
         return Err(TaskResult::failed(format!(
             "Request failed: HTTP {} from {}",
             response.status, response.url
@@ -80,10 +89,19 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         .with("url", url));
     }
     if let Some(expected) = &expected {
-        expected.verify(&response.body, dest)?;
+        let actual = staged.sums.digest.as_deref().unwrap_or_default();
+        if let Err(r) = expected.verify(actual, dest) {
+            stage::discard(ctx, staged.tmp.as_deref()).await;
+            return Err(r);
+        }
     }
     let payload = Payload {
-        bytes: response.body,
+        bytes: staged.sums.head.clone(),
+        staged: Some(Staged {
+            tmp: staged.tmp.clone(),
+            sha1: staged.sums.sha1.clone(),
+            used: Default::default(),
+        }),
         origin: None,
         file_name: file_name(&response.url),
         local_mode: None,
@@ -92,15 +110,24 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
     let mut deliver_args = args.clone();
     deliver_args.insert("force".into(), Json::Bool(true));
     let result = copy::deliver(&deliver_args, ctx, &payload).await;
+    let used = payload
+        .staged
+        .as_ref()
+        .is_some_and(|s| s.used.load(std::sync::atomic::Ordering::Relaxed));
+    if !used {
+        // Unchanged, --check, or stopped before the upload.
+        stage::discard(ctx, staged.tmp.as_deref()).await;
+    }
     Ok(result
         .with("url", url)
         .with("status_code", response.status)
-        .with("size", payload.bytes.len()))
+        .with("size", staged.sums.size))
 }
 
 fn request(args: &Vars, url: &str) -> Result<HttpRequest, TaskResult> {
     let mut request = HttpRequest::get(url);
     request.follow_redirects = true;
+    // With a streamed body, the head and then each read.
     request.validate_certs = arg_bool(args, "validate_certs", true);
     request.timeout = arg_secs(args, "timeout", 10.0)
         .map_err(TaskResult::failed)?
@@ -125,73 +152,9 @@ fn file_name(url: &str) -> Option<String> {
         .then(|| name.to_string())
 }
 
-/// `checksum: sha256:abc…` (also md5, sha1, sha224, sha384, sha512).
-struct Checksum {
-    algorithm: String,
-    hex: String,
-}
-
-impl Checksum {
-    fn parse(text: &str) -> Result<Checksum, String> {
-        let (algorithm, hex) = text.split_once(':').ok_or_else(|| {
-            format!("checksum '{text}' must be <algorithm>:<hex digest>, e.g. sha256:9f86d0…")
-        })?;
-        let algorithm = algorithm.trim().to_ascii_lowercase();
-        if digest(&algorithm, b"").is_none() {
-            return Err(format!(
-                "checksum algorithm '{algorithm}' is not one of md5, sha1, sha224, sha256, sha384, sha512"
-            ));
-        }
-        Ok(Checksum {
-            algorithm,
-            hex: hex.trim().to_ascii_lowercase(),
-        })
-    }
-
-    fn verify(&self, data: &[u8], dest: &str) -> Result<(), TaskResult> {
-        let actual = digest(&self.algorithm, data).unwrap_or_default();
-        if actual == self.hex {
-            return Ok(());
-        }
-        Err(TaskResult::failed(format!(
-            "The checksum for {dest} did not match {}:{}; it was {actual}. Nothing was written",
-            self.algorithm, self.hex
-        )))
-    }
-}
-
-fn digest(algorithm: &str, data: &[u8]) -> Option<String> {
-    Some(match algorithm {
-        "md5" => hex::encode(md5::Md5::digest(data)),
-        "sha1" => remote_file::sha1_hex(data),
-        "sha224" => hex::encode(sha2::Sha224::digest(data)),
-        "sha256" => hex::encode(sha2::Sha256::digest(data)),
-        "sha384" => hex::encode(sha2::Sha384::digest(data)),
-        "sha512" => hex::encode(sha2::Sha512::digest(data)),
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn checksums() {
-        let c = Checksum::parse(
-            "SHA256: 2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824",
-        )
-        .unwrap();
-        assert!(c.verify(b"hello", "/d").is_ok());
-        let err = c.verify(b"hellO", "/d").unwrap_err();
-        assert!(err.msg.unwrap().contains("did not match"));
-        assert!(Checksum::parse("nocolon").is_err());
-        assert!(Checksum::parse("crc32:00").is_err());
-        assert_eq!(
-            digest("md5", b"").unwrap(),
-            "d41d8cd98f00b204e9800998ecf8427e"
-        );
-    }
 
     #[test]
     fn file_names_from_urls() {
