@@ -37,6 +37,40 @@ fn play(fleet: &Fleet, playbook: &str, args: &[&str]) -> common::Outcome {
     fleet.play_env(playbook, &all, &env)
 }
 
+/// site-haproxy.yaml with `step` (a task, as YAML lines) after the deploy.
+fn haproxy_site_with_step(fleet: &Fleet, name: &str, step: &str) -> String {
+    let deploy = "    - import_tasks: release/deploy.yaml\n";
+    let text = project_playbook("site-haproxy.yaml").replace(deploy, &format!("{deploy}{step}"));
+    fleet.variant(name, &text)
+}
+
+/// host1 rolled to 2.0; the rollout stopped with host2 and host3 on 1.0.
+fn assert_only_host1_rolled(fleet: &Fleet) {
+    assert_eq!(served_version(fleet, 0), "host1 2.0");
+    assert_eq!(served_version(fleet, 1), "host2 1.0");
+    assert_eq!(served_version(fleet, 2), "host3 1.0");
+}
+
+/// host1 failed out of rotation and stays in HAProxy's maintenance, named
+/// with the command that puts it back; nobody else was touched.
+fn assert_host1_kept_out(fleet: &Fleet, out: &common::Outcome) {
+    out.assert_says("HOSTS OUT OF ROTATION");
+    out.assert_says("set server app/host1 state ready");
+    assert_eq!(
+        haproxy_transitions(fleet),
+        [
+            "host1 enters drain state",
+            "host1 is going DOWN for maintenance"
+        ]
+    );
+    assert_eq!(served_version(fleet, 1), "host2 1.0");
+    let line = fleet.status_line("host1");
+    assert!(
+        line.contains("OUT OF ROTATION") && line.contains("state ready"),
+        "{line}"
+    );
+}
+
 #[test]
 fn an_imds_that_refuses_tokens_fails_the_host_while_still_in_rotation() {
     let fleet = Fleet::up_with(
@@ -125,20 +159,18 @@ fn a_host_unreachable_at_the_start_is_never_taken_out() {
     // it); the rollout stopped before host3.
     let t = haproxy_transitions(&fleet);
     assert!(t.iter().all(|l| l.starts_with("host1")), "{t:?}");
-    assert_eq!(served_version(&fleet, 0), "host1 2.0");
-    assert_eq!(served_version(&fleet, 1), "host2 1.0");
-    assert_eq!(served_version(&fleet, 2), "host3 1.0");
+    assert_only_host1_rolled(&fleet);
     no_failed_requests(&tally);
 }
 
 #[test]
 fn a_host_whose_sshd_dies_mid_deploy_stays_out_and_is_named() {
     let fleet = Fleet::up_with(3, 56, &["--haproxy"]);
-    let text = project_playbook("site-haproxy.yaml").replace(
-        "    - import_tasks: release/deploy.yaml\n",
-        "    - import_tasks: release/deploy.yaml\n    - name: A long step\n      command: sleep 5\n",
+    let site = haproxy_site_with_step(
+        &fleet,
+        "slow.yaml",
+        "    - name: A long step\n      command: sleep 5\n",
     );
-    let site = fleet.variant("slow.yaml", &text);
     let traffic = Traffic::start(&fleet);
     // Kill host1's sshd (and its sessions) while it runs the long step.
     let out = std::thread::scope(|scope| {
@@ -152,27 +184,12 @@ fn a_host_whose_sshd_dies_mid_deploy_stays_out_and_is_named() {
     });
     let tally = traffic.finish();
     assert_eq!(out.code, 4, "unreachable: {}", out.all());
-    out.assert_says("HOSTS OUT OF ROTATION");
-    out.assert_says("set server app/host1 state ready");
     assert!(
         out.recap("host1").contains("unreachable=1"),
         "{}",
         out.stdout
     );
-    // host1 stays in maintenance; nobody else was touched.
-    assert_eq!(
-        haproxy_transitions(&fleet),
-        [
-            "host1 enters drain state",
-            "host1 is going DOWN for maintenance"
-        ]
-    );
-    assert_eq!(served_version(&fleet, 1), "host2 1.0");
-    let line = fleet.status_line("host1");
-    assert!(
-        line.contains("OUT OF ROTATION") && line.contains("state ready"),
-        "{line}"
-    );
+    assert_host1_kept_out(&fleet, &out);
     no_failed_requests(&tally);
 }
 
@@ -204,9 +221,7 @@ fn a_host_whose_target_the_group_does_not_know_is_never_deployed() {
     // host1 rolled; host2 was neither deregistered nor deployed; the
     // rollout stopped before host3.
     assert_eq!(target_mutations(&fleet), lifecycle_calls(&fleet, 1));
-    assert_eq!(served_version(&fleet, 0), "host1 2.0");
-    assert_eq!(served_version(&fleet, 1), "host2 1.0");
-    assert_eq!(served_version(&fleet, 2), "host3 1.0");
+    assert_only_host1_rolled(&fleet);
     no_failed_requests(&tally);
 }
 
@@ -216,12 +231,11 @@ fn a_hung_command_out_of_rotation_times_out_and_the_host_stays_out() {
     // host is failed and kept out, named with its restore command, and
     // the rollout stops instead of waiting forever.
     let fleet = Fleet::up_with(3, 72, &["--haproxy"]);
-    let text = project_playbook("site-haproxy.yaml").replace(
-        "    - import_tasks: release/deploy.yaml\n",
-        "    - import_tasks: release/deploy.yaml\n    - name: A step that hangs\n      \
-         command: sleep 600\n      timeout: 2\n",
+    let site = haproxy_site_with_step(
+        &fleet,
+        "hung.yaml",
+        "    - name: A step that hangs\n      command: sleep 600\n      timeout: 2\n",
     );
-    let site = fleet.variant("hung.yaml", &text);
     let traffic = Traffic::start(&fleet);
     let started = std::time::Instant::now();
     let out = play(&fleet, &site, &[]);
@@ -230,17 +244,6 @@ fn a_hung_command_out_of_rotation_times_out_and_the_host_stays_out() {
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(took < Duration::from_secs(60), "took {took:?}");
     out.assert_says("failed to execute in the expected time frame (2)");
-    out.assert_says("HOSTS OUT OF ROTATION");
-    out.assert_says("set server app/host1 state ready");
-    assert_eq!(
-        haproxy_transitions(&fleet),
-        [
-            "host1 enters drain state",
-            "host1 is going DOWN for maintenance"
-        ]
-    );
-    assert_eq!(served_version(&fleet, 1), "host2 1.0");
-    let line = fleet.status_line("host1");
-    assert!(line.contains("OUT OF ROTATION"), "{line}");
+    assert_host1_kept_out(&fleet, &out);
     no_failed_requests(&tally);
 }
