@@ -123,6 +123,22 @@ fn failures(report: &StepReport) -> Vec<(String, String)> {
 }
 
 impl Bed {
+    /// Takes `host` out and drops the run 5 s in (a second Ctrl-C drops
+    /// the run's future wherever it is); returns the one host published
+    /// out of rotation, which must be `host`.
+    async fn stopped_taking_out(&mut self, host: &str) -> OutOfRotationHost {
+        let stopped = tokio::time::timeout(
+            Duration::from_secs(5),
+            self.lifecycle.take_out(vec![host.into()], &Probe),
+        )
+        .await;
+        assert!(stopped.is_err(), "the take-out was still running");
+        let published = self.published.lock().unwrap().clone();
+        assert_eq!(published.len(), 1, "{published:?}");
+        assert_eq!(published[0].host, host);
+        published[0].clone()
+    }
+
     /// h1, taken out and failed, goes back into rotation, is not counted as
     /// passing, and a warning says why (`warning`).
     async fn assert_back_yet_failed(&mut self, warning: &str) {
@@ -348,18 +364,9 @@ async fn rollback_picks_the_failed_hosts_out_of_rotation_and_returns_those_that_
 async fn a_stop_in_the_middle_of_a_drain_still_names_the_host_out_of_rotation() {
     let mut bed = bed(config(OnFailure::KeepOut), 300);
     bed.sim.set_sessions(&target("i3"), 2);
-    // A second Ctrl-C drops the run's future wherever it is.
-    let stopped = tokio::time::timeout(
-        Duration::from_secs(5),
-        bed.lifecycle.take_out(vec!["h3".into()], &Probe),
-    )
-    .await;
-    assert!(stopped.is_err(), "the drain was still running");
-    let published = bed.published.lock().unwrap().clone();
-    assert_eq!(published.len(), 1, "{published:?}");
-    assert_eq!(published[0].host, "h3");
-    assert_eq!(published[0].why, "deregistered, not yet drained");
-    assert_eq!(published[0].restore, "sim register i3");
+    let published = bed.stopped_taking_out("h3").await;
+    assert_eq!(published.why, "deregistered, not yet drained");
+    assert_eq!(published.restore, "sim register i3");
     assert_eq!(bed.sim.log(), vec!["deregister i3"]);
 }
 
@@ -474,17 +481,9 @@ async fn a_deregistration_refused_by_the_second_group_puts_the_host_back_in_the_
 async fn a_stop_while_a_deregistration_is_in_flight_names_the_host() {
     let mut bed = bed(config(OnFailure::KeepOut), 300);
     bed.sim.hold_changes(Duration::from_secs(30));
-    let stopped = tokio::time::timeout(
-        Duration::from_secs(5),
-        bed.lifecycle.take_out(vec!["h2".into()], &Probe),
-    )
-    .await;
-    assert!(stopped.is_err(), "the deregistration was still in flight");
-    let published = bed.published.lock().unwrap().clone();
-    assert_eq!(published.len(), 1, "{published:?}");
-    assert_eq!(published[0].host, "h2");
+    let published = bed.stopped_taking_out("h2").await;
     assert_eq!(
-        published[0].why,
+        published.why,
         "deregistration from target group sim in flight"
     );
 }
