@@ -83,8 +83,10 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
     let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>())
         .map_err(Error::Load)?;
     let mut playbooks = Vec::new();
+    // Where roles are searched besides the playbook's `roles/`.
+    let load_options = playbook::LoadOptions::from_env();
     for path in &args.playbooks {
-        let pb = playbook::load_playbook(path).map_err(Error::Load)?;
+        let pb = playbook::load_playbook_with(path, &load_options).map_err(Error::Load)?;
         if let Some(dir) = path.parent() {
             inventory.load_playbook_vars(dir).map_err(Error::Load)?;
         }
@@ -406,7 +408,7 @@ fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
                 tags.dedup();
                 out.push_str(&format!(
                     "      {}\tTAGS: [{}]\n",
-                    task.display_name(),
+                    task.listed_name(),
                     tags.join(", ")
                 ));
             }

@@ -60,8 +60,14 @@ pub fn check_templates(
 
 fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
     known.extend(play.vars.keys().cloned());
+    let exports = &play.role_exports;
+    known.extend(exports.defaults.keys().chain(exports.vars.keys()).cloned());
     fn walk(task: &Task, known: &mut HashSet<String>) {
         {
+            if let Some(role) = &task.role {
+                let names = role.defaults.keys().chain(role.vars.keys());
+                known.extend(names.chain(role.params.keys()).cloned());
+            }
             known.extend(task.register.iter().cloned());
             known.insert(task.loop_var.clone());
             known.extend(task.index_var.iter().cloned());

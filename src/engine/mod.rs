@@ -145,6 +145,9 @@ impl HostFlags {
 struct PlayCtx<'a> {
     play: &'a Play,
     play_vars: Arc<Vars>,
+    /// The defaults and vars the play's roles export to every task.
+    role_defaults: Arc<Vars>,
+    role_vars: Arc<Vars>,
     vars_files: Arc<Vars>,
     play_hosts: Vec<String>,
     batch: Vec<String>,
@@ -435,6 +438,8 @@ impl Engine {
             let ctx = PlayCtx {
                 play,
                 play_vars: Arc::new(play.vars.clone()),
+                role_defaults: Arc::new(play.role_exports.defaults.clone()),
+                role_vars: Arc::new(play.role_exports.vars.clone()),
                 vars_files: vars_files.clone(),
                 play_hosts: hosts_all.clone(),
                 batch: batch.clone(),
@@ -795,15 +800,21 @@ impl Engine {
         };
         let mut groups: Vec<(PathBuf, Vars, Vec<String>)> = Vec::new();
         let env = self.task_env(ctx);
+        self.include_start(task);
         for host in &hosts {
             let scope = self.scope_in(&env, host, Some(task));
             let entries = match self.include_entries(task, &scope) {
                 Ok(entries) => entries,
                 Err(message) => {
-                    self.include_failed(ctx, task, host, message);
+                    self.include_result(ctx, task, host, Self::include_failure(task, message));
                     continue;
                 }
             };
+            // Nothing to include (its `when` is false): skipped, as Ansible counts it.
+            if entries.is_empty() {
+                let skipped = crate::modules::TaskResult::skipped("Conditional result was False");
+                self.include_result(ctx, task, host, skipped);
+            }
             for (path, item) in entries {
                 match groups.iter_mut().find(|(p, i, _)| *p == path && *i == item) {
                     Some((_, _, members)) => members.push(host.clone()),
@@ -826,8 +837,10 @@ impl Engine {
             let mut tasks = match tasks {
                 Ok(tasks) => tasks,
                 Err(e) => {
+                    self.include_start(task);
                     for host in &members {
-                        self.include_failed(ctx, task, host, e.to_string());
+                        let failure = Self::include_failure(task, e.to_string());
+                        self.include_result(ctx, task, host, failure);
                     }
                     continue;
                 }
@@ -861,6 +874,7 @@ impl Engine {
             file,
             loaded,
             context,
+            ..
         } = &task.action
         else {
             return Ok(Vec::new());
@@ -907,18 +921,33 @@ impl Engine {
         Ok(entries)
     }
 
-    /// A host's include failed (its loop, `when`, file name or file): the
-    /// failure is the include's, at its line.
-    fn include_failed(&mut self, ctx: &PlayCtx<'_>, task: &Task, host: &str, message: String) {
+    /// The include's `TASK [...]` line.
+    fn include_start(&self, task: &Task) {
         self.sink.emit(Event::TaskStart {
             name: task.display_name(),
             location: Some(task.location.to_string()),
             handler: false,
         });
-        let result = crate::modules::TaskResult::failed(format!(
-            "include_tasks at {}: {message}",
-            task.location
-        ));
+    }
+
+    /// A host's include failed (its loop, `when`, file name or file): the
+    /// failure is the include's, at its line.
+    fn include_failure(task: &Task, message: String) -> crate::modules::TaskResult {
+        let what = match &task.action {
+            Action::Include { role: Some(_), .. } => "include_role",
+            _ => "include_tasks",
+        };
+        crate::modules::TaskResult::failed(format!("{what} at {}: {message}", task.location))
+    }
+
+    /// A host's result of the include itself (failed or skipped).
+    fn include_result(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        host: &str,
+        result: crate::modules::TaskResult,
+    ) {
         self.sink.emit(Event::HostResult(crate::events::HostResult {
             host: host.to_string(),
             status: result.status(),
@@ -1028,7 +1057,7 @@ impl Engine {
         for name in names {
             let mut matched = false;
             for (index, handler) in ctx.play.handlers.iter().enumerate() {
-                if handler.name.as_deref() == Some(name.as_str()) || handler.listen.contains(name) {
+                if handler.answers_to(name) {
                     self.hosts
                         .entry(host.to_string())
                         .or_default()
@@ -1098,6 +1127,8 @@ impl Engine {
             inventory: self.inventory.clone(),
             inventory_vars: self.inventory_vars.clone(),
             play_vars: ctx.play_vars.clone(),
+            role_defaults: ctx.role_defaults.clone(),
+            role_vars: ctx.role_vars.clone(),
             vars_files: ctx.vars_files.clone(),
             facts: self.facts_by_host(),
             extra: self.extra.clone(),
@@ -1136,6 +1167,8 @@ struct ScopeBase {
     inventory: Arc<Inventory>,
     inventory_vars: Arc<HashMap<String, Arc<Vars>>>,
     play_vars: Arc<Vars>,
+    role_defaults: Arc<Vars>,
+    role_vars: Arc<Vars>,
     vars_files: Arc<Vars>,
     facts: HashMap<String, Facts>,
     extra: Arc<Vars>,
@@ -1143,10 +1176,16 @@ struct ScopeBase {
 }
 
 impl ScopeBase {
-    /// Layers, lowest first: inventory < play vars < vars_files < task vars
-    /// < facts/registered < extra vars < magic variables.
+    /// Layers, lowest first (Ansible's ladder): role defaults < inventory
+    /// < play vars < vars_files < role vars < task vars < facts/registered
+    /// < role params < include loop < extra vars < magic variables. The
+    /// play's roles export their defaults and vars to every task; a role's
+    /// task sees its own (and its dependency chain's) above those.
     fn scope(&self, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
-        let mut layers: Vec<Layer> = vec![
+        let role = task.and_then(|t| t.role.as_deref());
+        let mut layers: Vec<Layer> = vec![self.role_defaults.clone().into()];
+        layers.extend(role.map(|r| r.defaults.clone().into()));
+        layers.extend([
             self.inventory_vars
                 .get(host)
                 .cloned()
@@ -1154,13 +1193,16 @@ impl ScopeBase {
                 .into(),
             self.play_vars.clone().into(),
             self.vars_files.clone().into(),
-        ];
+            self.role_vars.clone().into(),
+        ]);
+        layers.extend(role.map(|r| r.vars.clone().into()));
         if let Some(task) = task
             && !task.vars.is_empty()
         {
             layers.push(Arc::new(task.vars.clone()).into());
         }
         layers.extend(self.facts.get(host).cloned().unwrap_or_default().layers());
+        layers.extend(role.map(|r| r.params.clone().into()));
         // An include's loop variables rank as include params, above facts.
         if let Some(task) = task
             && !task.include_loop.is_empty()
@@ -1169,7 +1211,8 @@ impl ScopeBase {
         }
         layers.push(self.extra.clone().into());
         layers.push(self.play_magic.clone().into());
-        let magic = magic::host(host, self.inventory.group_names(host));
+        let mut magic = magic::host(host, self.inventory.group_names(host));
+        magic.extend(role.map(magic::role).unwrap_or_default());
         Scope::new(self.templar.clone(), layers, magic, hostvars)
     }
 }

@@ -520,6 +520,7 @@ impl HostRun<'_> {
             verbosity: self.engine.opts.verbosity,
             environment,
             base_dir: self.base_dir,
+            role_dir: self.task.role.as_ref().map(|r| r.path.as_path()),
         };
         let Some(limit) = self.task.timeout else {
             return modules::run(self.module, args, &ctx).await;

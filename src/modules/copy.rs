@@ -77,13 +77,41 @@ fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> 
             local_mode: None,
         }),
         (Some(src), None) => {
-            let path = find_local(ctx.base_dir, "files", src)?;
+            let path = find_for_task(ctx, "files", src)?;
             read_local(&path)
         }
         (None, None) => Err(TaskResult::failed(
             "one of the following is required: src, content",
         )),
     }
+}
+
+/// A relative `src` of a role's task is looked up in its role first
+/// (`<role>/<subdir>/`, then `<role>/`), then as [`find_local`] does.
+pub fn find_for_task(
+    ctx: &super::ModuleContext<'_>,
+    subdir: &str,
+    src: &str,
+) -> Result<PathBuf, TaskResult> {
+    let in_role = (ctx.role_dir.filter(|_| Path::new(src).is_relative()))
+        .map(|role| [role.join(subdir).join(src), role.join(src)]);
+    if let Some(found) = in_role.iter().flatten().find(|c| c.exists()) {
+        return Ok(found.clone());
+    }
+    find_local(ctx.base_dir, subdir, src).map_err(|mut failure| {
+        if let (Some(role), Some(msg)) = (ctx.role_dir, failure.msg.as_mut()) {
+            *msg = msg.replacen(
+                "(looked in: ",
+                &format!(
+                    "(looked in: {}/{subdir}/, {}/, ",
+                    role.display(),
+                    role.display()
+                ),
+                1,
+            );
+        }
+        failure
+    })
 }
 
 /// A relative `src` is looked up under `<base>/<subdir>/` then `<base>/`.

@@ -6,7 +6,9 @@ pub mod kv;
 pub mod lb_section;
 pub mod load;
 pub mod model;
+pub mod roles;
 mod scalars;
 
-pub use load::{load_playbook, read_yaml};
+pub use load::{load_playbook, load_playbook_with, read_yaml};
 pub use model::*;
+pub use roles::LoadOptions;

@@ -53,6 +53,31 @@ pub struct Play {
     pub remote_user: Option<String>,
     /// Directory that relative paths (templates, vars files) resolve from.
     pub base_dir: std::path::PathBuf,
+    /// The defaults and vars of the play's roles (`roles:`, `import_role`,
+    /// a `public` `include_role`), which every task of the play sees.
+    pub role_exports: RoleVars,
+}
+
+/// A role's defaults and vars (`defaults/`, `vars/`), merged.
+#[derive(Debug, Clone, Default)]
+pub struct RoleVars {
+    pub defaults: Vars,
+    pub vars: Vars,
+}
+
+/// The role a task comes from, with the variables its tasks see: its
+/// dependency chain's and its own, merged at load time.
+#[derive(Debug, Clone, Default)]
+pub struct RoleRef {
+    pub name: String,
+    /// The role's directory: `templates/`, `files/` are looked up in it first.
+    pub path: std::path::PathBuf,
+    /// Lowest precedence, below inventory variables.
+    pub defaults: std::sync::Arc<Vars>,
+    /// `vars/` and the role entry's `vars:`, above play vars.
+    pub vars: std::sync::Arc<Vars>,
+    /// Role parameters (`- role: x` then `port: 80`), above facts.
+    pub params: std::sync::Arc<Vars>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +155,8 @@ pub struct Task {
     /// The loop variables of the `include_tasks` this task was included
     /// by, set at run time (data: a loop item is never a template).
     pub include_loop: std::sync::Arc<Vars>,
+    /// The role the task belongs to (its tasks, handlers, dependencies).
+    pub role: Option<std::sync::Arc<RoleRef>>,
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +182,8 @@ pub enum Action {
         loaded: Option<(std::path::PathBuf, Vec<Task>)>,
         /// What the included tasks inherit, to load a templated name.
         context: std::sync::Arc<super::load::IncludeContext>,
+        /// `include_role`: the role's name (its tasks are `loaded`).
+        role: Option<String>,
     },
     Meta(MetaAction),
 }
@@ -223,6 +252,7 @@ impl Task {
             check_mode: None,
             timeout: None,
             include_loop: Default::default(),
+            role: None,
         }
     }
 
@@ -300,17 +330,50 @@ impl Task {
         }
     }
 
-    /// The name shown in `TASK [...]`: the task's name, else `module: args`.
+    /// The name shown in `TASK [...]`: the task's name, else its module,
+    /// prefixed `role : ` inside a role, as ansible-playbook shows them.
     pub fn display_name(&self) -> String {
-        if let Some(name) = &self.name {
-            return name.clone();
+        let own = match (&self.name, &self.action) {
+            (Some(name), _) => name.clone(),
+            (None, Action::Module { module, .. }) => module.clone(),
+            (None, Action::Block { .. }) => "block".into(),
+            (None, Action::Include { role: Some(_), .. }) => "include_role".into(),
+            (None, Action::Include { .. }) => "include_tasks".into(),
+            (None, Action::Meta(_)) => "meta".into(),
+        };
+        match (&self.role, &self.action) {
+            (Some(role), _) => format!("{} : {own}", role.name),
+            // An unnamed include_role is shown with the role it includes.
+            (
+                None,
+                Action::Include {
+                    role: Some(name), ..
+                },
+            ) if self.name.is_none() => {
+                format!("{own} : {name}")
+            }
+            _ => own,
         }
-        match &self.action {
-            Action::Module { module, .. } => module.clone(),
-            Action::Block { .. } => "block".into(),
-            Action::Include { .. } => "include_tasks".into(),
-            Action::Meta(_) => "meta".into(),
+    }
+
+    /// The name `--list-tasks` shows: as in `TASK [...]`, except that an
+    /// unnamed include_role is listed as just `include_role`.
+    pub fn listed_name(&self) -> String {
+        match (&self.role, &self.name, &self.action) {
+            (None, None, Action::Include { role: Some(_), .. }) => "include_role".into(),
+            _ => self.display_name(),
         }
+    }
+
+    /// Whether a `notify:` entry names this handler: by name, by a
+    /// `listen` topic, or as `role : name` for a role's handler.
+    pub fn answers_to(&self, notified: &str) -> bool {
+        let name = self.name.as_deref();
+        name == Some(notified)
+            || self.listen.iter().any(|l| l == notified)
+            || (self.role.as_ref()).is_some_and(|role| {
+                name.is_some_and(|n| format!("{} : {n}", role.name) == notified)
+            })
     }
 
     /// Whether the task runs under `--tags` / `--skip-tags` (Ansible rules:
