@@ -333,14 +333,7 @@ impl Task {
     /// The name shown in `TASK [...]`: the task's name, else its module,
     /// prefixed `role : ` inside a role, as ansible-playbook shows them.
     pub fn display_name(&self) -> String {
-        let own = match (&self.name, &self.action) {
-            (Some(name), _) => name.clone(),
-            (None, Action::Module { module, .. }) => module.clone(),
-            (None, Action::Block { .. }) => "block".into(),
-            (None, Action::Include { role: Some(_), .. }) => "include_role".into(),
-            (None, Action::Include { .. }) => "include_tasks".into(),
-            (None, Action::Meta(_)) => "meta".into(),
-        };
+        let own = self.own_name();
         match (&self.role, &self.action) {
             (Some(role), _) => format!("{} : {own}", role.name),
             // An unnamed include_role is shown with the role it includes.
@@ -356,12 +349,25 @@ impl Task {
         }
     }
 
+    /// The task's name, else its module (or kind of task).
+    fn own_name(&self) -> String {
+        match (&self.name, &self.action) {
+            (Some(name), _) => name.clone(),
+            (None, Action::Module { module, .. }) => module.clone(),
+            (None, Action::Block { .. }) => "block".into(),
+            (None, Action::Include { role: Some(_), .. }) => "include_role".into(),
+            (None, Action::Include { .. }) => "include_tasks".into(),
+            (None, Action::Meta(_)) => "meta".into(),
+        }
+    }
+
     /// The name `--list-tasks` shows: as in `TASK [...]`, except that an
-    /// unnamed include_role is listed as just `include_role`.
+    /// unnamed task is listed by its module alone (as ansible-playbook
+    /// lists it, even in a role).
     pub fn listed_name(&self) -> String {
-        match (&self.role, &self.name, &self.action) {
-            (None, None, Action::Include { role: Some(_), .. }) => "include_role".into(),
-            _ => self.display_name(),
+        match self.name {
+            Some(_) => self.display_name(),
+            None => self.own_name(),
         }
     }
 

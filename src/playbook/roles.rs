@@ -399,16 +399,22 @@ impl Loader {
 
     /// The role's directory: `<playbook>/roles/NAME`, then each roles path,
     /// then beside the playbook; a name that is a path is used as one.
-    fn find_role(&self, src: Src, call: &RoleCall) -> Result<PathBuf, Diagnostic> {
+    /// Returns the directory and the role's name: as written, or the
+    /// directory's name for a path found as it is (Ansible's).
+    fn find_role(&self, src: Src, call: &RoleCall) -> Result<(PathBuf, String), Diagnostic> {
         let mut searched = vec![self.playbook_dir.join("roles")];
         searched.extend(self.options.roles_path.iter().cloned());
         searched.push(self.playbook_dir.clone());
         let found = (searched.iter())
             .map(|dir| dir.join(&call.name))
-            .chain([PathBuf::from(&call.name)])
             .find(|p| p.is_dir());
         if let Some(path) = found {
-            return Ok(path);
+            return Ok((path, call.name.clone()));
+        }
+        let given = PathBuf::from(&call.name);
+        if given.is_dir() {
+            let name = given.file_name().map(|n| n.to_string_lossy().into_owned());
+            return Ok((given, name.unwrap_or_else(|| call.name.clone())));
         }
         let list = (searched.iter())
             .map(|p| p.display().to_string())
@@ -446,7 +452,7 @@ impl Loader {
         parent: &Inherited,
         chain: Option<&RoleRef>,
     ) -> Result<Expanded, Diagnostic> {
-        let path = self.find_role(src, &call)?;
+        let (path, name) = self.find_role(src, &call)?;
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if self.roles.stack.contains(&canonical) {
             return Err(src.err(
@@ -494,12 +500,7 @@ impl Loader {
         let result = (|| {
             let mut out = Expanded::default();
             let mut role = RoleRef {
-                name: call
-                    .name
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&call.name)
-                    .to_string(),
+                name: name.clone(),
                 path: path.clone(),
                 ..RoleRef::default()
             };
