@@ -416,7 +416,9 @@ impl Loader {
             let name = given.file_name().map(|n| n.to_string_lossy().into_owned());
             return Ok((given, name.unwrap_or_else(|| call.name.clone())));
         }
+        // Absolute, as Ansible lists them.
         let list = (searched.iter())
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(":");
@@ -575,6 +577,148 @@ impl Loader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::playbook::{Playbook, load_playbook};
+    use std::fs;
+
+    /// Writes `files` (path, text) under a temporary directory and loads
+    /// its `site.yml`.
+    fn load(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<Playbook, Diagnostic>) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        let pb = load_playbook(&dir.path().join("site.yml"));
+        (dir, pb)
+    }
+
+    #[test]
+    fn dependencies_come_first_once_per_parameters_and_see_their_chain() {
+        let (_dir, pb) = load(&[
+            (
+                "site.yml",
+                "- hosts: all\n  roles: [app, {role: app}]\n  handlers:\n    - {name: h, debug: msg=h}\n",
+            ),
+            (
+                "roles/app/meta/main.yml",
+                "dependencies:\n  - {role: base, n: 1}\n  - {role: base, n: 1}\n  - {role: base, n: 2}\n",
+            ),
+            ("roles/app/defaults/main.yml", "d: app\n"),
+            ("roles/app/vars/main.yml", "v: app\n"),
+            ("roles/app/tasks/main.yml", "- debug: msg=app\n"),
+            (
+                "roles/app/handlers/main.yml",
+                "- {name: restart, debug: msg=r}\n",
+            ),
+            ("roles/base/defaults/main.yml", "b: base\n"),
+            (
+                "roles/base/tasks/main.yml",
+                "- name: base task\n  debug: msg=base\n",
+            ),
+        ]);
+        let play = &pb.unwrap().plays[0];
+        let names: Vec<String> = play.tasks.iter().map(Task::display_name).collect();
+        assert_eq!(
+            names,
+            ["base : base task", "base : base task", "app : debug"]
+        );
+        let base = play.tasks[0].role.as_ref().unwrap();
+        assert_eq!(base.params["n"], 1);
+        assert_eq!(
+            base.defaults["d"], "app",
+            "a dependency sees the role depending on it"
+        );
+        let app = play.tasks[2].role.as_ref().unwrap();
+        assert_eq!(
+            (app.defaults["b"].as_str(), app.vars["v"].as_str()),
+            (Some("base"), Some("app"))
+        );
+        assert_eq!(play.role_exports.defaults["d"], "app");
+        assert_eq!(play.role_exports.vars["v"], "app");
+        // Role handlers first, each role's once, then the play's.
+        let handlers: Vec<String> = play.handlers.iter().map(Task::display_name).collect();
+        assert_eq!(handlers, ["app : restart", "h"]);
+        assert!(
+            play.handlers[0].answers_to("restart") && play.handlers[0].answers_to("app : restart")
+        );
+    }
+
+    #[test]
+    fn include_role_keeps_its_variables_unless_public() {
+        let role = [
+            ("roles/r/defaults/main.yml", "x: 1\n"),
+            ("roles/r/tasks/main.yml", "- debug: msg=r\n"),
+        ];
+        for (public, exported) in [("false", false), ("true", true)] {
+            let site = format!(
+                "- hosts: all\n  tasks:\n    - include_role: {{name: r, public: {public}}}\n      when: go\n"
+            );
+            let (_dir, pb) = load(&[&[("site.yml", site.as_str())][..], &role].concat());
+            let play = &pb.unwrap().plays[0];
+            assert_eq!(play.role_exports.defaults.contains_key("x"), exported);
+            let task = &play.tasks[0];
+            assert_eq!(task.display_name(), "include_role : r");
+            assert_eq!(task.when, ["go"]);
+            let Action::Include {
+                loaded: Some((_, tasks)),
+                ..
+            } = &task.action
+            else {
+                panic!("{task:?}")
+            };
+            assert!(
+                tasks[0].when.is_empty(),
+                "the include's when is checked once"
+            );
+        }
+    }
+
+    #[test]
+    fn dependency_cycles_and_missing_files_are_errors() {
+        let (_dir, pb) = load(&[
+            ("site.yml", "- hosts: all\n  roles: [a]\n"),
+            ("roles/a/meta/main.yml", "dependencies: [b]\n"),
+            ("roles/b/meta/main.yml", "dependencies: [a]\n"),
+        ]);
+        let e = pb.unwrap_err().to_string();
+        assert!(
+            e.contains("the role 'a' depends on itself") && e.contains("b/meta/main.yml:1:"),
+            "{e}"
+        );
+        let (_dir, pb) = load(&[
+            (
+                "site.yml",
+                "- hosts: all\n  tasks:\n    - import_role: name=a tasks_from=nope\n",
+            ),
+            ("roles/a/tasks/main.yml", "- debug: msg=a\n"),
+        ]);
+        let e = pb.unwrap_err().to_string();
+        assert!(
+            e.contains("has no tasks file 'nope'") && e.contains("site.yml:3:"),
+            "{e}"
+        );
+        let (_dir, pb) = load(&[
+            (
+                "site.yml",
+                "- hosts: all\n  roles:\n    - {role: a, http_port: 1}\n  tasks: []\n",
+            ),
+            ("roles/a/tasks/main.yml", "[]\n"),
+        ]);
+        assert!(pb.is_ok(), "unknown keys are role parameters: {:?}", pb.err());
+        let (_dir, pb) = load(&[
+            (
+                "site.yml",
+                "- hosts: all\n  roles:\n    - {role: a, remote_user: x}\n",
+            ),
+            ("roles/a/tasks/main.yml", "[]\n"),
+        ]);
+        let e = pb.unwrap_err().to_string();
+        assert!(
+            e.contains("'remote_user' on a role entry is not supported"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn roles_path_reads_the_environment_or_ansible_default() {
