@@ -17,7 +17,8 @@
 //!
 //! Input, loaded completely before anything runs:
 //! - [`inventory`]: YAML and INI inventories, patterns, host variables.
-//! - [`playbook`]: the typed playbook model with locations, and its loader.
+//! - [`playbook`]: the typed playbook model with locations, and its loader
+//!   (includes, and roles expanded into tasks at load: `playbook::roles`).
 //! - [`template`]: the minijinja environment with Ansible's filters and tests.
 //! - [`plan`]: hosts and `serial` → batches (pure).
 //!

@@ -460,16 +460,12 @@ impl Loader {
         node: &Node,
         inherited: &Inherited,
     ) -> Result<Vec<Task>, Diagnostic> {
-        if node.is_null() {
-            return Ok(Vec::new());
-        }
-        let items = node.as_seq().ok_or_else(|| {
-            src.err(
-                node,
-                format!("expected a list of tasks, found {}", node.type_name()),
-            )
-            .with_help("each task starts with '- name: ...' or '- module: ...'")
-        })?;
+        let items = list_items(
+            src,
+            node,
+            "tasks",
+            "each task starts with '- name: ...' or '- module: ...'",
+        )?;
         let mut tasks = Vec::new();
         for item in items {
             self.task(src, item, inherited, &mut tasks)?;
@@ -866,6 +862,25 @@ impl Loader {
             role: here.role,
         })
     }
+}
+
+/// The items of a list of `what` (none for an empty value).
+pub(super) fn list_items<'n>(
+    src: Src,
+    node: &'n Node,
+    what: &str,
+    help: &str,
+) -> Result<&'n [Node], Diagnostic> {
+    if node.is_null() {
+        return Ok(&[]);
+    }
+    node.as_seq().ok_or_else(|| {
+        src.err(
+            node,
+            format!("expected a list of {what}, found {}", node.type_name()),
+        )
+        .with_help(help)
+    })
 }
 
 /// Refuses a key of `node` that is not in `allowed`.

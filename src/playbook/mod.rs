@@ -1,5 +1,6 @@
 //! Playbooks: the typed model ([`model`]) and its loader ([`load`], whose
-//! scalar readers live in `scalars`); [`lb_section`] is the
+//! scalar readers live in `scalars`, and which expands roles through
+//! [`roles`]: search path, layout, dependencies); [`lb_section`] is the
 //! `load_balancer:` section, checked at load time and resolved per host at
 //! run time.
 pub mod kv;

@@ -9,7 +9,7 @@
 //! see, merged along the dependency chain. The play collects what its
 //! roles export (defaults and vars every task sees) and their handlers.
 
-use super::load::{Inherited, Loader, only_keys, read_yaml};
+use super::load::{Inherited, Loader, list_items, only_keys, read_yaml};
 use super::model::{Action, RoleRef, RoleVars, Task, Vars};
 use super::scalars::{Src, boolean, mapping, string};
 use crate::diag::Diagnostic;
@@ -313,13 +313,8 @@ impl Loader {
         node: &Node,
         inherited: &Inherited,
     ) -> Result<Vec<Task>, Diagnostic> {
-        if node.is_null() {
-            return Ok(Vec::new());
-        }
-        let items = node.as_seq().ok_or_else(|| {
-            src.err(node, "'roles' must be a list of roles")
-                .with_help("write '- NAME' or '- role: NAME' per role")
-        })?;
+        let help = "write '- NAME' or '- role: NAME' per role";
+        let items = list_items(src, node, "roles", help)?;
         let mut tasks = Vec::new();
         for item in items {
             let expanded = self.expand_role(src, RoleCall::entry(src, item)?, inherited, None)?;
@@ -516,12 +511,8 @@ impl Loader {
             if let (Some(msrc), Some(deps)) =
                 (meta_src, meta.as_ref().and_then(|m| m.get("dependencies")))
             {
-                let items = match &deps.value {
-                    Value::Null => &[][..],
-                    _ => deps
-                        .as_seq()
-                        .ok_or_else(|| msrc.err(deps, "'dependencies' must be a list of roles"))?,
-                };
+                let help = "write '- NAME' or '- role: NAME' per dependency";
+                let items = list_items(msrc, deps, "roles", help)?;
                 // A dependency's tasks see the roles depending on it.
                 let mut chain_now = role.clone();
                 Arc::make_mut(&mut chain_now.defaults).extend(defaults.clone());
@@ -705,7 +696,11 @@ mod tests {
             ),
             ("roles/a/tasks/main.yml", "[]\n"),
         ]);
-        assert!(pb.is_ok(), "unknown keys are role parameters: {:?}", pb.err());
+        assert!(
+            pb.is_ok(),
+            "unknown keys are role parameters: {:?}",
+            pb.err()
+        );
         let (_dir, pb) = load(&[
             (
                 "site.yml",
