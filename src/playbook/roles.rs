@@ -287,17 +287,40 @@ fn yaml_file(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A variables file of the role (`defaults/`, `vars/`): a mapping or nothing.
+/// A variables file of the role (`defaults/`, `vars/`): a mapping or
+/// nothing; a directory of that name holds files merged in name order.
 fn role_vars_file(dir: &Path, name: &str) -> Result<Vars, Diagnostic> {
-    let Some(path) = yaml_file(dir, name) else {
-        return Ok(Vars::new());
-    };
-    let node = read_yaml(&path)?;
+    let as_dir = dir.join(name);
+    if as_dir.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&as_dir)
+            .map_err(|e| Diagnostic::new(format!("cannot read '{}': {e}", as_dir.display())))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "yml" || x == "yaml" || x == "json")
+            })
+            .collect();
+        files.sort();
+        let mut vars = Vars::new();
+        for file in files {
+            vars.extend(vars_mapping(&file)?);
+        }
+        return Ok(vars);
+    }
+    match yaml_file(dir, name) {
+        Some(path) => vars_mapping(&path),
+        None => Ok(Vars::new()),
+    }
+}
+
+/// A YAML file holding a mapping of variables (or nothing).
+fn vars_mapping(path: &Path) -> Result<Vars, Diagnostic> {
+    let node = read_yaml(path)?;
     match node.to_json() {
         Json::Object(map) => Ok(map),
         Json::Null => Ok(Vars::new()),
         _ => Err(Diagnostic::at(
-            &path,
+            path,
             node.span,
             "a role's variables file must hold a mapping of variables",
         )),
@@ -596,7 +619,8 @@ mod tests {
                 "dependencies:\n  - {role: base, n: 1}\n  - {role: base, n: 1}\n  - {role: base, n: 2}\n",
             ),
             ("roles/app/defaults/main.yml", "d: app\n"),
-            ("roles/app/vars/main.yml", "v: app\n"),
+            ("roles/app/vars/main/a.yml", "v: first\nw: a\n"),
+            ("roles/app/vars/main/b.yaml", "v: app\n"),
             ("roles/app/tasks/main.yml", "- debug: msg=app\n"),
             (
                 "roles/app/handlers/main.yml",
@@ -626,7 +650,11 @@ mod tests {
             (Some("base"), Some("app"))
         );
         assert_eq!(play.role_exports.defaults["d"], "app");
-        assert_eq!(play.role_exports.vars["v"], "app");
+        assert_eq!(
+            play.role_exports.vars["v"], "app",
+            "vars/main/ files merge in order"
+        );
+        assert_eq!(play.role_exports.vars["w"], "a");
         // Role handlers first, each role's once, then the play's.
         let handlers: Vec<String> = play.handlers.iter().map(Task::display_name).collect();
         assert_eq!(handlers, ["app : restart", "h"]);
