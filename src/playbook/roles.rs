@@ -151,7 +151,7 @@ impl<'a> RoleCall<'a> {
     pub fn entry(src: Src, node: &'a Node) -> Result<RoleCall<'a>, Diagnostic> {
         if node.as_map().is_none() {
             return Ok(RoleCall {
-                name: string(src, node, "a role name")?,
+                name: literal_name(src, node, string(src, node, "a role name")?)?,
                 at: node,
                 entry: None,
                 params: Vars::new(),
@@ -176,7 +176,7 @@ impl<'a> RoleCall<'a> {
             }
         }
         Ok(RoleCall {
-            name: string(src, at, "a role name")?,
+            name: literal_name(src, at, string(src, at, "a role name")?)?,
             at,
             entry: Some(node),
             params,
@@ -202,17 +202,10 @@ impl<'a> RoleCall<'a> {
             src.err(value, "this role task names no role")
                 .with_help("add 'name: ROLE'")
         })?;
-        if name.contains("{{") || name.contains("{%") {
-            return Err(src
-                .err(
-                    value.get("name").unwrap_or(value),
-                    "role names cannot be templated",
-                )
-                .with_help("name the role literally; use 'when:' to choose between roles"));
-        }
+        let at = value.get("name").unwrap_or(value);
         Ok(RoleCall {
-            name,
-            at: value.get("name").unwrap_or(value),
+            name: literal_name(src, at, name)?,
+            at,
             entry: None,
             params: Vars::new(),
             from: [
@@ -237,6 +230,17 @@ impl<'a> RoleCall<'a> {
         entry.insert("from".into(), serde_json::json!(self.from));
         Json::Object(entry)
     }
+}
+
+/// A role's name as written: templated names are refused (roles are
+/// expanded when the playbook loads).
+fn literal_name(src: Src, at: &Node, name: String) -> Result<String, Diagnostic> {
+    if name.contains("{{") || name.contains("{%") {
+        return Err(src
+            .err(at, "role names cannot be templated")
+            .with_help("name the role literally; use 'when:' to choose between roles"));
+    }
+    Ok(name)
 }
 
 /// The options an `import_role`/`include_role` value gives: a mapping or
@@ -741,6 +745,14 @@ mod tests {
             e.contains("'remote_user' on a role entry is not supported"),
             "{e}"
         );
+        for site in [
+            "- hosts: all\n  roles: [\"{{ r }}\"]\n",
+            "- hosts: all\n  tasks:\n    - include_role: {name: \"{{ r }}\"}\n",
+        ] {
+            let (_dir, pb) = load(&[("site.yml", site)]);
+            let e = pb.unwrap_err().to_string();
+            assert!(e.contains("role names cannot be templated"), "{e}");
+        }
     }
 
     #[test]
