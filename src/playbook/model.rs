@@ -335,16 +335,17 @@ impl Task {
     pub fn display_name(&self) -> String {
         let own = self.own_name();
         match (&self.role, &self.action) {
-            (Some(role), _) => format!("{} : {own}", role.name),
-            // An unnamed include_role is shown with the role it includes.
+            // An unnamed include_role is shown with the role it includes
+            // (even inside another role).
             (
-                None,
+                _,
                 Action::Include {
                     role: Some(name), ..
                 },
             ) if self.name.is_none() => {
                 format!("{own} : {name}")
             }
+            (Some(role), _) => format!("{} : {own}", role.name),
             _ => own,
         }
     }
