@@ -191,6 +191,14 @@ impl<'a> RoleCall<'a> {
         let text = |key: &str| -> Result<Option<String>, Diagnostic> {
             match options.get(key) {
                 None | Some(Json::Null) => Ok(None),
+                Some(Json::String(s)) if s.contains("{{") || s.contains("{%") => Err(src
+                    .err(
+                        value.get(key).unwrap_or(value),
+                        format!("'{key}' cannot be templated"),
+                    )
+                    .with_help(
+                        "name the file literally; roles are expanded when the playbook loads",
+                    )),
                 Some(Json::String(s)) => Ok(Some(s.clone())),
                 Some(other) => Err(src.err(
                     value.get(key).unwrap_or(value),
@@ -748,10 +756,11 @@ mod tests {
         for site in [
             "- hosts: all\n  roles: [\"{{ r }}\"]\n",
             "- hosts: all\n  tasks:\n    - include_role: {name: \"{{ r }}\"}\n",
+            "- hosts: all\n  tasks:\n    - import_role: {name: r, tasks_from: \"{{ t }}\"}\n",
         ] {
             let (_dir, pb) = load(&[("site.yml", site)]);
             let e = pb.unwrap_err().to_string();
-            assert!(e.contains("role names cannot be templated"), "{e}");
+            assert!(e.contains("cannot be templated"), "{e}");
         }
     }
 
