@@ -212,7 +212,7 @@ impl<'a> RoleCall<'a> {
         })?;
         let at = value.get("name").unwrap_or(value);
         Ok(RoleCall {
-            name: literal_name(src, at, name)?,
+            name,
             at,
             entry: None,
             params: Vars::new(),
@@ -707,61 +707,63 @@ mod tests {
 
     #[test]
     fn dependency_cycles_and_missing_files_are_errors() {
-        let (_dir, pb) = load(&[
-            ("site.yml", "- hosts: all\n  roles: [a]\n"),
-            ("roles/a/meta/main.yml", "dependencies: [b]\n"),
-            ("roles/b/meta/main.yml", "dependencies: [a]\n"),
-        ]);
-        let e = pb.unwrap_err().to_string();
-        assert!(
-            e.contains("the role 'a' depends on itself") && e.contains("b/meta/main.yml:1:"),
-            "{e}"
-        );
-        let (_dir, pb) = load(&[
+        let role_a = ("roles/a/tasks/main.yml", "[]\n");
+        let cases: [(&[(&str, &str)], &str); 6] = [
             (
-                "site.yml",
-                "- hosts: all\n  tasks:\n    - import_role: name=a tasks_from=nope\n",
+                &[
+                    ("site.yml", "- hosts: all\n  roles: [a]\n"),
+                    ("roles/a/meta/main.yml", "dependencies: [b]\n"),
+                    ("roles/b/meta/main.yml", "dependencies: [a]\n"),
+                ],
+                "the role 'a' depends on itself",
             ),
-            ("roles/a/tasks/main.yml", "- debug: msg=a\n"),
-        ]);
-        let e = pb.unwrap_err().to_string();
-        assert!(
-            e.contains("has no tasks file 'nope'") && e.contains("site.yml:3:"),
-            "{e}"
-        );
-        let (_dir, pb) = load(&[
             (
-                "site.yml",
-                "- hosts: all\n  roles:\n    - {role: a, http_port: 1}\n  tasks: []\n",
+                &[
+                    (
+                        "site.yml",
+                        "- hosts: all\n  tasks:\n    - import_role: name=a tasks_from=nope\n",
+                    ),
+                    role_a,
+                ],
+                "has no tasks file 'nope'",
             ),
-            ("roles/a/tasks/main.yml", "[]\n"),
-        ]);
-        assert!(
-            pb.is_ok(),
-            "unknown keys are role parameters: {:?}",
-            pb.err()
-        );
-        let (_dir, pb) = load(&[
             (
-                "site.yml",
-                "- hosts: all\n  roles:\n    - {role: a, remote_user: x}\n",
+                &[
+                    (
+                        "site.yml",
+                        "- hosts: all\n  roles:\n    - {role: a, remote_user: x}\n",
+                    ),
+                    role_a,
+                ],
+                "'remote_user' on a role entry is not supported",
             ),
-            ("roles/a/tasks/main.yml", "[]\n"),
-        ]);
-        let e = pb.unwrap_err().to_string();
-        assert!(
-            e.contains("'remote_user' on a role entry is not supported"),
-            "{e}"
-        );
-        for site in [
-            "- hosts: all\n  roles: [\"{{ r }}\"]\n",
-            "- hosts: all\n  tasks:\n    - include_role: {name: \"{{ r }}\"}\n",
-            "- hosts: all\n  tasks:\n    - import_role: {name: r, tasks_from: \"{{ t }}\"}\n",
-        ] {
-            let (_dir, pb) = load(&[("site.yml", site)]);
+            (
+                &[("site.yml", "- hosts: all\n  roles: [\"{{ r }}\"]\n")],
+                "role names cannot be templated",
+            ),
+            (
+                &[(
+                    "site.yml",
+                    "- hosts: all\n  tasks:\n    - include_role: {name: \"{{ r }}\"}\n",
+                )],
+                "'name' cannot be templated",
+            ),
+            (
+                &[(
+                    "site.yml",
+                    "- hosts: all\n  tasks:\n    - import_role: {name: a, tasks_from: \"{{ t }}\"}\n",
+                )],
+                "'tasks_from' cannot be templated",
+            ),
+        ];
+        for (files, needle) in cases {
+            let (_dir, pb) = load(files);
             let e = pb.unwrap_err().to_string();
-            assert!(e.contains("cannot be templated"), "{e}");
+            assert!(e.contains(needle), "{needle}: {e}");
         }
+        let site = "- hosts: all\n  roles:\n    - {role: a, http_port: 1}\n";
+        let (_dir, pb) = load(&[("site.yml", site), role_a]);
+        assert!(pb.is_ok(), "other keys are role parameters: {:?}", pb.err());
     }
 
     #[test]
