@@ -196,9 +196,7 @@ impl<'a> RoleCall<'a> {
                         value.get(key).unwrap_or(value),
                         format!("'{key}' cannot be templated"),
                     )
-                    .with_help(
-                        "name the file literally; roles are expanded when the playbook loads",
-                    )),
+                    .with_help("write it literally; roles are expanded when the playbook loads")),
                 Some(Json::String(s)) => Ok(Some(s.clone())),
                 Some(other) => Err(src.err(
                     value.get(key).unwrap_or(value),
