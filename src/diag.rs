@@ -72,6 +72,29 @@ impl Diagnostic {
     }
 }
 
+/// A file that cannot be read or decrypted: the message names it, the
+/// help says which password option to pass.
+impl From<crate::vault::ReadError> for Diagnostic {
+    fn from(e: crate::vault::ReadError) -> Self {
+        let d = Diagnostic::new(e.to_string());
+        match e.help() {
+            Some(help) => d.with_help(help),
+            None => d,
+        }
+    }
+}
+
+impl Diagnostic {
+    /// A YAML error in `file`: syntax errors get `syntax_prefix`, a
+    /// `!vault` value that cannot be decrypted its own help.
+    pub fn yaml(file: &Path, e: &crate::yaml::YamlError, syntax_prefix: &str) -> Self {
+        match e.help {
+            Some(help) => Diagnostic::at(file, e.span, &e.message).with_help(help),
+            None => Diagnostic::at(file, e.span, format!("{syntax_prefix}{}", e.message)),
+        }
+    }
+}
+
 /// "did you mean 'X'?" when a candidate is close enough.
 pub fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     did_you_mean(word, candidates).map(|best| format!("did you mean '{best}'?"))

@@ -110,6 +110,14 @@ impl Keyring {
         }
     }
 
+    /// The password of the first secret labelled `id`.
+    pub fn password_of(&self, id: &str) -> Option<&[u8]> {
+        self.secrets
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.password.as_slice())
+    }
+
     /// Encrypts with `secret`, labelling the envelope with its id.
     pub fn encrypt(secret: &VaultSecret, plaintext: &[u8]) -> Result<String, VaultError> {
         if format::is_encrypted(plaintext) {
