@@ -271,7 +271,8 @@ fn read_source(path: &Path, id: &str) -> Result<Vec<u8>, VaultError> {
 /// Runs a password script; a `*-client` script is told the vault id.
 fn run_script(path: &Path, id: &str) -> Result<Vec<u8>, VaultError> {
     let shown = path.display();
-    let mut command = std::process::Command::new(path);
+    // Absolute, so a bare name is not looked up in $PATH.
+    let mut command = std::process::Command::new(std::path::absolute(path).unwrap_or(path.into()));
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     if stem.is_some_and(|s| s.ends_with("-client")) {
         command.args(["--vault-id", id]);
