@@ -67,8 +67,10 @@ pub enum VaultCommand {
     EncryptString(VaultStringArgs),
 }
 
+/// The passwords, where to write and which id encrypts: every vault
+/// command's options.
 #[derive(Debug, Args)]
-pub struct VaultFilesArgs {
+pub struct VaultCommonArgs {
     #[command(flatten)]
     pub vault: VaultArgs,
     /// Where to write (`-` for stdout); one input file at most.
@@ -77,6 +79,12 @@ pub struct VaultFilesArgs {
     /// The vault id to encrypt with (needed when several are given).
     #[arg(long, value_name = "ID")]
     pub encrypt_vault_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultFilesArgs {
+    #[command(flatten)]
+    pub common: VaultCommonArgs,
     /// Files (none, or `-`: stdin).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -85,13 +93,7 @@ pub struct VaultFilesArgs {
 #[derive(Debug, Args)]
 pub struct VaultStringArgs {
     #[command(flatten)]
-    pub vault: VaultArgs,
-    /// Where to write (`-` for stdout).
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// The vault id to encrypt with (needed when several are given).
-    #[arg(long, value_name = "ID")]
-    pub encrypt_vault_id: Option<String>,
+    pub common: VaultCommonArgs,
     /// Variable names for the strings, in order (repeatable).
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     pub names: Vec<String>,

@@ -324,7 +324,7 @@ fn vaulted_inputs_without_a_password_or_with_a_wrong_one_stop_before_running() {
         &tmp.path().join("s3"),
         &out_dir,
     );
-    assert_eq!(out.code, 5, "{}", out.all());
+    assert_eq!(out.code, 1, "as ansible-playbook: {}", out.all());
     assert!(
         out.stderr.contains("/nonexistent/pw") && out.stderr.contains("not found"),
         "{}",
@@ -374,7 +374,7 @@ fn password_scripts_and_the_environment_are_sources_too() {
 #[test]
 fn ask_vault_pass_without_a_terminal_is_a_clear_error() {
     let out = rollout(&["vault", "view", "--ask-vault-pass", &path("file-1.1.yml")]);
-    assert_eq!(out.code, 5, "{}", out.all());
+    assert_eq!(out.code, 1, "as ansible-vault: {}", out.all());
     assert!(
         out.stderr.contains("no terminal") && out.stderr.contains("--vault-password-file"),
         "{}",

@@ -30,7 +30,7 @@ pub fn install_play_secrets(sources: &SecretSources) -> Result<(), Error> {
     if sources.is_empty() {
         return Ok(());
     }
-    let keyring = sources.load(Prompt::Existing).map_err(options_error)?;
+    let keyring = sources.load(Prompt::Existing).map_err(vault_error)?;
     warn(&keyring);
     crate::vault::install(keyring);
     Ok(())
@@ -42,12 +42,19 @@ fn warn(keyring: &Keyring) {
     }
 }
 
-fn options_error(e: VaultError) -> Error {
+/// A choice the command line must make exits 5; a password source that
+/// cannot be read (missing file, failing script, no terminal) exits 1,
+/// as in Ansible.
+fn vault_error(e: VaultError) -> Error {
     let d = Diagnostic::new(e.to_string());
-    Error::Options(match e.help() {
+    let d = match e.help() {
         Some(help) => d.with_help(help),
         None => d,
-    })
+    };
+    match e {
+        VaultError::Options(_) => Error::Options(d),
+        _ => Error::Internal(d),
+    }
 }
 
 fn failure(message: impl Into<String>) -> Error {
@@ -72,7 +79,7 @@ fn keyring(args: &VaultArgs, prompt: Prompt) -> Result<Keyring, Error> {
     if sources.is_empty() {
         sources.ask_vault_pass = true;
     }
-    let keyring = sources.load(prompt).map_err(options_error)?;
+    let keyring = sources.load(prompt).map_err(vault_error)?;
     warn(&keyring);
     if keyring.is_empty() {
         return Err(Error::Options(Diagnostic::new(
@@ -83,12 +90,12 @@ fn keyring(args: &VaultArgs, prompt: Prompt) -> Result<Keyring, Error> {
 }
 
 fn encrypting_secret(keyring: &Keyring, id: Option<&str>) -> Result<VaultSecret, Error> {
-    keyring.encrypt_secret(id).cloned().map_err(options_error)
+    keyring.encrypt_secret(id).cloned().map_err(vault_error)
 }
 
 /// The inputs: the files named, or stdin.
 fn inputs(args: &VaultFilesArgs) -> Result<Vec<PathBuf>, Error> {
-    if args.output.is_some() && args.files.len() > 1 {
+    if args.common.output.is_some() && args.files.len() > 1 {
         return Err(Error::Options(Diagnostic::new(
             "at most one input file may be used with the --output option",
         )));
@@ -142,12 +149,15 @@ fn write_output(path: &Path, data: &[u8]) -> Result<(), Error> {
 }
 
 fn encrypt(args: &VaultFilesArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.vault, Prompt::New)?;
-    let secret = encrypting_secret(&keyring, args.encrypt_vault_id.as_deref())?;
+    let keyring = keyring(&args.common.vault, Prompt::New)?;
+    let secret = encrypting_secret(&keyring, args.common.encrypt_vault_id.as_deref())?;
     for file in inputs(args)? {
         let plain = read_input(&file)?;
         let text = Keyring::encrypt(&secret, &plain).map_err(|e| failure(e.to_string()))?;
-        write_output(args.output.as_deref().unwrap_or(&file), text.as_bytes())?;
+        write_output(
+            args.common.output.as_deref().unwrap_or(&file),
+            text.as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -173,12 +183,12 @@ fn decrypt_input(keyring: &Keyring, file: &Path) -> Result<(Vec<u8>, String), Er
 }
 
 fn decrypt(args: &VaultFilesArgs, output: Output) -> Result<(), Error> {
-    let keyring = keyring(&args.vault, Prompt::Existing)?;
+    let keyring = keyring(&args.common.vault, Prompt::Existing)?;
     for file in inputs(args)? {
         let (plain, _) = decrypt_input(&keyring, &file)?;
         let target = match output {
             Output::Stdout => Path::new("-"),
-            Output::Write => args.output.as_deref().unwrap_or(&file),
+            Output::Write => args.common.output.as_deref().unwrap_or(&file),
         };
         write_output(target, &plain)?;
     }
@@ -188,7 +198,7 @@ fn decrypt(args: &VaultFilesArgs, output: Output) -> Result<(), Error> {
 /// Decrypts to a private temporary file, runs `$EDITOR` on it, and
 /// encrypts it back (same label) when it changed.
 fn edit(args: &VaultFilesArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.vault, Prompt::Existing)?;
+    let keyring = keyring(&args.common.vault, Prompt::Existing)?;
     for file in &args.files {
         let (plain, used_id) = decrypt_input(&keyring, file)?;
         let original = std::fs::read_to_string(file).unwrap_or_default();
@@ -248,8 +258,8 @@ fn run_editor(path: &Path) -> Result<(), Error> {
 }
 
 fn encrypt_string(args: &VaultStringArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.vault, Prompt::New)?;
-    let secret = encrypting_secret(&keyring, args.encrypt_vault_id.as_deref())?;
+    let keyring = keyring(&args.common.vault, Prompt::New)?;
+    let secret = encrypting_secret(&keyring, args.common.encrypt_vault_id.as_deref())?;
     let mut plaintexts: Vec<(Option<String>, String)> = Vec::new();
     let from_args: Vec<&String> = args.strings.iter().filter(|s| *s != "-").collect();
     if args.strings.iter().any(|s| s == "-") || args.stdin_name.is_some() || args.strings.is_empty()
@@ -281,7 +291,7 @@ fn encrypt_string(args: &VaultStringArgs) -> Result<(), Error> {
     }
     out.push(String::new());
     write_output(
-        args.output.as_deref().unwrap_or(Path::new("-")),
+        args.common.output.as_deref().unwrap_or(Path::new("-")),
         out.join("\n").as_bytes(),
     )
 }
