@@ -381,3 +381,42 @@ fn ask_vault_pass_without_a_terminal_is_a_clear_error() {
         out.all()
     );
 }
+
+#[test]
+fn edit_reencrypts_with_the_same_label_through_a_private_temp_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("vault.yml");
+    std::fs::copy(vault_dir().join("file-1.2-dev.yml"), &file).unwrap();
+    // The "editor" appends a line and records where the plaintext was.
+    let editor = tmp.path().join("editor.sh");
+    let seen = tmp.path().join("seen");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\nstat -c %a \"$1\" > {seen}\necho \"$1\" >> {seen}\necho 'added: yes' >> \"$1\"\n",
+            seen = seen.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dev = format!("dev@{}", path("pw-dev.txt"));
+    let out = rollout_env(
+        &["vault", "edit", "--vault-id", &dev, file.to_str().unwrap()],
+        &[("EDITOR", editor.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("$ANSIBLE_VAULT;1.2;AES256;dev\n"),
+        "{text}"
+    );
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    let mut lines = seen.lines();
+    assert_eq!(lines.next(), Some("600"), "the plaintext copy is private");
+    let temp = lines.next().unwrap();
+    assert!(!Path::new(temp).exists(), "the plaintext copy is removed");
+    let out = rollout(&["vault", "view", "--vault-id", &dev, file.to_str().unwrap()]);
+    let plain = std::fs::read_to_string(vault_dir().join("plain.yml")).unwrap();
+    assert_eq!(out.stdout, format!("{plain}added: yes\n"), "{}", out.all());
+}
