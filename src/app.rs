@@ -76,7 +76,8 @@ fn warn(warnings: &[String]) {
 }
 
 async fn play(args: PlayArgs) -> Result<i32, Error> {
-    vault_cmd::install_play_secrets(&vault_cmd::sources(&args.vault))?;
+    // ansible.cfg's vault_identity_list / vault_password_file go here.
+    vault_cmd::install_play_secrets(&vault_cmd::sources(&args.vault, Vec::new(), None))?;
     let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Error::Options)?;
     let identity = crate::state::identity::RunIdentity::new(
         crate::state::resume::playbooks_id(&args.playbooks),

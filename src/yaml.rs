@@ -240,7 +240,7 @@ impl Builder {
             Err(e) => {
                 if self.error.is_none() {
                     self.error = Some(YamlError {
-                        span,
+                        span: self.value_key_span().unwrap_or(span),
                         message: format!("cannot decrypt this !vault value: {e}"),
                         help: e.help(),
                     });
@@ -248,6 +248,18 @@ impl Builder {
                 Value::Null
             }
         }
+    }
+}
+
+impl Builder {
+    /// The key the next value belongs to, when it goes into a mapping
+    /// (an error about a value is clearer on its key's line).
+    fn value_key_span(&self) -> Option<Span> {
+        let (parent, _) = self.stack.last()?;
+        if !matches!(parent.value, Value::Map(_)) {
+            return None;
+        }
+        self.pending_keys.last()?.0.as_ref().map(|key| key.span)
     }
 }
 
@@ -417,6 +429,33 @@ mod tests {
         let other = doc.get("other").unwrap().to_json();
         assert_eq!(other["x"], 1);
         assert_eq!(other["y"], 3);
+    }
+
+    #[test]
+    fn vault_tagged_scalars_are_decrypted_or_name_their_line() {
+        let secret = crate::vault::VaultSecret::new("yamltest", b"yaml-test-pw".to_vec());
+        let envelope = crate::vault::Keyring::encrypt(&secret, b"yaml-test-value").unwrap();
+        let indented: String = envelope.lines().map(|l| format!("    {l}\n")).collect();
+        let text = format!("plain: 1\nkey: !vault |\n{indented}");
+        // Another label's password: every secret is tried.
+        crate::vault::install(crate::vault::Keyring::new(vec![
+            crate::vault::VaultSecret::new("other", b"yaml-test-pw".to_vec()),
+        ]));
+        let doc = parse(&text).unwrap();
+        assert_eq!(
+            doc.get("key").unwrap().value,
+            Value::Str("yaml-test-value".into())
+        );
+        assert_eq!(crate::vault::redact::text("yaml-test-value"), "********");
+        crate::vault::install(crate::vault::Keyring::default());
+        let err = parse(&text).unwrap_err();
+        assert_eq!(
+            err.span,
+            Span { line: 2, col: 1 },
+            "on the key's line: {err:?}"
+        );
+        assert!(err.message.contains("no vault password"), "{err:?}");
+        assert_eq!(err.help, Some(crate::vault::PASSWORD_HELP));
     }
 
     #[test]

@@ -221,11 +221,12 @@ fn play_project(extra: &[&str], state: &Path, out_dir: &Path) -> Outcome {
     rollout_env(&args, &[("ROLLOUT_STATE_DIR", state.to_str().unwrap())])
 }
 
-const SECRETS: [&str; 4] = [
+const SECRETS: [&str; 5] = [
     "hunter2-fixture",
     "inline-token-in-inventory",
     "app-fixture",
     "hunter2-in-group-vars",
+    "file-level-secret-value",
 ];
 
 fn assert_no_secret(what: &str, text: &str) {
@@ -281,6 +282,10 @@ fn a_vaulted_project_runs_and_no_output_shows_a_decrypted_value() {
             .unwrap()
             .contains("password=hunter2-fixture")
     );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("token.conf")).unwrap(),
+        "token=file-level-secret-value\n"
+    );
     // ...and no output shows them: -v results, the diff, the failing
     // command's stdout, the JSON events, the journal.
     assert_no_secret("the console", &out.all());
@@ -300,7 +305,7 @@ fn vaulted_inputs_without_a_password_or_with_a_wrong_one_stop_before_running() {
     // No password: the inventory's inline value, named by file and line.
     let out = play_project(&[], &tmp.path().join("s1"), &out_dir);
     assert_eq!(out.code, 4, "{}", out.all());
-    assert!(out.stderr.contains("inventory.yml:12:"), "{}", out.all());
+    assert!(out.stderr.contains("inventory.yml:11:9"), "{}", out.all());
     assert!(
         out.stderr.contains("--vault-password-file"),
         "{}",

@@ -9,17 +9,22 @@ use crate::vault::{Keyring, Prompt, SecretSources, VaultError, VaultSecret};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Where a run's vault passwords come from: the command line, then the
-/// environment (`ANSIBLE_VAULT_PASSWORD_FILE`, `ANSIBLE_VAULT_IDENTITY_LIST`).
-/// ansible.cfg's `vault_identity_list` / `vault_password_file` go in
-/// `identity_list` / `config_password_file` before `with_env()`, which
-/// overrides them as Ansible's environment does.
-pub fn sources(args: &VaultArgs) -> SecretSources {
+/// Where a run's vault passwords come from: the command line, and
+/// ansible.cfg's `vault_identity_list` / `vault_password_file` (pass
+/// `Vec::new()` / `None` without them), which the environment
+/// (`ANSIBLE_VAULT_IDENTITY_LIST`, `ANSIBLE_VAULT_PASSWORD_FILE`)
+/// overrides, as in Ansible.
+pub fn sources(
+    args: &VaultArgs,
+    configured_identity_list: Vec<String>,
+    configured_password_file: Option<PathBuf>,
+) -> SecretSources {
     SecretSources {
         vault_ids: args.vault_ids.clone(),
         password_files: args.vault_password_files.clone(),
         ask_vault_pass: args.ask_vault_pass,
-        ..Default::default()
+        identity_list: configured_identity_list,
+        config_password_file: configured_password_file,
     }
     .with_env()
 }
@@ -75,7 +80,7 @@ pub fn run(command: VaultCommand) -> Result<i32, Error> {
 /// The keyring for a vault command: with no source given, ansible-vault
 /// asks on the terminal.
 fn keyring(args: &VaultArgs, prompt: Prompt) -> Result<Keyring, Error> {
-    let mut sources = sources(args);
+    let mut sources = sources(args, Vec::new(), None);
     if sources.is_empty() {
         sources.ask_vault_pass = true;
     }

@@ -30,12 +30,19 @@ pub fn register(value: &str) {
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
-/// Remembers every string in a decrypted vars document (YAML or JSON).
+/// Remembers a decrypted file: every value of a vars document (a YAML or
+/// JSON mapping or list), or every line of any other text (a template, a
+/// config file).
 pub fn register_document(text: &str) {
-    let Ok(docs) = yaml_rust2::YamlLoader::load_from_str(text) else {
+    use yaml_rust2::Yaml;
+    let docs = yaml_rust2::YamlLoader::load_from_str(text).unwrap_or_default();
+    if !docs
+        .iter()
+        .any(|d| matches!(d, Yaml::Hash(_) | Yaml::Array(_)))
+    {
         register(text);
         return;
-    };
+    }
     fn walk(node: &yaml_rust2::Yaml) {
         use yaml_rust2::Yaml;
         match node {
@@ -98,6 +105,8 @@ mod tests {
             value,
             serde_json::json!({"msg": ["********", 54321, "port ********"], "k": "********"})
         );
+        register_document("name={{ host }}\nkey=a-template-redact-test\n");
+        assert_eq!(text("+key=a-template-redact-test"), "+********");
         assert!(active());
     }
 }
