@@ -222,3 +222,35 @@ fn kinds(seen: &Mutex<Vec<Json>>) -> Vec<String> {
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect()
 }
+
+#[test]
+fn a_vaulted_value_never_reaches_the_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = receiver();
+    std::fs::write(dir.path().join("inv"), "local1 ansible_connection=local\n").unwrap();
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(
+        &pb,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - fail: { msg: \"denied {{ api_key }}\" }\n",
+    )
+    .unwrap();
+    let vault = common::fixtures().join("vault");
+    let out = rollout(&[
+        "play",
+        pb.to_str().unwrap(),
+        "-i",
+        dir.path().join("inv").to_str().unwrap(),
+        "-e",
+        &format!("@{}", vault.join("inline-1.1.yml").display()),
+        "--vault-password-file",
+        vault.join("pw-default.txt").to_str().unwrap(),
+        "--notify-webhook",
+        &url,
+    ]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    let events = seen.lock().unwrap().clone();
+    let failed = events.iter().find(|e| e["event"] == "host_failed").unwrap();
+    assert_eq!(failed["msg"], "denied ********", "{events:?}");
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(!all.contains("inline-1.1-fixture"), "{all}");
+}
