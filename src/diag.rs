@@ -63,6 +63,14 @@ impl Diagnostic {
         self
     }
 
+    /// [`Diagnostic::with_help`] when there is a help.
+    pub fn with_help_if(self, help: Option<&str>) -> Self {
+        match help {
+            Some(help) => self.with_help(help),
+            None => self,
+        }
+    }
+
     /// Adds a did-you-mean hint when a candidate is close enough.
     pub fn suggest<'a>(self, word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
         match suggestion(word, candidates) {
@@ -76,11 +84,7 @@ impl Diagnostic {
 /// help says which password option to pass.
 impl From<crate::vault::ReadError> for Diagnostic {
     fn from(e: crate::vault::ReadError) -> Self {
-        let d = Diagnostic::new(e.to_string());
-        match e.help() {
-            Some(help) => d.with_help(help),
-            None => d,
-        }
+        Diagnostic::new(e.to_string()).with_help_if(e.help())
     }
 }
 

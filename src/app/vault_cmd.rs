@@ -51,11 +51,7 @@ fn warn(keyring: &Keyring) {
 /// cannot be read (missing file, failing script, no terminal) exits 1,
 /// as in Ansible.
 fn vault_error(e: VaultError) -> Error {
-    let d = Diagnostic::new(e.to_string());
-    let d = match e.help() {
-        Some(help) => d.with_help(help),
-        None => d,
-    };
+    let d = Diagnostic::new(e.to_string()).with_help_if(e.help());
     match e {
         VaultError::Options(_) => Error::Options(d),
         _ => Error::Internal(d),
@@ -142,6 +138,10 @@ fn write_output(path: &Path, data: &[u8]) -> Result<(), Error> {
             .and_then(|()| out.flush())
             .map_err(|e| failure(format!("cannot write stdout: {e}")));
     }
+    // A symlink is followed, as ansible-vault does: its target is rewritten.
+    let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    // A symlink is followed, as ansible-vault does: its target is rewritten.
+    let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let fail = |e: std::io::Error| failure(format!("cannot write '{}': {e}", path.display()));
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -179,11 +179,9 @@ fn decrypt_input(keyring: &Keyring, file: &Path) -> Result<(Vec<u8>, String), Er
     let data = read_input(file)?;
     let text = String::from_utf8_lossy(&data);
     keyring.decrypt(&text).map_err(|e| {
-        let d = Diagnostic::new(format!("{e} for {}", file.display()));
-        Error::Internal(match e.help() {
-            Some(help) => d.with_help(help),
-            None => d,
-        })
+        Error::Internal(
+            Diagnostic::new(format!("{e} for {}", file.display())).with_help_if(e.help()),
+        )
     })
 }
 
