@@ -425,3 +425,73 @@ fn edit_reencrypts_with_the_same_label_through_a_private_temp_file() {
     let plain = std::fs::read_to_string(vault_dir().join("plain.yml")).unwrap();
     assert_eq!(out.stdout, format!("{plain}added: yes\n"), "{}", out.all());
 }
+
+/// Runs `args` under a pseudo-terminal (util-linux `script`), typing
+/// `answers` one per line, a moment apart; None when `script` is missing.
+fn on_a_terminal(args: &[&str], answers: &[&str], state: &Path) -> Option<Outcome> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let line = std::iter::once(env!("CARGO_BIN_EXE_rollout"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("ROLLOUT_STATE_DIR", state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take().unwrap();
+    for answer in answers {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        writeln!(stdin, "{answer}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Some(Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+#[test]
+fn ask_vault_pass_and_prompt_ids_ask_on_the_terminal_in_ansibles_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let project = vault_dir().join("project");
+    let (site, inventory) = (project.join("site.yml"), project.join("inventory.yml"));
+    let out_var = format!("out_dir={}", out_dir.display());
+    let args = [
+        "play",
+        site.to_str().unwrap(),
+        "-i",
+        inventory.to_str().unwrap(),
+        "-e",
+        &out_var,
+        "--ask-vault-pass",
+        "--vault-id",
+        "dev@prompt",
+    ];
+    // --vault-id ids are asked first, then --ask-vault-pass's.
+    let Some(out) = on_a_terminal(&args, &["dev-fixture-pw", "default-fixture-pw"], tmp.path())
+    else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert_eq!(out.code, 2, "only the last task fails: {}", out.all());
+    let dev = out
+        .stdout
+        .find("Vault password (dev): ")
+        .expect("asked for dev");
+    let default = out
+        .stdout
+        .find("Vault password: ")
+        .expect("asked for the default");
+    assert!(dev < default, "{}", out.stdout);
+    assert!(out_dir.join("secrets.txt").exists(), "{}", out.all());
+    assert_no_secret("the terminal", &out.all());
+}
