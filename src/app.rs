@@ -19,6 +19,8 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+mod vault_cmd;
+
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -45,11 +47,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let result = match cli.command {
         Command::Play(args) => runtime.block_on(play(*args)),
         Command::Status => status(),
+        Command::Vault(command) => vault_cmd::run(command),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("{error}");
+            // An error may quote a value that came out of a vault.
+            eprintln!("{}", crate::vault::redact::text(&error.to_string()));
             error.exit_code()
         }
     }
@@ -72,6 +76,8 @@ fn warn(warnings: &[String]) {
 }
 
 async fn play(args: PlayArgs) -> Result<i32, Error> {
+    // ansible.cfg's vault_identity_list / vault_password_file go here.
+    vault_cmd::install_play_secrets(&vault_cmd::sources(&args.vault, Vec::new(), None))?;
     let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Error::Options)?;
     let identity = crate::state::identity::RunIdentity::new(
         crate::state::resume::playbooks_id(&args.playbooks),
@@ -281,7 +287,8 @@ fn make_sink(
             .add(url)
             .map_err(|e| Error::Options(Diagnostic::new(format!("--notify-webhook: {e}"))))?;
     }
-    Ok(Arc::new(Fanout(vec![base, webhooks.clone()])))
+    let all: Sink = Arc::new(Fanout(vec![base, webhooks.clone()]));
+    Ok(Arc::new(crate::events::Redacted(all)))
 }
 
 fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {
