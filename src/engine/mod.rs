@@ -699,7 +699,7 @@ impl Engine {
                 .filter(|h| self.flags_of(h).is_some_and(|f| f.failed))
                 .cloned()
                 .collect();
-            for task in tasks {
+            for task in tasks.iter().filter(|t| !t.role_repeat) {
                 hosts.retain(|h| {
                     self.flags_of(h).is_some_and(|f| {
                         !f.unreachable && !f.ended && (!f.failed || failed_on_entry.contains(h))

@@ -865,6 +865,7 @@ impl Loader {
             timeout: here.timeout,
             include_loop: Default::default(),
             role: here.role,
+            role_repeat: false,
         })
     }
 }

@@ -157,6 +157,10 @@ pub struct Task {
     pub include_loop: std::sync::Arc<Vars>,
     /// The role the task belongs to (its tasks, handlers, dependencies).
     pub role: Option<std::sync::Arc<RoleRef>>,
+    /// Part of a role called again with the same parameters (`roles:`, a
+    /// dependency): listed, never run, as Ansible skips a role that has
+    /// already run on the host.
+    pub role_repeat: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +257,7 @@ impl Task {
             timeout: None,
             include_loop: Default::default(),
             role: None,
+            role_repeat: false,
         }
     }
 
@@ -312,7 +317,12 @@ impl Task {
 
     /// Sets the include-loop variables of this task and of those nested in it.
     pub fn set_include_loop(&mut self, vars: &std::sync::Arc<Vars>) {
-        self.include_loop = vars.clone();
+        self.for_each_mut(&mut |task| task.include_loop = vars.clone());
+    }
+
+    /// Calls `f` on this task and on every task nested in it.
+    pub fn for_each_mut(&mut self, f: &mut impl FnMut(&mut Task)) {
+        f(self);
         let lists: Vec<&mut Vec<Task>> = match &mut self.action {
             Action::Block {
                 block,
@@ -326,7 +336,7 @@ impl Task {
             _ => vec![],
         };
         for task in lists.into_iter().flatten() {
-            task.set_include_loop(vars);
+            task.for_each_mut(f);
         }
     }
 

@@ -500,11 +500,12 @@ impl Loader {
             (Some(msrc), Some(n)) => boolean(msrc, n)?,
             _ => false,
         };
+        // A call made before is expanded again, for listings, but marked
+        // not to run.
         let key = (canonical.clone(), call.key());
-        if call.dedup && !allow_duplicates {
-            if self.roles.seen.contains(&key) {
-                return Ok(Expanded::default());
-            }
+        let once = call.dedup && !allow_duplicates;
+        let repeat = once && self.roles.seen.contains(&key);
+        if once && !repeat {
             self.roles.seen.push(key);
         }
         let [tasks_from, vars_from, defaults_from, handlers_from] = &call.from;
@@ -585,6 +586,11 @@ impl Loader {
                 }
                 (None, None) => {}
             }
+            if repeat {
+                for task in &mut out.tasks {
+                    task.for_each_mut(&mut |t| t.role_repeat = true);
+                }
+            }
             let handlers_dir = path.join("handlers");
             let handlers = yaml_file(&handlers_dir, handlers_from.as_deref().unwrap_or("main"));
             if let Some(file) = handlers.filter(|f| !self.roles.handler_files.contains(f)) {
@@ -643,11 +649,16 @@ mod tests {
             ),
         ]);
         let play = &pb.unwrap().plays[0];
-        let names: Vec<String> = play.tasks.iter().map(Task::display_name).collect();
+        // Repeats (the second base n=1, the second app) are listed, not run.
+        let runs: Vec<String> = (play.tasks.iter())
+            .filter(|t| !t.role_repeat)
+            .map(Task::display_name)
+            .collect();
         assert_eq!(
-            names,
+            runs,
             ["base : base task", "base : base task", "app : debug"]
         );
+        assert_eq!(play.tasks.len(), 8);
         let base = play.tasks[0].role.as_ref().unwrap();
         assert_eq!(base.params["n"], 1);
         assert_eq!(
