@@ -10,6 +10,7 @@ use crate::engine::{Engine, RunOptions, RunSummary};
 use crate::error::{Error, exit};
 use crate::events::{Event, EventSink, Fanout, Sink};
 use crate::inventory::Inventory;
+use crate::output::palette::{Colour, Palette};
 use crate::output::{console::Console, json::JsonLines, webhook::Webhooks};
 use crate::playbook::{self, Action, Playbook, Task, kv};
 use crate::template::Templar;
@@ -45,11 +46,16 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let result = match cli.command {
         Command::Play(args) => runtime.block_on(play(*args)),
         Command::Status => status(),
+        Command::Completions { shell } => {
+            completions(shell);
+            Ok(exit::OK)
+        }
     };
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("{error}");
+            let text = error.to_string();
+            eprintln!("{}", Palette::for_stdout().paint(&text, Colour::Error));
             error.exit_code()
         }
     }
@@ -62,6 +68,17 @@ fn status() -> Result<i32, Error> {
     warn(&run.warnings);
     print!("{}", crate::state::journal::render(&path, &run));
     Ok(exit::OK)
+}
+
+/// `rollout completions SHELL`: the completion script, on stdout.
+fn completions(shell: clap_complete::Shell) {
+    use clap::CommandFactory;
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "rollout",
+        &mut std::io::stdout(),
+    );
 }
 
 /// What reading the state forgave, on stderr before the run's output.
@@ -166,13 +183,9 @@ async fn run_playbooks(
     sink: Sink,
     stop: Arc<crate::engine::stop::Stop>,
 ) -> Result<i32, Error> {
-    if args.list_hosts || args.list_tasks {
+    if args.lists() {
         for pb in playbooks {
-            print!(
-                "{}",
-                listing(&engine, pb, args.list_hosts, args.list_tasks, args)
-                    .map_err(Error::Load)?
-            );
+            print!("{}", listing(&engine, pb, args).map_err(Error::Load)?);
         }
         return Ok(exit::OK);
     }
@@ -269,7 +282,7 @@ fn make_sink(
 ) -> Result<Sink, Error> {
     let mut base = make_outputs(args).map_err(Error::Options)?;
     // Every real run is journaled before it touches anything.
-    if !(args.check || args.list_hosts || args.list_tasks) {
+    if !(args.check || args.lists()) {
         let journal = crate::state::journal::Journal::create(&crate::state::state_dir(), identity)
             .map_err(|e| Error::Internal(Diagnostic::new(e)))?;
         base = Arc::new(Fanout(vec![base, Arc::new(journal)]));
@@ -284,13 +297,19 @@ fn make_sink(
 
 fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {
     use std::io::IsTerminal;
+    let palette = Palette::for_stdout();
     let console: Sink = if std::io::stdout().is_terminal() {
         Arc::new(crate::output::progress::Progress::new(
-            args.verbose,
-            args.diff,
+            Console::new(std::io::sink(), args.verbose)
+                .with_diff(args.diff)
+                .with_palette(palette),
         ))
     } else {
-        Arc::new(Console::new(std::io::stdout(), args.verbose).with_diff(args.diff))
+        Arc::new(
+            Console::new(std::io::stdout(), args.verbose)
+                .with_diff(args.diff)
+                .with_palette(palette),
+        )
     };
     let Some(path) = &args.events_json else {
         return Ok(console);
@@ -352,14 +371,9 @@ fn mapping_of(value: Json, what: &str) -> Result<Map<String, Json>, Diagnostic> 
     }
 }
 
-/// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.
-fn listing(
-    engine: &Engine,
-    pb: &Playbook,
-    hosts: bool,
-    tasks: bool,
-    args: &PlayArgs,
-) -> Result<String, Diagnostic> {
+/// `--list-hosts` / `--list-tasks` / `--list-tags`, alone or together, in
+/// ansible-playbook's layout.
+fn listing(engine: &Engine, pb: &Playbook, args: &PlayArgs) -> Result<String, Diagnostic> {
     let mut out = format!("\nplaybook: {}\n", pb.path.display());
     for (i, play) in pb.plays.iter().enumerate() {
         out.push_str(&format!(
@@ -370,7 +384,7 @@ fn listing(
             // Ansible joins the play's tag set with "," (no space).
             play.tags.join(",")
         ));
-        if hosts {
+        if args.list_hosts {
             let play_hosts = engine.play_hosts(play)?;
             out.push_str(&format!(
                 "    pattern: ['{}']\n    hosts ({}):\n",
@@ -379,20 +393,47 @@ fn listing(
             ));
             // Ansible lists the play's hosts, not the batches of `serial`.
             for h in &play_hosts {
-                out.push_str(&format!("        {h}\n"));
+                out.push_str(&format!("      {h}\n"));
             }
         }
-        if tasks {
+        if !(args.list_tasks || args.list_tags) {
+            continue;
+        }
+        let mut listed = Vec::new();
+        for section in crate::playbook::Section::ALL {
+            listed_tasks(play.section(section), args, &mut listed);
+        }
+        if args.list_tasks {
             out.push_str("    tasks:\n");
-            for section in crate::playbook::Section::ALL {
-                list_tasks(play.section(section), args, &mut out);
+            for task in &listed {
+                let tags = sorted_set(task.tags.iter());
+                out.push_str(&format!(
+                    "      {}\tTAGS: [{}]\n",
+                    task.display_name(),
+                    tags.join(", ")
+                ));
             }
+        }
+        if args.list_tags {
+            // The play's tags and those of every task the tags select.
+            let tags = sorted_set(play.tags.iter().chain(listed.iter().flat_map(|t| &t.tags)));
+            out.push_str(&format!("      TASK TAGS: [{}]\n", tags.join(", ")));
         }
     }
     Ok(out)
 }
 
-fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
+/// Ansible shows tags as a sorted set.
+fn sorted_set<'a>(tags: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut tags: Vec<&str> = tags.map(String::as_str).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
+}
+
+/// The tasks `--list-tasks` shows: those `--tags`/`--skip-tags` select, in
+/// play order, blocks opened.
+fn listed_tasks(tasks: &[Task], args: &PlayArgs, out: &mut Vec<Task>) {
     for task in tasks {
         // An include is dynamic: listed itself, as ansible-playbook does.
         if matches!(
@@ -400,19 +441,11 @@ fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
             Action::Module { .. } | Action::Meta(_) | Action::Include { .. }
         ) {
             if task.selected_by(&args.tags, &args.skip_tags) {
-                // Ansible shows a task's tags as a sorted set.
-                let mut tags = task.tags.clone();
-                tags.sort();
-                tags.dedup();
-                out.push_str(&format!(
-                    "      {}\tTAGS: [{}]\n",
-                    task.display_name(),
-                    tags.join(", ")
-                ));
+                out.push(task.clone());
             }
-        } else {
-            let nested: Vec<Task> = task.children().cloned().collect();
-            list_tasks(&nested, args, out);
+        } else if let Action::Block { block, .. } = &task.action {
+            // Ansible lists a block's own tasks, not its rescue or always.
+            listed_tasks(block, args, out);
         }
     }
 }

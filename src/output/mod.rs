@@ -5,5 +5,6 @@
 
 pub mod console;
 pub mod json;
+pub mod palette;
 pub mod progress;
 pub mod webhook;
