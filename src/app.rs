@@ -6,6 +6,7 @@
 
 use crate::cli::{Cli, Command, PlayArgs};
 use crate::diag::Diagnostic;
+use crate::engine::step::StepGate;
 use crate::engine::{Engine, RunOptions, RunSummary};
 use crate::error::{Error, exit};
 use crate::events::{Event, EventSink, Fanout, Sink};
@@ -15,6 +16,7 @@ use crate::output::{console::Console, json::JsonLines, webhook::Webhooks};
 use crate::playbook::{self, Action, Playbook, Task, kv};
 use crate::template::Templar;
 use clap::Parser;
+use indicatif::MultiProgress;
 use serde_json::{Map, Value as Json};
 use std::ffi::OsString;
 use std::path::Path;
@@ -120,7 +122,8 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
     }
     let stop = Arc::new(crate::engine::stop::Stop::default());
     let webhooks = Arc::new(Webhooks::default());
-    let opts = RunOptions {
+    let start_at = start_at(&args, &playbooks)?;
+    let mut opts = RunOptions {
         limit: args.limit.clone(),
         extra_vars: extra_vars.clone(),
         tags: args.tags.clone(),
@@ -151,6 +154,8 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         } else {
             None
         },
+        start_at,
+        step: None,
         window_end: match &args.window_end {
             Some(text) => Some(
                 crate::engine::window::parse_window_end(text, chrono::Local::now())
@@ -168,7 +173,8 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         ..Default::default()
     })
     .map_err(|e| Error::Options(Diagnostic::new(e)))?;
-    let sink = make_sink(&args, &identity, &webhooks)?;
+    let (sink, step) = make_sink(&args, &identity, &webhooks)?;
+    opts.step = step;
     let engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
     let exit = run_playbooks(&args, &playbooks, engine, sink, stop).await;
     webhooks.flush(std::time::Duration::from_secs(10)).await;
@@ -274,13 +280,46 @@ fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
         })
 }
 
-/// The outputs, and the webhooks (plays may add theirs) to flush at the end.
+/// `--start-at-task`, checked against the playbooks before anything runs.
+fn start_at(
+    args: &PlayArgs,
+    playbooks: &[Playbook],
+) -> Result<Option<crate::engine::start_at::StartAt>, Error> {
+    let Some(pattern) = &args.start_at_task else {
+        return Ok(None);
+    };
+    let start = crate::engine::start_at::StartAt::new(pattern);
+    let plays: Vec<_> = playbooks.iter().flat_map(|pb| &pb.plays).collect();
+    if args.lists() || start.found_in(&plays, &args.tags, &args.skip_tags) {
+        return Ok(Some(start));
+    }
+    Err(Error::Options(
+        Diagnostic::new(format!(
+            "--start-at-task: no task is named '{pattern}' (exactly or as a glob) in {}",
+            (playbooks.iter())
+                .map(|pb| pb.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_help(
+            "`rollout play --list-tasks` shows the names; a task inside a dynamic include \
+             cannot be started at (start at the include itself), nor one the --tags leave out",
+        ),
+    ))
+}
+
+/// The outputs, and the webhooks (plays may add theirs) to flush at the end;
+/// with `--step`, what asks before each task.
 fn make_sink(
     args: &PlayArgs,
     identity: &crate::state::identity::RunIdentity,
     webhooks: &Arc<Webhooks>,
-) -> Result<Sink, Error> {
-    let mut base = make_outputs(args).map_err(Error::Options)?;
+) -> Result<(Sink, Option<Arc<dyn StepGate>>), Error> {
+    let (mut base, progress) = make_outputs(args).map_err(Error::Options)?;
+    let step = match args.step && !args.lists() {
+        true => Some(step_gate(progress).map_err(Error::Options)?),
+        false => None,
+    };
     // Every real run is journaled before it touches anything.
     if !(args.check || args.lists()) {
         let journal = crate::state::journal::Journal::create(&crate::state::state_dir(), identity)
@@ -292,18 +331,37 @@ fn make_sink(
             .add(url)
             .map_err(|e| Error::Options(Diagnostic::new(format!("--notify-webhook: {e}"))))?;
     }
-    Ok(Arc::new(Fanout(vec![base, webhooks.clone()])))
+    Ok((Arc::new(Fanout(vec![base, webhooks.clone()])), step))
 }
 
-fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {
+/// `--step` asks on the terminal, so stdin must be one.
+fn step_gate(progress: Option<MultiProgress>) -> Result<Arc<dyn StepGate>, Diagnostic> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            Diagnostic::new("--step asks before each task, but stdin is not a terminal")
+                .with_help("run it from a terminal, or without --step"),
+        );
+    }
+    Ok(Arc::new(crate::output::step::TerminalStep::new(progress)))
+}
+
+/// The console (and its live view on a terminal), and `--events-json`.
+fn make_outputs(args: &PlayArgs) -> Result<(Sink, Option<MultiProgress>), Diagnostic> {
     use std::io::IsTerminal;
     let palette = Palette::for_stdout();
-    let console: Sink = if std::io::stdout().is_terminal() {
-        Arc::new(crate::output::progress::Progress::new(
+    let mut live = None;
+    // A terminal indicatif cannot draw on (TERM=dumb) gets plain lines:
+    // its live view would print nothing at all there.
+    let drawable = !indicatif::ProgressDrawTarget::stdout().is_hidden();
+    let console: Sink = if std::io::stdout().is_terminal() && drawable {
+        let progress = crate::output::progress::Progress::new(
             Console::new(std::io::sink(), args.verbose)
                 .with_diff(args.diff)
                 .with_palette(palette),
-        ))
+        );
+        live = Some(progress.multi());
+        Arc::new(progress)
     } else {
         Arc::new(
             Console::new(std::io::stdout(), args.verbose)
@@ -312,7 +370,7 @@ fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {
         )
     };
     let Some(path) = &args.events_json else {
-        return Ok(console);
+        return Ok((console, live));
     };
     let file = std::fs::File::create(path).map_err(|e| {
         Diagnostic::new(format!(
@@ -321,7 +379,7 @@ fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {
         ))
     })?;
     let json: Arc<dyn EventSink> = Arc::new(JsonLines(Mutex::new(std::io::BufWriter::new(file))));
-    Ok(Arc::new(Fanout(vec![console, json])))
+    Ok((Arc::new(Fanout(vec![console, json])), live))
 }
 
 /// `-e` values: `key=value …`, inline YAML/JSON, or `@file`; later wins.

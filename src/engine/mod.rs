@@ -11,6 +11,8 @@ pub mod lint;
 pub mod magic;
 mod rolling;
 pub mod scope;
+pub mod start_at;
+pub mod step;
 pub mod stop;
 mod task;
 pub mod window;
@@ -29,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     pub limit: Option<String>,
     pub extra_vars: Vars,
@@ -53,6 +55,10 @@ pub struct RunOptions {
     pub webhooks: Option<Arc<dyn crate::events::Subscriptions>>,
     /// `--resume`: the last run, whose completed hosts are skipped.
     pub resume: Option<Arc<crate::state::resume::Resume>>,
+    /// `--start-at-task`: tasks before it are skipped.
+    pub start_at: Option<start_at::StartAt>,
+    /// `--step`: asked before each task.
+    pub step: Option<Arc<dyn step::StepGate>>,
 }
 
 /// A secret that never shows in debug output.
@@ -182,6 +188,10 @@ pub struct Engine {
     interrupted: bool,
     /// See [`RunSummary::failed_carried`].
     failed_carried: bool,
+    /// `--start-at-task` until its task is found (then `None`).
+    start_at: Option<start_at::StartAt>,
+    /// `--step` and not told to continue in this batch.
+    stepping: bool,
 }
 
 impl Engine {
@@ -195,6 +205,7 @@ impl Engine {
         let groups = Arc::new(inventory.groups_map());
         Engine {
             extra: Arc::new(opts.extra_vars.clone()),
+            start_at: opts.start_at.clone(),
             inventory: Arc::new(inventory),
             templar: Arc::new(templar),
             opts,
@@ -212,6 +223,7 @@ impl Engine {
             rescuing: 0,
             interrupted: false,
             failed_carried: false,
+            stepping: false,
         }
     }
 
@@ -412,6 +424,7 @@ impl Engine {
                 self.interrupted = true;
                 break;
             }
+            self.stepping = self.opts.step.is_some();
             // Hosts that failed earlier in the run run nothing here.
             let mut previously_failed = HashSet::new();
             for h in &batch {
@@ -702,6 +715,9 @@ impl Engine {
                 if hosts.is_empty() || self.end_play {
                     break;
                 }
+                if self.before_start(task) {
+                    continue;
+                }
                 hosts = match &task.action {
                     Action::Block {
                         block,
@@ -711,7 +727,9 @@ impl Engine {
                     // Tags on an include select the include itself; its
                     // tasks are selected by their own.
                     Action::Include { .. } => {
-                        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
+                        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags)
+                            || !self.step_allows(task, false).await
+                        {
                             continue;
                         }
                         self.run_include(ctx, task, hosts).await
@@ -727,6 +745,41 @@ impl Engine {
             }
             hosts
         })
+    }
+
+    /// `--start-at-task`: whether `task` comes before the start (and is
+    /// skipped). A block is opened: the start may be inside.
+    fn before_start(&mut self, task: &Task) -> bool {
+        let Some(start) = &self.start_at else {
+            return false;
+        };
+        if matches!(task.action, Action::Block { .. }) {
+            return false;
+        }
+        if task.selected_by(&self.opts.tags, &self.opts.skip_tags) && start.matches(task) {
+            self.start_at = None;
+            return false;
+        }
+        true
+    }
+
+    /// `--step`: whether the operator lets `task` run (always, without
+    /// `--step` or once told to continue).
+    async fn step_allows(&mut self, task: &Task, handler: bool) -> bool {
+        let Some(gate) = self.opts.step.clone().filter(|_| self.stepping) else {
+            return true;
+        };
+        let kind = if handler { "HANDLER" } else { "TASK" };
+        let what = format!("{kind}: {}", task.display_name());
+        let asked = tokio::task::spawn_blocking(move || gate.ask(&what)).await;
+        match asked.unwrap_or(step::Answer::No) {
+            step::Answer::Yes => true,
+            step::Answer::Continue => {
+                self.stepping = false;
+                true
+            }
+            step::Answer::No => false,
+        }
     }
 
     async fn run_block(

@@ -33,6 +33,11 @@ impl Progress {
         }
     }
 
+    /// The live view, to put aside while asking something.
+    pub fn multi(&self) -> MultiProgress {
+        self.multi.clone()
+    }
+
     fn host_line(&self, host: &str, phase: Phase, detail: &str, remaining: Option<u64>) {
         let Ok(mut hosts) = self.hosts.lock() else {
             return;
