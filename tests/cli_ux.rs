@@ -64,7 +64,7 @@ fn forced_colour_paints_each_outcome_as_ansible_playbook() {
     out.assert_says("\x1b[0;36mskipping: [web1]\x1b[0m");
     out.assert_says("\x1b[0;31mfatal: [web1]: FAILED! => {");
     out.assert_says("\x1b[0;36m...ignoring\x1b[0m");
-    out.assert_says("\x1b[0;33mweb1\x1b[0m                       : \x1b[0;32mok=4   \x1b[0m");
+    out.assert_says("\x1b[0;33mweb1\x1b[0m                       : \x1b[0;32mok=6   \x1b[0m");
     // Banners stay plain, as ansible-playbook's.
     out.assert_says("\nTASK [ok task] ***");
 }
@@ -104,27 +104,34 @@ fn colour_on_a_terminal_unless_turned_off() {
 #[test]
 fn step_asks_before_each_task_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    // no, yes, (empty: no), continue; the last task is not asked about.
-    let out = play_on_terminal(dir.path(), "--step", &[("NO_COLOR", "1")], "n\ny\n\nc\n");
+    // Tasks: no, yes, (empty: no), yes; the handler: continue, so the
+    // post_tasks run unasked; the next play asks again (yes), as Ansible
+    // makes its strategy anew for each play.
+    let input = "n\ny\n\ny\nc\ny\n";
+    let out = play_on_terminal(dir.path(), "--step", &[("NO_COLOR", "1")], input);
     assert_eq!(out.code, 0, "{}", out.all());
-    let asked = |task: &str| {
-        out.stdout.contains(&format!(
-            "Perform task: TASK: {task} (N)o/(y)es/(c)ontinue: "
-        ))
+    let asked = |what: &str| {
+        out.stdout
+            .contains(&format!("Perform task: {what} (N)o/(y)es/(c)ontinue: "))
     };
-    assert!(asked("ok task") && asked("changed task"), "{}", out.stdout);
+    for task in ["ok task", "changed task", "skipped task", "failing task"] {
+        assert!(asked(&format!("TASK: {task}")), "{task}: {}", out.stdout);
+    }
+    assert!(asked("HANDLER: note change"), "{}", out.stdout);
     assert!(
-        asked("skipped task") && asked("failing task"),
-        "{}",
+        !asked("TASK: last task"),
+        "continue stops asking: {}",
         out.stdout
     );
-    assert!(!asked("last task"), "continue stops asking: {}", out.stdout);
+    assert!(asked("TASK: second play task"), "{}", out.stdout);
     // The question again as a banner, as ansible-playbook shows it.
     out.assert_says("Perform task: TASK: ok task (N)o/(y)es/(c)ontinue: *****");
     out.assert_never_says("TASK [ok task]");
     out.assert_never_says("TASK [skipped task]");
     out.assert_says("TASK [failing task]");
-    assert!(dir.path().join("changed").exists() && dir.path().join("last").exists());
+    for file in ["changed", "handled", "last", "second"] {
+        assert!(dir.path().join(file).exists(), "{file}: {}", out.stdout);
+    }
 }
 
 #[test]
