@@ -85,8 +85,10 @@ fn completions(shell: clap_complete::Shell) {
 
 /// What reading the state forgave, on stderr before the run's output.
 fn warn(warnings: &[String]) {
+    let palette = Palette::for_stdout();
     for warning in warnings {
-        eprintln!("[WARNING]: {warning}");
+        let line = format!("[WARNING]: {warning}");
+        eprintln!("{}", palette.paint(&line, Colour::Warn));
     }
 }
 
