@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::fleet::Fleet;
+use common::lb::{haproxy_transitions, served_version};
 use common::{Outcome, fixtures, play_local_env, rollout, state_dir};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -177,6 +179,27 @@ fn start_at_task_that_names_no_task_is_refused_before_anything_runs() {
     );
     assert_eq!(out.code, 5, "{}", out.all());
     assert!(!dir.path().join("changed").exists());
+}
+
+#[test]
+fn start_at_task_in_a_later_play_takes_no_host_out_of_rotation() {
+    let fleet = Fleet::up_with(2, 110, &["--haproxy"]);
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/site-haproxy.yaml");
+    let later = "\n- name: After the rollout\n  hosts: web\n  gather_facts: false\n  \
+                 tasks:\n    - name: report\n      debug: msg=done\n";
+    let text = std::fs::read_to_string(site).unwrap() + later;
+    let pb = fleet.variant("then-report.yaml", &text);
+    let out = fleet.play(&pb, &["-e", "version=2.0", "--start-at-task", "report"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    out.assert_says("TASK [report]");
+    // The rolling play ran nothing: no host was drained for nothing.
+    assert!(
+        haproxy_transitions(&fleet).is_empty(),
+        "{:?}",
+        haproxy_transitions(&fleet)
+    );
+    out.assert_never_says("take out of rotation");
+    assert_eq!(served_version(&fleet, 0), "host1 1.0");
 }
 
 #[test]

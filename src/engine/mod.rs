@@ -387,6 +387,13 @@ impl Engine {
             name,
             hosts: hosts.clone(),
         });
+        // Before --start-at-task's play, a play runs nothing (as in Ansible),
+        // and a rolling play takes no host out of rotation for nothing.
+        if let Some(start) = &self.start_at
+            && !start.found_in(&[play], &self.opts.tags, &self.opts.skip_tags)
+        {
+            return Ok(());
+        }
         let hosts = self.skip_completed(key, hosts);
         if hosts.is_empty() {
             self.sink.emit(Event::NoHostsMatched {

@@ -4,7 +4,9 @@
 //! the pattern or matches it as an `fnmatch` glob. Tasks the tags leave
 //! out are not candidates; a block's `rescue` never is (it only runs on a
 //! failure), its `always` is. Once found, the rest of the run (the
-//! following batches of that play too) runs whole.
+//! following batches of that play too) runs whole. A play before the one
+//! holding the start runs nothing at all (a rolling play takes no host
+//! out of rotation).
 
 use crate::playbook::{Action, Play, Section, Task};
 use regex::Regex;
