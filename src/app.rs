@@ -22,6 +22,8 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+mod vault_cmd;
+
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -52,11 +54,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             completions(shell);
             Ok(exit::OK)
         }
+        Command::Vault(command) => vault_cmd::run(command),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
-            let text = error.to_string();
+            // An error may quote a value that came out of a vault.
+            let text = crate::vault::redact::text(&error.to_string());
             eprintln!("{}", Palette::for_stdout().paint(&text, Colour::Error));
             error.exit_code()
         }
@@ -93,6 +97,8 @@ fn warn(warnings: &[String]) {
 }
 
 async fn play(args: PlayArgs) -> Result<i32, Error> {
+    // ansible.cfg's vault_identity_list / vault_password_file go here.
+    vault_cmd::install_play_secrets(&vault_cmd::sources(&args.vault, Vec::new(), None))?;
     let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Error::Options)?;
     let identity = crate::state::identity::RunIdentity::new(
         crate::state::resume::playbooks_id(&args.playbooks),
@@ -333,7 +339,8 @@ fn make_sink(
             .add(url)
             .map_err(|e| Error::Options(Diagnostic::new(format!("--notify-webhook: {e}"))))?;
     }
-    Ok((Arc::new(Fanout(vec![base, webhooks.clone()])), step))
+    let all: Sink = Arc::new(Fanout(vec![base, webhooks.clone()]));
+    Ok((Arc::new(crate::events::Redacted(all)), step))
 }
 
 /// `--step` asks on the terminal, so stdin must be one.

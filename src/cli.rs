@@ -26,6 +26,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Encrypt and decrypt Ansible Vault files and strings (as ansible-vault).
+    #[command(subcommand)]
+    Vault(VaultCommand),
 }
 
 /// `rollout play --help` groups options under ansible-playbook's headings;
@@ -34,6 +37,86 @@ pub mod heading {
     pub const CONNECTION: &str = "Connection Options";
     pub const PRIVILEGE: &str = "Privilege Escalation Options";
     pub const ROLLING: &str = "Rolling Options";
+}
+
+/// Where vault passwords come from (ansible-playbook's and ansible-vault's
+/// options).
+#[derive(Debug, Clone, Default, Args)]
+pub struct VaultArgs {
+    /// A vault identity, `label@source` or `source`; the source is a
+    /// password file, an executable printing it, or `prompt` (repeatable).
+    #[arg(long = "vault-id", value_name = "ID")]
+    pub vault_ids: Vec<String>,
+
+    /// A file holding the vault password (its first line), or an
+    /// executable printing it (repeatable).
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+
+    /// Ask for the vault password on the terminal.
+    #[arg(
+        short = 'J',
+        long = "ask-vault-pass",
+        visible_alias = "ask-vault-password"
+    )]
+    pub ask_vault_pass: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Encrypt files in place (or stdin, or to --output).
+    Encrypt(VaultFilesArgs),
+    /// Decrypt files in place (or stdin, or to --output).
+    Decrypt(VaultFilesArgs),
+    /// Print decrypted files.
+    View(VaultFilesArgs),
+    /// Edit a decrypted copy of a vaulted file in $EDITOR, then encrypt it again.
+    Edit(VaultFilesArgs),
+    /// Encrypt strings as `!vault |` YAML values (arguments, or stdin).
+    #[command(name = "encrypt_string", alias = "encrypt-string")]
+    EncryptString(VaultStringArgs),
+}
+
+/// The passwords, where to write and which id encrypts: every vault
+/// command's options.
+#[derive(Debug, Args)]
+pub struct VaultCommonArgs {
+    #[command(flatten)]
+    pub vault: VaultArgs,
+    /// Where to write (`-` for stdout); one input file at most.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The vault id to encrypt with (needed when several are given).
+    #[arg(long, value_name = "ID")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultFilesArgs {
+    #[command(flatten)]
+    pub common: VaultCommonArgs,
+    /// Files (none, or `-`: stdin).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultStringArgs {
+    #[command(flatten)]
+    pub common: VaultCommonArgs,
+    /// Variable names for the strings, in order (repeatable).
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub names: Vec<String>,
+    /// The variable name for the string read from stdin.
+    #[arg(long, value_name = "NAME")]
+    pub stdin_name: Option<String>,
+    /// Strings to encrypt (`-` or none: read stdin).
+    #[arg(value_name = "STRING")]
+    pub strings: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +231,9 @@ pub struct PlayArgs {
     /// Also write every event as a JSON line to this file.
     #[arg(help_heading = heading::ROLLING, long, value_name = "FILE")]
     pub events_json: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 impl PlayArgs {

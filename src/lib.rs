@@ -10,6 +10,9 @@
 //! Shared vocabulary, imported by every layer:
 //! - [`core`]: `Vars`, Ansible's booleans, durations, `shell_quote`, the
 //!   display of values (imports nothing of ours).
+//! - [`vault`]: Ansible Vault: decrypting files and `!vault` values with
+//!   the run's passwords, and masking what was decrypted in every output
+//!   (imports nothing of ours).
 //! - [`yaml`]: YAML parsed into nodes that keep their source location.
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
 //! - [`events`]: the typed events the engine emits, and their sinks.
@@ -63,4 +66,5 @@ pub mod ssh;
 pub mod state;
 pub mod template;
 pub mod traffic;
+pub mod vault;
 pub mod yaml;

@@ -656,7 +656,7 @@ impl Engine {
             .collect()
     }
 
-    fn load_vars_files(&self, play: &Play) -> Result<Vars, Diagnostic> {
+    fn load_vars_files(&self, play: &Play) -> Result<Vars, crate::error::Error> {
         let mut vars = Vars::new();
         let scope = self.play_scope(play, &Arc::new(Vars::new()));
         for entry in &play.vars_files {
@@ -680,7 +680,7 @@ impl Engine {
                 .with_location(entry.location.clone())
                 .with_help("paths are relative to the playbook's directory")
             })?;
-            let node = crate::playbook::read_yaml(&path)?;
+            let node = crate::playbook::read_yaml(&path).map_err(|d| undecryptable(&path, d))?;
             match node.to_json() {
                 Json::Object(map) => vars.extend(map),
                 Json::Null => {}
@@ -689,7 +689,8 @@ impl Engine {
                         &path,
                         node.span,
                         "a vars file must hold a mapping of variables",
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -1240,4 +1241,15 @@ fn seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
+}
+
+/// A vaulted vars file that cannot be decrypted stops the run with exit 1,
+/// as ansible-playbook's (one that cannot be parsed exits 4).
+fn undecryptable(path: &std::path::Path, d: Diagnostic) -> crate::error::Error {
+    let vaulted = std::fs::read(path).is_ok_and(|data| crate::vault::format::is_encrypted(&data));
+    if vaulted && d.location.is_none() {
+        crate::error::Error::Internal(d)
+    } else {
+        crate::error::Error::Load(d)
+    }
 }
