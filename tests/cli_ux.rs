@@ -7,47 +7,33 @@ mod common;
 
 use common::fleet::Fleet;
 use common::lb::{haproxy_transitions, served_version};
-use common::{Outcome, fixtures, play_local_env, rollout, state_dir};
+use common::{Outcome, local_play_args, play_local_env, rollout, rollout_on_terminal};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Any colour of ansible-playbook's palette (SGR `0;3x` / `1;3x`).
 fn coloured(text: &str) -> bool {
     text.contains("\x1b[0;3") || text.contains("\x1b[1;3")
 }
 
-/// `rollout play cliux.yaml` on a pseudo-terminal, `input` typed into it.
-fn play_on_terminal(out_dir: &Path, extra: &str, env: &[(&str, &str)], input: &str) -> Outcome {
-    let command = format!(
-        "'{}' play '{}' -i '{}' -e 'out_dir={}' {extra}",
-        env!("CARGO_BIN_EXE_rollout"),
-        fixtures().join("local/cliux.yaml").display(),
-        fixtures().join("local/inventory").display(),
-        out_dir.display(),
-    );
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("ROLLOUT_STATE_DIR", state_dir())
-        .env("TERM", "xterm-256color")
-        .env_remove("NO_COLOR")
-        .env_remove("ANSIBLE_NOCOLOR")
-        .env_remove("ANSIBLE_FORCE_COLOR")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("util-linux script runs");
-    use std::io::Write;
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `rollout play cliux.yaml` on a pseudo-terminal of a colour terminal
+/// (no colour setting inherited), `answers` typed into it.
+fn play_on_terminal(
+    out_dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    answers: &[&str],
+) -> Outcome {
+    let args = local_play_args("local/cliux.yaml", out_dir, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut all = vec![
+        ("TERM", "xterm-256color"),
+        ("NO_COLOR", ""),
+        ("ANSIBLE_NOCOLOR", ""),
+        ("ANSIBLE_FORCE_COLOR", ""),
+    ];
+    all.extend_from_slice(env);
+    rollout_on_terminal(&args, &all, answers).expect("util-linux script runs")
 }
 
 #[test]
@@ -88,7 +74,7 @@ fn no_colour_in_a_pipe() {
 #[test]
 fn colour_on_a_terminal_unless_turned_off() {
     let dir = tempfile::tempdir().unwrap();
-    let out = play_on_terminal(dir.path(), "", &[], "");
+    let out = play_on_terminal(dir.path(), &[], &[], &[]);
     assert_eq!(out.code, 0, "{}", out.all());
     out.assert_says("\x1b[0;33mchanged: [web1]\x1b[0m");
     for off in [
@@ -96,7 +82,7 @@ fn colour_on_a_terminal_unless_turned_off() {
         ("ANSIBLE_NOCOLOR", "true"),
         ("TERM", "dumb"),
     ] {
-        let out = play_on_terminal(dir.path(), "", &[off], "");
+        let out = play_on_terminal(dir.path(), &[], &[off], &[]);
         assert_eq!(out.code, 0, "{off:?}: {}", out.all());
         out.assert_says("changed: [web1]");
         assert!(!coloured(&out.stdout), "{off:?}: {:?}", out.stdout);
@@ -109,8 +95,8 @@ fn step_asks_before_each_task_on_a_terminal() {
     // Tasks: no, yes, (empty: no), yes; the handler: continue, so the
     // post_tasks run unasked; the next play asks again (yes), as Ansible
     // makes its strategy anew for each play.
-    let input = "n\ny\n\ny\nc\ny\n";
-    let out = play_on_terminal(dir.path(), "--step", &[("NO_COLOR", "1")], input);
+    let answers = ["n", "y", "", "y", "c", "y"];
+    let out = play_on_terminal(dir.path(), &["--step"], &[("NO_COLOR", "1")], &answers);
     assert_eq!(out.code, 0, "{}", out.all());
     let asked = |what: &str| {
         out.stdout
