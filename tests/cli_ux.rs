@@ -189,6 +189,26 @@ fn start_at_task_in_a_later_play_takes_no_host_out_of_rotation() {
 }
 
 #[test]
+fn start_at_a_post_task_leaves_the_first_batch_in_rotation() {
+    let fleet = Fleet::up_with(2, 111, &["--haproxy"]);
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/site-haproxy.yaml");
+    let site = site.display().to_string();
+    // The smoke test (post_tasks) on host1 checks what it serves, 1.0.
+    let out = fleet.play(
+        &site,
+        &["-e", "version=1.0", "--start-at-task", "Smoke test"],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    // host1 only ran the smoke test, in rotation; host2 (the next batch)
+    // ran the whole play, out of rotation and back.
+    let t = haproxy_transitions(&fleet);
+    assert!(
+        !t.is_empty() && t.iter().all(|l| l.starts_with("host2")),
+        "{t:?}"
+    );
+}
+
+#[test]
 fn bash_completes_pl_to_play() {
     let script = r#"source <("$0" completions bash) && complete -p rollout &&
         COMP_WORDS=(rollout pl) COMP_CWORD=1 && _rollout rollout pl rollout &&

@@ -389,8 +389,9 @@ impl Engine {
         });
         // Before --start-at-task's play, a play runs nothing (as in Ansible),
         // and a rolling play takes no host out of rotation for nothing.
-        if let Some(start) = &self.start_at
-            && !start.found_in(&[play], &self.opts.tags, &self.opts.skip_tags)
+        if Section::ALL
+            .iter()
+            .all(|section| self.starts_after(play.section(*section)))
         {
             return Ok(());
         }
@@ -479,9 +480,11 @@ impl Engine {
             let batch_started = tokio::time::Instant::now();
             for section in Section::ALL {
                 let mut active = self.active(&batch);
-                if section == Section::Tasks
-                    && let Some(rolling) = rolling.as_mut()
-                {
+                // Out of rotation for `tasks`, unless --start-at-task skips
+                // them all (it is in post_tasks).
+                let out_of_rotation =
+                    section == Section::Tasks && !self.starts_after(play.section(section));
+                if out_of_rotation && let Some(rolling) = rolling.as_mut() {
                     broken = self.sink.broken();
                     if broken.is_some() {
                         break;
@@ -495,9 +498,7 @@ impl Engine {
                 self.flush_handlers(&ctx, notified, force).await;
                 // Hosts out of rotation go back even when the play stops
                 // (but not unjournaled).
-                if section == Section::Tasks
-                    && let Some(rolling) = rolling.as_mut()
-                {
+                if out_of_rotation && let Some(rolling) = rolling.as_mut() {
                     broken = self.sink.broken();
                     if broken.is_some() {
                         break;
@@ -769,6 +770,13 @@ impl Engine {
             return false;
         }
         true
+    }
+
+    /// `--start-at-task` is still ahead and not among `tasks`: they all
+    /// will be skipped.
+    fn starts_after(&self, tasks: &[Task]) -> bool {
+        (self.start_at.as_ref())
+            .is_some_and(|s| !s.found_in_tasks(tasks, &self.opts.tags, &self.opts.skip_tags))
     }
 
     /// `--step`: whether the operator lets `task` run (always, without

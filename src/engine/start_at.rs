@@ -40,22 +40,21 @@ impl StartAt {
     /// Whether any task of `plays` (as loaded: a dynamic include is a task
     /// itself) is where the run would start.
     pub fn found_in(&self, plays: &[&Play], tags: &[String], skip_tags: &[String]) -> bool {
-        let selected = |task: &Task| task.selected_by(tags, skip_tags) && self.matches(task);
         plays.iter().any(|play| {
-            Section::ALL
-                .iter()
-                .any(|s| candidates(play.section(*s), &selected))
+            (Section::ALL.iter()).any(|s| self.found_in_tasks(play.section(*s), tags, skip_tags))
         })
     }
-}
 
-fn candidates(tasks: &[Task], selected: &dyn Fn(&Task) -> bool) -> bool {
-    tasks.iter().any(|task| match &task.action {
-        Action::Block { block, always, .. } => {
-            candidates(block, selected) || candidates(always, selected)
-        }
-        _ => selected(task),
-    })
+    /// Whether the start is among `tasks` (blocks opened, not their rescue).
+    pub fn found_in_tasks(&self, tasks: &[Task], tags: &[String], skip_tags: &[String]) -> bool {
+        tasks.iter().any(|task| match &task.action {
+            Action::Block { block, always, .. } => {
+                self.found_in_tasks(block, tags, skip_tags)
+                    || self.found_in_tasks(always, tags, skip_tags)
+            }
+            _ => task.selected_by(tags, skip_tags) && self.matches(task),
+        })
+    }
 }
 
 /// Python's `fnmatch.translate`: `*`, `?`, `[seq]` and `[!seq]`, no
