@@ -5,8 +5,8 @@
 //! out are not candidates; a block's `rescue` never is (it only runs on a
 //! failure), its `always` is. Once found, the rest of the run (the
 //! following batches of that play too) runs whole. A play before the one
-//! holding the start runs nothing at all (a rolling play takes no host
-//! out of rotation).
+//! holding the start runs nothing at all, and a rolling play takes no host
+//! out of rotation for `tasks` it skips (a start in `post_tasks`).
 
 use crate::playbook::{Action, Play, Section, Task};
 use regex::Regex;
