@@ -20,9 +20,23 @@ pub enum Command {
     Play(Box<PlayArgs>),
     /// Show where each host of the last run stands (from its journal).
     Status,
+    /// Print the shell completion script for rollout (load it with
+    /// `source <(rollout completions bash)`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Encrypt and decrypt Ansible Vault files and strings (as ansible-vault).
     #[command(subcommand)]
     Vault(VaultCommand),
+}
+
+/// `rollout play --help` groups options under ansible-playbook's headings;
+/// what has none of Ansible's is under "Options" or rollout's own.
+pub mod heading {
+    pub const CONNECTION: &str = "Connection Options";
+    pub const PRIVILEGE: &str = "Privilege Escalation Options";
+    pub const ROLLING: &str = "Rolling Options";
 }
 
 /// Where vault passwords come from (ansible-playbook's and ansible-vault's
@@ -155,16 +169,30 @@ pub struct PlayArgs {
     #[arg(long)]
     pub list_tasks: bool,
 
+    /// List the tags of each play (its own and its tasks') and exit.
+    #[arg(long)]
+    pub list_tags: bool,
+
+    /// Start at the first task whose name matches (exactly, as a glob such
+    /// as `Install*`, or as `role : task`); earlier tasks are skipped.
+    #[arg(long, value_name = "NAME")]
+    pub start_at_task: Option<String>,
+
+    /// One step at a time: confirm each task before it runs
+    /// ((N)o/(y)es/(c)ontinue), from the terminal.
+    #[arg(long)]
+    pub step: bool,
+
     /// Check the playbooks and exit without running anything.
     #[arg(long)]
     pub syntax_check: bool,
 
     /// Host key checking: strict (default), accept-new, or off.
-    #[arg(long, value_name = "POLICY", value_parser = ["strict", "accept-new", "off"])]
+    #[arg(help_heading = heading::CONNECTION, long, value_name = "POLICY", value_parser = ["strict", "accept-new", "off"])]
     pub host_key_checking: Option<String>,
 
     /// OpenSSH client config to read instead of ~/.ssh/config.
-    #[arg(long, value_name = "FILE", env = "ROLLOUT_SSH_CONFIG")]
+    #[arg(help_heading = heading::CONNECTION, long, value_name = "FILE", env = "ROLLOUT_SSH_CONFIG")]
     pub ssh_config: Option<PathBuf>,
 
     /// Run notified handlers even on hosts that failed (as every play's
@@ -173,11 +201,11 @@ pub struct PlayArgs {
     pub force_handlers: bool,
 
     /// Run every task with privilege escalation (sudo).
-    #[arg(short = 'b', long = "become")]
+    #[arg(help_heading = heading::PRIVILEGE, short = 'b', long = "become")]
     pub become_all: bool,
 
     /// The user to become (default root).
-    #[arg(long, value_name = "USER")]
+    #[arg(help_heading = heading::PRIVILEGE, long, value_name = "USER")]
     pub become_user: Option<String>,
 
     /// Ask for the sudo password (sent on stdin, never on a command line).
@@ -186,24 +214,31 @@ pub struct PlayArgs {
 
     /// The maintenance window's end (06:00, or RFC 3339): no batch starts
     /// that could not finish before it.
-    #[arg(long, value_name = "TIME")]
+    #[arg(help_heading = heading::ROLLING, long, value_name = "TIME")]
     pub window_end: Option<String>,
 
     /// Continue the last run of these playbooks from its journal: hosts
     /// that completed a play are skipped, the others run it again, starting
     /// from where the load balancer says they are.
-    #[arg(long)]
+    #[arg(help_heading = heading::ROLLING, long)]
     pub resume: bool,
 
     /// POST a JSON event here when the rollout starts, a host fails, the
     /// rollout stops and when it completes (retried; never blocks the run).
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = heading::ROLLING, long, value_name = "URL")]
     pub notify_webhook: Option<String>,
 
     /// Also write every event as a JSON line to this file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = heading::ROLLING, long, value_name = "FILE")]
     pub events_json: Option<PathBuf>,
 
     #[command(flatten)]
     pub vault: VaultArgs,
+}
+
+impl PlayArgs {
+    /// `--list-hosts`, `--list-tasks` or `--list-tags`: list, run nothing.
+    pub fn lists(&self) -> bool {
+        self.list_hosts || self.list_tasks || self.list_tags
+    }
 }

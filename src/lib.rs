@@ -43,7 +43,8 @@
 //! - [`engine`]: plays → batches → sections → tasks, per-host state; calls
 //!   the lifecycle between sections; never prints.
 //! - [`output`]: consumers of events (console, live progress, JSON lines,
-//!   webhooks).
+//!   webhooks), in ansible-playbook's colours (`palette`); `--step`'s
+//!   prompt on the terminal.
 //! - [`cli`] and [`app`]: the arguments, and the run from loading to the
 //!   exit code.
 

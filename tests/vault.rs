@@ -429,32 +429,8 @@ fn edit_reencrypts_with_the_same_label_through_a_private_temp_file() {
 /// Runs `args` under a pseudo-terminal (util-linux `script`), typing
 /// `answers` one per line, a moment apart; None when `script` is missing.
 fn on_a_terminal(args: &[&str], answers: &[&str], state: &Path) -> Option<Outcome> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let line = std::iter::once(env!("CARGO_BIN_EXE_rollout"))
-        .chain(args.iter().copied())
-        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env("ROLLOUT_STATE_DIR", state)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take().unwrap();
-    for answer in answers {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        writeln!(stdin, "{answer}").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Some(Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    let state = state.display().to_string();
+    common::rollout_on_terminal(args, &[("ROLLOUT_STATE_DIR", &state)], answers)
 }
 
 #[test]
