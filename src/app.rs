@@ -19,6 +19,8 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+pub mod settings;
+
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -72,6 +74,16 @@ fn warn(warnings: &[String]) {
 }
 
 async fn play(args: PlayArgs) -> Result<i32, Error> {
+    let run = settings::RunSettings::resolve(&args, &crate::config::Environment::current())
+        .map_err(Error::Options)?;
+    warn(&run.warnings);
+    if args.verbose > 0 {
+        // As ansible-playbook -v says which configuration it read.
+        match &run.config.file {
+            Some(path) => println!("Using {} as config file", path.display()),
+            None => println!("No config file found; using defaults"),
+        }
+    }
     let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Error::Options)?;
     let identity = crate::state::identity::RunIdentity::new(
         crate::state::resume::playbooks_id(&args.playbooks),
@@ -80,8 +92,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         &args.skip_tags,
         &extra_vars,
     );
-    let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>())
-        .map_err(Error::Load)?;
+    let mut inventory = Inventory::load(&run.inventory).map_err(Error::Load)?;
     let mut playbooks = Vec::new();
     for path in &args.playbooks {
         let pb = playbook::load_playbook(path).map_err(Error::Load)?;
@@ -110,12 +121,13 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         skip_tags: args.skip_tags.clone(),
         check: args.check,
         diff: args.diff,
-        forks: args.forks as usize,
+        forks: run.forks as usize,
         verbosity: args.verbose,
-        become_all: args.become_all,
+        become_all: run.become_all,
         force_handlers: args.force_handlers,
-        become_user: args.become_user.clone(),
-        become_password: if args.ask_become_pass {
+        become_user: run.become_user.clone(),
+        connection: run.connection.clone(),
+        become_password: if run.ask_become_pass {
             Some(ask_become_pass().map_err(Error::Options)?)
         } else {
             None
@@ -148,6 +160,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
             .as_deref()
             .and_then(crate::ssh::HostKeyPolicy::parse),
         config_file: args.ssh_config.clone(),
+        defaults: run.ssh.clone(),
         ..Default::default()
     })
     .map_err(|e| Error::Options(Diagnostic::new(e)))?;

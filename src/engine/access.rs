@@ -71,7 +71,9 @@ impl Engine {
             .map(|s| s.0.clone())
             .or_else(|| text("ansible_become_password"))
             .or_else(|| text("ansible_become_pass"));
-        let connection = text("ansible_connection").unwrap_or_else(|| "ssh".into());
+        let connection = (text("ansible_connection"))
+            .or_else(|| self.opts.connection.clone())
+            .unwrap_or_else(|| "ssh".into());
         let conn: Arc<dyn Connection> = if connection == "local"
             || (host == "localhost" && !vars.contains_key("ansible_host"))
         {

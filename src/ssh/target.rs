@@ -23,6 +23,31 @@ pub struct SshOptions {
     pub keepalive_interval: Option<Duration>,
     /// Connection attempts for refused or timed-out connects.
     pub connect_attempts: u32,
+    /// What hosts whose variables say nothing else get (CLI, ansible.cfg).
+    pub defaults: HostDefaults,
+}
+
+/// Connection settings from the command line, `ANSIBLE_*` variables and
+/// ansible.cfg: a host's own variables (and the play's `remote_user`) beat
+/// them, and they beat `~/.ssh/config`, as Ansible passes them to `ssh`.
+#[derive(Debug, Clone, Default)]
+pub struct HostDefaults {
+    /// `-u`, `remote_user`.
+    pub user: Option<String>,
+    /// `remote_port`.
+    pub port: Option<u16>,
+    /// `--private-key`, `private_key_file`.
+    pub private_key_file: Option<PathBuf>,
+    /// `-T`, `timeout` (Ansible always passes it, over the config file).
+    pub connect_timeout: Option<Duration>,
+    /// `host_key_checking`: `false` is OpenSSH's `StrictHostKeyChecking no`.
+    pub host_key_checking: Option<bool>,
+    /// `ssh_args`: first on Ansible's ssh command line, so they win.
+    pub ssh_args: Option<String>,
+    /// `ssh_common_args`, `ssh_extra_args`: where the host's
+    /// `ansible_ssh_common_args` / `ansible_ssh_extra_args` are unset.
+    pub ssh_common_args: Option<String>,
+    pub ssh_extra_args: Option<String>,
 }
 
 impl Default for SshOptions {
@@ -34,6 +59,7 @@ impl Default for SshOptions {
             connect_timeout: Duration::from_secs(10),
             keepalive_interval: Some(Duration::from_secs(15)),
             connect_attempts: 3,
+            defaults: HostDefaults::default(),
         }
     }
 }
@@ -86,34 +112,52 @@ impl SshTarget {
             }
         }
         let get = |names: &[&str]| names.iter().find_map(|n| var_string(vars, n));
+        let defaults = &options.defaults;
         let mut cli = CommandLine::default();
-        for name in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-            if let Some(args) = var_string(vars, name) {
+        if let Some(args) = &defaults.ssh_args {
+            cli.parse(args)
+                .map_err(|e| context(format!("ssh_args: {e}")))?;
+        }
+        for (name, default) in [
+            ("ansible_ssh_common_args", &defaults.ssh_common_args),
+            ("ansible_ssh_extra_args", &defaults.ssh_extra_args),
+        ] {
+            if let Some(args) = var_string(vars, name).or_else(|| default.clone()) {
                 cli.parse(&args)
                     .map_err(|e| context(format!("{name}: {e}")))?;
             }
         }
-        if let Some(user) = get(&["ansible_user", "ansible_ssh_user"]) {
+        if let Some(user) =
+            get(&["ansible_user", "ansible_ssh_user"]).or_else(|| defaults.user.clone())
+        {
             cli.options.push(format!("User {user}"));
         }
         // As Ansible passes it: `-o ConnectTimeout=N`, which beats the file.
-        if let Some(timeout) = get(&["ansible_ssh_timeout", "ansible_timeout"]) {
+        if let Some(timeout) = get(&["ansible_ssh_timeout", "ansible_timeout"])
+            .or_else(|| defaults.connect_timeout.map(|t| t.as_secs().to_string()))
+        {
             cli.options.push(format!("ConnectTimeout {timeout}"));
         }
-        if let Some(port) = get(&["ansible_port", "ansible_ssh_port"]) {
+        if let Some(port) = get(&["ansible_port", "ansible_ssh_port"])
+            .or_else(|| defaults.port.map(|p| p.to_string()))
+        {
             cli.options.push(format!("Port {port}"));
         }
         let mut identities = Vec::new();
-        if let Some(key) = get(&["ansible_ssh_private_key_file", "ansible_private_key_file"]) {
+        if let Some(key) = get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
+            .or_else(|| (defaults.private_key_file.as_ref()).map(|k| k.display().to_string()))
+        {
             identities.push(key);
         }
         identities.append(&mut cli.identities);
-        if let Some(check) = vars
+        let check = vars
             .get("ansible_host_key_checking")
             .or_else(|| vars.get("ansible_ssh_host_key_checking"))
-            && matches!(check, Json::Bool(false))
-                | matches!(check.as_str(), Some("false" | "False" | "no"))
-        {
+            .map(|check| {
+                !(matches!(check, Json::Bool(false))
+                    | matches!(check.as_str(), Some("false" | "False" | "no")))
+            });
+        if check.or(defaults.host_key_checking) == Some(false) {
             cli.options.push("StrictHostKeyChecking no".into());
         }
         let destination =
@@ -267,6 +311,16 @@ struct CommandLine {
     /// Config lines (`Keyword value`).
     options: Vec<String>,
     identities: Vec<String>,
+    /// Arguments that change nothing in rollout, as written.
+    ignored: Vec<String>,
+}
+
+/// The arguments of an `ssh` command line (ansible.cfg's `ssh_args`) that
+/// rollout does not act on, e.g. `-C`, `-o ControlPersist=60s`.
+pub fn ignored_ssh_args(text: &str) -> Result<Vec<String>, String> {
+    let mut cli = CommandLine::default();
+    cli.parse(text)?;
+    Ok(cli.ignored)
 }
 
 impl CommandLine {
@@ -275,10 +329,12 @@ impl CommandLine {
         let mut words = words.into_iter();
         while let Some(word) = words.next() {
             let Some(flag) = word.strip_prefix('-').and_then(|f| f.chars().next()) else {
+                self.ignored.push(word);
                 continue;
             };
             // ssh's flags that take an argument, attached or separate.
             if !"BbcDEeFIiJLlmOoPpQRSWw".contains(flag) {
+                self.ignored.push(word);
                 continue;
             }
             let attached = &word[1 + flag.len_utf8()..];
@@ -290,12 +346,17 @@ impl CommandLine {
                 attached.to_string()
             };
             match flag {
-                'o' => self.options.push(value),
+                'o' => {
+                    if !super::config::is_known(&value) {
+                        self.ignored.push(format!("-o {value}"));
+                    }
+                    self.options.push(value)
+                }
                 'J' => self.options.push(format!("ProxyJump {value}")),
                 'p' => self.options.push(format!("Port {value}")),
                 'l' => self.options.push(format!("User {value}")),
                 'i' => self.identities.push(value),
-                _ => {}
+                _ => self.ignored.push(format!("-{flag} {value}")),
             }
         }
         Ok(())
