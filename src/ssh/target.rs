@@ -543,6 +543,68 @@ mod tests {
     }
 
     #[test]
+    fn run_defaults_lose_to_host_vars_and_beat_the_config_file() {
+        let config = SshConfig::parse(CONFIG).unwrap();
+        let opts = SshOptions {
+            defaults: HostDefaults {
+                user: Some("cliuser".into()),
+                port: Some(2222),
+                private_key_file: Some("/keys/default".into()),
+                connect_timeout: Some(Duration::from_secs(4)),
+                host_key_checking: Some(false),
+                ssh_args: Some("-C -o ControlPersist=60s -o ServerAliveInterval=9".into()),
+                ssh_common_args: Some("-o ProxyJump=cfgjump".into()),
+                ssh_extra_args: None,
+            },
+            ..options()
+        };
+        let t = SshTarget::from_vars(
+            "web1",
+            &vars(json!({"ansible_host": "10.1.0.7"})),
+            &config,
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(t.user, "cliuser", "over the file's User");
+        assert_eq!(t.port, 2222);
+        assert_eq!(t.connect_timeout, Duration::from_secs(4));
+        assert_eq!(t.identity_files[0], PathBuf::from("/keys/default"));
+        assert_eq!(t.strict, HostKeyPolicy::Off, "host_key_checking = False");
+        assert_eq!(
+            t.keepalive_interval,
+            Some(Duration::from_secs(9)),
+            "ssh_args win"
+        );
+        assert_eq!(t.proxy_jump.as_deref(), Some("cfgjump"));
+        let t = SshTarget::from_vars(
+            "web1",
+            &vars(
+                json!({"ansible_host": "10.1.0.7", "ansible_user": "varuser", "ansible_port": 2201,
+                          "ansible_ssh_private_key_file": "/keys/var", "ansible_ssh_timeout": 6,
+                          "ansible_host_key_checking": true,
+                          "ansible_ssh_common_args": "-o ProxyJump=varjump"}),
+            ),
+            &config,
+            &opts,
+        )
+        .unwrap();
+        assert_eq!((t.user.as_str(), t.port), ("varuser", 2201));
+        assert_eq!(t.connect_timeout, Duration::from_secs(6));
+        assert_eq!(t.identity_files[0], PathBuf::from("/keys/var"));
+        assert!(!t.identity_files.contains(&PathBuf::from("/keys/default")));
+        assert_eq!(
+            t.strict,
+            HostKeyPolicy::AcceptNew,
+            "the host's true defers to the file"
+        );
+        assert_eq!(t.proxy_jump.as_deref(), Some("varjump"));
+        assert_eq!(
+            ignored_ssh_args("-C -o ControlMaster=auto -o User=x -4 -l me").unwrap(),
+            ["-C", "-o ControlMaster=auto", "-4"]
+        );
+    }
+
+    #[test]
     fn unsupported_settings_are_explained() {
         let config = SshConfig::default();
         let err = SshTarget::from_vars(
