@@ -232,6 +232,24 @@ fn bad_settings_and_flags_are_clear_errors_before_anything_runs() {
     }
 }
 
+#[test]
+fn a_become_method_other_than_sudo_is_a_load_error_at_its_line() {
+    let project = Project::new(None);
+    fs::write(
+        project.path().join("su.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id\n      become: true\n      become_method: su\n",
+    )
+    .unwrap();
+    let out = rollout_in(project.path(), &["play", "su.yml", "-i", "hosts.ini"], &[]);
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(
+        out.stderr.contains("become_method 'su' is not supported")
+            && out.stderr.contains("su.yml:6:"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// The fleet's hosts without any user or key: ansible.cfg must supply them.
 fn bare_inventory(fleet: &Fleet) -> String {
     let mut text = String::from("[web]\n");

@@ -5,8 +5,8 @@
 use super::kv;
 use super::model::*;
 use super::scalars::{
-    Src, boolean, conditions, identifier, integer, mapping, percentage, seconds, string,
-    string_list,
+    Src, become_method, boolean, conditions, identifier, integer, mapping, percentage, seconds,
+    string, string_list,
 };
 use crate::diag::Diagnostic;
 use crate::modules::spec::{self, FreeForm};
@@ -30,6 +30,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "handlers",
     "become",
     "become_user",
+    "become_method",
     "gather_facts",
     "load_balancer",
     "rollback",
@@ -65,6 +66,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "no_log",
     "become",
     "become_user",
+    "become_method",
     "delegate_to",
     "run_once",
     "vars",
@@ -106,6 +108,7 @@ const APPLY_KEYWORDS: &[&str] = &[
     "environment",
     "become",
     "become_user",
+    "become_method",
     "ignore_errors",
     "no_log",
     "run_once",
@@ -301,6 +304,9 @@ impl Loader {
             .map(|n| string(src, n, "a string"))
             .transpose()?
             .unwrap_or_else(|| hosts.clone());
+        if let Some(n) = opt(node, "become_method") {
+            become_method(src, n)?;
+        }
 
         let mut inherited = Inherited {
             tags: opt(node, "tags")
@@ -675,6 +681,9 @@ impl Loader {
         bool_kw("ignore_unreachable", &mut here.ignore_unreachable)?;
         if let Some(n) = opt(node, "become_user") {
             here.become_user = Some(string(src, n, "a user name")?);
+        }
+        if let Some(n) = opt(node, "become_method") {
+            become_method(src, n)?;
         }
         if let Some(n) = opt(node, "delegate_to") {
             here.delegate_to = Some(string(src, n, "a host name")?);
