@@ -248,6 +248,17 @@ fn a_become_method_other_than_sudo_is_a_load_error_at_its_line() {
         "{}",
         out.stderr
     );
+    // A host's ansible_become_method fails its become tasks, never quietly
+    // turns into sudo.
+    fs::write(
+        project.path().join("su.ini"),
+        "h1 ansible_connection=local ansible_become_method=su\n",
+    )
+    .unwrap();
+    let out = project.play(&["-i", "su.ini", "-b"], &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("ansible_become_method 'su' is not supported: rollout becomes with sudo only");
+    assert!(project.written().is_empty());
 }
 
 /// The fleet's hosts without any user or key: ansible.cfg must supply them.

@@ -28,6 +28,8 @@ pub(super) struct HostAccess {
     become_enabled: Option<bool>,
     /// `ansible_become_user`.
     become_user: Option<String>,
+    /// `ansible_become_method`, when the host sets one other than sudo.
+    become_method: Option<String>,
     /// `-K`, else `ansible_become_password` / `ansible_become_pass`.
     become_password: Option<String>,
     /// Whether sudo asks this host for a password, per become user.
@@ -67,6 +69,7 @@ impl Engine {
             other => crate::core::parse_bool(&crate::core::display_text(other)).unwrap_or(false),
         });
         let become_user = text("ansible_become_user");
+        let become_method = text("ansible_become_method").filter(|m| m != "sudo");
         let become_password = (self.opts.become_password.as_ref())
             .map(|s| s.0.clone())
             .or_else(|| text("ansible_become_password"))
@@ -91,6 +94,7 @@ impl Engine {
             conn,
             become_enabled,
             become_user,
+            become_method,
             become_password,
             sudo_asks: SudoAsks::default(),
         }
@@ -166,6 +170,11 @@ impl Engine {
         if !enabled {
             return conn;
         }
+        if let Some(method) = &access.become_method {
+            return Arc::new(BecomeRefused(format!(
+                "ansible_become_method '{method}' is not supported: rollout becomes with sudo only"
+            )));
+        }
         let user = (task.become_user.clone())
             .or_else(|| access.become_user.clone())
             .or_else(|| self.opts.become_user.clone())
@@ -191,5 +200,20 @@ impl Connection for Unsupported {
         _stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError> {
         Err(ConnectionError::Unreachable(self.0.clone()))
+    }
+}
+
+/// Privilege that cannot be had the way the host asks: every command of
+/// the task fails with the reason.
+struct BecomeRefused(String);
+
+#[async_trait]
+impl Connection for BecomeRefused {
+    async fn exec(
+        &self,
+        _command: &str,
+        _stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, ConnectionError> {
+        Err(ConnectionError::Failed(self.0.clone()))
     }
 }
