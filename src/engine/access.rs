@@ -84,10 +84,13 @@ impl Engine {
         } else {
             match (&self.ssh, connection.as_str()) {
                 (Some(pool), "ssh" | "smart" | "paramiko") => pool.lazy(host, Arc::new(vars)),
-                _ => Arc::new(Unsupported(format!(
-                    "cannot connect to {host}: the '{connection}' connection is not supported \
-                     (use ssh or local)"
-                ))),
+                _ => Arc::new(Refused {
+                    reason: format!(
+                        "cannot connect to {host}: the '{connection}' connection is not \
+                         supported (use ssh or local)"
+                    ),
+                    unreachable: true,
+                }),
             }
         };
         HostAccess {
@@ -171,9 +174,13 @@ impl Engine {
             return conn;
         }
         if let Some(method) = &access.become_method {
-            return Arc::new(BecomeRefused(format!(
-                "ansible_become_method '{method}' is not supported: rollout becomes with sudo only"
-            )));
+            return Arc::new(Refused {
+                reason: format!(
+                    "ansible_become_method '{method}' is not supported: rollout becomes with \
+                     sudo only"
+                ),
+                unreachable: false,
+            });
         }
         let user = (task.become_user.clone())
             .or_else(|| access.become_user.clone())
@@ -188,32 +195,26 @@ impl Engine {
     }
 }
 
-/// A connection type that cannot be used: every command reports the host
-/// unreachable with the reason.
-struct Unsupported(String);
-
-#[async_trait]
-impl Connection for Unsupported {
-    async fn exec(
-        &self,
-        _command: &str,
-        _stdin: Option<&[u8]>,
-    ) -> Result<ExecOutput, ConnectionError> {
-        Err(ConnectionError::Unreachable(self.0.clone()))
-    }
+/// A connection that cannot be used: every command ends with the reason,
+/// the host unreachable (an unknown connection type) or the task failed
+/// (privilege that cannot be had the way the host asks).
+struct Refused {
+    reason: String,
+    unreachable: bool,
 }
 
-/// Privilege that cannot be had the way the host asks: every command of
-/// the task fails with the reason.
-struct BecomeRefused(String);
-
 #[async_trait]
-impl Connection for BecomeRefused {
+impl Connection for Refused {
     async fn exec(
         &self,
         _command: &str,
         _stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError> {
-        Err(ConnectionError::Failed(self.0.clone()))
+        let reason = self.reason.clone();
+        Err(if self.unreachable {
+            ConnectionError::Unreachable(reason)
+        } else {
+            ConnectionError::Failed(reason)
+        })
     }
 }
