@@ -336,6 +336,14 @@ fn ansible_cfg_gives_the_fleet_its_inventory_user_and_key() {
         )),
         ["rollout-deploy", "rollout-pw"]
     );
+    // [privilege_escalation] from the environment: become, asking for the
+    // password (rollout-pw's sudo wants one).
+    let escalate = [
+        ("ANSIBLE_BECOME", "True"),
+        ("ANSIBLE_BECOME_ASK_PASS", "yes"),
+        ("ROLLOUT_BECOME_PASS", "rollout-pw-secret"),
+    ];
+    assert_eq!(users(&play(&[], &escalate)), ["root", "root"]);
     // A key the hosts do not accept, from the environment, beats the file's.
     let out = play(
         &["-T", "3"],
