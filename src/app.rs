@@ -127,6 +127,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         force_handlers: args.force_handlers,
         become_user: run.become_user.clone(),
         connection: run.connection.clone(),
+        become_method: run.become_method.clone(),
         become_password: if run.ask_become_pass {
             Some(ask_become_pass().map_err(Error::Options)?)
         } else {

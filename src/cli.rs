@@ -121,7 +121,7 @@ pub struct PlayArgs {
     #[arg(long, value_name = "USER")]
     pub become_user: Option<String>,
 
-    /// How to become: sudo (default).
+    /// How to become: sudo (default) or su.
     #[arg(long, value_name = "METHOD")]
     pub become_method: Option<String>,
 

@@ -233,17 +233,17 @@ fn bad_settings_and_flags_are_clear_errors_before_anything_runs() {
 }
 
 #[test]
-fn a_become_method_other_than_sudo_is_a_load_error_at_its_line() {
+fn a_become_method_other_than_sudo_or_su_is_a_load_error_at_its_line() {
     let project = Project::new(None);
     fs::write(
         project.path().join("su.yml"),
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id\n      become: true\n      become_method: su\n",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id\n      become: true\n      become_method: doas\n",
     )
     .unwrap();
     let out = rollout_in(project.path(), &["play", "su.yml", "-i", "hosts.ini"], &[]);
     assert_eq!(out.code, 4, "{}", out.all());
     assert!(
-        out.stderr.contains("become_method 'su' is not supported")
+        out.stderr.contains("become_method 'doas' is not supported")
             && out.stderr.contains("su.yml:6:"),
         "{}",
         out.stderr
@@ -252,12 +252,12 @@ fn a_become_method_other_than_sudo_is_a_load_error_at_its_line() {
     // turns into sudo.
     fs::write(
         project.path().join("su.ini"),
-        "h1 ansible_connection=local ansible_become_method=su\n",
+        "h1 ansible_connection=local ansible_become_method=doas\n",
     )
     .unwrap();
     let out = project.play(&["-i", "su.ini", "-b"], &[]);
     assert_eq!(out.code, 2, "{}", out.all());
-    out.assert_says("ansible_become_method 'su' is not supported: rollout becomes with sudo only");
+    out.assert_says("become_method 'doas' is not supported: rollout becomes with sudo or su");
     assert!(project.written().is_empty());
 }
 
@@ -358,4 +358,57 @@ fn ansible_cfg_gives_the_fleet_its_inventory_user_and_key() {
         &[("ANSIBLE_PRIVATE_KEY_FILE", "keys/id_ed25519_enc.pub")],
     );
     assert_eq!(users(&out), ["rollout-deploy", "rollout-pw"]);
+}
+
+#[test]
+fn become_method_su_types_the_password_at_sus_prompt_on_the_fleet() {
+    let fleet = Fleet::up(2, 107);
+    // Where rollout-pw may write: a directory of this test's own.
+    let shared = std::env::temp_dir().join(format!("rollout-cfg-su-{}", std::process::id()));
+    fs::create_dir_all(&shared).unwrap();
+    fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let pb = fleet.write(
+        "su.yml",
+        &format!(
+            r#"
+- hosts: web
+  gather_facts: false
+  become: true
+  become_method: su
+  become_user: rollout-pw
+  tasks:
+    - command: id -un
+      register: who
+    - assert: {{ that: "who.stdout == 'rollout-pw'" }}
+    - copy:
+        content: "through su's terminal\n{{{{ inventory_hostname }}}}\n"
+        dest: "{dir}/{{{{ inventory_hostname }}}}"
+    - shell: echo out; echo err >&2
+      register: both
+    - debug: {{ msg: "MERGED {{{{ both.stdout_lines | join(',') }}}}" }}
+"#,
+            dir = shared.display()
+        ),
+    );
+    let out = fleet.play(&pb, &[]);
+    assert_eq!(out.code, 2, "no password, no su: {}", out.all());
+    out.assert_says("su needs the password of 'rollout-pw'");
+    let out = fleet.play_env(&pb, &["-K"], &[("ROLLOUT_BECOME_PASS", "wrong")]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("su could not become 'rollout-pw': su: Authentication failure");
+    assert!(!out.all().contains("wrong\""), "{}", out.all());
+    let out = fleet.play_env(
+        &pb,
+        &["-K"],
+        &[("ROLLOUT_BECOME_PASS", "rollout-pw-secret")],
+    );
+    let written = fs::read_to_string(shared.join("host2"));
+    let owner = fs::metadata(shared.join("host1")).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    let _ = fs::remove_dir_all(&shared);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(written.unwrap(), "through su's terminal\nhost2\n");
+    assert_ne!(owner.unwrap(), 0, "written by rollout-pw, not root");
+    // One terminal, one output: stderr comes within stdout.
+    out.assert_says("MERGED out,err");
+    assert!(!out.all().contains("rollout-pw-secret"), "{}", out.all());
 }

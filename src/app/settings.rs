@@ -17,6 +17,7 @@ pub struct RunSettings {
     pub connection: Option<String>,
     pub become_all: bool,
     pub become_user: Option<String>,
+    pub become_method: Option<String>,
     pub ask_become_pass: bool,
     pub ssh: HostDefaults,
     /// For the features that read them (roles, vault, facts).
@@ -59,12 +60,12 @@ impl RunSettings {
                 format!("become_method ({})", config.become_method.source),
             ),
         };
-        if method.0 != "sudo" {
+        if !matches!(method.0.as_str(), "sudo" | "su") {
             return Err(Diagnostic::new(format!(
-                "{} {}: rollout becomes other users with sudo only",
+                "{} {}: rollout becomes other users with sudo or su",
                 method.1, method.0
             ))
-            .with_help("use sudo (the default)"));
+            .with_help("use sudo (the default) or su"));
         }
         let ssh_args = [
             &config.ssh_args,
@@ -110,6 +111,7 @@ impl RunSettings {
                 .become_user
                 .clone()
                 .or_else(|| explicit(&config.become_user)),
+            become_method: (args.become_method.clone()).or_else(|| explicit(&config.become_method)),
             ask_become_pass: args.ask_become_pass || config.become_ask_pass.value,
             ssh: HostDefaults {
                 user: args

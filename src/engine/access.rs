@@ -4,7 +4,7 @@
 //! themselves are cached by the pool; this holds the settings.
 
 use super::Engine;
-use crate::connection::r#become::{Become, SudoAsks};
+use crate::connection::r#become::{Become, Method, SudoAsks};
 use crate::connection::{Connection, ConnectionError, ExecOutput};
 use crate::core::Vars;
 use crate::engine::scope::Scope;
@@ -28,7 +28,7 @@ pub(super) struct HostAccess {
     become_enabled: Option<bool>,
     /// `ansible_become_user`.
     become_user: Option<String>,
-    /// `ansible_become_method`, when the host sets one other than sudo.
+    /// `ansible_become_method`.
     become_method: Option<String>,
     /// `-K`, else `ansible_become_password` / `ansible_become_pass`.
     become_password: Option<String>,
@@ -69,7 +69,7 @@ impl Engine {
             other => crate::core::parse_bool(&crate::core::display_text(other)).unwrap_or(false),
         });
         let become_user = text("ansible_become_user");
-        let become_method = text("ansible_become_method").filter(|m| m != "sudo");
+        let become_method = text("ansible_become_method");
         let become_password = (self.opts.become_password.as_ref())
             .map(|s| s.0.clone())
             .or_else(|| text("ansible_become_password"))
@@ -173,25 +173,31 @@ impl Engine {
         if !enabled {
             return conn;
         }
-        if let Some(method) = &access.become_method {
+        let method = (task.become_method.clone())
+            .or_else(|| access.become_method.clone())
+            .or_else(|| self.opts.become_method.clone())
+            .unwrap_or_else(|| "sudo".into());
+        let Some(method) = Method::parse(&method) else {
             return Arc::new(Refused {
                 reason: format!(
-                    "ansible_become_method '{method}' is not supported: rollout becomes with \
-                     sudo only"
+                    "become_method '{method}' is not supported: rollout becomes with sudo or su"
                 ),
                 unreachable: false,
             });
-        }
+        };
         let user = (task.become_user.clone())
             .or_else(|| access.become_user.clone())
             .or_else(|| self.opts.become_user.clone())
             .unwrap_or_else(|| "root".into());
-        Arc::new(Become::new(
-            conn,
-            user,
-            access.become_password.clone(),
-            access.sudo_asks.clone(),
-        ))
+        Arc::new(
+            Become::new(
+                conn,
+                user,
+                access.become_password.clone(),
+                access.sudo_asks.clone(),
+            )
+            .with_method(method),
+        )
     }
 }
 

@@ -152,6 +152,7 @@ struct Inherited {
     environment: Vars,
     become_enabled: Option<bool>,
     become_user: Option<String>,
+    become_method: Option<String>,
     ignore_errors: Option<bool>,
     no_log: Option<bool>,
     delegate_to: Option<String>,
@@ -304,11 +305,10 @@ impl Loader {
             .map(|n| string(src, n, "a string"))
             .transpose()?
             .unwrap_or_else(|| hosts.clone());
-        if let Some(n) = opt(node, "become_method") {
-            become_method(src, n)?;
-        }
-
         let mut inherited = Inherited {
+            become_method: opt(node, "become_method")
+                .map(|n| become_method(src, n))
+                .transpose()?,
             tags: opt(node, "tags")
                 .map(|n| string_list(src, n))
                 .transpose()?
@@ -683,7 +683,7 @@ impl Loader {
             here.become_user = Some(string(src, n, "a user name")?);
         }
         if let Some(n) = opt(node, "become_method") {
-            become_method(src, n)?;
+            here.become_method = Some(become_method(src, n)?);
         }
         if let Some(n) = opt(node, "delegate_to") {
             here.delegate_to = Some(string(src, n, "a host name")?);
@@ -789,6 +789,7 @@ impl Loader {
             no_log: here.no_log.unwrap_or(false),
             become_enabled: here.become_enabled,
             become_user: here.become_user,
+            become_method: here.become_method,
             delegate_to: here.delegate_to,
             run_once: here.run_once.unwrap_or(false),
             vars: here.vars,
