@@ -289,14 +289,8 @@ impl Connection for SshConnection {
                         let _ = writer.data_bytes(bytes::Bytes::from(text)).await;
                     }
                 }
-                ChannelMsg::ExitStatus { exit_status } => {
-                    status = Some(i32::try_from(exit_status).unwrap_or(255))
-                }
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    status = Some(128 + signal_number(&signal_name))
-                }
                 ChannelMsg::Close => break,
-                _ => {}
+                other => status = exit_status(&other).or(status),
             }
         }
         drop(writer);
@@ -371,14 +365,8 @@ impl SshConnection {
                 match message {
                     ChannelMsg::Data { data } => stdout.push(&data),
                     ChannelMsg::ExtendedData { data, ext: 1 } => stderr.push(&data),
-                    ChannelMsg::ExitStatus { exit_status } => {
-                        status = Some(i32::try_from(exit_status).unwrap_or(255))
-                    }
-                    ChannelMsg::ExitSignal { signal_name, .. } => {
-                        status = Some(128 + signal_number(&signal_name))
-                    }
                     ChannelMsg::Close => break,
-                    _ => {}
+                    other => status = exit_status(&other).or(status),
                 }
             }
             let (stdout, stdout_truncated) = stdout.finish_all();
@@ -497,6 +485,15 @@ impl SshConnection {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         false
+    }
+}
+
+/// The exit status a channel message reports, a signal as the shell's 128+n.
+fn exit_status(message: &ChannelMsg) -> Option<i32> {
+    match message {
+        ChannelMsg::ExitStatus { exit_status } => Some(i32::try_from(*exit_status).unwrap_or(255)),
+        ChannelMsg::ExitSignal { signal_name, .. } => Some(128 + signal_number(signal_name)),
+        _ => None,
     }
 }
 
