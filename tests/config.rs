@@ -364,8 +364,12 @@ fn ansible_cfg_gives_the_fleet_its_inventory_user_and_key() {
 fn become_method_su_types_the_password_at_sus_prompt_on_the_fleet() {
     let fleet = Fleet::up(2, 107);
     // Where rollout-pw may write: a directory of this test's own.
-    let shared = std::env::temp_dir().join(format!("rollout-cfg-su-{}", std::process::id()));
-    fs::create_dir_all(&shared).unwrap();
+    // (Under /tmp, which every user may traverse; removed even on failure.)
+    let shared_dir = tempfile::Builder::new()
+        .prefix("rollout-cfg-su-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let shared = shared_dir.path().to_path_buf();
     fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let pb = fleet.write(
         "su.yml",
@@ -404,7 +408,6 @@ fn become_method_su_types_the_password_at_sus_prompt_on_the_fleet() {
     );
     let written = fs::read_to_string(shared.join("host2"));
     let owner = fs::metadata(shared.join("host1")).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
-    let _ = fs::remove_dir_all(&shared);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(written.unwrap(), "through su's terminal\nhost2\n");
     assert_ne!(owner.unwrap(), 0, "written by rollout-pw, not root");
