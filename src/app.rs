@@ -264,15 +264,19 @@ async fn watch_signals(stop: Arc<crate::engine::stop::Stop>, sink: Sink) {
 /// `-K`: the sudo password, read without echo; from `ROLLOUT_BECOME_PASS`
 /// when there is no terminal (CI, scripts).
 fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
-    if let Ok(pass) = std::env::var("ROLLOUT_BECOME_PASS") {
-        return Ok(crate::engine::Secret(pass));
+    ask_secret("BECOME password: ", "ROLLOUT_BECOME_PASS", "become").map(crate::engine::Secret)
+}
+
+/// A password read without echo at `prompt`, or from the variable `env`
+/// when there is no terminal (CI, scripts).
+fn ask_secret(prompt: &str, env: &str, what: &str) -> Result<String, Diagnostic> {
+    if let Ok(pass) = std::env::var(env) {
+        return Ok(pass);
     }
-    rpassword::prompt_password("BECOME password: ")
-        .map(crate::engine::Secret)
-        .map_err(|e| {
-            Diagnostic::new(format!("cannot read the become password: {e}"))
-                .with_help("set ROLLOUT_BECOME_PASS when there is no terminal")
-        })
+    rpassword::prompt_password(prompt).map_err(|e| {
+        Diagnostic::new(format!("cannot read the {what} password: {e}"))
+            .with_help(format!("set {env} when there is no terminal"))
+    })
 }
 
 /// The outputs, and the webhooks (plays may add theirs) to flush at the end.

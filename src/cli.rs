@@ -100,7 +100,8 @@ pub struct PlayArgs {
     #[arg(short = 'T', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
 
-    /// Ask for the SSH password (rollout authenticates with keys only: an error).
+    /// Ask for the SSH password (ROLLOUT_SSH_PASS when there is no terminal),
+    /// tried after the keys.
     #[arg(short = 'k', long)]
     pub ask_pass: bool,
 

@@ -189,18 +189,6 @@ fn bad_settings_and_flags_are_clear_errors_before_anything_runs() {
             "-c docker: rollout connects with ssh or local only",
         ),
         (
-            "[defaults]\n",
-            vec!["-k"],
-            vec![],
-            "-k/--ask-pass: rollout authenticates with keys only",
-        ),
-        (
-            "[defaults]\nask_pass = True\n",
-            vec![],
-            vec![],
-            "ask_pass (",
-        ),
-        (
             "[privilege_escalation]\nbecome_method = doas\n",
             vec![],
             vec![],
@@ -282,18 +270,22 @@ fn bare_inventory(fleet: &Fleet) -> String {
     text
 }
 
-#[test]
-fn ansible_cfg_gives_the_fleet_its_inventory_user_and_key() {
-    let fleet = Fleet::up(2, 106);
-    fleet.write("hosts", &bare_inventory(&fleet));
-    // Only host key trust comes from this client config.
-    let ssh_config = fleet.write(
+/// A client config that gives host key trust and nothing else.
+fn trust_only(fleet: &Fleet) -> String {
+    fleet.write(
         "trust_only",
         &format!(
             "Host *\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
             fleet.path("known_hosts")
         ),
-    );
+    )
+}
+
+#[test]
+fn ansible_cfg_gives_the_fleet_its_inventory_user_and_key() {
+    let fleet = Fleet::up(2, 106);
+    fleet.write("hosts", &bare_inventory(&fleet));
+    let ssh_config = trust_only(&fleet);
     let cfg = fleet.write(
         "ansible.cfg",
         "[defaults]\ninventory = hosts\nremote_user = rollout-deploy\n\
@@ -414,4 +406,57 @@ fn become_method_su_types_the_password_at_sus_prompt_on_the_fleet() {
     // One terminal, one output: stderr comes within stdout.
     out.assert_says("MERGED out,err");
     assert!(!out.all().contains("rollout-pw-secret"), "{}", out.all());
+}
+
+#[test]
+fn ask_pass_and_ansible_password_log_in_with_the_password_after_the_keys() {
+    let fleet = Fleet::up_with(1, 108, &["--password-auth", "host1"]);
+    let host = fleet.host(0);
+    let line = format!(
+        "host1 ansible_host={} ansible_port={} ansible_user=rollout-pw",
+        host["address"].as_str().unwrap(),
+        host["port"]
+    );
+    let plain = fleet.write("plain", &format!("{line}\n"));
+    let with_var = fleet.write(
+        "with_var",
+        &format!("{line} ansible_password=rollout-pw-secret\n"),
+    );
+    let ssh_config = trust_only(&fleet);
+    let pb = fleet.write(
+        "who.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      register: who\n\
+         \x20   - assert: { that: \"who.stdout == 'rollout-pw'\" }\n",
+    );
+    let play = |inventory: &str, args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec![
+            "play",
+            pb.as_str(),
+            "-i",
+            inventory,
+            "--ssh-config",
+            ssh_config.as_str(),
+        ];
+        all.extend_from_slice(args);
+        rollout_in(&fleet.dir, &all, env)
+    };
+    let out = play(&plain, &[], &[]);
+    assert_eq!(out.code, 4, "no key, no password: {}", out.all());
+    let out = play(&plain, &["-k"], &[("ROLLOUT_SSH_PASS", "not-it")]);
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(
+        out.all().contains("the password (refused)"),
+        "{}",
+        out.all()
+    );
+    assert!(!out.all().contains("not-it"), "{}", out.all());
+    let out = play(
+        &plain,
+        &["-k", "-vvv"],
+        &[("ROLLOUT_SSH_PASS", "rollout-pw-secret")],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.all().contains("rollout-pw-secret"), "{}", out.all());
+    let out = play(&with_var, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
 }

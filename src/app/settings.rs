@@ -42,17 +42,6 @@ impl RunSettings {
             .suggest(connection, CONNECTIONS.iter().copied())
             .with_help("use -c ssh (the default) or -c local"));
         }
-        if args.ask_pass || config.ask_pass.value {
-            let from = if args.ask_pass {
-                "-k/--ask-pass".to_string()
-            } else {
-                format!("ask_pass ({})", config.ask_pass.source)
-            };
-            return Err(Diagnostic::new(format!(
-                "{from}: rollout authenticates with keys only, not SSH passwords"
-            ))
-            .with_help("use --private-key, ansible_ssh_private_key_file or ssh-agent"));
-        }
         let method = match &args.become_method {
             Some(method) => (method.clone(), "--become-method".to_string()),
             None => (
@@ -132,6 +121,12 @@ impl RunSettings {
                 ssh_args: config.ssh_args.as_ref().map(|s| s.value.clone()),
                 ssh_common_args: config.ssh_common_args.as_ref().map(|s| s.value.clone()),
                 ssh_extra_args: config.ssh_extra_args.as_ref().map(|s| s.value.clone()),
+                password: if args.ask_pass || config.ask_pass.value {
+                    let pass = super::ask_secret("SSH password: ", "ROLLOUT_SSH_PASS", "SSH")?;
+                    Some(crate::ssh::target::Password(pass))
+                } else {
+                    None
+                },
             },
             config,
             warnings,

@@ -44,6 +44,8 @@ pub struct HostDefaults {
     pub host_key_checking: Option<bool>,
     /// `ssh_args`: first on Ansible's ssh command line, so they win.
     pub ssh_args: Option<String>,
+    /// `-k`: the SSH password, where the host sets no `ansible_password`.
+    pub password: Option<Password>,
     /// `ssh_common_args`, `ssh_extra_args`: where the host's
     /// `ansible_ssh_common_args` / `ansible_ssh_extra_args` are unset.
     pub ssh_common_args: Option<String>,
@@ -74,6 +76,16 @@ impl SshOptions {
     }
 }
 
+/// An SSH password: never shown, not even in debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<hidden>)")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshTarget {
     /// The inventory name (used in messages).
@@ -92,6 +104,8 @@ pub struct SshTarget {
     pub strict: HostKeyPolicy,
     pub connect_timeout: Duration,
     pub keepalive_interval: Option<Duration>,
+    /// Tried after the keys and the agent (`ansible_password`, `-k`).
+    pub password: Option<Password>,
 }
 
 impl SshTarget {
@@ -103,15 +117,14 @@ impl SshTarget {
         options: &SshOptions,
     ) -> Result<Self, String> {
         let context = |e: String| format!("{host_alias}: {e}");
-        for var in ["ansible_ssh_pass", "ansible_password"] {
-            if vars.get(var).is_some_and(|v| !v.is_null()) {
-                return Err(context(format!(
-                    "{var} is not supported: rollout authenticates with keys only \
-                     (ansible_ssh_private_key_file, ~/.ssh/id_*, or ssh-agent)"
-                )));
-            }
-        }
         let get = |names: &[&str]| names.iter().find_map(|n| var_string(vars, n));
+        let password = get(&[
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_ssh_password",
+        ])
+        .map(Password)
+        .or_else(|| options.defaults.password.clone());
         let defaults = &options.defaults;
         let mut cli = CommandLine::default();
         if let Some(args) = &defaults.ssh_args {
@@ -166,14 +179,15 @@ impl SshTarget {
             .clone()
             .with_overrides(&cli.options)
             .map_err(context)?;
-        Self::build(
+        let target = Self::build(
             host_alias,
             &destination,
             config.resolve(&destination),
             identities,
             options,
         )
-        .map_err(context)
+        .map_err(context)?;
+        Ok(SshTarget { password, ..target })
     }
 
     /// Builds a target from an ssh destination (`[user@]host[:port]` or
@@ -296,6 +310,7 @@ impl SshTarget {
             strict,
             connect_timeout,
             keepalive_interval,
+            password: None,
         })
     }
 
@@ -555,6 +570,7 @@ mod tests {
                 ssh_args: Some("-C -o ControlPersist=60s -o ServerAliveInterval=9".into()),
                 ssh_common_args: Some("-o ProxyJump=cfgjump".into()),
                 ssh_extra_args: None,
+                password: None,
             },
             ..options()
         };
@@ -607,15 +623,15 @@ mod tests {
     #[test]
     fn unsupported_settings_are_explained() {
         let config = SshConfig::default();
-        let err = SshTarget::from_vars(
+        let t = SshTarget::from_vars(
             "h",
-            &vars(json!({"ansible_ssh_pass": "x"})),
+            &vars(json!({"ansible_ssh_pass": "s3cret"})),
             &config,
             &options(),
         )
-        .unwrap_err();
-        assert!(err.contains("ansible_ssh_pass is not supported"), "{err}");
-        assert!(!err.contains(": x"), "never echo the secret: {err}");
+        .unwrap();
+        assert_eq!(t.password, Some(Password("s3cret".into())));
+        assert!(!format!("{t:?}").contains("s3cret"), "never shown: {t:?}");
         let err = SshTarget::from_vars(
             "h",
             &vars(json!({"ansible_port": "http"})),
