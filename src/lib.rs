@@ -10,6 +10,9 @@
 //! Shared vocabulary, imported by every layer:
 //! - [`core`]: `Vars`, Ansible's booleans, durations, `shell_quote`, the
 //!   display of values (imports nothing of ours).
+//! - [`vault`]: Ansible Vault: decrypting files and `!vault` values with
+//!   the run's passwords, and masking what was decrypted in every output
+//!   (imports nothing of ours).
 //! - [`yaml`]: YAML parsed into nodes that keep their source location.
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
 //! - [`events`]: the typed events the engine emits, and their sinks.
@@ -41,7 +44,8 @@
 //! - [`engine`]: plays → batches → sections → tasks, per-host state; calls
 //!   the lifecycle between sections; never prints.
 //! - [`output`]: consumers of events (console, live progress, JSON lines,
-//!   webhooks).
+//!   webhooks), in ansible-playbook's colours (`palette`); `--step`'s
+//!   prompt on the terminal.
 //! - [`cli`] and [`app`]: the arguments, and the run from loading to the
 //!   exit code.
 
@@ -66,4 +70,5 @@ pub mod ssh;
 pub mod state;
 pub mod template;
 pub mod traffic;
+pub mod vault;
 pub mod yaml;

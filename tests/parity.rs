@@ -10,7 +10,8 @@
 //! `ansible.cfg` if it has one and no `-i` if it has no `inventory`, no
 //! `ANSIBLE_*` variables of the user's) and compares the exit
 //! code, the PLAY RECAP of every host, every file written under out_dir
-//! (mode and content) and, for `--list-hosts`/`--list-tasks`, the listing.
+//! (mode and content) and, for `--list-hosts`/`--list-tasks`/`--list-tags`,
+//! the listing.
 //!
 //! Cases where rollout differs today are listed in `tests/parity/KNOWN_GAPS`
 //! (a case name, then a note of what differs): they must still differ, so a
@@ -144,10 +145,8 @@ fn run_case(case: &str) -> Observed {
         "recap": recap(&stdout),
         "files": files(&out_dir, &norm),
     });
-    if extra
-        .iter()
-        .any(|a| a == "--list-hosts" || a == "--list-tasks")
-    {
+    let lists = ["--list-hosts", "--list-tasks", "--list-tags"];
+    if extra.iter().any(|a| lists.contains(&a.as_str())) {
         result["listing"] = json!(listing(&stdout, &norm));
     }
     Observed {
@@ -228,7 +227,7 @@ fn sha256_hex(data: &[u8]) -> String {
 /// The listing's non-empty lines, trimmed; the host lines of each
 /// `hosts (N):` block sorted (ansible-playbook prints them from a set).
 fn listing(stdout: &str, norm: &dyn Fn(&str) -> String) -> Vec<String> {
-    let ends_block = ["play #", "playbook:", "pattern:", "tasks:"];
+    let ends_block = ["play #", "playbook:", "pattern:", "tasks:", "TASK TAGS:"];
     let (mut lines, mut block, mut in_hosts) = (Vec::new(), Vec::new(), false);
     for line in stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if in_hosts && !ends_block.iter().any(|p| line.starts_with(p)) {

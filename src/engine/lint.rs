@@ -36,8 +36,13 @@ pub fn check_templates(
         {
             continue;
         }
+        // A vars file that cannot be read (a vault it cannot open): the
+        // play reports it when it starts, with Ansible's exit code.
+        let Some(names) = vars_files_names(play) else {
+            continue;
+        };
         let mut play_known = known.clone();
-        play_known.extend(vars_files_names(play));
+        play_known.extend(names);
         for value in play.vars.values() {
             check_value(templar, value, &[], &play_known, &play.location)?;
         }
@@ -115,20 +120,24 @@ fn known_by_prefix(name: &str, known: &HashSet<String>) -> bool {
 }
 
 /// Top-level names of literal vars files that exist (missing ones are
-/// reported when the play starts).
-fn vars_files_names(play: &Play) -> Vec<String> {
+/// reported when the play starts); `None` when one exists but cannot be
+/// read.
+fn vars_files_names(play: &Play) -> Option<Vec<String>> {
     let mut names = Vec::new();
     for entry in &play.vars_files {
         for candidate in &entry.candidates {
-            if let Ok(node) = crate::playbook::read_yaml(&play.base_dir.join(candidate)) {
-                if let Json::Object(map) = node.to_json() {
-                    names.extend(map.keys().cloned());
-                }
-                break;
+            let path = play.base_dir.join(candidate);
+            if !path.exists() {
+                continue;
             }
+            let node = crate::playbook::read_yaml(&path).ok()?;
+            if let Json::Object(map) = node.to_json() {
+                names.extend(map.keys().cloned());
+            }
+            break;
         }
     }
-    names
+    Some(names)
 }
 
 fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result<(), Diagnostic> {

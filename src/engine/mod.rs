@@ -11,6 +11,8 @@ pub mod lint;
 pub mod magic;
 mod rolling;
 pub mod scope;
+pub mod start_at;
+pub mod step;
 pub mod stop;
 mod task;
 pub mod window;
@@ -29,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     pub limit: Option<String>,
     pub extra_vars: Vars,
@@ -57,6 +59,10 @@ pub struct RunOptions {
     pub webhooks: Option<Arc<dyn crate::events::Subscriptions>>,
     /// `--resume`: the last run, whose completed hosts are skipped.
     pub resume: Option<Arc<crate::state::resume::Resume>>,
+    /// `--start-at-task`: tasks before it are skipped.
+    pub start_at: Option<start_at::StartAt>,
+    /// `--step`: asked before each task.
+    pub step: Option<Arc<dyn step::StepGate>>,
 }
 
 /// A secret that never shows in debug output.
@@ -186,6 +192,10 @@ pub struct Engine {
     interrupted: bool,
     /// See [`RunSummary::failed_carried`].
     failed_carried: bool,
+    /// `--start-at-task` until its task is found (then `None`).
+    start_at: Option<start_at::StartAt>,
+    /// `--step` and not told to continue in this batch.
+    stepping: bool,
 }
 
 impl Engine {
@@ -199,6 +209,7 @@ impl Engine {
         let groups = Arc::new(inventory.groups_map());
         Engine {
             extra: Arc::new(opts.extra_vars.clone()),
+            start_at: opts.start_at.clone(),
             inventory: Arc::new(inventory),
             templar: Arc::new(templar),
             opts,
@@ -216,6 +227,7 @@ impl Engine {
             rescuing: 0,
             interrupted: false,
             failed_carried: false,
+            stepping: false,
         }
     }
 
@@ -379,6 +391,14 @@ impl Engine {
             name,
             hosts: hosts.clone(),
         });
+        // Before --start-at-task's play, a play runs nothing (as in Ansible),
+        // and a rolling play takes no host out of rotation for nothing.
+        if Section::ALL
+            .iter()
+            .all(|section| self.starts_after(play.section(*section)))
+        {
+            return Ok(());
+        }
         let hosts = self.skip_completed(key, hosts);
         if hosts.is_empty() {
             self.sink.emit(Event::NoHostsMatched {
@@ -416,6 +436,7 @@ impl Engine {
                 self.interrupted = true;
                 break;
             }
+            self.stepping = self.opts.step.is_some();
             // Hosts that failed earlier in the run run nothing here.
             let mut previously_failed = HashSet::new();
             for h in &batch {
@@ -463,9 +484,11 @@ impl Engine {
             let batch_started = tokio::time::Instant::now();
             for section in Section::ALL {
                 let mut active = self.active(&batch);
-                if section == Section::Tasks
-                    && let Some(rolling) = rolling.as_mut()
-                {
+                // Out of rotation for `tasks`, unless --start-at-task skips
+                // them all (it is in post_tasks).
+                let out_of_rotation =
+                    section == Section::Tasks && !self.starts_after(play.section(section));
+                if out_of_rotation && let Some(rolling) = rolling.as_mut() {
                     broken = self.sink.broken();
                     if broken.is_some() {
                         break;
@@ -479,9 +502,7 @@ impl Engine {
                 self.flush_handlers(&ctx, notified, force).await;
                 // Hosts out of rotation go back even when the play stops
                 // (but not unjournaled).
-                if section == Section::Tasks
-                    && let Some(rolling) = rolling.as_mut()
-                {
+                if out_of_rotation && let Some(rolling) = rolling.as_mut() {
                     broken = self.sink.broken();
                     if broken.is_some() {
                         break;
@@ -640,7 +661,7 @@ impl Engine {
             .collect()
     }
 
-    fn load_vars_files(&self, play: &Play) -> Result<Vars, Diagnostic> {
+    fn load_vars_files(&self, play: &Play) -> Result<Vars, crate::error::Error> {
         let mut vars = Vars::new();
         let scope = self.play_scope(play, &Arc::new(Vars::new()));
         for entry in &play.vars_files {
@@ -664,7 +685,7 @@ impl Engine {
                 .with_location(entry.location.clone())
                 .with_help("paths are relative to the playbook's directory")
             })?;
-            let node = crate::playbook::read_yaml(&path)?;
+            let node = crate::playbook::read_yaml(&path).map_err(|d| undecryptable(&path, d))?;
             match node.to_json() {
                 Json::Object(map) => vars.extend(map),
                 Json::Null => {}
@@ -673,7 +694,8 @@ impl Engine {
                         &path,
                         node.span,
                         "a vars file must hold a mapping of variables",
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -706,6 +728,9 @@ impl Engine {
                 if hosts.is_empty() || self.end_play {
                     break;
                 }
+                if self.before_start(task) {
+                    continue;
+                }
                 hosts = match &task.action {
                     Action::Block {
                         block,
@@ -715,7 +740,9 @@ impl Engine {
                     // Tags on an include select the include itself; its
                     // tasks are selected by their own.
                     Action::Include { .. } => {
-                        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
+                        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags)
+                            || !self.step_allows(task, false).await
+                        {
                             continue;
                         }
                         self.run_include(ctx, task, hosts).await
@@ -731,6 +758,48 @@ impl Engine {
             }
             hosts
         })
+    }
+
+    /// `--start-at-task`: whether `task` comes before the start (and is
+    /// skipped). A block is opened: the start may be inside.
+    fn before_start(&mut self, task: &Task) -> bool {
+        let Some(start) = &self.start_at else {
+            return false;
+        };
+        if matches!(task.action, Action::Block { .. }) {
+            return false;
+        }
+        if task.selected_by(&self.opts.tags, &self.opts.skip_tags) && start.matches(task) {
+            self.start_at = None;
+            return false;
+        }
+        true
+    }
+
+    /// `--start-at-task` is still ahead and not among `tasks`: they all
+    /// will be skipped.
+    fn starts_after(&self, tasks: &[Task]) -> bool {
+        (self.start_at.as_ref())
+            .is_some_and(|s| !s.found_in_tasks(tasks, &self.opts.tags, &self.opts.skip_tags))
+    }
+
+    /// `--step`: whether the operator lets `task` run (always, without
+    /// `--step` or once told to continue).
+    async fn step_allows(&mut self, task: &Task, handler: bool) -> bool {
+        let Some(gate) = self.opts.step.clone().filter(|_| self.stepping) else {
+            return true;
+        };
+        let kind = if handler { "HANDLER" } else { "TASK" };
+        let what = format!("{kind}: {}", task.display_name());
+        let asked = tokio::task::spawn_blocking(move || gate.ask(&what)).await;
+        match asked.unwrap_or(step::Answer::No) {
+            step::Answer::Yes => true,
+            step::Answer::Continue => {
+                self.stepping = false;
+                true
+            }
+            step::Answer::No => false,
+        }
     }
 
     async fn run_block(
@@ -1184,4 +1253,15 @@ fn seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
+}
+
+/// A vaulted vars file that cannot be decrypted stops the run with exit 1,
+/// as ansible-playbook's (one that cannot be parsed exits 4).
+fn undecryptable(path: &std::path::Path, d: Diagnostic) -> crate::error::Error {
+    let vaulted = std::fs::read(path).is_ok_and(|data| crate::vault::format::is_encrypted(&data));
+    if vaulted && d.location.is_none() {
+        crate::error::Error::Internal(d)
+    } else {
+        crate::error::Error::Load(d)
+    }
 }

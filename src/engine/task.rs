@@ -64,6 +64,9 @@ impl Engine {
         let Action::Module { module, args } = &task.action else {
             return hosts.to_vec();
         };
+        if !self.step_allows(task, handler).await {
+            return hosts.to_vec();
+        }
         self.sink.emit(Event::TaskStart {
             name: task.display_name(),
             location: Some(task.location.to_string()),

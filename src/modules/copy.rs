@@ -25,6 +25,7 @@ pub const MODULE: Module = Module::new(
             p("force", Kind::Bool),
             p("validate", Kind::Str),
             p("follow", Kind::Bool),
+            p("decrypt", Kind::Bool),
         ],
     ),
     |args, ctx| Box::pin(run(args, ctx)),
@@ -78,7 +79,8 @@ fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> 
         }),
         (Some(src), None) => {
             let path = find_local(ctx.base_dir, "files", src)?;
-            read_local(&path)
+            // A vaulted source is decrypted on the controller unless `decrypt: false`.
+            read_local(&path, arg_bool(args, "decrypt", true))
         }
         (None, None) => Err(TaskResult::failed(
             "one of the following is required: src, content",
@@ -116,7 +118,7 @@ pub fn find_local(base: &Path, subdir: &str, src: &str) -> Result<PathBuf, TaskR
         })
 }
 
-fn read_local(path: &Path) -> Result<Payload, TaskResult> {
+fn read_local(path: &Path, decrypt: bool) -> Result<Payload, TaskResult> {
     let meta = std::fs::metadata(path)
         .map_err(|e| TaskResult::failed(format!("cannot read {}: {e}", path.display())))?;
     if meta.is_dir() {
@@ -125,8 +127,12 @@ fn read_local(path: &Path) -> Result<Payload, TaskResult> {
             path.display()
         )));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| TaskResult::failed(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = if decrypt {
+        crate::vault::read_file(path).map_err(|e| TaskResult::failed(e.to_string()))?
+    } else {
+        std::fs::read(path)
+            .map_err(|e| TaskResult::failed(format!("cannot read {}: {e}", path.display())))?
+    };
     use std::os::unix::fs::PermissionsExt;
     Ok(Payload {
         bytes,

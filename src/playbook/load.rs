@@ -133,13 +133,18 @@ pub fn load_playbook(path: &Path) -> Result<Playbook, Diagnostic> {
 
 /// Reads and parses a YAML file, turning I/O and syntax errors into diagnostics.
 pub fn read_yaml(path: &Path) -> Result<Node, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::new(format!("cannot read '{}': {e}", path.display()))
-            .with_help("check the path; relative paths resolve from the including file's directory")
+    let text = crate::vault::read_to_string(path).map_err(|e| match e {
+        crate::vault::ReadError::Io { .. } => Diagnostic::new(e.to_string()).with_help(
+            "check the path; relative paths resolve from the including file's directory",
+        ),
+        vault => Diagnostic::from(vault),
     })?;
     yaml::parse(&text).map_err(|e| {
-        Diagnostic::at(path, e.span, format!("YAML syntax error: {}", e.message))
-            .with_help("check the indentation and quoting on or just above this line")
+        let d = Diagnostic::yaml(path, &e, "YAML syntax error: ");
+        if d.help.is_some() {
+            return d;
+        }
+        d.with_help("check the indentation and quoting on or just above this line")
     })
 }
 
