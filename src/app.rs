@@ -22,6 +22,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+pub mod settings;
 mod vault_cmd;
 
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -97,8 +98,21 @@ fn warn(warnings: &[String]) {
 }
 
 async fn play(args: PlayArgs) -> Result<i32, Error> {
-    // ansible.cfg's vault_identity_list / vault_password_file go here.
-    vault_cmd::install_play_secrets(&vault_cmd::sources(&args.vault, Vec::new(), None))?;
+    let run = settings::RunSettings::resolve(&args, &crate::config::Environment::current())
+        .map_err(Error::Options)?;
+    warn(&run.warnings);
+    if args.verbose > 0 {
+        // As ansible-playbook -v says which configuration it read.
+        match &run.config.file {
+            Some(path) => println!("Using {} as config file", path.display()),
+            None => println!("No config file found; using defaults"),
+        }
+    }
+    vault_cmd::install_play_secrets(&vault_cmd::sources(
+        &args.vault,
+        run.config.vault_identity_list.value.clone(),
+        (run.config.vault_password_file.as_ref()).map(|s| s.value.clone()),
+    ))?;
     let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Error::Options)?;
     let identity = crate::state::identity::RunIdentity::new(
         crate::state::resume::playbooks_id(&args.playbooks),
@@ -107,8 +121,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         &args.skip_tags,
         &extra_vars,
     );
-    let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>())
-        .map_err(Error::Load)?;
+    let mut inventory = Inventory::load(&run.inventory).map_err(Error::Load)?;
     let mut playbooks = Vec::new();
     // Where roles are searched besides the playbook's `roles/`.
     let load_options = playbook::LoadOptions::from_env();
@@ -140,12 +153,14 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         skip_tags: args.skip_tags.clone(),
         check: args.check,
         diff: args.diff,
-        forks: args.forks as usize,
+        forks: run.forks as usize,
         verbosity: args.verbose,
-        become_all: args.become_all,
+        become_all: run.become_all,
         force_handlers: args.force_handlers,
-        become_user: args.become_user.clone(),
-        become_password: if args.ask_become_pass {
+        become_user: run.become_user.clone(),
+        connection: run.connection.clone(),
+        become_method: run.become_method.clone(),
+        become_password: if run.ask_become_pass {
             Some(ask_become_pass().map_err(Error::Options)?)
         } else {
             None
@@ -180,6 +195,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
             .as_deref()
             .and_then(crate::ssh::HostKeyPolicy::parse),
         config_file: args.ssh_config.clone(),
+        defaults: run.ssh.clone(),
         ..Default::default()
     })
     .map_err(|e| Error::Options(Diagnostic::new(e)))?;
@@ -279,15 +295,19 @@ async fn watch_signals(stop: Arc<crate::engine::stop::Stop>, sink: Sink) {
 /// `-K`: the sudo password, read without echo; from `ROLLOUT_BECOME_PASS`
 /// when there is no terminal (CI, scripts).
 fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
-    if let Ok(pass) = std::env::var("ROLLOUT_BECOME_PASS") {
-        return Ok(crate::engine::Secret(pass));
+    ask_secret("BECOME password: ", "ROLLOUT_BECOME_PASS", "become").map(crate::engine::Secret)
+}
+
+/// A password read without echo at `prompt`, or from the variable `env`
+/// when there is no terminal (CI, scripts).
+fn ask_secret(prompt: &str, env: &str, what: &str) -> Result<String, Diagnostic> {
+    if let Ok(pass) = std::env::var(env) {
+        return Ok(pass);
     }
-    rpassword::prompt_password("BECOME password: ")
-        .map(crate::engine::Secret)
-        .map_err(|e| {
-            Diagnostic::new(format!("cannot read the become password: {e}"))
-                .with_help("set ROLLOUT_BECOME_PASS when there is no terminal")
-        })
+    rpassword::prompt_password(prompt).map_err(|e| {
+        Diagnostic::new(format!("cannot read the {what} password: {e}"))
+            .with_help(format!("set {env} when there is no terminal"))
+    })
 }
 
 /// `--start-at-task`, checked against the playbooks before anything runs.

@@ -153,9 +153,9 @@ pub struct PlayArgs {
     #[arg(short = 'D', long)]
     pub diff: bool,
 
-    /// Hosts worked on at once.
-    #[arg(short = 'f', long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    pub forks: u32,
+    /// Hosts worked on at once (default: ANSIBLE_FORKS, ansible.cfg, else 5).
+    #[arg(short = 'f', long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: Option<u32>,
 
     /// More output (-v results, -vv task paths, -vvv connection details).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
@@ -195,6 +195,31 @@ pub struct PlayArgs {
     #[arg(help_heading = heading::CONNECTION, long, value_name = "FILE", env = "ROLLOUT_SSH_CONFIG")]
     pub ssh_config: Option<PathBuf>,
 
+    /// Connect as this user where the inventory and the play set none.
+    #[arg(help_heading = heading::CONNECTION, short = 'u', long = "user", value_name = "REMOTE_USER")]
+    pub user: Option<String>,
+
+    /// Authenticate with this private key where the inventory sets none.
+    #[arg(help_heading = heading::CONNECTION, long = "private-key", visible_alias = "key-file", value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+
+    /// Connection type where the inventory sets none: ssh (default) or local.
+    #[arg(help_heading = heading::CONNECTION, short = 'c', long, value_name = "CONNECTION")]
+    pub connection: Option<String>,
+
+    /// SSH connect timeout in seconds (default: ANSIBLE_TIMEOUT, ansible.cfg, else 10).
+    #[arg(help_heading = heading::CONNECTION, short = 'T', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+
+    /// Ask for the SSH password (ROLLOUT_SSH_PASS when there is no terminal),
+    /// tried after the keys.
+    #[arg(help_heading = heading::CONNECTION, short = 'k', long)]
+    pub ask_pass: bool,
+
+    /// Accepted for Ansible's sake: rollout keeps no fact cache.
+    #[arg(long)]
+    pub flush_cache: bool,
+
     /// Run notified handlers even on hosts that failed (as every play's
     /// `force_handlers: true`).
     #[arg(long)]
@@ -207,6 +232,10 @@ pub struct PlayArgs {
     /// The user to become (default root).
     #[arg(help_heading = heading::PRIVILEGE, long, value_name = "USER")]
     pub become_user: Option<String>,
+
+    /// How to become: sudo (default) or su.
+    #[arg(help_heading = heading::PRIVILEGE, long, value_name = "METHOD")]
+    pub become_method: Option<String>,
 
     /// Ask for the sudo password (sent on stdin, never on a command line).
     #[arg(short = 'K', long)]

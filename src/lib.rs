@@ -19,6 +19,8 @@
 //! - [`error`]: the error that ends a run, and its exit code.
 //!
 //! Input, loaded completely before anything runs:
+//! - [`config`]: ansible.cfg and the `ANSIBLE_*` variables, as typed
+//!   settings that know where they came from.
 //! - [`inventory`]: YAML and INI inventories, patterns, host variables.
 //! - [`playbook`]: the typed playbook model with locations, and its loader
 //!   (includes, and roles expanded into tasks at load: `playbook::roles`).
@@ -50,6 +52,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod core;
 pub mod diag;

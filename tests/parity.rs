@@ -6,7 +6,9 @@
 //! (or written by hand for a `rollout-only` case, a deliberate divergence
 //! listed in `docs/ansible-differences.md`). This test runs the real rollout
 //! binary on every case the same way (`rollout play playbook.yml -i inventory
-//! -e out_dir=TMP ARGS...` in the case's directory) and compares the exit
+//! -e out_dir=TMP ARGS...` in the case's directory, with the case's
+//! `ansible.cfg` if it has one and no `-i` if it has no `inventory`, no
+//! `ANSIBLE_*` variables of the user's) and compares the exit
 //! code, the PLAY RECAP of every host, every file written under out_dir
 //! (mode and content) and, for `--list-hosts`/`--list-tasks`/`--list-tags`,
 //! the listing.
@@ -88,11 +90,27 @@ fn run_case(case: &str) -> Observed {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect();
+    // The case's own ansible.cfg, else none (an empty one): never the user's.
+    let mut config = case_dir.join("ansible.cfg");
+    if !config.exists() {
+        config = tmp.path().join("ansible.cfg");
+        std::fs::write(&config, "[defaults]\n").unwrap();
+    }
+    let inventory: &[&str] = if case_dir.join("inventory").exists() {
+        &["-i", "inventory"]
+    } else {
+        &[]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .args(["play", "playbook.yml", "-i", "inventory", "-e"])
+        .args(["play", "playbook.yml"])
+        .args(inventory)
+        .arg("-e")
         .arg(format!("out_dir={}", out_dir.display()))
         .args(&extra)
         .current_dir(&case_dir)
+        .env_clear()
+        .envs(std::env::vars().filter(|(k, _)| !k.starts_with("ANSIBLE_")))
+        .env("ANSIBLE_CONFIG", &config)
         .env("ROLLOUT_STATE_DIR", tmp.path().join("state"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -47,6 +47,10 @@ pub struct RunOptions {
     pub force_handlers: bool,
     pub become_user: Option<String>,
     pub become_password: Option<Secret>,
+    /// `-c`: the connection of hosts that set no `ansible_connection`.
+    pub connection: Option<String>,
+    /// `--become-method`, ansible.cfg: where no task or host says.
+    pub become_method: Option<String>,
     /// Ctrl-C / SIGTERM requests, shared with the caller.
     pub stop: Arc<stop::Stop>,
     /// `--window-end`: no batch starts that could not finish before it.

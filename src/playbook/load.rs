@@ -6,8 +6,8 @@ use super::kv;
 use super::model::*;
 use super::roles::{LoadOptions, PlayRoles};
 use super::scalars::{
-    Src, boolean, conditions, identifier, integer, mapping, percentage, seconds, string,
-    string_list,
+    Src, become_method, boolean, conditions, identifier, integer, mapping, percentage, seconds,
+    string, string_list,
 };
 use crate::diag::Diagnostic;
 use crate::modules::spec::{self, FreeForm};
@@ -32,6 +32,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "handlers",
     "become",
     "become_user",
+    "become_method",
     "gather_facts",
     "load_balancer",
     "rollback",
@@ -68,6 +69,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "no_log",
     "become",
     "become_user",
+    "become_method",
     "delegate_to",
     "run_once",
     "vars",
@@ -111,6 +113,7 @@ const APPLY_KEYWORDS: &[&str] = &[
     "environment",
     "become",
     "become_user",
+    "become_method",
     "ignore_errors",
     "no_log",
     "run_once",
@@ -166,6 +169,7 @@ pub(super) struct Inherited {
     environment: Vars,
     become_enabled: Option<bool>,
     become_user: Option<String>,
+    become_method: Option<String>,
     ignore_errors: Option<bool>,
     no_log: Option<bool>,
     delegate_to: Option<String>,
@@ -339,8 +343,10 @@ impl Loader {
             .map(|n| string(src, n, "a string"))
             .transpose()?
             .unwrap_or_else(|| hosts.clone());
-
         let mut inherited = Inherited {
+            become_method: opt(node, "become_method")
+                .map(|n| become_method(src, n))
+                .transpose()?,
             tags: opt(node, "tags")
                 .map(|n| string_list(src, n))
                 .transpose()?
@@ -753,6 +759,9 @@ impl Loader {
         if let Some(n) = opt(node, "become_user") {
             here.become_user = Some(string(src, n, "a user name")?);
         }
+        if let Some(n) = opt(node, "become_method") {
+            here.become_method = Some(become_method(src, n)?);
+        }
         if let Some(n) = opt(node, "delegate_to") {
             here.delegate_to = Some(string(src, n, "a host name")?);
         }
@@ -857,6 +866,7 @@ impl Loader {
             no_log: here.no_log.unwrap_or(false),
             become_enabled: here.become_enabled,
             become_user: here.become_user,
+            become_method: here.become_method,
             delegate_to: here.delegate_to,
             run_once: here.run_once.unwrap_or(false),
             vars: here.vars,

@@ -145,6 +145,8 @@ pub struct Task {
     pub no_log: bool,
     pub become_enabled: Option<bool>,
     pub become_user: Option<String>,
+    /// `become_method`: sudo or su.
+    pub become_method: Option<String>,
     pub delegate_to: Option<String>,
     pub run_once: bool,
     pub vars: Vars,
@@ -249,6 +251,7 @@ impl Task {
             no_log: false,
             become_enabled: None,
             become_user: None,
+            become_method: None,
             delegate_to: None,
             run_once: false,
             vars: Vars::new(),

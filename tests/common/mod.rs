@@ -61,12 +61,17 @@ pub fn rollout(args: &[&str]) -> Outcome {
 
 /// [`rollout`] with more environment variables.
 pub fn rollout_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    rollout_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, env)
+}
+
+/// [`rollout_env`] in another working directory (where `./ansible.cfg` is).
+pub fn rollout_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
         .args(args)
         // Journals and locks of test runs stay out of the user's home.
         .env("ROLLOUT_STATE_DIR", state_dir())
         .envs(env.iter().copied())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(cwd)
         .output()
         .expect("the rollout binary runs");
     Outcome {
