@@ -123,8 +123,11 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
     );
     let mut inventory = Inventory::load(&run.inventory).map_err(Error::Load)?;
     let mut playbooks = Vec::new();
-    // Where roles are searched besides the playbook's `roles/`.
-    let load_options = playbook::LoadOptions::from_env();
+    // Where roles are searched besides the playbook's `roles/`
+    // (ansible.cfg's `roles_path`, `ANSIBLE_ROLES_PATH` winning).
+    let load_options = playbook::LoadOptions {
+        roles_path: run.config.roles_path.value.clone(),
+    };
     for path in &args.playbooks {
         let pb = playbook::load_playbook_with(path, &load_options).map_err(Error::Load)?;
         if let Some(dir) = path.parent() {

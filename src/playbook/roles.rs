@@ -26,29 +26,6 @@ pub struct LoadOptions {
     pub roles_path: Vec<PathBuf>,
 }
 
-impl LoadOptions {
-    /// The options the environment gives (`ANSIBLE_ROLES_PATH`).
-    pub fn from_env() -> LoadOptions {
-        LoadOptions {
-            roles_path: roles_path_from_env(),
-        }
-    }
-}
-
-/// `ANSIBLE_ROLES_PATH` (colon-separated), else Ansible's default path.
-pub fn roles_path_from_env() -> Vec<PathBuf> {
-    let text = std::env::var("ANSIBLE_ROLES_PATH")
-        .unwrap_or_else(|_| "~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles".into());
-    let home = std::env::var("HOME").unwrap_or_default();
-    (text.split(':'))
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.strip_prefix("~/") {
-            Some(rest) => Path::new(&home).join(rest),
-            None => PathBuf::from(p),
-        })
-        .collect()
-}
-
 /// The keywords a role entry (`roles:`, a dependency) takes; every other
 /// key is a role parameter.
 const ENTRY_KEYWORDS: &[&str] = &[
@@ -773,19 +750,5 @@ mod tests {
         let site = "- hosts: all\n  roles:\n    - {role: a, http_port: 1}\n";
         let (_dir, pb) = load(&[("site.yml", site), role_a]);
         assert!(pb.is_ok(), "other keys are role parameters: {:?}", pb.err());
-    }
-
-    #[test]
-    fn roles_path_reads_the_environment_or_ansible_default() {
-        // One test owns the variable: others do not read it.
-        unsafe { std::env::set_var("ANSIBLE_ROLES_PATH", "/a::/b") };
-        assert_eq!(
-            roles_path_from_env(),
-            [PathBuf::from("/a"), PathBuf::from("/b")]
-        );
-        unsafe { std::env::remove_var("ANSIBLE_ROLES_PATH") };
-        let default = roles_path_from_env();
-        assert_eq!(default.len(), 3);
-        assert!(default[0].ends_with(".ansible/roles"));
     }
 }
