@@ -457,6 +457,9 @@ impl Engine {
                 break;
             }
             let batch_started = tokio::time::Instant::now();
+            if play.gather_facts.unwrap_or(true) {
+                self.gather_facts(&ctx).await;
+            }
             for section in Section::ALL {
                 let mut active = self.active(&batch);
                 if section == Section::Tasks
@@ -529,6 +532,29 @@ impl Engine {
         match broken.or_else(|| self.sink.broken()) {
             Some(why) => Err(crate::error::Error::Internal(Diagnostic::new(why))),
             None => Ok(()),
+        }
+    }
+
+    /// Ansible's implicit "Gathering Facts" task: `setup` (with the play's
+    /// `gather_subset`) on the batch's hosts before anything else, tagged
+    /// `always` so that `--tags` keeps it, counted like any task.
+    async fn gather_facts(&mut self, ctx: &PlayCtx<'_>) {
+        let mut task = Task::synthetic("Gathering Facts", ctx.play.location.clone());
+        let mut args = Vars::new();
+        if let Some(subset) = &ctx.play.gather_subset {
+            args.insert("gather_subset".into(), subset.clone());
+        }
+        task.action = Action::Module {
+            module: "setup".into(),
+            args,
+        };
+        task.tags = vec!["always".into()];
+        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
+            return;
+        }
+        let hosts = self.active(&ctx.batch);
+        if !hosts.is_empty() {
+            self.run_module_task(ctx, &task, &hosts, false).await;
         }
     }
 
@@ -981,6 +1007,22 @@ impl Engine {
                 }
                 self.active(&ctx.batch)
             }
+            // As Ansible: the fact cache of every host of the play goes,
+            // when the task's `when` holds (on the first host it runs for).
+            MetaAction::ClearFacts => {
+                let holds = hosts.first().is_some_and(|h| {
+                    let scope = self.scope(ctx, h, task).into_value();
+                    task::conditions_hold(&self.templar, &task.when, &scope).unwrap_or(false)
+                });
+                if holds {
+                    for h in &ctx.play_hosts {
+                        if let Some(state) = self.hosts.get_mut(h) {
+                            state.facts.clear_cache();
+                        }
+                    }
+                }
+                hosts
+            }
             MetaAction::Noop | MetaAction::ResetConnection => hosts,
         }
     }
@@ -1143,15 +1185,18 @@ struct ScopeBase {
 }
 
 impl ScopeBase {
-    /// Layers, lowest first: inventory < play vars < vars_files < task vars
-    /// < facts/registered < extra vars < magic variables.
+    /// Layers, lowest first: inventory < fact cache < play vars <
+    /// vars_files < task vars < facts/registered < extra vars < magic
+    /// variables.
     fn scope(&self, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
+        let facts = self.facts.get(host).cloned().unwrap_or_default();
         let mut layers: Vec<Layer> = vec![
             self.inventory_vars
                 .get(host)
                 .cloned()
                 .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)))
                 .into(),
+            facts.cache_layer(),
             self.play_vars.clone().into(),
             self.vars_files.clone().into(),
         ];
@@ -1160,7 +1205,7 @@ impl ScopeBase {
         {
             layers.push(Arc::new(task.vars.clone()).into());
         }
-        layers.extend(self.facts.get(host).cloned().unwrap_or_default().layers());
+        layers.extend(facts.layers());
         // An include's loop variables rank as include params, above facts.
         if let Some(task) = task
             && !task.include_loop.is_empty()

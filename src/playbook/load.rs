@@ -31,6 +31,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "become",
     "become_user",
     "gather_facts",
+    "gather_subset",
     "load_balancer",
     "rollback",
     "window_end",
@@ -66,6 +67,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "become",
     "become_user",
     "delegate_to",
+    "delegate_facts",
     "run_once",
     "vars",
     "args",
@@ -152,6 +154,7 @@ struct Inherited {
     ignore_errors: Option<bool>,
     no_log: Option<bool>,
     delegate_to: Option<String>,
+    delegate_facts: Option<bool>,
     run_once: Option<bool>,
     check_mode: Option<bool>,
     any_errors_fatal: Option<bool>,
@@ -395,6 +398,7 @@ impl Loader {
             gather_facts: opt(node, "gather_facts")
                 .map(|n| boolean(src, n))
                 .transpose()?,
+            gather_subset: opt(node, "gather_subset").map(Node::to_json),
             load_balancer,
             rollback,
             window_end: opt(node, "window_end")
@@ -670,6 +674,7 @@ impl Loader {
         bool_kw("ignore_errors", &mut here.ignore_errors)?;
         bool_kw("no_log", &mut here.no_log)?;
         bool_kw("run_once", &mut here.run_once)?;
+        bool_kw("delegate_facts", &mut here.delegate_facts)?;
         bool_kw("check_mode", &mut here.check_mode)?;
         bool_kw("any_errors_fatal", &mut here.any_errors_fatal)?;
         bool_kw("ignore_unreachable", &mut here.ignore_unreachable)?;
@@ -781,6 +786,7 @@ impl Loader {
             become_enabled: here.become_enabled,
             become_user: here.become_user,
             delegate_to: here.delegate_to,
+            delegate_facts: here.delegate_facts.unwrap_or(false),
             run_once: here.run_once.unwrap_or(false),
             vars: here.vars,
             environment: here.environment,
