@@ -215,11 +215,28 @@ fn choose(subsets: &[String]) -> Result<Vec<&'static str>, String> {
             }
         }
     }
-    Ok((COLLECTORS.iter())
+    let mut chosen: Vec<&str> = (COLLECTORS.iter())
         .map(|(n, _, _)| *n)
         .filter(|n| added.contains(n) && !excluded.contains(n) || explicit.contains(n))
+        .collect();
+    // The facts a chosen collector needs come along, as Ansible's
+    // `required_facts` bring them.
+    for (collector, needs) in REQUIRES {
+        if chosen.contains(collector) {
+            chosen.extend(needs.iter().filter(|n| !chosen.contains(n)).collect::<Vec<_>>());
+        }
+    }
+    Ok((COLLECTORS.iter())
+        .map(|(n, _, _)| *n)
+        .filter(|n| chosen.contains(n))
         .collect())
 }
+
+/// Ansible's `required_facts` of the collectors rollout has.
+const REQUIRES: &[(&str, &[&str])] = &[
+    ("network", &["platform", "distribution"]),
+    ("hardware", &["platform"]),
+];
 
 /// The facts whose names match one of the `filter` globs (all without).
 fn select(facts: Facts, filters: &[String]) -> Result<Facts, String> {
@@ -253,7 +270,11 @@ mod tests {
         let min = chosen(&["!all"]);
         assert!(min.contains(&"platform") && !min.contains(&"hardware"));
         assert!(chosen(&["!all", "!min"]).is_empty());
-        assert_eq!(chosen(&["!all", "!min", "network"]), ["network"]);
+        assert_eq!(
+            chosen(&["!all", "!min", "network"]),
+            ["platform", "distribution", "network"]
+        );
+        assert_eq!(chosen(&["!all", "!min", "virtual"]), ["virtual"]);
         let no_hw = chosen(&["!hardware"]);
         assert!(no_hw.contains(&"network") && !no_hw.contains(&"hardware"));
         assert!(choose(&["bogus".to_string()]).is_err());
