@@ -223,7 +223,12 @@ fn choose(subsets: &[String]) -> Result<Vec<&'static str>, String> {
     // `required_facts` bring them.
     for (collector, needs) in REQUIRES {
         if chosen.contains(collector) {
-            chosen.extend(needs.iter().filter(|n| !chosen.contains(n)).collect::<Vec<_>>());
+            chosen.extend(
+                needs
+                    .iter()
+                    .filter(|n| !chosen.contains(n))
+                    .collect::<Vec<_>>(),
+            );
         }
     }
     Ok((COLLECTORS.iter())

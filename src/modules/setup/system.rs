@@ -478,13 +478,15 @@ pub fn pkg_mgr(s: &Sections<'_>, facts: &mut Facts) {
 }
 
 /// `python` when the host has one: its path and the version its name
-/// tells (`python3.11`); rollout never runs it to ask.
+/// tells (`python3.11`); rollout never runs it to ask (so no micro version).
 pub fn python(s: &Sections<'_>, facts: &mut Facts) {
     let mut lines = s.lines("python");
-    let Some(executable) = lines.next() else {
+    let Some(found) = lines.next() else {
         return;
     };
-    let real = lines.next().unwrap_or(executable);
+    // The interpreter itself (`/usr/bin/python3.11`), as Ansible's
+    // discovery names it, not the `python3` link.
+    let real = lines.next().unwrap_or(found);
     let base = real.rsplit('/').next().unwrap_or(real);
     let numbers: Vec<i64> = (base.strip_prefix("python").unwrap_or(""))
         .split('.')
@@ -496,7 +498,7 @@ pub fn python(s: &Sections<'_>, facts: &mut Facts) {
     }
     facts.insert(
         "python".into(),
-        json!({"executable": executable, "type": "cpython", "version": version}),
+        json!({"executable": real, "type": "cpython", "version": version}),
     );
 }
 
