@@ -294,3 +294,57 @@ mod tests {
         assert_eq!(kept.keys().collect::<Vec<_>>(), ["ansible_system"]);
     }
 }
+
+#[cfg(test)]
+mod exec_tests {
+    use super::*;
+    use crate::connection::{Connection, ConnectionError, ExecOutput, local::LocalConnection};
+    use crate::template::Templar;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// This machine, counting the commands it is asked to run.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl Connection for Counting {
+        async fn exec(
+            &self,
+            cmd: &str,
+            stdin: Option<&[u8]>,
+        ) -> Result<ExecOutput, ConnectionError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            LocalConnection.exec(cmd, stdin).await
+        }
+    }
+
+    #[tokio::test]
+    async fn gathering_is_one_exec() {
+        let conn = Counting::default();
+        let (templar, scope, env) = (Templar::new(), minijinja::Value::default(), Vars::new());
+        let ctx = ModuleContext {
+            host: "here",
+            conn: &conn,
+            templar: &templar,
+            scope: &scope,
+            check_mode: false,
+            diff: false,
+            verbosity: 0,
+            environment: &env,
+            base_dir: std::path::Path::new("/"),
+        };
+        let result = run(&Vars::new(), &ctx).await;
+        assert!(!result.failed, "{:?}", result.msg);
+        assert_eq!(conn.0.load(Ordering::SeqCst), 1);
+        let facts = &result.data["ansible_facts"];
+        for name in [
+            "ansible_hostname",
+            "ansible_mounts",
+            "ansible_interfaces",
+            "ansible_env",
+        ] {
+            assert!(facts.get(name).is_some(), "{name} missing");
+        }
+        assert_eq!(facts["module_setup"], true);
+    }
+}
