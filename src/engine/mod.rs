@@ -549,6 +549,8 @@ impl Engine {
             args,
         };
         task.tags = vec!["always".into()];
+        task.become_enabled = ctx.play.become_enabled;
+        task.become_user = ctx.play.become_user.clone();
         if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
             return;
         }

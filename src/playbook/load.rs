@@ -399,6 +399,8 @@ impl Loader {
                 .map(|n| boolean(src, n))
                 .transpose()?,
             gather_subset: opt(node, "gather_subset").map(Node::to_json),
+            become_enabled: inherited.become_enabled,
+            become_user: inherited.become_user.clone(),
             load_balancer,
             rollback,
             window_end: opt(node, "window_end")

@@ -41,6 +41,10 @@ pub struct Play {
     /// `gather_subset` for the play's fact gathering (a list or a
     /// comma-separated string, as the `setup` module takes it).
     pub gather_subset: Option<Json>,
+    /// The play's `become` and `become_user` (already inherited by its
+    /// tasks), for the tasks the engine adds (fact gathering).
+    pub become_enabled: Option<bool>,
+    pub become_user: Option<String>,
     /// The `load_balancer:` section, checked as written; rendered and
     /// resolved per host at run time.
     pub load_balancer: Option<LoadBalancerSection>,
