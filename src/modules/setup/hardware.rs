@@ -84,8 +84,21 @@ fn cpu(s: &Sections<'_>, facts: &mut Facts) {
         "processor_vcpus".into(),
         json!(threads * count * cores_per_socket),
     );
-    let nproc = (s.first("nproc").and_then(|n| n.parse::<i64>().ok())).unwrap_or(processor_lines);
+    // The CPUs this process may run on (Ansible: sched_getaffinity).
+    let nproc = s
+        .first("cpus_allowed")
+        .map_or(processor_lines, cpu_list_len);
     facts.insert("processor_nproc".into(), json!(nproc));
+}
+
+/// The number of CPUs in a list such as `0-3,8,10-11`.
+fn cpu_list_len(list: &str) -> i64 {
+    (list.split(','))
+        .filter_map(|part| match part.trim().split_once('-') {
+            Some((a, b)) => Some(b.parse::<i64>().ok()? - a.parse::<i64>().ok()? + 1),
+            None => part.trim().parse::<i64>().ok().map(|_| 1),
+        })
+        .sum()
 }
 
 /// memtotal_mb, memfree_mb, swaptotal_mb, swapfree_mb (MiB, rounded down).
@@ -203,6 +216,12 @@ fn unescape_octal(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(cpu_list_len("0-1"), 2);
+        assert_eq!(cpu_list_len("0-3,8,10-11"), 7);
+    }
 
     #[test]
     fn mount_escapes() {

@@ -14,11 +14,14 @@ r() {
 }
 
 s uname
-uname -snrm; uname -v
+u=$(uname -snrvm)
+echo "$u"
 # Python's socket.getfqdn(): the canonical name of the node name's address.
 s fqdn
-addr=$(getent hosts "$(uname -n)" 2>/dev/null | awk 'NR==1 {print $1}')
-[ -n "$addr" ] && getent hosts "$addr" 2>/dev/null | head -n 1
+set -- $u
+addr=$(getent hosts "$2" 2>/dev/null)
+set -- $addr
+[ -n "$1" ] && getent hosts "$1" 2>/dev/null
 s os_release
 r /etc/os-release || r /usr/lib/os-release
 s debian_version
@@ -31,10 +34,10 @@ s machine_id
 r /etc/machine-id || r /var/lib/dbus/machine-id
 s cpuinfo
 grep -E '^(processor|vendor_id|model name|Processor|cpu|Vendor|physical id|core id|cpu cores|siblings|# processors|max thread id|ncpus active)[[:space:]]*:' /proc/cpuinfo 2>/dev/null
-s nproc
-nproc 2>/dev/null
+s cpus_allowed
+while read -r k v; do [ "$k" = Cpus_allowed_list: ] && echo "$v"; done 2>/dev/null < /proc/self/status
 s meminfo
-grep -E '^(MemTotal|MemFree|SwapTotal|SwapFree):' /proc/meminfo 2>/dev/null
+while read -r k v; do case $k in MemTotal:|MemFree:|SwapTotal:|SwapFree:) echo "$k $v" ;; esac; done 2>/dev/null < /proc/meminfo
 s mounts
 r /etc/mtab || r /proc/mounts
 s statfs
@@ -44,16 +47,26 @@ while read -r dev mnt fstype rest; do
 done 2>/dev/null < /proc/mounts
 [ $# -gt 0 ] && stat -f -c '%n|%S|%s|%b|%f|%a|%c|%d' "$@" 2>/dev/null
 s uuids
-ls -l /dev/disk/by-uuid 2>/dev/null
+[ -d /dev/disk/by-uuid ] && ls -l /dev/disk/by-uuid 2>/dev/null
 s user
-id
-getent passwd "$(id -u)" 2>/dev/null
+ids=$(id)
+echo "$ids"
+uid=${ids#uid=}
+uid=${uid%%(*}
+found=
+while IFS=: read -r name pw id rest; do
+  [ "$id" = "$uid" ] && { echo "$name:$pw:$id:$rest"; found=1; break; }
+done 2>/dev/null < /etc/passwd
+[ -n "$found" ] || getent passwd "$uid" 2>/dev/null
 s date
 date '+%s %N %z %Z'
 s init
-r /proc/1/comm
+comm=
+read -r comm 2>/dev/null < /proc/1/comm
+echo "$comm"
+# /sbin/init's target matters only when PID 1's name tells nothing.
 s init_link
-[ -L /sbin/init ] && readlink /sbin/init
+case "$comm" in ''|init|*sh) [ -L /sbin/init ] && readlink /sbin/init ;; esac
 s init_paths
 for p in /run/systemd/system /dev/.run/systemd /dev/.systemd /etc/init /sbin/openrc /etc/init.d /etc/dinit.d; do
   [ -e "$p" ] && echo "$p"
@@ -76,9 +89,11 @@ py=$(command -v python3 2>/dev/null || command -v python 2>/dev/null)
 s fips
 r /proc/sys/crypto/fips_enabled
 s virt_cgroup
-grep -E '/docker(/|-[0-9a-f]+\.scope)|/lxc/|machine-lxc|/system.slice/containerd.service' /proc/1/cgroup 2>/dev/null | head -n 1
+while read -r line; do
+  case "$line" in */docker/*|*/docker-*.scope|*/lxc/*|*machine-lxc*|*/system.slice/containerd.service*) echo "$line"; break ;; esac
+done 2>/dev/null < /proc/1/cgroup
 s virt_environ
-tr '\000' '\n' 2>/dev/null < /proc/1/environ | grep '^container='
+[ -r /proc/1/environ ] && tr '\000' '\n' 2>/dev/null < /proc/1/environ | grep '^container='
 s virt_systemd
 r /run/systemd/container
 s virt_files

@@ -11,13 +11,20 @@ pub type Facts = Map<String, Json>;
 
 /// hostname, nodename, fqdn, domain, system, kernel, architecture, machine_id...
 pub fn platform(s: &Sections<'_>, facts: &mut Facts) {
-    let mut uname = s.lines("uname");
-    let fields: Vec<&str> = uname.next().unwrap_or("").split_whitespace().collect();
+    // `uname -snrvm`: the kernel version (-v) is the only field with spaces.
+    let fields: Vec<&str> = s.first("uname").unwrap_or("").split_whitespace().collect();
     let field = |i: usize| fields.get(i).copied().unwrap_or("").to_string();
-    let (system, nodename, kernel, machine) = (field(0), field(1), field(2), field(3));
+    let (system, nodename, kernel) = (field(0), field(1), field(2));
+    let machine = match fields.len() {
+        n if n >= 5 => field(n - 1),
+        _ => String::new(),
+    };
+    let version = fields
+        .get(3..fields.len().saturating_sub(1))
+        .unwrap_or_default();
     facts.insert("system".into(), json!(system));
     facts.insert("kernel".into(), json!(kernel));
-    facts.insert("kernel_version".into(), json!(uname.next().unwrap_or("")));
+    facts.insert("kernel_version".into(), json!(version.join(" ")));
     facts.insert("machine".into(), json!(machine));
     facts.insert("architecture".into(), json!(architecture(&machine)));
     facts.insert(
