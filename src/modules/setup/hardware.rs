@@ -85,8 +85,8 @@ fn cpu(s: &Sections<'_>, facts: &mut Facts) {
         json!(threads * count * cores_per_socket),
     );
     // The CPUs this process may run on (Ansible: sched_getaffinity).
-    let nproc = s
-        .first("cpus_allowed")
+    let nproc = (s.lines("status"))
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
         .map_or(processor_lines, cpu_list_len);
     facts.insert("processor_nproc".into(), json!(nproc));
 }

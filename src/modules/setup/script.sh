@@ -14,12 +14,12 @@ r() {
 }
 
 s uname
-u=$(uname -snrvm)
-echo "$u"
+uname -snrvm
 # Python's socket.getfqdn(): the canonical name of the node name's address.
 s fqdn
-set -- $u
-addr=$(getent hosts "$2" 2>/dev/null)
+node=
+read -r node 2>/dev/null < /proc/sys/kernel/hostname || node=$(uname -n)
+addr=$(getent hosts "$node" 2>/dev/null)
 set -- $addr
 [ -n "$1" ] && getent hosts "$1" 2>/dev/null
 s os_release
@@ -33,9 +33,17 @@ have lsb_release && echo yes
 s machine_id
 r /etc/machine-id || r /var/lib/dbus/machine-id
 s cpuinfo
-grep -E '^(processor|vendor_id|model name|Processor|cpu|Vendor|physical id|core id|cpu cores|siblings|# processors|max thread id|ncpus active)[[:space:]]*:' /proc/cpuinfo 2>/dev/null
-s cpus_allowed
-while read -r k v; do [ "$k" = Cpus_allowed_list: ] && echo "$v"; done 2>/dev/null < /proc/self/status
+while IFS= read -r line; do
+  case "$line" in
+    processor*|vendor_id*|'model name'*|Processor*|cpu*|Vendor*|'physical id'*|'core id'*|siblings*|'# processors'*|'max thread id'*|'ncpus active'*)
+      echo "$line" ;;
+  esac
+done 2>/dev/null < /proc/cpuinfo
+# The shell's CPU affinity and ids (Cpus_allowed_list, Uid, Gid).
+s status
+while read -r k v; do
+  case "$k" in Cpus_allowed_list:|Uid:|Gid:) echo "$k $v" ;; esac
+done 2>/dev/null < /proc/self/status
 s meminfo
 while read -r k v; do case $k in MemTotal:|MemFree:|SwapTotal:|SwapFree:) echo "$k $v" ;; esac; done 2>/dev/null < /proc/meminfo
 s mounts
@@ -49,10 +57,9 @@ done 2>/dev/null < /proc/mounts
 s uuids
 [ -d /dev/disk/by-uuid ] && ls -l /dev/disk/by-uuid 2>/dev/null
 s user
-ids=$(id)
-echo "$ids"
-uid=${ids#uid=}
-uid=${uid%%(*}
+uid=
+while read -r k real rest; do [ "$k" = Uid: ] && uid=$real; done 2>/dev/null < /proc/self/status
+[ -n "$uid" ] || uid=$(id -u)
 found=
 while IFS=: read -r name pw id rest; do
   [ "$id" = "$uid" ] && { echo "$name:$pw:$id:$rest"; found=1; break; }
@@ -102,7 +109,12 @@ s virt_dmi
 r /sys/class/dmi/id/product_name
 r /sys/class/dmi/id/sys_vendor
 s links
-grep -H . /sys/class/net/*/address /sys/class/net/*/mtu /sys/class/net/*/operstate /sys/class/net/*/type /sys/class/net/*/flags 2>/dev/null
+for d in /sys/class/net/*; do
+  for f in address mtu operstate type flags; do
+    v=
+    read -r v 2>/dev/null < "$d/$f" && echo "$d/$f:$v"
+  done
+done
 s addrs
 have ip && ip -o addr show 2>/dev/null
 s if_inet6

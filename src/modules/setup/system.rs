@@ -283,42 +283,38 @@ fn capitalize(word: &str) -> String {
     })
 }
 
-/// user_id, user_uid, user_gid, user_gecos, user_dir, user_shell and the
-/// real/effective ids.
+/// user_id, user_uid, user_gid, user_gecos, user_dir, user_shell (the
+/// login user's passwd entry) and the real/effective ids (the shell's
+/// /proc/self/status), as Ansible's user collector.
 pub fn user(s: &Sections<'_>, facts: &mut Facts) {
-    let mut lines = s.lines("user");
-    let id_line = lines.next().unwrap_or("");
-    // `id`: "uid=0(root) gid=0(root) groups=0(root)".
-    let id_of = |key: &str| -> (Option<i64>, Option<String>) {
-        let Some(rest) = id_line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{key}=")[..]))
-        else {
-            return (None, None);
-        };
-        let (num, name) = rest.split_once('(').unwrap_or((rest, ""));
-        (num.parse().ok(), name.strip_suffix(')').map(String::from))
-    };
-    let (uid, name) = id_of("uid");
-    let (gid, _) = id_of("gid");
-    if let Some(name) = name {
+    for (key, real, effective) in [
+        ("Uid:", "real_user_id", "effective_user_id"),
+        ("Gid:", "real_group_id", "effective_group_id"),
+    ] {
+        let ids: Vec<i64> = (s.lines("status"))
+            .find_map(|l| l.strip_prefix(key))
+            .map(|rest| {
+                rest.split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let [r, e, ..] = ids[..] {
+            facts.insert(real.into(), json!(r));
+            facts.insert(effective.into(), json!(e));
+        }
+    }
+    let passwd: Vec<&str> = s.first("user").unwrap_or("").split(':').collect();
+    if let [name, _, uid, gid, gecos, dir, shell, ..] = passwd[..] {
         facts.insert("user_id".into(), json!(name));
-    }
-    if let Some(uid) = uid {
-        facts.insert("user_uid".into(), json!(uid));
-        facts.insert("real_user_id".into(), json!(uid));
-        facts.insert("effective_user_id".into(), json!(uid));
-    }
-    if let Some(gid) = gid {
-        facts.insert("user_gid".into(), json!(gid));
-        facts.insert("real_group_id".into(), json!(gid));
-        facts.insert("effective_group_id".into(), json!(gid));
-    }
-    let passwd: Vec<&str> = lines.next().unwrap_or("").split(':').collect();
-    if passwd.len() >= 7 {
-        facts.insert("user_gecos".into(), json!(passwd[4]));
-        facts.insert("user_dir".into(), json!(passwd[5]));
-        facts.insert("user_shell".into(), json!(passwd[6]));
+        for (fact, value) in [("user_uid", uid), ("user_gid", gid)] {
+            if let Ok(n) = value.parse::<i64>() {
+                facts.insert(fact.into(), json!(n));
+            }
+        }
+        facts.insert("user_gecos".into(), json!(gecos));
+        facts.insert("user_dir".into(), json!(dir));
+        facts.insert("user_shell".into(), json!(shell));
     }
 }
 
