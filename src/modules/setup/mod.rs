@@ -195,8 +195,9 @@ fn choose(subsets: &[String]) -> Result<Vec<&'static str>, String> {
             format!(
                 "Bad subset '{name}' given to Ansible. gather_subset options allowed: all, \
                  hardware, min, network, virtual, {}",
-                COLLECTORS
-                    .iter()
+                // The subsets above are collectors too; then the `min` ones.
+                (COLLECTORS.iter())
+                    .filter(|(_, subset, _)| *subset == Subset::Min)
                     .map(|(n, _, _)| *n)
                     .collect::<Vec<_>>()
                     .join(", ")
