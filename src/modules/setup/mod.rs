@@ -29,7 +29,6 @@ pub const MODULE: Module = Module::new(
             p("gather_subset", Kind::Any),
             p("filter", Kind::Any),
             p("gather_timeout", Kind::Int),
-            p("fact_path", Kind::Str),
         ],
     ),
     |args, ctx| Box::pin(run(args, ctx)),
@@ -97,13 +96,21 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
         Ok(list) => list,
         Err(e) => return TaskResult::failed(format!("filter: {e}")),
     };
-    let output = match ctx
-        .conn
-        .exec(&format!("sh -c {}", crate::core::shell_quote(SCRIPT)), None)
-        .await
-    {
-        Ok(output) => output,
-        Err(e) => return TaskResult::from_connection(e),
+    // Ansible's gather_timeout bounds each collector; here, the one script.
+    let limit = args
+        .get("gather_timeout")
+        .and_then(Json::as_u64)
+        .unwrap_or(10);
+    let command = format!("sh -c {}", crate::core::shell_quote(SCRIPT));
+    let exec = ctx.conn.exec(&command, None);
+    let output = match tokio::time::timeout(std::time::Duration::from_secs(limit), exec).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => return TaskResult::from_connection(e),
+        Err(_) => {
+            return TaskResult::failed(format!(
+                "gathering facts took longer than gather_timeout ({limit} s)"
+            ));
+        }
     };
     let text = String::from_utf8_lossy(&output.stdout);
     let sections = Sections::parse(&text);
