@@ -405,3 +405,33 @@ fn gathered_facts_match_ansible_setup() {
         problems.join("\n  ")
     );
 }
+
+/// Gathering takes the play's `become`, as Ansible's implicit setup task
+/// does: the facts are root's; without it, the login user's.
+#[test]
+fn gathering_takes_the_plays_become() {
+    let fleet = Fleet::up(1, 96);
+    let out = fleet.path("users");
+    let pb = fleet.write(
+        "become.yaml",
+        &format!(
+            r#"
+- hosts: host1
+  become: true
+  tasks:
+    - shell: echo "{{{{ ansible_user_id }}}}" > {out}
+      delegate_to: localhost
+      become: false
+- hosts: host1
+  tasks:
+    - shell: echo "{{{{ ansible_user_id }}}}" >> {out}
+      delegate_to: localhost
+"#
+        ),
+    );
+    let run = fleet.play(&pb, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let users = std::fs::read_to_string(out).unwrap();
+    let login = fleet.info["deploy_user"].as_str().unwrap();
+    assert_eq!(users, format!("root\n{login}\n"));
+}
