@@ -130,8 +130,8 @@ fn recorded() -> Recorded {
 }
 
 /// rollout's `ansible_facts` of host1 of a fresh one-host fleet, written by
-/// the controller; the play also checks that each fact is injected as a
-/// top-level `ansible_` variable.
+/// the controller; the play also checks that facts are injected as
+/// top-level `ansible_` variables too (three of them, whole).
 fn gathered(fleet: &Fleet) -> serde_json::Map<String, Json> {
     let out = fleet.path("facts.json");
     let pb = fleet.write(
