@@ -243,6 +243,8 @@ class Bench:
 
 
 def close_masters(control_dir):
+    if not os.path.isdir(control_dir):   # a run that never connected (removed after an earlier run)
+        return
     for name in os.listdir(control_dir):
         sock = os.path.join(control_dir, name)
         subprocess.run(["ssh", "-O", "exit", "-o", "ControlPath=" + sock, "bench"],
@@ -547,6 +549,52 @@ def get_url_table(g):
     return "\n".join(out), [ok]
 
 
+# ------------------------------------------------------------ row 7: facts
+
+def row_facts(b):
+    """Fact gathering: the same one-command play with gathering on and
+    off (both connect, so the difference is gathering alone), on 5 hosts
+    at once and with serial: 1 (where the difference over 5 is what
+    gathering adds per host)."""
+    def pb(gather, serial):
+        return b.write("facts-%s-%s.yaml" % ("on" if gather else "off", "serial" if serial else "free"),
+                       "- hosts: web\n  gather_facts: %s\n%s  tasks:\n"
+                       "    - command: /bin/true\n"
+                       % ("true" if gather else "false", "  serial: 1\n" if serial else ""))
+    out = {}
+    for serial in (False, True):
+        for gather in (True, False):
+            key = ("serial" if serial else "free", gather)
+            label = "%s, gather_facts: %s%s" % ("%s", str(gather).lower(), ", serial: 1" if serial else "")
+            out[("rollout",) + key] = measure(b.runs, b.note(label % "rollout", b.rollout(pb(gather, serial))))
+            out[("ansible",) + key] = measure(b.slow_runs, b.note(
+                label % "ansible-playbook (pipelining)", b.ansible(pb(gather, serial), "fast")))
+    return out
+
+
+def facts_table(f):
+    def added(who, mode):
+        on, off = med(f[(who, mode, True)]["wall"]), med(f[(who, mode, False)]["wall"])
+        return on - off
+    per_host = added("rollout", "serial") / 5
+    ok = per_host < 0.030
+    out = ["| gather facts on 5 hosts (`setup`, all subsets), then `command: /bin/true` | gathering on | gathering off | added "
+           "| added per host (serial: 1, ÷ 5) | target |", "|---|---|---|---|---|---|"]
+    for who, name in (("rollout", "rollout"), ("ansible", "ansible-playbook, pipelining + ControlPersist")):
+        for mode in ("free", "serial"):
+            row = [name + (", serial: 1" if mode == "serial" else ", 5 hosts at once"),
+                   fmt(f[(who, mode, True)]["wall"]), fmt(f[(who, mode, False)]["wall"]),
+                   "%.1f ms" % (added(who, mode) * 1000), "", ""]
+            if mode == "serial":
+                row[4] = "%.1f ms" % (added(who, mode) / 5 * 1000)
+                row[5] = ("< 30 ms: %s" % verdict(ok)) if who == "rollout" else \
+                    "rollout %.0f× less" % (added(who, mode) / max(added("rollout", mode), 1e-6))
+            out.append("| %s |" % " | ".join(row))
+    out.append("\nGathering is one exec of one POSIX shell script per host (no Python on the host); "
+               "`setup`'s unit test `gathering_is_one_exec` counts it.")
+    return "\n".join(out), [ok]
+
+
 # ------------------------------------------------------------ the doc
 
 def commands_section(b):
@@ -578,7 +626,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ansible-runs", type=int, help="runs of ansible-playbook (default: RUNS)")
-    ap.add_argument("--rows", default="1,2,3,4,5,6", help="which rows to run (for development)")
+    ap.add_argument("--rows", default="1,2,3,4,5,6,7", help="which rows to run (for development)")
     a = ap.parse_args()
     become_subreaper()
     load_at_start = load_average()
@@ -595,7 +643,8 @@ def main():
              lambda: row_floor(b), floor_table),
             ("4", "Row 4: a rolling play behind the load balancer", lambda: row_rolling(b), rolling_table),
             ("5", "Row 5: fan-out", lambda: row_fanout(b), fanout_table),
-            ("6", "Row 6: a large download", lambda: row_get_url(b), get_url_table)):
+            ("6", "Row 6: a large download", lambda: row_get_url(b), get_url_table),
+            ("7", "Row 7: gathering facts", lambda: row_facts(b), facts_table)):
         if key in rows:
             table, t = table_of(measure_row())
             sections.append((name, table))
@@ -603,7 +652,7 @@ def main():
     text = "\n\n".join("### %s\n\n%s" % s for s in sections)
     print(text)
     print("\nbench: %d of %d targets met" % (sum(targets), len(targets)))
-    if rows == {"1", "2", "3", "4", "5", "6"}:
+    if rows == {"1", "2", "3", "4", "5", "6", "7"}:
         write_doc(b, text, targets, a, load_at_start)
     return 0
 

@@ -184,6 +184,7 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         },
         start_at,
         step: None,
+        gathering: run.config.gathering.value,
         window_end: match &args.window_end {
             Some(text) => Some(
                 crate::engine::window::parse_window_end(text, chrono::Local::now())

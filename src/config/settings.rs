@@ -60,9 +60,10 @@ impl<T> Setting<T> {
 }
 
 /// `[defaults] gathering`: when a play gathers facts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Gathering {
     /// Every play gathers unless it says `gather_facts: false`.
+    #[default]
     Implicit,
     /// Only plays that say `gather_facts: true`.
     Explicit,

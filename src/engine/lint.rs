@@ -67,6 +67,10 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
     known.extend(play.vars.keys().cloned());
     let exports = &play.role_exports;
     known.extend(exports.defaults.keys().chain(exports.vars.keys()).cloned());
+    // Gathering (Ansible's default) defines the host's `ansible_*` facts.
+    if play.gather_facts.unwrap_or(true) {
+        known.extend(fact_prefix("setup").map(|p| format!("{p}*")));
+    }
     fn walk(task: &Task, known: &mut HashSet<String>) {
         {
             if let Some(role) = &task.role {
@@ -113,6 +117,7 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
 fn fact_prefix(module: &str) -> Option<&'static str> {
     match crate::modules::spec::canonical_name(module) {
         "ec2_metadata_facts" => Some("ansible_ec2_"),
+        "setup" => Some("ansible_"),
         _ => None,
     }
 }

@@ -63,6 +63,9 @@ pub struct RunOptions {
     pub start_at: Option<start_at::StartAt>,
     /// `--step`: asked before each task.
     pub step: Option<Arc<dyn step::StepGate>>,
+    /// ansible.cfg's `gathering`: whether a play without `gather_facts`
+    /// gathers, and whether hosts gathered earlier in the run gather again.
+    pub gathering: crate::config::Gathering,
 }
 
 /// A secret that never shows in debug output.
@@ -487,6 +490,11 @@ impl Engine {
                 break;
             }
             let batch_started = tokio::time::Instant::now();
+            let gathers = (play.gather_facts)
+                .unwrap_or(self.opts.gathering != crate::config::Gathering::Explicit);
+            if gathers {
+                self.gather_facts(&ctx).await;
+            }
             for section in Section::ALL {
                 let mut active = self.active(&batch);
                 // Out of rotation for `tasks`, unless --start-at-task skips
@@ -559,6 +567,38 @@ impl Engine {
         match broken.or_else(|| self.sink.broken()) {
             Some(why) => Err(crate::error::Error::Internal(Diagnostic::new(why))),
             None => Ok(()),
+        }
+    }
+
+    /// Ansible's implicit "Gathering Facts" task: `setup` (with the play's
+    /// `gather_subset`) on the batch's hosts before anything else, tagged
+    /// `always` so that `--tags` keeps it, counted like any task.
+    async fn gather_facts(&mut self, ctx: &PlayCtx<'_>) {
+        let mut task = Task::synthetic("Gathering Facts", ctx.play.location.clone());
+        let mut args = Vars::new();
+        if let Some(subset) = &ctx.play.gather_subset {
+            args.insert("gather_subset".into(), subset.clone());
+        }
+        task.action = Action::Module {
+            module: "setup".into(),
+            args,
+        };
+        task.tags = vec!["always".into()];
+        task.become_enabled = ctx.play.become_enabled;
+        task.become_user = ctx.play.become_user.clone();
+        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
+            return;
+        }
+        let mut hosts = self.active(&ctx.batch);
+        if self.opts.gathering == crate::config::Gathering::Smart {
+            // Hosts whose fact cache holds a gathering (until clear_facts).
+            hosts.retain(|h| {
+                let cache = self.hosts.get(h).map(|s| s.facts.cache.clone());
+                !cache.is_some_and(|c| c.contains_key("module_setup"))
+            });
+        }
+        if !hosts.is_empty() {
+            self.run_module_task(ctx, &task, &hosts, false).await;
         }
     }
 
@@ -1083,6 +1123,22 @@ impl Engine {
                 }
                 self.active(&ctx.batch)
             }
+            // As Ansible: the fact cache of every host of the play goes,
+            // when the task's `when` holds (on the first host it runs for).
+            MetaAction::ClearFacts => {
+                let holds = hosts.first().is_some_and(|h| {
+                    let scope = self.scope(ctx, h, task).into_value();
+                    task::conditions_hold(&self.templar, &task.when, &scope).unwrap_or(false)
+                });
+                if holds {
+                    for h in &ctx.play_hosts {
+                        if let Some(state) = self.hosts.get_mut(h) {
+                            state.facts.clear_cache();
+                        }
+                    }
+                }
+                hosts
+            }
             MetaAction::Noop | MetaAction::ResetConnection => hosts,
         }
     }
@@ -1250,12 +1306,14 @@ struct ScopeBase {
 
 impl ScopeBase {
     /// Layers, lowest first (Ansible's ladder): role defaults < inventory
-    /// < play vars < vars_files < role vars < task vars < facts/registered
-    /// < role params < include loop < extra vars < magic variables. The
-    /// play's roles export their defaults and vars to every task; a role's
-    /// task sees its own (and its dependency chain's) above those.
+    /// < fact cache < play vars < vars_files < role vars < task vars <
+    /// facts/registered < role params < include loop < extra vars < magic
+    /// variables. The play's roles export their defaults and vars to every
+    /// task; a role's task sees its own (and its dependency chain's) above
+    /// those.
     fn scope(&self, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
         let role = task.and_then(|t| t.role.as_deref());
+        let facts = self.facts.get(host).cloned().unwrap_or_default();
         let mut layers: Vec<Layer> = vec![self.role_defaults.clone().into()];
         layers.extend(role.map(|r| r.defaults.clone().into()));
         layers.extend([
@@ -1264,6 +1322,7 @@ impl ScopeBase {
                 .cloned()
                 .unwrap_or_else(|| Arc::new(self.inventory.host_vars(host)))
                 .into(),
+            facts.cache_layer(),
             self.play_vars.clone().into(),
             self.vars_files.clone().into(),
             self.role_vars.clone().into(),
@@ -1274,7 +1333,7 @@ impl ScopeBase {
         {
             layers.push(Arc::new(task.vars.clone()).into());
         }
-        layers.extend(self.facts.get(host).cloned().unwrap_or_default().layers());
+        layers.extend(facts.layers());
         layers.extend(role.map(|r| r.params.clone().into()));
         // An include's loop variables rank as include params, above facts.
         if let Some(task) = task

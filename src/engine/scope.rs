@@ -50,17 +50,52 @@ impl From<Arc<Vars>> for Layer {
 
 /// A host's facts for the rest of the run: what the user wrote (set_fact
 /// literals, rendered lazily) apart from what hosts returned (registered
-/// results, module facts, set_fact values built from them). A name lives in
-/// one of the two maps only: the newest value wins.
+/// results, set_fact values built from them). A name lives in one of the
+/// two maps only: the newest value wins. Apart from both, the fact cache:
+/// what modules (`setup`, gathering) return and `set_fact` with
+/// `cacheable`, ranked just above inventory variables as in Ansible.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub user: Arc<Vars>,
     pub data: Arc<Vars>,
+    /// The fact cache as templates see it (Ansible's namespace_facts and
+    /// INJECT_FACTS_AS_VARS): each fact under the name it was returned
+    /// with (`ansible_hostname`), and all of them in `ansible_facts`
+    /// without the `ansible_` prefix (`ansible_facts['hostname']`).
+    pub cache: Arc<Vars>,
 }
+
+/// The variable holding the fact cache without prefixes.
+const ANSIBLE_FACTS: &str = "ansible_facts";
 
 impl Facts {
     pub fn is_empty(&self) -> bool {
-        self.user.is_empty() && self.data.is_empty()
+        self.user.is_empty() && self.data.is_empty() && self.cache.is_empty()
+    }
+
+    /// Facts for the fact cache, as a module returned them.
+    pub fn cached(facts: Vars) -> Facts {
+        let namespaced: Vars = (facts.iter())
+            .map(|(name, value)| {
+                let short = match name.strip_prefix("ansible_") {
+                    Some(short) if name != "ansible_local" => short,
+                    _ => name,
+                };
+                (short.to_string(), value.clone())
+            })
+            .collect();
+        let mut cache = facts;
+        cache.insert(ANSIBLE_FACTS.into(), Json::Object(namespaced));
+        Facts {
+            cache: Arc::new(cache),
+            ..Facts::default()
+        }
+    }
+
+    /// `meta: clear_facts`: forgets the fact cache (set_fact and
+    /// registered variables stay, as in Ansible).
+    pub fn clear_cache(&mut self) {
+        self.cache = Arc::default();
     }
 
     /// Adds `new` over the current facts.
@@ -71,6 +106,36 @@ impl Facts {
         }
         Arc::make_mut(&mut self.user).extend(Arc::unwrap_or_clone(new.user));
         Arc::make_mut(&mut self.data).extend(Arc::unwrap_or_clone(new.data));
+        if new.cache.is_empty() {
+            return;
+        }
+        let cache = Arc::make_mut(&mut self.cache);
+        for (name, value) in Arc::unwrap_or_clone(new.cache) {
+            match (cache.get_mut(&name), value) {
+                (Some(Json::Object(old)), Json::Object(added)) if name == ANSIBLE_FACTS => {
+                    old.extend(added);
+                }
+                (_, value) => {
+                    cache.insert(name, value);
+                }
+            }
+        }
+    }
+
+    /// The fact cache's scope layer (data: facts are never templates);
+    /// `ansible_facts` is defined, empty, before any fact is known.
+    pub fn cache_layer(&self) -> Layer {
+        static EMPTY: std::sync::LazyLock<Arc<Vars>> = std::sync::LazyLock::new(|| {
+            Arc::new(Vars::from_iter([(
+                ANSIBLE_FACTS.into(),
+                Json::Object(Vars::new()),
+            )]))
+        });
+        if self.cache.is_empty() {
+            Layer::data(EMPTY.clone())
+        } else {
+            Layer::data(self.cache.clone())
+        }
     }
 
     /// The two scope layers (disjoint, so their order does not matter).

@@ -33,8 +33,11 @@ pub fn conditions_hold(
 struct HostOutcome {
     host: String,
     result: TaskResult,
-    /// Variables to add to the host's facts (set_fact, register).
+    /// Variables to add to the host's facts (set_fact, register, the
+    /// fact cache).
     facts: Facts,
+    /// With `delegate_facts`: the delegated host and the facts it gets.
+    delegated: Option<(String, Facts)>,
 }
 
 /// Everything a host's run needs, owned so runs can proceed concurrently.
@@ -46,6 +49,8 @@ struct HostRun<'a> {
     host: String,
     scope: Scope,
     conn: Arc<dyn Connection>,
+    /// `delegate_facts`: the delegated host that gets the task's facts.
+    facts_to: Option<String>,
     sink: Sink,
     check_mode: bool,
     /// Where relative `src` of copy/template resolve from.
@@ -88,6 +93,9 @@ impl Engine {
                 host: host.clone(),
                 scope: self.scope_in(&env, host, Some(task)),
                 conn: self.delegate_connection(ctx, host, task),
+                facts_to: (task.delegate_facts)
+                    .then(|| self.delegate_target(ctx, host, task))
+                    .flatten(),
                 sink: self.sink.clone(),
                 check_mode: task.check_mode.unwrap_or(self.opts.check),
                 base_dir: &ctx.play.base_dir,
@@ -113,7 +121,10 @@ impl Engine {
         });
         let mut survivors = Vec::new();
         let mut any_failed = false;
-        for outcome in outcomes {
+        for mut outcome in outcomes {
+            if let Some((target, facts)) = outcome.delegated.take() {
+                (self.hosts.entry(target).or_default().facts).merge(facts);
+            }
             if self.record(
                 ctx,
                 &outcome.host,
@@ -222,8 +233,8 @@ impl Engine {
                 failure.insert("ansible_failed_task".into(), task.to_json());
                 failure.insert("ansible_failed_result".into(), result.to_json());
                 state.facts.merge(Facts {
-                    user: Arc::default(),
                     data: Arc::new(failure),
+                    ..Facts::default()
                 });
             } else {
                 stats.failed += 1;
@@ -245,20 +256,26 @@ impl Engine {
         true
     }
 
+    /// The host `delegate_to` names for `host`, rendered.
+    fn delegate_target(&self, ctx: &PlayCtx<'_>, host: &str, task: &Task) -> Option<String> {
+        let target = task.delegate_to.as_ref()?;
+        let scope = self.scope(ctx, host, task).into_value();
+        Some(
+            self.templar
+                .render_str(target, &scope)
+                .unwrap_or_else(|_| target.clone()),
+        )
+    }
+
     fn delegate_connection(
         &self,
         ctx: &PlayCtx<'_>,
         host: &str,
         task: &Task,
     ) -> Arc<dyn Connection> {
-        let Some(target) = &task.delegate_to else {
+        let Some(target) = self.delegate_target(ctx, host, task) else {
             return self.with_become(host, task, self.connection_for(host));
         };
-        let scope = self.scope(ctx, host, task).into_value();
-        let target = self
-            .templar
-            .render_str(target, &scope)
-            .unwrap_or_else(|_| target.clone());
         if matches!(target.as_str(), "localhost" | "127.0.0.1" | "::1") {
             return self.local.clone();
         }
@@ -267,7 +284,7 @@ impl Engine {
 }
 
 impl HostRun<'_> {
-    async fn execute(self) -> HostOutcome {
+    async fn execute(mut self) -> HostOutcome {
         let base = self.scope.clone();
         let result = match &self.task.loop_items {
             None => {
@@ -277,37 +294,69 @@ impl HostRun<'_> {
             }
             Some(raw) => self.run_loop(raw, &base).await,
         };
-        let facts = self.facts_of(&result, &base);
+        let returned = self.returned_facts(&result, &base);
+        let (mut facts, delegated) = match self.facts_to.take() {
+            Some(target) => (Facts::default(), Some((target, returned))),
+            None => (returned, None),
+        };
+        if let Some(name) = &self.task.register {
+            Arc::make_mut(&mut facts.user).remove(name);
+            Arc::make_mut(&mut facts.data).insert(name.clone(), result.to_json());
+        }
         HostOutcome {
             host: self.host,
             result,
             facts,
+            delegated,
         }
     }
 
-    /// The facts a result adds. A module's facts and a registered result
-    /// are data; a set_fact value is data when its template reads data (a
-    /// registered result, a loop item, another host's variables), so a
-    /// host's output never becomes a template by passing through set_fact.
-    fn facts_of(&self, result: &TaskResult, scope: &Scope) -> Facts {
+    /// The facts a result's `ansible_facts` add, as Ansible files them: a
+    /// module's go to the fact cache; set_fact's are host variables (and,
+    /// with `cacheable`, cached facts too). A set_fact value is data when
+    /// its template reads data (a registered result, a loop item, another
+    /// host's variables), so a host's output never becomes a template by
+    /// passing through set_fact.
+    fn returned_facts(&self, result: &TaskResult, scope: &Scope) -> Facts {
+        let Some(Json::Object(new)) = result.data.get("ansible_facts") else {
+            return Facts::default();
+        };
+        if result.failed {
+            return Facts::default();
+        }
+        if self.module != "set_fact" {
+            return Facts::cached(new.clone());
+        }
         let (mut user, mut data) = (Vars::new(), Vars::new());
-        if let Some(Json::Object(new)) = result.data.get("ansible_facts")
-            && !result.failed
-        {
-            for (name, value) in new {
-                let written = self.module == "set_fact"
-                    && (self.args.get(name)).is_some_and(|raw| !self.reads_data(raw, scope));
-                let map = if written { &mut user } else { &mut data };
-                map.insert(name.clone(), value.clone());
-            }
+        for (name, value) in new {
+            let written = (self.args.get(name)).is_some_and(|raw| !self.reads_data(raw, scope));
+            let map = if written { &mut user } else { &mut data };
+            map.insert(name.clone(), value.clone());
         }
-        if let Some(name) = &self.task.register {
-            user.remove(name);
-            data.insert(name.clone(), result.to_json());
-        }
-        Facts {
+        let mut facts = Facts {
             user: Arc::new(user),
             data: Arc::new(data),
+            ..Facts::default()
+        };
+        if self.cacheable(scope) {
+            facts.merge(Facts::cached(new.clone()));
+        }
+        facts
+    }
+
+    /// set_fact's `cacheable`, rendered.
+    fn cacheable(&self, scope: &Scope) -> bool {
+        match self.args.get("cacheable") {
+            Some(Json::Bool(b)) => *b,
+            Some(raw @ Json::String(_)) => (self.engine.templar)
+                .render_value(raw, &scope.clone().into_value())
+                .ok()
+                .is_some_and(|v| match v {
+                    Json::Bool(b) => b,
+                    Json::String(s) => crate::core::parse_bool(&s).unwrap_or(false),
+                    _ => false,
+                }),
+            _ => false,
         }
     }
 

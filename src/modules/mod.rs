@@ -27,6 +27,7 @@ pub mod remote_file;
 pub mod script;
 pub mod service;
 pub mod set_fact;
+pub mod setup;
 pub mod spec;
 pub mod stat;
 pub mod template;

@@ -121,13 +121,14 @@ pub const ATTRS: [Param; 3] = [p("mode", Str), p("owner", Str), p("group", Str)]
 
 /// Every `meta:` action rollout accepts; the playbook's `MetaAction` parses
 /// each of them.
-pub const META_ACTIONS: [&str; 8] = [
+pub const META_ACTIONS: [&str; 9] = [
     "flush_handlers",
     "noop",
     "end_play",
     "end_host",
     "end_batch",
     "clear_host_errors",
+    "clear_facts",
     "refresh_inventory",
     "reset_connection",
 ];

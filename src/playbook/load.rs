@@ -34,6 +34,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "become_user",
     "become_method",
     "gather_facts",
+    "gather_subset",
     "load_balancer",
     "rollback",
     "window_end",
@@ -71,6 +72,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "become_user",
     "become_method",
     "delegate_to",
+    "delegate_facts",
     "run_once",
     "vars",
     "args",
@@ -173,6 +175,7 @@ pub(super) struct Inherited {
     ignore_errors: Option<bool>,
     no_log: Option<bool>,
     delegate_to: Option<String>,
+    delegate_facts: Option<bool>,
     run_once: Option<bool>,
     check_mode: Option<bool>,
     any_errors_fatal: Option<bool>,
@@ -449,6 +452,9 @@ impl Loader {
             gather_facts: opt(node, "gather_facts")
                 .map(|n| boolean(src, n))
                 .transpose()?,
+            gather_subset: opt(node, "gather_subset").map(Node::to_json),
+            become_enabled: inherited.become_enabled,
+            become_user: inherited.become_user.clone(),
             load_balancer,
             rollback,
             window_end: opt(node, "window_end")
@@ -753,6 +759,7 @@ impl Loader {
         bool_kw("ignore_errors", &mut here.ignore_errors)?;
         bool_kw("no_log", &mut here.no_log)?;
         bool_kw("run_once", &mut here.run_once)?;
+        bool_kw("delegate_facts", &mut here.delegate_facts)?;
         bool_kw("check_mode", &mut here.check_mode)?;
         bool_kw("any_errors_fatal", &mut here.any_errors_fatal)?;
         bool_kw("ignore_unreachable", &mut here.ignore_unreachable)?;
@@ -868,6 +875,7 @@ impl Loader {
             become_user: here.become_user,
             become_method: here.become_method,
             delegate_to: here.delegate_to,
+            delegate_facts: here.delegate_facts.unwrap_or(false),
             run_once: here.run_once.unwrap_or(false),
             vars: here.vars,
             environment: here.environment,

@@ -38,6 +38,13 @@ pub struct Play {
     pub post_tasks: Vec<Task>,
     pub handlers: Vec<Task>,
     pub gather_facts: Option<bool>,
+    /// `gather_subset` for the play's fact gathering (a list or a
+    /// comma-separated string, as the `setup` module takes it).
+    pub gather_subset: Option<Json>,
+    /// The play's `become` and `become_user` (already inherited by its
+    /// tasks), for the tasks the engine adds (fact gathering).
+    pub become_enabled: Option<bool>,
+    pub become_user: Option<String>,
     /// The `load_balancer:` section, checked as written; rendered and
     /// resolved per host at run time.
     pub load_balancer: Option<LoadBalancerSection>,
@@ -148,6 +155,9 @@ pub struct Task {
     /// `become_method`: sudo or su.
     pub become_method: Option<String>,
     pub delegate_to: Option<String>,
+    /// `delegate_facts`: the facts a delegated task returns go to the
+    /// delegated host, not to the host it ran for.
+    pub delegate_facts: bool,
     pub run_once: bool,
     pub vars: Vars,
     pub environment: Vars,
@@ -202,12 +212,13 @@ pub enum MetaAction {
     EndHost,
     EndBatch,
     ClearHostErrors,
+    ClearFacts,
     ResetConnection,
 }
 
 impl MetaAction {
     /// Every `meta:` action rollout accepts: the meta spec owns the list.
-    pub const NAMES: [&'static str; 8] = crate::modules::spec::META_ACTIONS;
+    pub const NAMES: [&'static str; 9] = crate::modules::spec::META_ACTIONS;
 
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
@@ -217,6 +228,7 @@ impl MetaAction {
             "end_host" => MetaAction::EndHost,
             "end_batch" => MetaAction::EndBatch,
             "clear_host_errors" => MetaAction::ClearHostErrors,
+            "clear_facts" => MetaAction::ClearFacts,
             "reset_connection" => MetaAction::ResetConnection,
             _ => return None,
         })
@@ -253,6 +265,7 @@ impl Task {
             become_user: None,
             become_method: None,
             delegate_to: None,
+            delegate_facts: false,
             run_once: false,
             vars: Vars::new(),
             environment: Vars::new(),
