@@ -340,6 +340,7 @@ mod exec_tests {
             verbosity: 0,
             environment: &env,
             base_dir: std::path::Path::new("/"),
+            role_dir: None,
         };
         let result = run(&Vars::new(), &ctx).await;
         assert!(!result.failed, "{:?}", result.msg);
