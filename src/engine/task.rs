@@ -97,6 +97,10 @@ impl Engine {
             .collect()
             .await;
         outcomes.sort_by_key(|o| hosts.iter().position(|h| *h == o.host));
+        // Lookups with `errors=warn` that failed while the task rendered.
+        for message in self.templar.take_warnings() {
+            self.sink.emit(Event::Warning { message });
+        }
 
         // run_once: the result is counted on the host that ran it only, as
         // in Ansible; the others get its facts and registered result, and

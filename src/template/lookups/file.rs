@@ -1,0 +1,35 @@
+//! `file`: the contents of controller files (under `files/` first),
+//! trailing whitespace stripped unless `rstrip=false`; `lstrip=true` strips
+//! the leading whitespace too.
+
+use super::{Call, Outcome};
+use minijinja::Value;
+
+pub fn run(call: &Call<'_>) -> Outcome {
+    let lstrip = call.option::<bool>("lstrip")?.unwrap_or(false);
+    let rstrip = call.option::<bool>("rstrip")?.unwrap_or(true);
+    let mut values = Vec::new();
+    for term in call.text_terms()? {
+        let path = call.find_file(Some("files"), &term).ok_or_else(|| {
+            format!("could not locate file '{term}' in files/ or the playbook's directory")
+        })?;
+        let contents = read(&path)?;
+        let contents = if lstrip {
+            contents.trim_start()
+        } else {
+            &contents
+        };
+        let contents = if rstrip {
+            contents.trim_end()
+        } else {
+            contents
+        };
+        values.push(Value::from(contents));
+    }
+    Ok(values)
+}
+
+/// A controller file's text.
+pub fn read(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
