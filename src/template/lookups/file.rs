@@ -11,7 +11,7 @@ pub fn run(call: &Call<'_>) -> Outcome {
     let mut values = Vec::new();
     for term in call.text_terms()? {
         let path = call.find_file(Some("files"), &term).ok_or_else(|| {
-            format!("could not locate file '{term}' in files/ or the playbook's directory")
+            format!("Unable to access the file '{term}': File not found (looked in files/ and the playbook's directory).")
         })?;
         let contents = read(&path)?;
         let contents = if lstrip {
