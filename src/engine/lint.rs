@@ -24,15 +24,21 @@ pub fn check_templates(
     for host in inventory.hosts() {
         known.extend(inventory.host_vars(host).keys().cloned());
     }
-    for play in &pb.plays {
-        collect_play_names(play, &mut known);
+    // From the first play whose include_vars cannot be read before the
+    // run (templated), the names it brings cannot be known in advance.
+    let mut unknowable_from = pb.plays.len();
+    for (i, play) in pb.plays.iter().enumerate() {
+        if !collect_play_names(play, &mut known) {
+            unknowable_from = unknowable_from.min(i);
+        }
     }
-    for play in &pb.plays {
+    for (i, play) in pb.plays.iter().enumerate() {
         // Variables from templated vars_files names cannot be known in advance.
-        if play
-            .vars_files
-            .iter()
-            .any(|f| f.candidates.iter().any(|c| c.contains("{{")))
+        if i >= unknowable_from
+            || play
+                .vars_files
+                .iter()
+                .any(|f| f.candidates.iter().any(|c| c.contains("{{")))
         {
             continue;
         }
@@ -58,9 +64,12 @@ pub fn check_templates(
     Ok(())
 }
 
-fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
+/// Adds the names a play defines; false when some cannot be known before
+/// the run (an include_vars of a templated path).
+fn collect_play_names(play: &Play, known: &mut HashSet<String>) -> bool {
     known.extend(play.vars.keys().cloned());
-    fn walk(task: &Task, known: &mut HashSet<String>) {
+    fn walk(task: &Task, base_dir: &std::path::Path, known: &mut HashSet<String>) -> bool {
+        let mut knowable = true;
         {
             known.extend(task.register.iter().cloned());
             known.insert(task.loop_var.clone());
@@ -69,6 +78,12 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
             match &task.action {
                 Action::Module { module, args } if module == "set_fact" => {
                     known.extend(args.keys().cloned())
+                }
+                Action::Module { module, args } if module == "include_vars" => {
+                    match crate::modules::include_vars::names_at_load(base_dir, args) {
+                        Some(names) => known.extend(names),
+                        None => knowable = false,
+                    }
                 }
                 Action::Module { module, .. } => {
                     known.extend(fact_prefix(module).map(|p| format!("{p}*")))
@@ -81,9 +96,11 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
             }
         }
         for child in task.children() {
-            walk(child, known);
+            knowable &= walk(child, base_dir, known);
         }
+        knowable
     }
+    let mut knowable = true;
     for list in [
         &play.pre_tasks,
         &play.tasks,
@@ -92,9 +109,10 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
         &play.rollback,
     ] {
         for task in list {
-            walk(task, known);
+            knowable &= walk(task, &play.base_dir, known);
         }
     }
+    knowable
 }
 
 /// The prefix of the facts a module sets, for modules whose fact names come

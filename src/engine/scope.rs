@@ -51,16 +51,20 @@ impl From<Arc<Vars>> for Layer {
 /// A host's facts for the rest of the run: what the user wrote (set_fact
 /// literals, rendered lazily) apart from what hosts returned (registered
 /// results, module facts, set_fact values built from them). A name lives in
-/// one of the two maps only: the newest value wins.
+/// one of the two maps only: the newest value wins. Below both, the
+/// variables of include_vars files (templates too): a set_fact or a
+/// register of the same name outranks them, whichever came first, as in
+/// Ansible.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub user: Arc<Vars>,
     pub data: Arc<Vars>,
+    pub included: Arc<Vars>,
 }
 
 impl Facts {
     pub fn is_empty(&self) -> bool {
-        self.user.is_empty() && self.data.is_empty()
+        self.user.is_empty() && self.data.is_empty() && self.included.is_empty()
     }
 
     /// Adds `new` over the current facts.
@@ -71,16 +75,21 @@ impl Facts {
         }
         Arc::make_mut(&mut self.user).extend(Arc::unwrap_or_clone(new.user));
         Arc::make_mut(&mut self.data).extend(Arc::unwrap_or_clone(new.data));
+        Arc::make_mut(&mut self.included).extend(Arc::unwrap_or_clone(new.included));
     }
 
-    /// The two scope layers (disjoint, so their order does not matter).
-    pub fn layers(&self) -> [Layer; 2] {
-        [self.user.clone().into(), Layer::data(self.data.clone())]
+    /// The scope layers, lowest first (user and data are disjoint).
+    pub fn layers(&self) -> [Layer; 3] {
+        [
+            self.included.clone().into(),
+            self.user.clone().into(),
+            Layer::data(self.data.clone()),
+        ]
     }
 
     /// The value of `name`, whichever map holds it.
     pub fn get(&self, name: &str) -> Option<&Json> {
-        self.user.get(name).or_else(|| self.data.get(name))
+        (self.user.get(name).or_else(|| self.data.get(name))).or_else(|| self.included.get(name))
     }
 }
 

@@ -223,8 +223,8 @@ impl Engine {
                 failure.insert("ansible_failed_task".into(), task.to_json());
                 failure.insert("ansible_failed_result".into(), result.to_json());
                 state.facts.merge(Facts {
-                    user: Arc::default(),
                     data: Arc::new(failure),
+                    ..Facts::default()
                 });
             } else {
                 stats.failed += 1;
@@ -291,11 +291,17 @@ impl HostRun<'_> {
     /// registered result, a loop item, another host's variables), so a
     /// host's output never becomes a template by passing through set_fact.
     fn facts_of(&self, result: &TaskResult, scope: &Scope) -> Facts {
-        let (mut user, mut data) = (Vars::new(), Vars::new());
+        let (mut user, mut data, mut included) = (Vars::new(), Vars::new(), Vars::new());
         if let Some(Json::Object(new)) = result.data.get("ansible_facts")
             && !result.failed
         {
             for (name, value) in new {
+                // Variables from include_vars files are written by users:
+                // templates, rendered when used, in their own layer.
+                if self.module == "include_vars" {
+                    included.insert(name.clone(), value.clone());
+                    continue;
+                }
                 let written = self.module == "set_fact"
                     && (self.args.get(name)).is_some_and(|raw| !self.reads_data(raw, scope));
                 let map = if written { &mut user } else { &mut data };
@@ -309,6 +315,7 @@ impl HostRun<'_> {
         Facts {
             user: Arc::new(user),
             data: Arc::new(data),
+            included: Arc::new(included),
         }
     }
 

@@ -7,7 +7,8 @@ use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
     assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url, haproxy,
-    lineinfile, pause, raw, reboot, script, service, set_fact, stat, template, uri, wait_for,
+    include_vars, lineinfile, pause, raw, reboot, script, service, set_fact, stat, template, uri,
+    wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -50,6 +51,7 @@ pub static MODULES: &[Module] = &[
     command::SHELL,
     debug::MODULE,
     set_fact::MODULE,
+    include_vars::MODULE,
     assert::MODULE,
     fail::MODULE,
     pause::MODULE,
