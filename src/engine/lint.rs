@@ -68,6 +68,7 @@ pub fn check_templates(
 /// the run (an include_vars of a templated path).
 fn collect_play_names(play: &Play, known: &mut HashSet<String>) -> bool {
     known.extend(play.vars.keys().cloned());
+    known.extend(play.vars_prompt.iter().map(|p| p.name.clone()));
     fn walk(task: &Task, base_dir: &std::path::Path, known: &mut HashSet<String>) -> bool {
         let mut knowable = true;
         {

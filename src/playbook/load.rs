@@ -24,6 +24,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "order",
     "vars",
     "vars_files",
+    "vars_prompt",
     "pre_tasks",
     "tasks",
     "post_tasks",
@@ -386,6 +387,10 @@ impl Loader {
             vars,
             vars_files: opt(node, "vars_files")
                 .map(|n| vars_files(src, n))
+                .transpose()?
+                .unwrap_or_default(),
+            vars_prompt: opt(node, "vars_prompt")
+                .map(|n| super::vars_prompt::parse(src, n))
                 .transpose()?
                 .unwrap_or_default(),
             pre_tasks: pre_tasks?,

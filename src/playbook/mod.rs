@@ -7,6 +7,7 @@ pub mod lb_section;
 pub mod load;
 pub mod model;
 mod scalars;
+pub mod vars_prompt;
 
 pub use load::{load_playbook, read_yaml};
 pub use model::*;

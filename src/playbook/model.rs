@@ -5,6 +5,7 @@
 //! inherited, so the engine never walks up a tree.
 
 pub use super::lb_section::LoadBalancerSection;
+pub use super::vars_prompt::VarPrompt;
 use crate::diag::Location;
 use crate::plan::{HostOrder, SerialStep};
 use serde_json::Value as Json;
@@ -33,6 +34,9 @@ pub struct Play {
     pub vars: Vars,
     /// Each entry is a list of candidates; the first that exists is used.
     pub vars_files: Vec<VarsFile>,
+    /// Variables asked of the user before the play (the app fills them
+    /// into `vars`).
+    pub vars_prompt: Vec<VarPrompt>,
     pub pre_tasks: Vec<Task>,
     pub tasks: Vec<Task>,
     pub post_tasks: Vec<Task>,
