@@ -235,3 +235,6 @@ pub fn with_context<T>(ctx: &Value, render: impl FnOnce() -> T) -> T {
 fn current_context() -> Value {
     CONTEXTS.with(|c| c.borrow().last().cloned().unwrap_or(Value::UNDEFINED))
 }
+
+#[cfg(test)]
+mod tests;
