@@ -292,9 +292,20 @@ impl HostRun<'_> {
     /// host's output never becomes a template by passing through set_fact.
     fn facts_of(&self, result: &TaskResult, scope: &Scope) -> Facts {
         let (mut user, mut data, mut included) = (Vars::new(), Vars::new(), Vars::new());
-        if let Some(Json::Object(new)) = result.data.get("ansible_facts")
-            && !result.failed
-        {
+        // A loop's facts are its items' (each item's set_fact or
+        // include_vars applies, as in Ansible).
+        let items = match result.data.get("results") {
+            Some(Json::Array(items)) => items.iter().collect(),
+            _ => vec![&Json::Null],
+        };
+        let item_facts = items.into_iter().filter_map(|item| match item {
+            Json::Null if !result.failed => result.data.get("ansible_facts"),
+            Json::Object(item) if item.get("failed") != Some(&Json::Bool(true)) => {
+                item.get("ansible_facts")
+            }
+            _ => None,
+        });
+        for new in item_facts.filter_map(Json::as_object) {
             for (name, value) in new {
                 // Variables from include_vars files are written by users:
                 // templates, rendered when used, in their own layer.
