@@ -117,6 +117,22 @@ impl Templar {
         }
     }
 
+    /// The items of a `with_<lookup>` loop: `query(lookup, *terms)`, a
+    /// term that is not a list being the only one (Ansible's
+    /// `listify_lookup_plugin_terms`).
+    pub fn query(&self, lookup: &str, terms: Json, ctx: &Value) -> Result<Json, TemplateError> {
+        let terms = match terms {
+            Json::Array(terms) => terms,
+            other => vec![other],
+        };
+        let vars = [(
+            "with_terms".to_string(),
+            Value::from(minijinja::value::Serde(&terms)),
+        )];
+        let ctx = lookups::overlay(vars.into_iter().collect(), ctx.clone());
+        self.eval(&format!("query({lookup:?}, *with_terms)"), &ctx)
+    }
+
     /// Evaluates a conditional (`when:`, `until:`, `that:` ...). A string
     /// result counts as Ansible's booleans do ("yes", "on", "false" ...).
     pub fn eval_bool(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {

@@ -351,11 +351,15 @@ impl HostRun<'_> {
     }
 
     async fn run_loop(&self, raw: &Json, base: &Scope) -> TaskResult {
-        let items = match self
-            .engine
-            .templar
-            .render_value(raw, &base.clone().into_value())
-        {
+        let templar = &self.engine.templar;
+        let ctx = base.clone().into_value();
+        let rendered = templar.render_value(raw, &ctx);
+        // `with_<lookup>`: the rendered value holds the lookup's terms.
+        let rendered = match &self.task.loop_lookup {
+            Some(lookup) => rendered.and_then(|terms| templar.query(lookup, terms, &ctx)),
+            None => rendered,
+        };
+        let items = match rendered {
             Ok(Json::Array(items)) => items,
             Ok(other) => {
                 let r = TaskResult::failed(format!(

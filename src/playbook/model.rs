@@ -103,6 +103,9 @@ pub struct Task {
     pub when: Vec<String>,
     pub register: Option<String>,
     pub loop_items: Option<Json>,
+    /// `with_<lookup>:` the loop is the lookup's values over `loop_items`
+    /// (its terms), as `query('<lookup>', *terms)`.
+    pub loop_lookup: Option<String>,
     pub loop_var: String,
     pub index_var: Option<String>,
     pub loop_label: Option<String>,
@@ -203,6 +206,7 @@ impl Task {
             when: vec![],
             register: None,
             loop_items: None,
+            loop_lookup: None,
             loop_var: "item".into(),
             index_var: None,
             loop_label: None,

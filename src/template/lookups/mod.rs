@@ -18,9 +18,10 @@ mod template;
 mod vars;
 
 use super::invalid;
-use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+use minijinja::value::{Enumerator, Kwargs, Object, Rest, Value, ValueKind};
 use minijinja::{Environment, Error, State};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -214,6 +215,33 @@ fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => Path::new(&home).join(rest),
         _ => PathBuf::from(path),
+    }
+}
+
+/// `vars` over the variables of `below`.
+pub fn overlay(vars: BTreeMap<String, Value>, below: Value) -> Value {
+    Value::from_object(Overlay { vars, below })
+}
+
+#[derive(Debug)]
+struct Overlay {
+    vars: BTreeMap<String, Value>,
+    below: Value,
+}
+
+impl Object for Overlay {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(value) = self.vars.get(key.as_str()?) {
+            return Some(value.clone());
+        }
+        self.below.get_item(key).ok().filter(|v| !v.is_undefined())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let below = self.below.try_iter().into_iter().flatten();
+        let mut keys: Vec<Value> = self.vars.keys().map(|k| Value::from(k.as_str())).collect();
+        keys.extend(below.filter(|k| !k.as_str().is_some_and(|k| self.vars.contains_key(k))));
+        Enumerator::Values(keys)
     }
 }
 

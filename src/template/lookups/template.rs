@@ -3,10 +3,9 @@
 //! `template_vars=`; the text keeps its trailing newline, as the template
 //! module's does.
 
-use super::{Call, Outcome, current_context, file};
-use minijinja::value::{Enumerator, Object, Value};
+use super::{Call, Outcome, current_context, file, overlay};
+use minijinja::value::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 pub fn run(call: &Call<'_>) -> Outcome {
     let extra = call.option::<Value>("template_vars")?;
@@ -28,36 +27,10 @@ pub fn run(call: &Call<'_>) -> Outcome {
             "template_fullpath".into(),
             Value::from(path.to_string_lossy()),
         );
-        let ctx = Value::from_object(Overlay {
-            vars,
-            below: current_context(),
-        });
+        let ctx = overlay(vars, current_context());
         let text = super::super::render_in(call.state.env(), &source, &ctx)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         values.push(Value::from(text));
     }
     Ok(values)
-}
-
-/// Some variables over the caller's.
-#[derive(Debug)]
-struct Overlay {
-    vars: BTreeMap<String, Value>,
-    below: Value,
-}
-
-impl Object for Overlay {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        if let Some(value) = self.vars.get(key.as_str()?) {
-            return Some(value.clone());
-        }
-        self.below.get_item(key).ok().filter(|v| !v.is_undefined())
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let below = self.below.try_iter().into_iter().flatten();
-        let mut keys: Vec<Value> = self.vars.keys().map(|k| Value::from(k.as_str())).collect();
-        keys.extend(below.filter(|k| !k.as_str().is_some_and(|k| self.vars.contains_key(k))));
-        Enumerator::Values(keys)
-    }
 }

@@ -154,3 +154,10 @@ fn first_found_tries_names_under_paths_and_can_skip() {
             .is_err()
     );
 }
+
+#[test]
+fn every_with_lookup_the_loader_accepts_has_a_plugin() {
+    for name in crate::playbook::load::WITH_LOOKUPS {
+        assert!(super::PLUGINS.iter().any(|(n, _)| n == name), "{name}");
+    }
+}
