@@ -117,18 +117,27 @@ impl Templar {
         }
     }
 
-    /// The items of a `with_<lookup>` loop: `query(lookup, *terms)`, a
-    /// term that is not a list being the only one (Ansible's
-    /// `listify_lookup_plugin_terms`).
-    pub fn query(&self, lookup: &str, terms: Json, ctx: &Value) -> Result<Json, TemplateError> {
+    /// The items of a `with_<lookup>` loop on a `module` task:
+    /// `query(lookup, *terms)`, a term that is not a list being the only
+    /// one (Ansible's `listify_lookup_plugin_terms`).
+    pub fn query(
+        &self,
+        lookup: &str,
+        terms: Json,
+        module: &str,
+        ctx: &Value,
+    ) -> Result<Json, TemplateError> {
         let terms = match terms {
             Json::Array(terms) => terms,
             other => vec![other],
         };
-        let vars = [(
-            "with_terms".to_string(),
-            Value::from(minijinja::value::Serde(&terms)),
-        )];
+        let vars = [
+            (
+                "with_terms".to_string(),
+                Value::from(minijinja::value::Serde(&terms)),
+            ),
+            (lookups::WITH_MODULE.to_string(), Value::from(module)),
+        ];
         let ctx = lookups::overlay(vars.into_iter().collect(), ctx.clone());
         self.eval(&format!("query({lookup:?}, *with_terms)"), &ctx)
     }

@@ -356,7 +356,9 @@ impl HostRun<'_> {
         let rendered = templar.render_value(raw, &ctx);
         // `with_<lookup>`: the rendered value holds the lookup's terms.
         let rendered = match &self.task.loop_lookup {
-            Some(lookup) => rendered.and_then(|terms| templar.query(lookup, terms, &ctx)),
+            Some(lookup) => {
+                rendered.and_then(|terms| templar.query(lookup, terms, self.module, &ctx))
+            }
             None => rendered,
         };
         let items = match rendered {

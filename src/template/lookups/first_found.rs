@@ -2,7 +2,9 @@
 //! (strings, lists of them, or `{files, paths, skip}` mappings; `files=`,
 //! `paths=` and `skip=` as options too). Names split on `,` and `;`, paths
 //! on `,`, `:` and `;`. Relative names resolve from the role's and the
-//! playbook's directory (no `files/`, as a lookup in Ansible 2.19).
+//! playbook's directory (no `files/`, as a lookup in Ansible 2.19; a
+//! `with_first_found` loop looks in `templates/`, `vars/` or `files/` first,
+//! by its task's module).
 //! Nothing found fails, or gives no value with `skip`.
 
 use super::{Call, Outcome};
@@ -22,8 +24,16 @@ pub fn run(call: &Call<'_>) -> Outcome {
     for term in &call.terms {
         collect(term, &mut defaults, &mut candidates)?;
     }
+    // As a `with_first_found` loop, the folder the task's module reads
+    // from comes first (Ansible looks at the module's name).
+    let module = call.var(super::WITH_MODULE).map(|m| m.to_string());
+    let subdir = module.map(|m| match m {
+        m if m.contains("template") => "templates",
+        m if m.contains("var") => "vars",
+        _ => "files",
+    });
     for name in candidates {
-        if let Some(path) = call.find_file(None, &name) {
+        if let Some(path) = call.find_file(subdir, &name) {
             return Ok(vec![Value::from(path.to_string_lossy())]);
         }
     }

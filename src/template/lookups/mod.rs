@@ -52,6 +52,10 @@ const PLUGINS: &[(&str, Plugin)] = &[
     ("fileglob", fileglob::run),
 ];
 
+/// The variable that names the module of a `with_<lookup>` loop's task
+/// (`first_found` searches the folder that module reads from).
+pub const WITH_MODULE: &str = "__rollout_with_module";
+
 /// Warnings of `errors=warn` lookups, taken by the engine after a task.
 pub type Warnings = Arc<Mutex<Vec<String>>>;
 
