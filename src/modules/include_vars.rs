@@ -101,7 +101,11 @@ pub fn names_at_load(base: &Path, args: &Vars) -> Option<Vec<String>> {
 /// A variables file's mapping (an empty file holds none). The one place
 /// include_vars and the lint read a variables file.
 pub fn read_vars_file(path: &Path) -> Result<Vars, String> {
-    let node = crate::playbook::read_yaml(path).map_err(|d| d.to_string())?;
+    // One line for the task's message: where, then what.
+    let node = crate::playbook::read_yaml(path).map_err(|d| match &d.location {
+        Some(at) => format!("{at}: {}", d.message),
+        None => d.message.clone(),
+    })?;
     match node.to_json() {
         Json::Object(map) => Ok(map),
         Json::Null => Ok(Vars::new()),
@@ -215,4 +219,51 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     found.sort();
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_vars_files_say_where_and_what() {
+        let dir = tempfile::tempdir().unwrap();
+        let broken = dir.path().join("broken.yml");
+        std::fs::write(&broken, "a: [1, 2\nb: 3\n").unwrap();
+        let err = read_vars_file(&broken).unwrap_err();
+        assert!(err.contains("broken.yml:2:"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        let list = dir.path().join("list.yml");
+        std::fs::write(&list, "- 1\n").unwrap();
+        let err = read_vars_file(&list).unwrap_err();
+        assert!(
+            err.ends_with("list.yml must be stored as a dictionary/hash"),
+            "{err}"
+        );
+        let empty = dir.path().join("empty.yml");
+        std::fs::write(&empty, "").unwrap();
+        assert_eq!(read_vars_file(&empty).unwrap(), Vars::new());
+    }
+
+    #[test]
+    fn lint_names_come_from_literal_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("vars")).unwrap();
+        std::fs::write(dir.path().join("vars/app.yml"), "a: 1\nb: 2\n").unwrap();
+        let args = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let names = names_at_load(dir.path(), &args(serde_json::json!({"file": "app.yml"})));
+        assert_eq!(names, Some(vec!["a".to_string(), "b".to_string()]));
+        let named = serde_json::json!({"file": "app.yml", "name": "app"});
+        assert_eq!(
+            names_at_load(dir.path(), &args(named)),
+            Some(vec!["app".to_string()])
+        );
+        let templated = serde_json::json!({"file": "{{ os }}.yml"});
+        assert_eq!(names_at_load(dir.path(), &args(templated)), None);
+        let dir_args = serde_json::json!({"dir": "vars"});
+        assert_eq!(
+            names_at_load(dir.path(), &args(dir_args)).map(|n| n.len()),
+            Some(2)
+        );
+    }
 }
