@@ -18,7 +18,8 @@
 //! Input, loaded completely before anything runs:
 //! - [`inventory`]: YAML and INI inventories, patterns, host variables.
 //! - [`playbook`]: the typed playbook model with locations, and its loader.
-//! - [`template`]: the minijinja environment with Ansible's filters and tests.
+//! - [`template`]: the minijinja environment with Ansible's filters, tests
+//!   and lookup plugins (run on the controller while a template renders).
 //! - [`plan`]: hosts and `serial` → batches (pure).
 //!
 //! Reaching hosts and load balancers:

@@ -1144,7 +1144,7 @@ struct ScopeBase {
 
 impl ScopeBase {
     /// Layers, lowest first: inventory < play vars < vars_files < task vars
-    /// < facts/registered < extra vars < magic variables.
+    /// < include_vars < facts/registered < extra vars < magic variables.
     fn scope(&self, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
         let mut layers: Vec<Layer> = vec![
             self.inventory_vars

@@ -1,7 +1,7 @@
 //! A host's variables as the templates see them.
 //!
 //! Variables are layered (inventory < play vars < vars_files < task vars <
-//! facts/registered < extra vars, with magic variables on top) and templated
+//! include_vars < facts/registered < extra vars, with magic variables on top) and templated
 //! lazily, like Ansible: `vars: {url: "http://{{ host }}"}` is rendered when
 //! `url` is used, with the same scope, so later layers are visible.
 //!
