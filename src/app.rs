@@ -8,18 +8,24 @@ mod vars_prompt;
 
 use crate::cli::{Cli, Command, PlayArgs};
 use crate::diag::Diagnostic;
+use crate::engine::step::StepGate;
 use crate::engine::{Engine, RunOptions, RunSummary};
 use crate::error::{Error, exit};
 use crate::events::{Event, EventSink, Fanout, Sink};
 use crate::inventory::Inventory;
+use crate::output::palette::{Colour, Palette};
 use crate::output::{console::Console, json::JsonLines, webhook::Webhooks};
 use crate::playbook::{self, Action, Playbook, Task, kv};
 use crate::template::Templar;
 use clap::Parser;
+use indicatif::MultiProgress;
 use serde_json::{Map, Value as Json};
 use std::ffi::OsString;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+pub mod settings;
+mod vault_cmd;
 
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
@@ -47,11 +53,18 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let result = match cli.command {
         Command::Play(args) => runtime.block_on(play(*args)),
         Command::Status => status(),
+        Command::Completions { shell } => {
+            completions(shell);
+            Ok(exit::OK)
+        }
+        Command::Vault(command) => vault_cmd::run(command),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("{error}");
+            // An error may quote a value that came out of a vault.
+            let text = crate::vault::redact::text(&error.to_string());
+            eprintln!("{}", Palette::for_stdout().paint(&text, Colour::Error));
             error.exit_code()
         }
     }
@@ -66,14 +79,42 @@ fn status() -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
+/// `rollout completions SHELL`: the completion script, on stdout.
+fn completions(shell: clap_complete::Shell) {
+    use clap::CommandFactory;
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "rollout",
+        &mut std::io::stdout(),
+    );
+}
+
 /// What reading the state forgave, on stderr before the run's output.
 fn warn(warnings: &[String]) {
+    let palette = Palette::for_stdout();
     for warning in warnings {
-        eprintln!("[WARNING]: {warning}");
+        let line = format!("[WARNING]: {warning}");
+        eprintln!("{}", palette.paint(&line, Colour::Warn));
     }
 }
 
 async fn play(args: PlayArgs) -> Result<i32, Error> {
+    let run = settings::RunSettings::resolve(&args, &crate::config::Environment::current())
+        .map_err(Error::Options)?;
+    warn(&run.warnings);
+    if args.verbose > 0 {
+        // As ansible-playbook -v says which configuration it read.
+        match &run.config.file {
+            Some(path) => println!("Using {} as config file", path.display()),
+            None => println!("No config file found; using defaults"),
+        }
+    }
+    vault_cmd::install_play_secrets(&vault_cmd::sources(
+        &args.vault,
+        run.config.vault_identity_list.value.clone(),
+        (run.config.vault_password_file.as_ref()).map(|s| s.value.clone()),
+    ))?;
     let extra_vars = parse_extra_vars(&args.extra_vars).map_err(Error::Options)?;
     let identity = crate::state::identity::RunIdentity::new(
         crate::state::resume::playbooks_id(&args.playbooks),
@@ -82,11 +123,12 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         &args.skip_tags,
         &extra_vars,
     );
-    let mut inventory = Inventory::load(&args.inventory.iter().map(Into::into).collect::<Vec<_>>())
-        .map_err(Error::Load)?;
+    let mut inventory = Inventory::load(&run.inventory).map_err(Error::Load)?;
     let mut playbooks = Vec::new();
+    // Where roles are searched besides the playbook's `roles/`.
+    let load_options = playbook::LoadOptions::from_env();
     for path in &args.playbooks {
-        let pb = playbook::load_playbook(path).map_err(Error::Load)?;
+        let pb = playbook::load_playbook_with(path, &load_options).map_err(Error::Load)?;
         if let Some(dir) = path.parent() {
             inventory.load_playbook_vars(dir).map_err(Error::Load)?;
         }
@@ -114,19 +156,22 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
     warn(&asked.map_err(Error::Options)?);
     let stop = Arc::new(crate::engine::stop::Stop::default());
     let webhooks = Arc::new(Webhooks::default());
-    let opts = RunOptions {
+    let start_at = start_at(&args, &playbooks)?;
+    let mut opts = RunOptions {
         limit: args.limit.clone(),
         extra_vars: extra_vars.clone(),
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
         check: args.check,
         diff: args.diff,
-        forks: args.forks as usize,
+        forks: run.forks as usize,
         verbosity: args.verbose,
-        become_all: args.become_all,
+        become_all: run.become_all,
         force_handlers: args.force_handlers,
-        become_user: args.become_user.clone(),
-        become_password: if args.ask_become_pass {
+        become_user: run.become_user.clone(),
+        connection: run.connection.clone(),
+        become_method: run.become_method.clone(),
+        become_password: if run.ask_become_pass {
             Some(ask_become_pass().map_err(Error::Options)?)
         } else {
             None
@@ -145,6 +190,8 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         } else {
             None
         },
+        start_at,
+        step: None,
         window_end: match &args.window_end {
             Some(text) => Some(
                 crate::engine::window::parse_window_end(text, chrono::Local::now())
@@ -159,10 +206,12 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
             .as_deref()
             .and_then(crate::ssh::HostKeyPolicy::parse),
         config_file: args.ssh_config.clone(),
+        defaults: run.ssh.clone(),
         ..Default::default()
     })
     .map_err(|e| Error::Options(Diagnostic::new(e)))?;
-    let sink = make_sink(&args, &identity, &webhooks)?;
+    let (sink, step) = make_sink(&args, &identity, &webhooks)?;
+    opts.step = step;
     let engine = Engine::new(inventory, templar, opts, sink.clone()).with_ssh(ssh);
     let exit = run_playbooks(&args, &playbooks, engine, sink, stop).await;
     webhooks.flush(std::time::Duration::from_secs(10)).await;
@@ -177,13 +226,9 @@ async fn run_playbooks(
     sink: Sink,
     stop: Arc<crate::engine::stop::Stop>,
 ) -> Result<i32, Error> {
-    if args.list_hosts || args.list_tasks {
+    if args.lists() {
         for pb in playbooks {
-            print!(
-                "{}",
-                listing(&engine, pb, args.list_hosts, args.list_tasks, args)
-                    .map_err(Error::Load)?
-            );
+            print!("{}", listing(&engine, pb, args).map_err(Error::Load)?);
         }
         return Ok(exit::OK);
     }
@@ -261,26 +306,63 @@ async fn watch_signals(stop: Arc<crate::engine::stop::Stop>, sink: Sink) {
 /// `-K`: the sudo password, read without echo; from `ROLLOUT_BECOME_PASS`
 /// when there is no terminal (CI, scripts).
 fn ask_become_pass() -> Result<crate::engine::Secret, Diagnostic> {
-    if let Ok(pass) = std::env::var("ROLLOUT_BECOME_PASS") {
-        return Ok(crate::engine::Secret(pass));
-    }
-    rpassword::prompt_password("BECOME password: ")
-        .map(crate::engine::Secret)
-        .map_err(|e| {
-            Diagnostic::new(format!("cannot read the become password: {e}"))
-                .with_help("set ROLLOUT_BECOME_PASS when there is no terminal")
-        })
+    ask_secret("BECOME password: ", "ROLLOUT_BECOME_PASS", "become").map(crate::engine::Secret)
 }
 
-/// The outputs, and the webhooks (plays may add theirs) to flush at the end.
+/// A password read without echo at `prompt`, or from the variable `env`
+/// when there is no terminal (CI, scripts).
+fn ask_secret(prompt: &str, env: &str, what: &str) -> Result<String, Diagnostic> {
+    if let Ok(pass) = std::env::var(env) {
+        return Ok(pass);
+    }
+    rpassword::prompt_password(prompt).map_err(|e| {
+        Diagnostic::new(format!("cannot read the {what} password: {e}"))
+            .with_help(format!("set {env} when there is no terminal"))
+    })
+}
+
+/// `--start-at-task`, checked against the playbooks before anything runs.
+fn start_at(
+    args: &PlayArgs,
+    playbooks: &[Playbook],
+) -> Result<Option<crate::engine::start_at::StartAt>, Error> {
+    let Some(pattern) = &args.start_at_task else {
+        return Ok(None);
+    };
+    let start = crate::engine::start_at::StartAt::new(pattern);
+    let plays: Vec<_> = playbooks.iter().flat_map(|pb| &pb.plays).collect();
+    if args.lists() || start.found_in(&plays, &args.tags, &args.skip_tags) {
+        return Ok(Some(start));
+    }
+    Err(Error::Options(
+        Diagnostic::new(format!(
+            "--start-at-task: no task is named '{pattern}' (exactly or as a glob) in {}",
+            (playbooks.iter())
+                .map(|pb| pb.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_help(
+            "`rollout play --list-tasks` shows the names; a task inside a dynamic include \
+             cannot be started at (start at the include itself), nor one the --tags leave out",
+        ),
+    ))
+}
+
+/// The outputs, and the webhooks (plays may add theirs) to flush at the end;
+/// with `--step`, what asks before each task.
 fn make_sink(
     args: &PlayArgs,
     identity: &crate::state::identity::RunIdentity,
     webhooks: &Arc<Webhooks>,
-) -> Result<Sink, Error> {
-    let mut base = make_outputs(args).map_err(Error::Options)?;
+) -> Result<(Sink, Option<Arc<dyn StepGate>>), Error> {
+    let (mut base, progress) = make_outputs(args).map_err(Error::Options)?;
+    let step = match args.step && !args.lists() {
+        true => Some(step_gate(progress).map_err(Error::Options)?),
+        false => None,
+    };
     // Every real run is journaled before it touches anything.
-    if !(args.check || args.list_hosts || args.list_tasks) {
+    if !(args.check || args.lists()) {
         let journal = crate::state::journal::Journal::create(&crate::state::state_dir(), identity)
             .map_err(|e| Error::Internal(Diagnostic::new(e)))?;
         base = Arc::new(Fanout(vec![base, Arc::new(journal)]));
@@ -290,21 +372,47 @@ fn make_sink(
             .add(url)
             .map_err(|e| Error::Options(Diagnostic::new(format!("--notify-webhook: {e}"))))?;
     }
-    Ok(Arc::new(Fanout(vec![base, webhooks.clone()])))
+    let all: Sink = Arc::new(Fanout(vec![base, webhooks.clone()]));
+    Ok((Arc::new(crate::events::Redacted(all)), step))
 }
 
-fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {
+/// `--step` asks on the terminal, so stdin must be one.
+fn step_gate(progress: Option<MultiProgress>) -> Result<Arc<dyn StepGate>, Diagnostic> {
     use std::io::IsTerminal;
-    let console: Sink = if std::io::stdout().is_terminal() {
-        Arc::new(crate::output::progress::Progress::new(
-            args.verbose,
-            args.diff,
-        ))
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            Diagnostic::new("--step asks before each task, but stdin is not a terminal")
+                .with_help("run it from a terminal, or without --step"),
+        );
+    }
+    Ok(Arc::new(crate::output::step::TerminalStep::new(progress)))
+}
+
+/// The console (and its live view on a terminal), and `--events-json`.
+fn make_outputs(args: &PlayArgs) -> Result<(Sink, Option<MultiProgress>), Diagnostic> {
+    use std::io::IsTerminal;
+    let palette = Palette::for_stdout();
+    let mut live = None;
+    // A terminal indicatif cannot draw on (TERM=dumb) gets plain lines:
+    // its live view would print nothing at all there.
+    let drawable = !indicatif::ProgressDrawTarget::stdout().is_hidden();
+    let console: Sink = if std::io::stdout().is_terminal() && drawable {
+        let progress = crate::output::progress::Progress::new(
+            Console::new(std::io::sink(), args.verbose)
+                .with_diff(args.diff)
+                .with_palette(palette),
+        );
+        live = Some(progress.multi());
+        Arc::new(progress)
     } else {
-        Arc::new(Console::new(std::io::stdout(), args.verbose).with_diff(args.diff))
+        Arc::new(
+            Console::new(std::io::stdout(), args.verbose)
+                .with_diff(args.diff)
+                .with_palette(palette),
+        )
     };
     let Some(path) = &args.events_json else {
-        return Ok(console);
+        return Ok((console, live));
     };
     let file = std::fs::File::create(path).map_err(|e| {
         Diagnostic::new(format!(
@@ -313,7 +421,7 @@ fn make_outputs(args: &PlayArgs) -> Result<Sink, Diagnostic> {
         ))
     })?;
     let json: Arc<dyn EventSink> = Arc::new(JsonLines(Mutex::new(std::io::BufWriter::new(file))));
-    Ok(Arc::new(Fanout(vec![console, json])))
+    Ok((Arc::new(Fanout(vec![console, json])), live))
 }
 
 /// `-e` values: `key=value …`, inline YAML/JSON, or `@file`; later wins.
@@ -363,14 +471,9 @@ fn mapping_of(value: Json, what: &str) -> Result<Map<String, Json>, Diagnostic> 
     }
 }
 
-/// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.
-fn listing(
-    engine: &Engine,
-    pb: &Playbook,
-    hosts: bool,
-    tasks: bool,
-    args: &PlayArgs,
-) -> Result<String, Diagnostic> {
+/// `--list-hosts` / `--list-tasks` / `--list-tags`, alone or together, in
+/// ansible-playbook's layout.
+fn listing(engine: &Engine, pb: &Playbook, args: &PlayArgs) -> Result<String, Diagnostic> {
     let mut out = format!("\nplaybook: {}\n", pb.path.display());
     for (i, play) in pb.plays.iter().enumerate() {
         out.push_str(&format!(
@@ -381,7 +484,7 @@ fn listing(
             // Ansible joins the play's tag set with "," (no space).
             play.tags.join(",")
         ));
-        if hosts {
+        if args.list_hosts {
             let play_hosts = engine.play_hosts(play)?;
             out.push_str(&format!(
                 "    pattern: ['{}']\n    hosts ({}):\n",
@@ -390,20 +493,47 @@ fn listing(
             ));
             // Ansible lists the play's hosts, not the batches of `serial`.
             for h in &play_hosts {
-                out.push_str(&format!("        {h}\n"));
+                out.push_str(&format!("      {h}\n"));
             }
         }
-        if tasks {
+        if !(args.list_tasks || args.list_tags) {
+            continue;
+        }
+        let mut listed = Vec::new();
+        for section in crate::playbook::Section::ALL {
+            listed_tasks(play.section(section), args, &mut listed);
+        }
+        if args.list_tasks {
             out.push_str("    tasks:\n");
-            for section in crate::playbook::Section::ALL {
-                list_tasks(play.section(section), args, &mut out);
+            for task in &listed {
+                let tags = sorted_set(task.tags.iter());
+                out.push_str(&format!(
+                    "      {}\tTAGS: [{}]\n",
+                    task.listed_name(),
+                    tags.join(", ")
+                ));
             }
+        }
+        if args.list_tags {
+            // The play's tags and those of every task the tags select.
+            let tags = sorted_set(play.tags.iter().chain(listed.iter().flat_map(|t| &t.tags)));
+            out.push_str(&format!("      TASK TAGS: [{}]\n", tags.join(", ")));
         }
     }
     Ok(out)
 }
 
-fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
+/// Ansible shows tags as a sorted set.
+fn sorted_set<'a>(tags: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut tags: Vec<&str> = tags.map(String::as_str).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
+}
+
+/// The tasks `--list-tasks` shows: those `--tags`/`--skip-tags` select, in
+/// play order, blocks opened.
+fn listed_tasks(tasks: &[Task], args: &PlayArgs, out: &mut Vec<Task>) {
     for task in tasks {
         // An include is dynamic: listed itself, as ansible-playbook does.
         if matches!(
@@ -411,19 +541,11 @@ fn list_tasks(tasks: &[Task], args: &PlayArgs, out: &mut String) {
             Action::Module { .. } | Action::Meta(_) | Action::Include { .. }
         ) {
             if task.selected_by(&args.tags, &args.skip_tags) {
-                // Ansible shows a task's tags as a sorted set.
-                let mut tags = task.tags.clone();
-                tags.sort();
-                tags.dedup();
-                out.push_str(&format!(
-                    "      {}\tTAGS: [{}]\n",
-                    task.display_name(),
-                    tags.join(", ")
-                ));
+                out.push(task.clone());
             }
-        } else {
-            let nested: Vec<Task> = task.children().cloned().collect();
-            list_tasks(&nested, args, out);
+        } else if let Action::Block { block, .. } = &task.action {
+            // Ansible lists a block's own tasks, not its rescue or always.
+            listed_tasks(block, args, out);
         }
     }
 }

@@ -63,11 +63,38 @@ impl Diagnostic {
         self
     }
 
+    /// [`Diagnostic::with_help`] when there is a help.
+    pub fn with_help_if(self, help: Option<&str>) -> Self {
+        match help {
+            Some(help) => self.with_help(help),
+            None => self,
+        }
+    }
+
     /// Adds a did-you-mean hint when a candidate is close enough.
     pub fn suggest<'a>(self, word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
         match suggestion(word, candidates) {
             Some(hint) => self.with_help(hint),
             None => self,
+        }
+    }
+}
+
+/// A file that cannot be read or decrypted: the message names it, the
+/// help says which password option to pass.
+impl From<crate::vault::ReadError> for Diagnostic {
+    fn from(e: crate::vault::ReadError) -> Self {
+        Diagnostic::new(e.to_string()).with_help_if(e.help())
+    }
+}
+
+impl Diagnostic {
+    /// A YAML error in `file`: syntax errors get `syntax_prefix`, a
+    /// `!vault` value that cannot be decrypted its own help.
+    pub fn yaml(file: &Path, e: &crate::yaml::YamlError, syntax_prefix: &str) -> Self {
+        match e.help {
+            Some(help) => Diagnostic::at(file, e.span, &e.message).with_help(help),
+            None => Diagnostic::at(file, e.span, format!("{syntax_prefix}{}", e.message)),
         }
     }
 }

@@ -215,6 +215,58 @@ impl EventSink for Fanout {
     }
 }
 
+/// Masks every value vault decrypted (see [`crate::vault::redact`])
+/// before passing events on: wraps all of a run's outputs, so the
+/// console, JSON lines, the journal and webhooks never see them.
+pub struct Redacted(pub Sink);
+
+impl EventSink for Redacted {
+    fn emit(&self, mut event: Event) {
+        if crate::vault::redact::active() {
+            redact(&mut event);
+        }
+        self.0.emit(event);
+    }
+
+    fn broken(&self) -> Option<String> {
+        self.0.broken()
+    }
+}
+
+fn redact(event: &mut Event) {
+    use crate::vault::redact::{json, text};
+    let mask = |s: &mut String| *s = text(s);
+    match event {
+        Event::PlayStart { name, .. } => mask(name),
+        Event::NoHostsMatched { play } => mask(play),
+        Event::TaskStart { name, .. } => mask(name),
+        Event::Included { file, .. } => mask(file),
+        Event::HostResult(result) => {
+            json(&mut result.result);
+            if let Some(item) = &mut result.item {
+                mask(item);
+            }
+        }
+        Event::Retrying { task, result, .. } => {
+            mask(task);
+            json(result);
+        }
+        Event::Warning { message } => mask(message),
+        Event::PlayAborted { reason } => mask(reason),
+        Event::Lifecycle { detail, .. } => mask(detail),
+        Event::OutOfRotation { hosts } => {
+            for host in hosts {
+                mask(&mut host.why);
+                mask(&mut host.restore);
+            }
+        }
+        Event::BatchStart { .. }
+        | Event::TargetResolved { .. }
+        | Event::HostsCompleted { .. }
+        | Event::Recap { .. } => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,14 +10,20 @@
 //! Shared vocabulary, imported by every layer:
 //! - [`core`]: `Vars`, Ansible's booleans, durations, `shell_quote`, the
 //!   display of values (imports nothing of ours).
+//! - [`vault`]: Ansible Vault: decrypting files and `!vault` values with
+//!   the run's passwords, and masking what was decrypted in every output
+//!   (imports nothing of ours).
 //! - [`yaml`]: YAML parsed into nodes that keep their source location.
 //! - [`diag`]: user-facing errors tied to `file:line:col`.
 //! - [`events`]: the typed events the engine emits, and their sinks.
 //! - [`error`]: the error that ends a run, and its exit code.
 //!
 //! Input, loaded completely before anything runs:
+//! - [`config`]: ansible.cfg and the `ANSIBLE_*` variables, as typed
+//!   settings that know where they came from.
 //! - [`inventory`]: YAML and INI inventories, patterns, host variables.
-//! - [`playbook`]: the typed playbook model with locations, and its loader.
+//! - [`playbook`]: the typed playbook model with locations, and its loader
+//!   (includes, and roles expanded into tasks at load: `playbook::roles`).
 //! - [`template`]: the minijinja environment with Ansible's filters, tests
 //!   and lookup plugins (run on the controller while a template renders).
 //! - [`plan`]: hosts and `serial` → batches (pure).
@@ -40,12 +46,14 @@
 //! - [`engine`]: plays → batches → sections → tasks, per-host state; calls
 //!   the lifecycle between sections; never prints.
 //! - [`output`]: consumers of events (console, live progress, JSON lines,
-//!   webhooks).
+//!   webhooks), in ansible-playbook's colours (`palette`); `--step`'s
+//!   prompt on the terminal.
 //! - [`cli`] and [`app`]: the arguments, and the run from loading to the
 //!   exit code.
 
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod core;
 pub mod diag;
@@ -64,4 +72,5 @@ pub mod ssh;
 pub mod state;
 pub mod template;
 pub mod traffic;
+pub mod vault;
 pub mod yaml;

@@ -39,6 +39,9 @@ pub struct Node {
 pub struct YamlError {
     pub span: Span,
     pub message: String,
+    /// What to do about it, when it is not a syntax error (a `!vault`
+    /// value that cannot be decrypted).
+    pub help: Option<&'static str>,
 }
 
 impl Node {
@@ -138,6 +141,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     parser.load(&mut builder, true).map_err(|e| YamlError {
         span: span_of(e.marker()),
         message: e.info().to_string(),
+        help: None,
     })?;
     if let Some(err) = builder.error {
         return Err(err);
@@ -154,6 +158,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         _ => Err(YamlError {
             span: docs[1].span,
             message: "expected a single YAML document, found several".into(),
+            help: None,
         }),
     }
 }
@@ -207,6 +212,7 @@ impl Builder {
                                 self.error = Some(YamlError {
                                     span: key.span,
                                     message: format!("duplicate key '{}'", key.key_text()),
+                                    help: None,
                                 });
                             }
                         } else {
@@ -217,6 +223,43 @@ impl Builder {
             }
             _ => unreachable!("only collections are pushed on the stack"),
         }
+    }
+}
+
+/// `!vault |` (Ansible's tag for an encrypted scalar).
+fn is_vault_tag(tag: &Tag) -> bool {
+    tag.suffix == "vault" && matches!(tag.handle.as_str(), "!" | "")
+}
+
+impl Builder {
+    /// A `!vault` scalar, decrypted now: an error names its line, so a
+    /// wrong or missing password is found before anything runs.
+    fn vault_value(&mut self, text: &str, span: Span) -> Value {
+        match crate::vault::decrypt_inline(text) {
+            Ok(plain) => Value::Str(plain),
+            Err(e) => {
+                if self.error.is_none() {
+                    self.error = Some(YamlError {
+                        span: self.value_key_span().unwrap_or(span),
+                        message: format!("cannot decrypt this !vault value: {e}"),
+                        help: e.help(),
+                    });
+                }
+                Value::Null
+            }
+        }
+    }
+}
+
+impl Builder {
+    /// The key the next value belongs to, when it goes into a mapping
+    /// (an error about a value is clearer on its key's line).
+    fn value_key_span(&self) -> Option<Span> {
+        let (parent, _) = self.stack.last()?;
+        if !matches!(parent.value, Value::Map(_)) {
+            return None;
+        }
+        self.pending_keys.last()?.0.as_ref().map(|key| key.span)
     }
 }
 
@@ -242,7 +285,12 @@ impl MarkedEventReceiver for Builder {
         let span = span_of(&mark);
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                let node = Node::new(scalar_value(text, style, tag.as_ref()), span);
+                let value = if tag.as_ref().is_some_and(is_vault_tag) {
+                    self.vault_value(&text, span)
+                } else {
+                    scalar_value(text, style, tag.as_ref())
+                };
+                let node = Node::new(value, span);
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
                 }
@@ -381,6 +429,33 @@ mod tests {
         let other = doc.get("other").unwrap().to_json();
         assert_eq!(other["x"], 1);
         assert_eq!(other["y"], 3);
+    }
+
+    #[test]
+    fn vault_tagged_scalars_are_decrypted_or_name_their_line() {
+        let secret = crate::vault::VaultSecret::new("yamltest", b"yaml-test-pw".to_vec());
+        let envelope = crate::vault::Keyring::encrypt(&secret, b"yaml-test-value").unwrap();
+        let indented: String = envelope.lines().map(|l| format!("    {l}\n")).collect();
+        let text = format!("plain: 1\nkey: !vault |\n{indented}");
+        // Another label's password: every secret is tried.
+        crate::vault::install(crate::vault::Keyring::new(vec![
+            crate::vault::VaultSecret::new("other", b"yaml-test-pw".to_vec()),
+        ]));
+        let doc = parse(&text).unwrap();
+        assert_eq!(
+            doc.get("key").unwrap().value,
+            Value::Str("yaml-test-value".into())
+        );
+        assert_eq!(crate::vault::redact::text("yaml-test-value"), "********");
+        crate::vault::install(crate::vault::Keyring::default());
+        let err = parse(&text).unwrap_err();
+        assert_eq!(
+            err.span,
+            Span { line: 2, col: 1 },
+            "on the key's line: {err:?}"
+        );
+        assert!(err.message.contains("no vault password"), "{err:?}");
+        assert_eq!(err.help, Some(crate::vault::PASSWORD_HELP));
     }
 
     #[test]

@@ -290,3 +290,40 @@ fn haproxy_names_that_would_run_another_command_are_refused() {
     );
     assert!(!stderr.contains("must not run"), "{stderr}");
 }
+
+#[test]
+fn missing_role_names_the_paths_searched() {
+    expect_load_error(
+        "missing_role.yaml",
+        &[
+            "the role 'nowhere_to_be_found' was not found in",
+            "missing_role.yaml:4:13",
+            "errors/roles:",
+            "ANSIBLE_ROLES_PATH",
+        ],
+    );
+}
+
+#[test]
+fn collection_roles_are_not_supported() {
+    expect_load_error(
+        "collection_role.yaml",
+        &[
+            "'acme.web.nginx' is a collection role",
+            "collections are not supported",
+            "collection_role.yaml:6:15",
+        ],
+    );
+}
+
+#[test]
+fn unknown_role_option_suggests() {
+    expect_load_error(
+        "role_unknown_option.yaml",
+        &[
+            "'tasks_form' is not a valid keyword for include_role's options",
+            "role_unknown_option.yaml:7:9",
+            "did you mean 'tasks_from'?",
+        ],
+    );
+}

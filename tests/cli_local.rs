@@ -512,3 +512,37 @@ fn run_level_failures_end_the_run_as_in_ansible() {
         assert_eq!(ran(dir.path()), expected, "{playbook}\n{}", out.stdout);
     }
 }
+
+#[test]
+fn roles_are_found_through_ansible_roles_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = fixtures().join("local/extra_roles");
+    let env = [("ANSIBLE_ROLES_PATH", extra.to_str().unwrap())];
+    let playbook = fixtures().join("local/roles_path.yaml");
+    let playbook = playbook.to_str().unwrap();
+    let out = common::play_local_env(playbook, dir.path(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("TASK [extra_role : write the marker]"),
+        "{}",
+        out.stdout
+    );
+    let written = fs::read_to_string(dir.path().join("extra-role-web1")).unwrap();
+    assert_eq!(written, "extra from extra_role\n");
+    // Without the path, the role is not found, and the error lists where
+    // rollout looked.
+    let out = common::play_local_env(
+        playbook,
+        dir.path(),
+        &[],
+        &[("ANSIBLE_ROLES_PATH", "/nonexistent")],
+    );
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("the role 'extra_role' was not found in")
+            && out.stderr.contains("/nonexistent:"),
+        "{}",
+        out.stderr
+    );
+}

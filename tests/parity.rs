@@ -6,9 +6,12 @@
 //! (or written by hand for a `rollout-only` case, a deliberate divergence
 //! listed in `docs/ansible-differences.md`). This test runs the real rollout
 //! binary on every case the same way (`rollout play playbook.yml -i inventory
-//! -e out_dir=TMP ARGS...` in the case's directory) and compares the exit
+//! -e out_dir=TMP ARGS...` in the case's directory, with the case's
+//! `ansible.cfg` if it has one and no `-i` if it has no `inventory`, no
+//! `ANSIBLE_*` variables of the user's) and compares the exit
 //! code, the PLAY RECAP of every host, every file written under out_dir
-//! (mode and content) and, for `--list-hosts`/`--list-tasks`, the listing.
+//! (mode and content) and, for `--list-hosts`/`--list-tasks`/`--list-tags`,
+//! the listing.
 //!
 //! Cases where rollout differs today are listed in `tests/parity/KNOWN_GAPS`
 //! (a case name, then a note of what differs): they must still differ, so a
@@ -87,11 +90,27 @@ fn run_case(case: &str) -> Observed {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect();
+    // The case's own ansible.cfg, else none (an empty one): never the user's.
+    let mut config = case_dir.join("ansible.cfg");
+    if !config.exists() {
+        config = tmp.path().join("ansible.cfg");
+        std::fs::write(&config, "[defaults]\n").unwrap();
+    }
+    let inventory: &[&str] = if case_dir.join("inventory").exists() {
+        &["-i", "inventory"]
+    } else {
+        &[]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .args(["play", "playbook.yml", "-i", "inventory", "-e"])
+        .args(["play", "playbook.yml"])
+        .args(inventory)
+        .arg("-e")
         .arg(format!("out_dir={}", out_dir.display()))
         .args(&extra)
         .current_dir(&case_dir)
+        .env_clear()
+        .envs(std::env::vars().filter(|(k, _)| !k.starts_with("ANSIBLE_")))
+        .env("ANSIBLE_CONFIG", &config)
         .env("ROLLOUT_STATE_DIR", tmp.path().join("state"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -126,10 +145,8 @@ fn run_case(case: &str) -> Observed {
         "recap": recap(&stdout),
         "files": files(&out_dir, &norm),
     });
-    if extra
-        .iter()
-        .any(|a| a == "--list-hosts" || a == "--list-tasks")
-    {
+    let lists = ["--list-hosts", "--list-tasks", "--list-tags"];
+    if extra.iter().any(|a| lists.contains(&a.as_str())) {
         result["listing"] = json!(listing(&stdout, &norm));
     }
     Observed {
@@ -210,7 +227,7 @@ fn sha256_hex(data: &[u8]) -> String {
 /// The listing's non-empty lines, trimmed; the host lines of each
 /// `hosts (N):` block sorted (ansible-playbook prints them from a set).
 fn listing(stdout: &str, norm: &dyn Fn(&str) -> String) -> Vec<String> {
-    let ends_block = ["play #", "playbook:", "pattern:", "tasks:"];
+    let ends_block = ["play #", "playbook:", "pattern:", "tasks:", "TASK TAGS:"];
     let (mut lines, mut block, mut in_hosts) = (Vec::new(), Vec::new(), false);
     for line in stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if in_hosts && !ends_block.iter().any(|p| line.starts_with(p)) {

@@ -310,3 +310,62 @@ fn on_failure_rollback_puts_a_host_back_only_once_it_is_healthy_again() {
     assert!(t.iter().all(|l| l.starts_with("host1")), "{t:?}");
     no_failed_requests(&tally);
 }
+
+/// The classic Ansible shape: the release's out-of-rotation steps and its
+/// restart handler in a role under `roles:`. The role's tasks run in the
+/// `tasks` section, out of rotation, and its handler flushes before the
+/// host goes back, so live traffic sees no failure.
+#[test]
+fn a_role_under_roles_runs_out_of_rotation() {
+    let fleet = Fleet::up_with(2, 90, &["--haproxy"]);
+    let role = Path::new(&fleet.path("playbooks/roles/app_release")).to_path_buf();
+    for (file, text) in [
+        (
+            "tasks/main.yml",
+            "- import_tasks: ../../../release/deploy.yaml\n",
+        ),
+        (
+            "handlers/main.yml",
+            "- name: restart app\n  command: \"{{ app_ctl }} restart\"\n",
+        ),
+    ] {
+        fs::create_dir_all(role.join(file).parent().unwrap()).unwrap();
+        fs::write(role.join(file), text).unwrap();
+    }
+    let site = fs::read_to_string(site()).unwrap();
+    let handlers =
+        "  handlers:\n    - name: restart app\n      command: \"{{ app_ctl }} restart\"\n";
+    assert!(site.contains(handlers), "site-haproxy.yaml changed: {site}");
+    let pb = fleet.variant(
+        "roles.yaml",
+        &site.replace(handlers, "").replace(
+            "  tasks:\n    - import_tasks: release/deploy.yaml\n",
+            "  roles:\n    - app_release\n",
+        ),
+    );
+    let traffic = Traffic::start(&fleet);
+    let out = fleet.play(&pb, &["-e", "version=2.0"]);
+    let tally = traffic.finish();
+    assert_eq!(out.code, 0, "{}", out.all());
+    no_failed_requests(&tally);
+    assert_eq!(haproxy_transitions(&fleet), one_at_a_time(2));
+    for i in 0..2 {
+        assert_eq!(served_version(&fleet, i), format!("host{} 2.0", i + 1));
+    }
+    // Per host: out of rotation, the role's task, its handler, back.
+    let steps = [
+        "load_balancer: take out of rotation",
+        "TASK [app_release : Install the new version]",
+        "RUNNING HANDLER [app_release : restart app]",
+        "load_balancer: back in rotation",
+    ];
+    let mut from = 0;
+    for _host in 0..2 {
+        for step in steps {
+            let at = out.stdout[from..]
+                .find(step)
+                .unwrap_or_else(|| panic!("'{step}' missing after byte {from}:\n{}", out.stdout));
+            from += at + step.len();
+        }
+    }
+}

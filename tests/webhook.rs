@@ -159,14 +159,10 @@ fn a_dead_webhook_never_fails_the_run() {
 fn a_play_level_notify_webhook_gets_the_same_events_once() {
     let dir = tempfile::tempdir().unwrap();
     let (url, seen) = receiver();
-    std::fs::write(dir.path().join("inv"), "local1 ansible_connection=local\n").unwrap();
-    let pb = dir.path().join("pb.yaml");
-    std::fs::write(
-        &pb,
+    let (pb, inv) = one_local_host(
+        dir.path(),
         "- name: patch\n  hosts: all\n  notify_webhook: \"{{ hook }}\"\n  tasks:\n    - debug: { msg: hi }\n",
-    )
-    .unwrap();
-    let inv = dir.path().join("inv");
+    );
     let hook = format!("hook={url}");
     let base = ["play", pb.to_str().unwrap(), "-i", inv.to_str().unwrap()];
     // The same URL from the play and the command line: posted once.
@@ -215,10 +211,50 @@ fn an_https_webhook_is_verified_against_the_trusted_roots() {
 }
 
 /// The `event` of each post received, in order.
+/// `pb.yaml` holding `playbook` and an inventory of one local host, in `dir`.
+fn one_local_host(
+    dir: &std::path::Path,
+    playbook: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (pb, inv) = (dir.join("pb.yaml"), dir.join("inv"));
+    std::fs::write(&inv, "local1 ansible_connection=local\n").unwrap();
+    std::fs::write(&pb, playbook).unwrap();
+    (pb, inv)
+}
+
 fn kinds(seen: &Mutex<Vec<Json>>) -> Vec<String> {
     seen.lock()
         .unwrap()
         .iter()
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect()
+}
+
+#[test]
+fn a_vaulted_value_never_reaches_the_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = receiver();
+    let (pb, inv) = one_local_host(
+        dir.path(),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - fail: { msg: \"denied {{ api_key }}\" }\n",
+    );
+    let vault = common::fixtures().join("vault");
+    let out = rollout(&[
+        "play",
+        pb.to_str().unwrap(),
+        "-i",
+        inv.to_str().unwrap(),
+        "-e",
+        &format!("@{}", vault.join("inline-1.1.yml").display()),
+        "--vault-password-file",
+        vault.join("pw-default.txt").to_str().unwrap(),
+        "--notify-webhook",
+        &url,
+    ]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    let events = seen.lock().unwrap().clone();
+    let failed = events.iter().find(|e| e["event"] == "host_failed").unwrap();
+    assert_eq!(failed["msg"], "denied ********", "{events:?}");
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(!all.contains("inline-1.1-fixture"), "{all}");
 }

@@ -1,4 +1,4 @@
-//! `become`: every command of a task runs under sudo as another user.
+//! `become`: every command of a task runs under sudo (or su) as another user.
 //!
 //! A wrapper around any connection, so modules stay unaware of privilege:
 //! they build their command lines and this wraps each in
@@ -6,8 +6,16 @@
 //! line of stdin, never on a command line (which `ps` shows), and only to a
 //! sudo that asks for it: sudo reads that line only when it prompts, so on
 //! a host that needs no password (NOPASSWD) the command would read it.
+//!
+//! su reads its password from the terminal only: the command runs on one
+//! ([`Connection::exec_on_terminal`]), the password is typed at su's
+//! prompt, and the command announces itself with a marker line before it
+//! runs, so nothing of the login reaches its output. The terminal is then
+//! made raw (no echo, no line editing) and the command reads exactly the
+//! input's length from it. A terminal has one output: stderr comes back
+//! within stdout.
 
-use super::{BoxStream, Connection, ConnectionError, ExecOutput, InputStream};
+use super::{BoxStream, Connection, ConnectionError, ExecOutput, InputStream, TerminalLogin};
 use crate::core::shell_quote;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -18,6 +26,25 @@ pub struct Become {
     user: String,
     password: Option<String>,
     asks: SudoAsks,
+    method: Method,
+}
+
+/// How privilege is had: `become_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    #[default]
+    Sudo,
+    Su,
+}
+
+impl Method {
+    pub fn parse(name: &str) -> Option<Method> {
+        match name {
+            "sudo" => Some(Method::Sudo),
+            "su" => Some(Method::Su),
+            _ => None,
+        }
+    }
 }
 
 /// Whether sudo asks for a password on one host, per become user: probed
@@ -37,7 +64,43 @@ impl Become {
             user,
             password,
             asks,
+            method: Method::Sudo,
         }
+    }
+
+    pub fn with_method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Runs `command` as the user through su, on a terminal.
+    async fn exec_su(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, ConnectionError> {
+        let password = self.password.as_deref().ok_or_else(|| {
+            ConnectionError::Failed(format!(
+                "su needs the password of '{}': run with --ask-become-pass (-K) or set ansible_become_password",
+                self.user
+            ))
+        })?;
+        let marker = su_marker();
+        let line = wrap_su(command, &self.user, &marker, stdin.map(<[u8]>::len));
+        let login = TerminalLogin {
+            password,
+            marker: &marker,
+            input: stdin,
+        };
+        self.inner
+            .exec_on_terminal(&line, login)
+            .await
+            .map_err(|e| match e {
+                ConnectionError::Failed(why) => {
+                    ConnectionError::Failed(format!("su could not become '{}': {why}", self.user))
+                }
+                other => other,
+            })
     }
 
     /// The password to send, if sudo will ask for it.
@@ -96,6 +159,9 @@ impl Connection for Become {
         command: &str,
         stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError> {
+        if self.method == Method::Su {
+            return self.exec_su(command, stdin).await;
+        }
         let password = self.password_for_sudo().await?;
         let (wrapped, prefix) = wrap_become(command, &self.user, password);
         let input = become_stdin(prefix, stdin);
@@ -109,6 +175,11 @@ impl Connection for Become {
         stdin: InputStream,
     ) -> Result<ExecOutput, ConnectionError> {
         use tokio::io::AsyncReadExt;
+        if self.method == Method::Su {
+            return Err(ConnectionError::Failed(
+                "become_method su cannot stream input to a command; use sudo for this task".into(),
+            ));
+        }
         let password = self.password_for_sudo().await?;
         let (wrapped, prefix) = wrap_become(command, &self.user, password);
         let input = std::io::Cursor::new(prefix.unwrap_or_default()).chain(stdin);
@@ -157,6 +228,34 @@ pub fn wrap_become(
     }
 }
 
+/// `su USER -c …`: once su has let the user in, the terminal goes raw and
+/// silent, the marker line says the command starts, and the command reads
+/// exactly `input_len` bytes (the terminal never signals an end of input),
+/// or nothing.
+pub fn wrap_su(command: &str, user: &str, marker: &str, input_len: Option<usize>) -> String {
+    let body = match input_len {
+        Some(n) => format!("head -c {n} | /bin/sh -c {}", shell_quote(command)),
+        None => format!("/bin/sh -c {} </dev/null", shell_quote(command)),
+    };
+    let inner = format!("stty raw -echo 2>/dev/null; echo {marker}; {body}");
+    format!("su {} -c {}", shell_quote(user), shell_quote(&inner))
+}
+
+/// A line no command prints by chance.
+fn su_marker() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "ROLLOUT-BECOME-SUCCESS-{}-{nanos:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// Joins the password line (if any) and the command's stdin.
 pub fn become_stdin(prefix: Option<Vec<u8>>, stdin: Option<&[u8]>) -> Option<Vec<u8>> {
     match (prefix, stdin) {
@@ -194,6 +293,21 @@ mod tests {
             b"s3cr'et\ndata"
         );
         assert_eq!(become_stdin(None, None), None);
+    }
+
+    #[test]
+    fn su_runs_a_marked_raw_command_that_reads_exactly_its_input() {
+        let line = wrap_su("cat > 'f'", "app user", "MARK", Some(12));
+        assert_eq!(
+            line,
+            r"su 'app user' -c 'stty raw -echo 2>/dev/null; echo MARK; head -c 12 | /bin/sh -c '\''cat > '\''\'\'''\''f'\''\'\'''\'''\'''"
+        );
+        let line = wrap_su("id", "root", "MARK", None);
+        assert_eq!(
+            line,
+            "su root -c 'stty raw -echo 2>/dev/null; echo MARK; /bin/sh -c id </dev/null'"
+        );
+        assert_ne!(su_marker(), su_marker());
     }
 
     /// Runs commands locally with a stand-in `sudo` first on the PATH.

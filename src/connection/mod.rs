@@ -4,6 +4,7 @@
 pub mod r#become;
 pub mod local;
 pub mod output;
+pub mod terminal;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -41,6 +42,16 @@ pub enum ConnectionError {
     ForwardingRefused(String),
 }
 
+/// What [`Connection::exec_on_terminal`] types, and when.
+#[derive(Clone, Copy)]
+pub struct TerminalLogin<'a> {
+    pub password: &'a str,
+    /// A line the command prints once the login succeeded.
+    pub marker: &'a str,
+    /// Typed after the marker; the command reads exactly this much.
+    pub input: Option<&'a [u8]>,
+}
+
 #[async_trait]
 pub trait Connection: Send + Sync {
     /// Runs a POSIX shell command line, feeding `stdin` if given.
@@ -61,6 +72,22 @@ pub trait Connection: Send + Sync {
         let _ = (command, stdin);
         Err(ConnectionError::Failed(
             "this connection cannot stream input to a command".into(),
+        ))
+    }
+
+    /// Runs `command` on a terminal, for programs that read a password from
+    /// the tty (su): answers the first password prompt with
+    /// `login.password`, waits for `login.marker` (what precedes it is the
+    /// login's, dropped), then types `login.input`. Stdout and stderr come
+    /// back merged, as a terminal has one output.
+    async fn exec_on_terminal(
+        &self,
+        command: &str,
+        login: TerminalLogin<'_>,
+    ) -> Result<ExecOutput, ConnectionError> {
+        let _ = (command, login);
+        Err(ConnectionError::Failed(
+            "this connection has no terminal to answer a password prompt on".into(),
         ))
     }
 

@@ -4,7 +4,7 @@
 //! themselves are cached by the pool; this holds the settings.
 
 use super::Engine;
-use crate::connection::r#become::{Become, SudoAsks};
+use crate::connection::r#become::{Become, Method, SudoAsks};
 use crate::connection::{Connection, ConnectionError, ExecOutput};
 use crate::core::Vars;
 use crate::engine::scope::Scope;
@@ -28,6 +28,8 @@ pub(super) struct HostAccess {
     become_enabled: Option<bool>,
     /// `ansible_become_user`.
     become_user: Option<String>,
+    /// `ansible_become_method`.
+    become_method: Option<String>,
     /// `-K`, else `ansible_become_password` / `ansible_become_pass`.
     become_password: Option<String>,
     /// Whether sudo asks this host for a password, per become user.
@@ -67,11 +69,14 @@ impl Engine {
             other => crate::core::parse_bool(&crate::core::display_text(other)).unwrap_or(false),
         });
         let become_user = text("ansible_become_user");
+        let become_method = text("ansible_become_method");
         let become_password = (self.opts.become_password.as_ref())
             .map(|s| s.0.clone())
             .or_else(|| text("ansible_become_password"))
             .or_else(|| text("ansible_become_pass"));
-        let connection = text("ansible_connection").unwrap_or_else(|| "ssh".into());
+        let connection = (text("ansible_connection"))
+            .or_else(|| self.opts.connection.clone())
+            .unwrap_or_else(|| "ssh".into());
         let conn: Arc<dyn Connection> = if connection == "local"
             || (host == "localhost" && !vars.contains_key("ansible_host"))
         {
@@ -79,16 +84,20 @@ impl Engine {
         } else {
             match (&self.ssh, connection.as_str()) {
                 (Some(pool), "ssh" | "smart" | "paramiko") => pool.lazy(host, Arc::new(vars)),
-                _ => Arc::new(Unsupported(format!(
-                    "cannot connect to {host}: the '{connection}' connection is not supported \
-                     (use ssh or local)"
-                ))),
+                _ => Arc::new(Refused {
+                    reason: format!(
+                        "cannot connect to {host}: the '{connection}' connection is not \
+                         supported (use ssh or local)"
+                    ),
+                    unreachable: true,
+                }),
             }
         };
         HostAccess {
             conn,
             become_enabled,
             become_user,
+            become_method,
             become_password,
             sudo_asks: SudoAsks::default(),
         }
@@ -170,30 +179,54 @@ impl Engine {
         if !enabled {
             return conn;
         }
+        let method = (task.become_method.clone())
+            .or_else(|| access.become_method.clone())
+            .or_else(|| self.opts.become_method.clone())
+            .unwrap_or_else(|| "sudo".into());
+        let Some(method) = Method::parse(&method) else {
+            return Arc::new(Refused {
+                reason: format!(
+                    "become_method '{method}' is not supported: rollout becomes with sudo or su"
+                ),
+                unreachable: false,
+            });
+        };
         let user = (task.become_user.clone())
             .or_else(|| access.become_user.clone())
             .or_else(|| self.opts.become_user.clone())
             .unwrap_or_else(|| "root".into());
-        Arc::new(Become::new(
-            conn,
-            user,
-            access.become_password.clone(),
-            access.sudo_asks.clone(),
-        ))
+        Arc::new(
+            Become::new(
+                conn,
+                user,
+                access.become_password.clone(),
+                access.sudo_asks.clone(),
+            )
+            .with_method(method),
+        )
     }
 }
 
-/// A connection type that cannot be used: every command reports the host
-/// unreachable with the reason.
-struct Unsupported(String);
+/// A connection that cannot be used: every command ends with the reason,
+/// the host unreachable (an unknown connection type) or the task failed
+/// (privilege that cannot be had the way the host asks).
+struct Refused {
+    reason: String,
+    unreachable: bool,
+}
 
 #[async_trait]
-impl Connection for Unsupported {
+impl Connection for Refused {
     async fn exec(
         &self,
         _command: &str,
         _stdin: Option<&[u8]>,
     ) -> Result<ExecOutput, ConnectionError> {
-        Err(ConnectionError::Unreachable(self.0.clone()))
+        let reason = self.reason.clone();
+        Err(if self.unreachable {
+            ConnectionError::Unreachable(reason)
+        } else {
+            ConnectionError::Failed(reason)
+        })
     }
 }

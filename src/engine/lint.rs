@@ -42,8 +42,13 @@ pub fn check_templates(
         {
             continue;
         }
+        // A vars file that cannot be read (a vault it cannot open): the
+        // play reports it when it starts, with Ansible's exit code.
+        let Some(names) = vars_files_names(play) else {
+            continue;
+        };
         let mut play_known = known.clone();
-        play_known.extend(vars_files_names(play));
+        play_known.extend(names);
         for value in play.vars.values() {
             check_value(templar, value, &[], &play_known, &play.location)?;
         }
@@ -69,9 +74,15 @@ pub fn check_templates(
 fn collect_play_names(play: &Play, known: &mut HashSet<String>) -> bool {
     known.extend(play.vars.keys().cloned());
     known.extend(play.vars_prompt.iter().map(|p| p.name.clone()));
+    let exports = &play.role_exports;
+    known.extend(exports.defaults.keys().chain(exports.vars.keys()).cloned());
     fn walk(task: &Task, base_dir: &std::path::Path, known: &mut HashSet<String>) -> bool {
         let mut knowable = true;
         {
+            if let Some(role) = &task.role {
+                let names = role.defaults.keys().chain(role.vars.keys());
+                known.extend(names.chain(role.params.keys()).cloned());
+            }
             known.extend(task.register.iter().cloned());
             known.insert(task.loop_var.clone());
             known.extend(task.index_var.iter().cloned());
@@ -81,7 +92,8 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) -> bool {
                     known.extend(args.keys().cloned())
                 }
                 Action::Module { module, args } if module == "include_vars" => {
-                    match crate::modules::include_vars::names_at_load(base_dir, args) {
+                    let role_dir = task.role.as_ref().map(|r| r.path.as_path());
+                    match crate::modules::include_vars::names_at_load(role_dir, base_dir, args) {
                         Some(names) => known.extend(names),
                         None => knowable = false,
                     }
@@ -134,20 +146,24 @@ fn known_by_prefix(name: &str, known: &HashSet<String>) -> bool {
 }
 
 /// Top-level names of literal vars files that exist (missing ones are
-/// reported when the play starts).
-fn vars_files_names(play: &Play) -> Vec<String> {
+/// reported when the play starts); `None` when one exists but cannot be
+/// read.
+fn vars_files_names(play: &Play) -> Option<Vec<String>> {
     let mut names = Vec::new();
     for entry in &play.vars_files {
         for candidate in &entry.candidates {
-            if let Ok(node) = crate::playbook::read_yaml(&play.base_dir.join(candidate)) {
-                if let Json::Object(map) = node.to_json() {
-                    names.extend(map.keys().cloned());
-                }
-                break;
+            let path = play.base_dir.join(candidate);
+            if !path.exists() {
+                continue;
             }
+            let node = crate::playbook::read_yaml(&path).ok()?;
+            if let Json::Object(map) = node.to_json() {
+                names.extend(map.keys().cloned());
+            }
+            break;
         }
     }
-    names
+    Some(names)
 }
 
 fn check_task(templar: &Templar, task: &Task, known: &HashSet<String>) -> Result<(), Diagnostic> {

@@ -43,6 +43,10 @@ const HOST: &[&str] = &[
     "group_names",
 ];
 
+/// A role's task's own (Ansible's `role_name`, `role_path` and the
+/// role's full name, which without collections is its name).
+const ROLE: &[&str] = &["role_name", "role_path", "ansible_role_name"];
+
 /// Defined elsewhere in the engine: `hostvars` by the scope, loop
 /// variables by the task, `omit` and `ansible_facts` by the templates.
 const ENGINE: &[&str] = &[
@@ -80,7 +84,7 @@ const TEMPLATE: &[&str] = &[
 
 /// Every name that exists without being declared by the user.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    [PLAY, HOST, ENGINE, TEMPLATE]
+    [PLAY, HOST, ROLE, ENGINE, TEMPLATE]
         .into_iter()
         .flatten()
         .copied()
@@ -113,6 +117,17 @@ pub fn host(host: &str, group_names: Vec<String>) -> Vars {
         Json::Array(group_names.into_iter().map(Json::String).collect()),
     ];
     HOST.iter().map(|k| k.to_string()).zip(values).collect()
+}
+
+/// The magic variables of a role's task.
+pub fn role(role: &crate::playbook::RoleRef) -> Vars {
+    let path = std::path::absolute(&role.path).unwrap_or_else(|_| role.path.clone());
+    let values = [
+        Json::String(role.name.clone()),
+        Json::String(path.display().to_string()),
+        Json::String(role.name.clone()),
+    ];
+    ROLE.iter().map(|k| k.to_string()).zip(values).collect()
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ pub mod lint;
 pub mod magic;
 mod rolling;
 pub mod scope;
+pub mod start_at;
+pub mod step;
 pub mod stop;
 mod task;
 pub mod window;
@@ -29,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     pub limit: Option<String>,
     pub extra_vars: Vars,
@@ -45,6 +47,10 @@ pub struct RunOptions {
     pub force_handlers: bool,
     pub become_user: Option<String>,
     pub become_password: Option<Secret>,
+    /// `-c`: the connection of hosts that set no `ansible_connection`.
+    pub connection: Option<String>,
+    /// `--become-method`, ansible.cfg: where no task or host says.
+    pub become_method: Option<String>,
     /// Ctrl-C / SIGTERM requests, shared with the caller.
     pub stop: Arc<stop::Stop>,
     /// `--window-end`: no batch starts that could not finish before it.
@@ -53,6 +59,10 @@ pub struct RunOptions {
     pub webhooks: Option<Arc<dyn crate::events::Subscriptions>>,
     /// `--resume`: the last run, whose completed hosts are skipped.
     pub resume: Option<Arc<crate::state::resume::Resume>>,
+    /// `--start-at-task`: tasks before it are skipped.
+    pub start_at: Option<start_at::StartAt>,
+    /// `--step`: asked before each task.
+    pub step: Option<Arc<dyn step::StepGate>>,
 }
 
 /// A secret that never shows in debug output.
@@ -145,6 +155,9 @@ impl HostFlags {
 struct PlayCtx<'a> {
     play: &'a Play,
     play_vars: Arc<Vars>,
+    /// The defaults and vars the play's roles export to every task.
+    role_defaults: Arc<Vars>,
+    role_vars: Arc<Vars>,
     vars_files: Arc<Vars>,
     play_hosts: Vec<String>,
     batch: Vec<String>,
@@ -182,6 +195,10 @@ pub struct Engine {
     interrupted: bool,
     /// See [`RunSummary::failed_carried`].
     failed_carried: bool,
+    /// `--start-at-task` until its task is found (then `None`).
+    start_at: Option<start_at::StartAt>,
+    /// `--step` and not told to continue in this batch.
+    stepping: bool,
 }
 
 impl Engine {
@@ -195,6 +212,7 @@ impl Engine {
         let groups = Arc::new(inventory.groups_map());
         Engine {
             extra: Arc::new(opts.extra_vars.clone()),
+            start_at: opts.start_at.clone(),
             inventory: Arc::new(inventory),
             templar: Arc::new(templar),
             opts,
@@ -212,6 +230,7 @@ impl Engine {
             rescuing: 0,
             interrupted: false,
             failed_carried: false,
+            stepping: false,
         }
     }
 
@@ -375,6 +394,14 @@ impl Engine {
             name,
             hosts: hosts.clone(),
         });
+        // Before --start-at-task's play, a play runs nothing (as in Ansible),
+        // and a rolling play takes no host out of rotation for nothing.
+        if Section::ALL
+            .iter()
+            .all(|section| self.starts_after(play.section(*section)))
+        {
+            return Ok(());
+        }
         let hosts = self.skip_completed(key, hosts);
         if hosts.is_empty() {
             self.sink.emit(Event::NoHostsMatched {
@@ -412,6 +439,7 @@ impl Engine {
                 self.interrupted = true;
                 break;
             }
+            self.stepping = self.opts.step.is_some();
             // Hosts that failed earlier in the run run nothing here.
             let mut previously_failed = HashSet::new();
             for h in &batch {
@@ -435,6 +463,8 @@ impl Engine {
             let ctx = PlayCtx {
                 play,
                 play_vars: Arc::new(play.vars.clone()),
+                role_defaults: Arc::new(play.role_exports.defaults.clone()),
+                role_vars: Arc::new(play.role_exports.vars.clone()),
                 vars_files: vars_files.clone(),
                 play_hosts: hosts_all.clone(),
                 batch: batch.clone(),
@@ -459,9 +489,11 @@ impl Engine {
             let batch_started = tokio::time::Instant::now();
             for section in Section::ALL {
                 let mut active = self.active(&batch);
-                if section == Section::Tasks
-                    && let Some(rolling) = rolling.as_mut()
-                {
+                // Out of rotation for `tasks`, unless --start-at-task skips
+                // them all (it is in post_tasks).
+                let out_of_rotation =
+                    section == Section::Tasks && !self.starts_after(play.section(section));
+                if out_of_rotation && let Some(rolling) = rolling.as_mut() {
                     broken = self.sink.broken();
                     if broken.is_some() {
                         break;
@@ -475,9 +507,7 @@ impl Engine {
                 self.flush_handlers(&ctx, notified, force).await;
                 // Hosts out of rotation go back even when the play stops
                 // (but not unjournaled).
-                if section == Section::Tasks
-                    && let Some(rolling) = rolling.as_mut()
-                {
+                if out_of_rotation && let Some(rolling) = rolling.as_mut() {
                     broken = self.sink.broken();
                     if broken.is_some() {
                         break;
@@ -636,7 +666,7 @@ impl Engine {
             .collect()
     }
 
-    fn load_vars_files(&self, play: &Play) -> Result<Vars, Diagnostic> {
+    fn load_vars_files(&self, play: &Play) -> Result<Vars, crate::error::Error> {
         let mut vars = Vars::new();
         let scope = self.play_scope(play, &Arc::new(Vars::new()));
         for entry in &play.vars_files {
@@ -660,7 +690,7 @@ impl Engine {
                 .with_location(entry.location.clone())
                 .with_help("paths are relative to the playbook's directory")
             })?;
-            let node = crate::playbook::read_yaml(&path)?;
+            let node = crate::playbook::read_yaml(&path).map_err(|d| undecryptable(&path, d))?;
             match node.to_json() {
                 Json::Object(map) => vars.extend(map),
                 Json::Null => {}
@@ -669,7 +699,8 @@ impl Engine {
                         &path,
                         node.span,
                         "a vars file must hold a mapping of variables",
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -693,7 +724,7 @@ impl Engine {
                 .filter(|h| self.flags_of(h).is_some_and(|f| f.failed))
                 .cloned()
                 .collect();
-            for task in tasks {
+            for task in tasks.iter().filter(|t| !t.role_repeat) {
                 hosts.retain(|h| {
                     self.flags_of(h).is_some_and(|f| {
                         !f.unreachable && !f.ended && (!f.failed || failed_on_entry.contains(h))
@@ -701,6 +732,9 @@ impl Engine {
                 });
                 if hosts.is_empty() || self.end_play {
                     break;
+                }
+                if self.before_start(task) {
+                    continue;
                 }
                 hosts = match &task.action {
                     Action::Block {
@@ -711,7 +745,9 @@ impl Engine {
                     // Tags on an include select the include itself; its
                     // tasks are selected by their own.
                     Action::Include { .. } => {
-                        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags) {
+                        if !task.selected_by(&self.opts.tags, &self.opts.skip_tags)
+                            || !self.step_allows(task, false).await
+                        {
                             continue;
                         }
                         self.run_include(ctx, task, hosts).await
@@ -727,6 +763,48 @@ impl Engine {
             }
             hosts
         })
+    }
+
+    /// `--start-at-task`: whether `task` comes before the start (and is
+    /// skipped). A block is opened: the start may be inside.
+    fn before_start(&mut self, task: &Task) -> bool {
+        let Some(start) = &self.start_at else {
+            return false;
+        };
+        if matches!(task.action, Action::Block { .. }) {
+            return false;
+        }
+        if task.selected_by(&self.opts.tags, &self.opts.skip_tags) && start.matches(task) {
+            self.start_at = None;
+            return false;
+        }
+        true
+    }
+
+    /// `--start-at-task` is still ahead and not among `tasks`: they all
+    /// will be skipped.
+    fn starts_after(&self, tasks: &[Task]) -> bool {
+        (self.start_at.as_ref())
+            .is_some_and(|s| !s.found_in_tasks(tasks, &self.opts.tags, &self.opts.skip_tags))
+    }
+
+    /// `--step`: whether the operator lets `task` run (always, without
+    /// `--step` or once told to continue).
+    async fn step_allows(&mut self, task: &Task, handler: bool) -> bool {
+        let Some(gate) = self.opts.step.clone().filter(|_| self.stepping) else {
+            return true;
+        };
+        let kind = if handler { "HANDLER" } else { "TASK" };
+        let what = format!("{kind}: {}", task.display_name());
+        let asked = tokio::task::spawn_blocking(move || gate.ask(&what)).await;
+        match asked.unwrap_or(step::Answer::No) {
+            step::Answer::Yes => true,
+            step::Answer::Continue => {
+                self.stepping = false;
+                true
+            }
+            step::Answer::No => false,
+        }
     }
 
     async fn run_block(
@@ -795,15 +873,21 @@ impl Engine {
         };
         let mut groups: Vec<(PathBuf, Vars, Vec<String>)> = Vec::new();
         let env = self.task_env(ctx);
+        self.include_start(task);
         for host in &hosts {
             let scope = self.scope_in(&env, host, Some(task));
             let entries = match self.include_entries(task, &scope) {
                 Ok(entries) => entries,
                 Err(message) => {
-                    self.include_failed(ctx, task, host, message);
+                    self.include_result(ctx, task, host, Self::include_failure(task, message));
                     continue;
                 }
             };
+            // Nothing to include (its `when` is false): skipped, as Ansible counts it.
+            if entries.is_empty() {
+                let skipped = crate::modules::TaskResult::skipped("Conditional result was False");
+                self.include_result(ctx, task, host, skipped);
+            }
             for (path, item) in entries {
                 match groups.iter_mut().find(|(p, i, _)| *p == path && *i == item) {
                     Some((_, _, members)) => members.push(host.clone()),
@@ -826,8 +910,10 @@ impl Engine {
             let mut tasks = match tasks {
                 Ok(tasks) => tasks,
                 Err(e) => {
+                    self.include_start(task);
                     for host in &members {
-                        self.include_failed(ctx, task, host, e.to_string());
+                        let failure = Self::include_failure(task, e.to_string());
+                        self.include_result(ctx, task, host, failure);
                     }
                     continue;
                 }
@@ -861,6 +947,7 @@ impl Engine {
             file,
             loaded,
             context,
+            ..
         } = &task.action
         else {
             return Ok(Vec::new());
@@ -907,18 +994,33 @@ impl Engine {
         Ok(entries)
     }
 
-    /// A host's include failed (its loop, `when`, file name or file): the
-    /// failure is the include's, at its line.
-    fn include_failed(&mut self, ctx: &PlayCtx<'_>, task: &Task, host: &str, message: String) {
+    /// The include's `TASK [...]` line.
+    fn include_start(&self, task: &Task) {
         self.sink.emit(Event::TaskStart {
             name: task.display_name(),
             location: Some(task.location.to_string()),
             handler: false,
         });
-        let result = crate::modules::TaskResult::failed(format!(
-            "include_tasks at {}: {message}",
-            task.location
-        ));
+    }
+
+    /// A host's include failed (its loop, `when`, file name or file): the
+    /// failure is the include's, at its line.
+    fn include_failure(task: &Task, message: String) -> crate::modules::TaskResult {
+        let what = match &task.action {
+            Action::Include { role: Some(_), .. } => "include_role",
+            _ => "include_tasks",
+        };
+        crate::modules::TaskResult::failed(format!("{what} at {}: {message}", task.location))
+    }
+
+    /// A host's result of the include itself (failed or skipped).
+    fn include_result(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        host: &str,
+        result: crate::modules::TaskResult,
+    ) {
         self.sink.emit(Event::HostResult(crate::events::HostResult {
             host: host.to_string(),
             status: result.status(),
@@ -1028,7 +1130,7 @@ impl Engine {
         for name in names {
             let mut matched = false;
             for (index, handler) in ctx.play.handlers.iter().enumerate() {
-                if handler.name.as_deref() == Some(name.as_str()) || handler.listen.contains(name) {
+                if handler.answers_to(name) {
                     self.hosts
                         .entry(host.to_string())
                         .or_default()
@@ -1098,6 +1200,8 @@ impl Engine {
             inventory: self.inventory.clone(),
             inventory_vars: self.inventory_vars.clone(),
             play_vars: ctx.play_vars.clone(),
+            role_defaults: ctx.role_defaults.clone(),
+            role_vars: ctx.role_vars.clone(),
             vars_files: ctx.vars_files.clone(),
             facts: self.facts_by_host(),
             extra: self.extra.clone(),
@@ -1136,6 +1240,8 @@ struct ScopeBase {
     inventory: Arc<Inventory>,
     inventory_vars: Arc<HashMap<String, Arc<Vars>>>,
     play_vars: Arc<Vars>,
+    role_defaults: Arc<Vars>,
+    role_vars: Arc<Vars>,
     vars_files: Arc<Vars>,
     facts: HashMap<String, Facts>,
     extra: Arc<Vars>,
@@ -1143,10 +1249,17 @@ struct ScopeBase {
 }
 
 impl ScopeBase {
-    /// Layers, lowest first: inventory < play vars < vars_files < task vars
-    /// < include_vars < facts/registered < extra vars < magic variables.
+    /// Layers, lowest first (Ansible's ladder): role defaults < inventory
+    /// < play vars < vars_files < role vars < task vars < include_vars <
+    /// facts/registered < role params < include loop < extra vars < magic
+    /// variables. The play's roles export their defaults and vars to every
+    /// task; a role's task sees its own (and its dependency chain's) above
+    /// those.
     fn scope(&self, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {
-        let mut layers: Vec<Layer> = vec![
+        let role = task.and_then(|t| t.role.as_deref());
+        let mut layers: Vec<Layer> = vec![self.role_defaults.clone().into()];
+        layers.extend(role.map(|r| r.defaults.clone().into()));
+        layers.extend([
             self.inventory_vars
                 .get(host)
                 .cloned()
@@ -1154,13 +1267,16 @@ impl ScopeBase {
                 .into(),
             self.play_vars.clone().into(),
             self.vars_files.clone().into(),
-        ];
+            self.role_vars.clone().into(),
+        ]);
+        layers.extend(role.map(|r| r.vars.clone().into()));
         if let Some(task) = task
             && !task.vars.is_empty()
         {
             layers.push(Arc::new(task.vars.clone()).into());
         }
         layers.extend(self.facts.get(host).cloned().unwrap_or_default().layers());
+        layers.extend(role.map(|r| r.params.clone().into()));
         // An include's loop variables rank as include params, above facts.
         if let Some(task) = task
             && !task.include_loop.is_empty()
@@ -1169,7 +1285,8 @@ impl ScopeBase {
         }
         layers.push(self.extra.clone().into());
         layers.push(self.play_magic.clone().into());
-        let magic = magic::host(host, self.inventory.group_names(host));
+        let mut magic = magic::host(host, self.inventory.group_names(host));
+        magic.extend(role.map(magic::role).unwrap_or_default());
         Scope::new(self.templar.clone(), layers, magic, hostvars)
     }
 }
@@ -1180,4 +1297,15 @@ fn seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
+}
+
+/// A vaulted vars file that cannot be decrypted stops the run with exit 1,
+/// as ansible-playbook's (one that cannot be parsed exits 4).
+fn undecryptable(path: &std::path::Path, d: Diagnostic) -> crate::error::Error {
+    let vaulted = std::fs::read(path).is_ok_and(|data| crate::vault::format::is_encrypted(&data));
+    if vaulted && d.location.is_none() {
+        crate::error::Error::Internal(d)
+    } else {
+        crate::error::Error::Load(d)
+    }
 }

@@ -64,6 +64,9 @@ impl Engine {
         let Action::Module { module, args } = &task.action else {
             return hosts.to_vec();
         };
+        if !self.step_allows(task, handler).await {
+            return hosts.to_vec();
+        }
         self.sink.emit(Event::TaskStart {
             name: task.display_name(),
             location: Some(task.location.to_string()),
@@ -548,6 +551,7 @@ impl HostRun<'_> {
             verbosity: self.engine.opts.verbosity,
             environment,
             base_dir: self.base_dir,
+            role_dir: self.task.role.as_ref().map(|r| r.path.as_path()),
         };
         let Some(limit) = self.task.timeout else {
             return modules::run(self.module, args, &ctx).await;

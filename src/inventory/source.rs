@@ -88,12 +88,7 @@ fn is_ignored(path: &Path) -> bool {
 }
 
 fn load_file(inv: &mut Inventory, file: &Path) -> Result<(), Diagnostic> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        Diagnostic::new(format!(
-            "cannot read inventory file '{}': {e}",
-            file.display()
-        ))
-    })?;
+    let text = crate::vault::read_to_string(file)?;
     let known = inv.hosts.len();
     load_text(inv, &text, file)?;
     // Ansible's `inventory_file`/`inventory_dir`: the absolute source a host
@@ -116,6 +111,12 @@ fn load_file(inv: &mut Inventory, file: &Path) -> Result<(), Diagnostic> {
 /// from the format the text most resembles.
 pub(super) fn load_text(inv: &mut Inventory, text: &str, file: &Path) -> Result<(), Diagnostic> {
     let parsed = yaml::parse(text);
+    // A `!vault` value that cannot be decrypted: no use trying INI.
+    if let Err(e) = &parsed
+        && e.help.is_some()
+    {
+        return Err(Diagnostic::yaml(file, e, ""));
+    }
     if let Ok(node) = &parsed
         && is_group_mapping(node)
     {

@@ -119,9 +119,8 @@ fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) {
 
 /// A vars file: YAML (or JSON) holding a mapping; empty means no variables.
 fn load_vars_file(file: &Path) -> Result<Vars, Diagnostic> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Diagnostic::new(format!("cannot read vars file '{}': {e}", file.display())))?;
-    let node = yaml::parse(&text).map_err(|e| Diagnostic::at(file, e.span, e.message))?;
+    let text = crate::vault::read_to_string(file)?;
+    let node = yaml::parse(&text).map_err(|e| Diagnostic::yaml(file, &e, ""))?;
     if node.is_null() {
         return Ok(Vars::new());
     }

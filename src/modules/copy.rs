@@ -25,6 +25,7 @@ pub const MODULE: Module = Module::new(
             p("force", Kind::Bool),
             p("validate", Kind::Str),
             p("follow", Kind::Bool),
+            p("decrypt", Kind::Bool),
         ],
     ),
     |args, ctx| Box::pin(run(args, ctx)),
@@ -77,13 +78,42 @@ fn payload(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> 
             local_mode: None,
         }),
         (Some(src), None) => {
-            let path = find_local(ctx.base_dir, "files", src)?;
-            read_local(&path)
+            let path = find_for_task(ctx, "files", src)?;
+            // A vaulted source is decrypted on the controller unless `decrypt: false`.
+            read_local(&path, arg_bool(args, "decrypt", true))
         }
         (None, None) => Err(TaskResult::failed(
             "one of the following is required: src, content",
         )),
     }
+}
+
+/// A relative `src` of a role's task is looked up in its role first
+/// (`<role>/<subdir>/`, then `<role>/`), then as [`find_local`] does.
+pub fn find_for_task(
+    ctx: &super::ModuleContext<'_>,
+    subdir: &str,
+    src: &str,
+) -> Result<PathBuf, TaskResult> {
+    let in_role = (ctx.role_dir.filter(|_| Path::new(src).is_relative()))
+        .map(|role| [role.join(subdir).join(src), role.join(src)]);
+    if let Some(found) = in_role.iter().flatten().find(|c| c.exists()) {
+        return Ok(found.clone());
+    }
+    find_local(ctx.base_dir, subdir, src).map_err(|mut failure| {
+        if let (Some(role), Some(msg)) = (ctx.role_dir, failure.msg.as_mut()) {
+            *msg = msg.replacen(
+                "(looked in: ",
+                &format!(
+                    "(looked in: {}/{subdir}/, {}/, ",
+                    role.display(),
+                    role.display()
+                ),
+                1,
+            );
+        }
+        failure
+    })
 }
 
 /// A relative `src` is looked up under `<base>/<subdir>/` then `<base>/`.
@@ -116,7 +146,7 @@ pub fn find_local(base: &Path, subdir: &str, src: &str) -> Result<PathBuf, TaskR
         })
 }
 
-fn read_local(path: &Path) -> Result<Payload, TaskResult> {
+fn read_local(path: &Path, decrypt: bool) -> Result<Payload, TaskResult> {
     let meta = std::fs::metadata(path)
         .map_err(|e| TaskResult::failed(format!("cannot read {}: {e}", path.display())))?;
     if meta.is_dir() {
@@ -125,8 +155,12 @@ fn read_local(path: &Path) -> Result<Payload, TaskResult> {
             path.display()
         )));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| TaskResult::failed(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = if decrypt {
+        crate::vault::read_file(path).map_err(|e| TaskResult::failed(e.to_string()))?
+    } else {
+        std::fs::read(path)
+            .map_err(|e| TaskResult::failed(format!("cannot read {}: {e}", path.display())))?
+    };
     use std::os::unix::fs::PermissionsExt;
     Ok(Payload {
         bytes,

@@ -167,6 +167,9 @@ pub struct ModuleContext<'a> {
     /// of `copy` resolves under `<base_dir>/files/` then `<base_dir>/`, of
     /// `template` under `<base_dir>/templates/` then `<base_dir>/`.
     pub base_dir: &'a std::path::Path,
+    /// A role's task: its role's directory, searched before `base_dir`
+    /// (`<role>/files/`, `<role>/templates/`, then `<role>/`).
+    pub role_dir: Option<&'a std::path::Path>,
 }
 
 /// A host variable rendered as text (`imds_endpoint`), if it is set.

@@ -150,6 +150,7 @@ mod tests {
             verbosity: 0,
             environment: &env,
             base_dir: std::path::Path::new("/nonexistent"),
+            role_dir: None,
         };
         // Arguments that keep every module quick: `pause` without seconds
         // would prompt on a terminal, `wait_for` without a port sleeps for

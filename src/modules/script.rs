@@ -50,11 +50,14 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let Some((script, script_args)) = words.split_first() else {
         return TaskResult::failed("script needs a script path");
     };
-    let Some(local) = resolve(script, ctx.base_dir) else {
+    let dirs: Vec<&Path> = ctx.role_dir.into_iter().chain([ctx.base_dir]).collect();
+    let Some(local) = resolve(script, &dirs) else {
+        let looked: Vec<String> = (dirs.iter())
+            .map(|d| format!("{}/files/ and {}", d.display(), d.display()))
+            .collect();
         return TaskResult::failed(format!(
-            "could not find the script '{script}' (looked in {}/files/ and {})",
-            ctx.base_dir.display(),
-            ctx.base_dir.display()
+            "could not find the script '{script}' (looked in {})",
+            looked.join(", ")
         ));
     };
     let body = match std::fs::read(&local) {
@@ -85,13 +88,15 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
 }
 
 /// Absolute paths as they are; relative ones under `files/`, then the base.
-fn resolve(script: &str, base: &Path) -> Option<PathBuf> {
+/// The script's file: `<dir>/files/` then `<dir>/` for each of `dirs`
+/// (a role's directory, then the playbook's).
+fn resolve(script: &str, dirs: &[&Path]) -> Option<PathBuf> {
     let path = Path::new(script);
     if path.is_absolute() {
         return path.is_file().then(|| path.to_path_buf());
     }
-    [base.join("files").join(path), base.join(path)]
-        .into_iter()
+    (dirs.iter())
+        .flat_map(|base| [base.join("files").join(path), base.join(path)])
         .find(|p| p.is_file())
 }
 
@@ -137,13 +142,13 @@ mod tests {
         std::fs::write(dir.path().join("s.sh"), "").unwrap();
         std::fs::write(dir.path().join("t.sh"), "").unwrap();
         assert_eq!(
-            resolve("s.sh", dir.path()).unwrap(),
+            resolve("s.sh", &[dir.path()]).unwrap(),
             dir.path().join("files/s.sh")
         );
         assert_eq!(
-            resolve("t.sh", dir.path()).unwrap(),
+            resolve("t.sh", &[dir.path()]).unwrap(),
             dir.path().join("t.sh")
         );
-        assert!(resolve("u.sh", dir.path()).is_none());
+        assert!(resolve("u.sh", &[dir.path()]).is_none());
     }
 }

@@ -40,9 +40,10 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
 
 fn render(args: &Vars, ctx: &ModuleContext<'_>) -> Result<Payload, TaskResult> {
     let src = arg_str(args, "src").ok_or_else(|| TaskResult::failed("src is required"))?;
-    let path = copy::find_local(ctx.base_dir, "templates", src)?;
-    let source = std::fs::read_to_string(&path)
-        .map_err(|e| TaskResult::failed(format!("cannot read template {}: {e}", path.display())))?;
+    let path = copy::find_for_task(ctx, "templates", src)?;
+    // A vaulted template is decrypted on the controller, as Ansible does.
+    let source =
+        crate::vault::read_to_string(&path).map_err(|e| TaskResult::failed(e.to_string()))?;
     let scope = with_template_vars(ctx, &path, src);
     let text = ctx
         .templar

@@ -1,6 +1,7 @@
 //! ansible-playbook's console format: `PLAY [...]`, `TASK [...]`, one status
 //! line per host, and the `PLAY RECAP`.
 
+use super::palette::{Colour, Palette};
 use crate::events::{Event, EventSink, HostResult, HostStats, Status};
 use serde_json::Value as Json;
 use std::io::Write;
@@ -13,6 +14,7 @@ pub struct Console<W: Write + Send> {
     verbosity: u8,
     /// `--diff`: show the `diff` of results as unified diffs.
     diff: bool,
+    palette: Palette,
 }
 
 impl<W: Write + Send> Console<W> {
@@ -21,7 +23,14 @@ impl<W: Write + Send> Console<W> {
             out: Mutex::new(out),
             verbosity,
             diff: false,
+            palette: Palette::PLAIN,
         }
+    }
+
+    /// Colours lines as ansible-playbook does (plain by default).
+    pub fn with_palette(mut self, palette: Palette) -> Self {
+        self.palette = palette;
+        self
     }
 
     /// Shows results' `diff` (`--diff`) under the host's line.
@@ -32,9 +41,9 @@ impl<W: Write + Send> Console<W> {
 }
 
 /// A result's `diff` (one mapping or a list of them) as Ansible prints it:
-/// `--- before: PATH` / `+++ after: PATH` and unified hunks. Empty when
-/// nothing differs.
-pub fn render_diff(diff: &Json) -> String {
+/// `--- before: PATH` / `+++ after: PATH` and unified hunks, their lines
+/// coloured by their first character. Empty when nothing differs.
+pub fn render_diff(diff: &Json, palette: Palette) -> String {
     let parts: Vec<&Json> = match diff {
         Json::Array(items) => items.iter().collect(),
         other => vec![other],
@@ -66,8 +75,17 @@ pub fn render_diff(diff: &Json) -> String {
                 &header("after_header", "after"),
             )
             .to_string();
-        out.push_str(&hunks);
-        if !out.ends_with('\n') {
+        for line in hunks.lines() {
+            let colour = match line.as_bytes().first() {
+                Some(b'+') => Some(Colour::DiffAdd),
+                Some(b'-') => Some(Colour::DiffRemove),
+                _ if line.starts_with("@@") => Some(Colour::DiffLines),
+                _ => None,
+            };
+            match colour {
+                Some(colour) => out.push_str(&palette.paint(line, colour)),
+                None => out.push_str(line),
+            }
             out.push('\n');
         }
     }
@@ -81,24 +99,44 @@ pub fn banner(title: &str) -> String {
 }
 
 /// Ansible's recap line: the host padded to 26, each counter `name=N` with
-/// N left-aligned in 4 columns.
-pub fn recap_line(host: &str, s: &HostStats) -> String {
+/// N left-aligned in 4 columns; in colour, the host in its worst outcome's
+/// colour and each counter that is not 0 in its own.
+pub fn recap_line(host: &str, s: &HostStats, palette: Palette) -> String {
     let counters = [
-        ("ok", s.ok),
-        ("changed", s.changed),
-        ("unreachable", s.unreachable),
-        ("failed", s.failed),
-        ("skipped", s.skipped),
-        ("rescued", s.rescued),
-        ("ignored", s.ignored),
+        ("ok", s.ok, Colour::Ok),
+        ("changed", s.changed, Colour::Changed),
+        ("unreachable", s.unreachable, Colour::Unreachable),
+        ("failed", s.failed, Colour::Error),
+        ("skipped", s.skipped, Colour::Skip),
+        ("rescued", s.rescued, Colour::Ok),
+        ("ignored", s.ignored, Colour::Warn),
     ];
     let body: Vec<String> = counters
         .iter()
-        .map(|(name, n)| format!("{name}={n:<4}"))
+        .map(|(name, n, colour)| {
+            let counter = format!("{name}={n:<4}");
+            match n {
+                0 => counter,
+                _ => palette.paint(&counter, *colour),
+            }
+        })
         .collect();
-    format!("{host:<26} : {}", body.join(" "))
-        .trim_end()
-        .to_string()
+    let host_colour = if s.failed > 0 || s.unreachable > 0 {
+        Colour::Error
+    } else if s.changed > 0 {
+        Colour::Changed
+    } else {
+        Colour::Ok
+    };
+    // Padded to 26 visible columns, the escape codes aside.
+    let padding = " ".repeat(26usize.saturating_sub(host.chars().count()));
+    format!(
+        "{}{padding} : {}",
+        palette.paint(host, host_colour),
+        body.join(" ")
+    )
+    .trim_end()
+    .to_string()
 }
 
 fn pretty(value: &Json) -> String {
@@ -122,7 +160,9 @@ impl<W: Write + Send> Console<W> {
     pub fn render(&self, event: &Event) -> Option<String> {
         Some(match event {
             Event::PlayStart { name, .. } => format!("\n{}", banner(&format!("PLAY [{name}]"))),
-            Event::NoHostsMatched { .. } => "skipping: no hosts matched".into(),
+            Event::NoHostsMatched { .. } => self
+                .palette
+                .paint("skipping: no hosts matched", Colour::Skip),
             Event::BatchStart {
                 index,
                 count,
@@ -144,17 +184,22 @@ impl<W: Write + Send> Console<W> {
                 }
                 s
             }
-            Event::Included { host, file } => format!("included: {file} for {host}"),
+            Event::Included { host, file } => {
+                (self.palette).paint(&format!("included: {file} for {host}"), Colour::Included)
+            }
             Event::HostResult(r) => self.host_line(r),
             Event::Retrying {
                 host,
                 task,
                 retries_left,
                 ..
-            } => {
-                format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).")
+            } => self.palette.paint(
+                &format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left)."),
+                Colour::Debug,
+            ),
+            Event::Warning { message } => {
+                (self.palette).paint(&format!("[WARNING]: {message}"), Colour::Warn)
             }
-            Event::Warning { message } => format!("[WARNING]: {message}"),
             Event::PlayAborted { reason } => format!("\nNO MORE HOSTS LEFT: {reason}"),
             Event::Lifecycle {
                 host,
@@ -171,10 +216,12 @@ impl<W: Write + Send> Console<W> {
             Event::OutOfRotation { hosts } => {
                 let mut s = format!("\n{}", banner("HOSTS OUT OF ROTATION"));
                 for h in hosts {
-                    s.push_str(&format!(
-                        "\n{}: {} in {}: {}\n    put it back once fixed: {}",
+                    let entry = format!(
+                        "{}: {} in {}: {}\n    put it back once fixed: {}",
                         h.host, h.target, h.group, h.why, h.restore
-                    ));
+                    );
+                    s.push('\n');
+                    s.push_str(&self.palette.paint(&entry, Colour::Error));
                 }
                 s
             }
@@ -183,7 +230,7 @@ impl<W: Write + Send> Console<W> {
                 let mut s = format!("\n{}", banner("PLAY RECAP"));
                 for (host, stats) in hosts {
                     s.push('\n');
-                    s.push_str(&recap_line(host, stats));
+                    s.push_str(&recap_line(host, stats, self.palette));
                 }
                 s.push('\n');
                 s
@@ -195,7 +242,7 @@ impl<W: Write + Send> Console<W> {
         let line = self.status_line(r);
         match r.result.get("diff") {
             Some(diff) if self.diff && !matches!(r.status, Status::Skipped) => {
-                let text = render_diff(diff);
+                let text = render_diff(diff, self.palette);
                 if text.is_empty() {
                     line
                 } else {
@@ -218,27 +265,37 @@ impl<W: Write + Send> Console<W> {
             .map(|i| format!(" => (item={i})"))
             .unwrap_or_default();
         let shown = shown(&r.result);
+        let paint = |text: String, colour| self.palette.paint(&text, colour);
         match r.status {
             Status::Failed => {
-                let mut s = format!(
-                    "{}: {target}{item}: FAILED! => {}",
-                    if item.is_empty() { "fatal" } else { "failed" },
-                    compact(&shown)
+                let mut s = paint(
+                    format!(
+                        "{}: {target}{item}: FAILED! => {}",
+                        if item.is_empty() { "fatal" } else { "failed" },
+                        compact(&shown)
+                    ),
+                    Colour::Error,
                 );
                 if r.ignored {
-                    s.push_str("\n...ignoring");
+                    s.push('\n');
+                    s.push_str(&paint("...ignoring".into(), Colour::Skip));
                 }
                 s
             }
-            Status::Unreachable => format!("fatal: {target}: UNREACHABLE! => {}", compact(&shown)),
-            Status::Skipped if self.verbosity == 0 => format!("skipping: {target}{item}"),
+            Status::Unreachable => paint(
+                format!("fatal: {target}: UNREACHABLE! => {}", compact(&shown)),
+                Colour::Unreachable,
+            ),
+            Status::Skipped if self.verbosity == 0 => {
+                paint(format!("skipping: {target}{item}"), Colour::Skip)
+            }
             _ => {
-                let word = match r.status {
-                    Status::Changed => "changed",
-                    Status::Skipped => "skipping",
-                    _ => "ok",
+                let (word, colour) = match r.status {
+                    Status::Changed => ("changed", Colour::Changed),
+                    Status::Skipped => ("skipping", Colour::Skip),
+                    _ => ("ok", Colour::Ok),
                 };
-                if r.show_result && !matches!(r.status, Status::Skipped) {
+                let line = if r.show_result && !matches!(r.status, Status::Skipped) {
                     let mut body = shown;
                     if let Json::Object(map) = &mut body {
                         map.remove("changed");
@@ -248,7 +305,8 @@ impl<W: Write + Send> Console<W> {
                     format!("{word}: {target}{item} => {}", compact(&shown))
                 } else {
                     format!("{word}: {target}{item}")
-                }
+                };
+                paint(line, colour)
             }
         }
     }
@@ -300,7 +358,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            recap_line("web1", &s),
+            recap_line("web1", &s, Palette::PLAIN),
             "web1                       : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0"
         );
     }
@@ -314,11 +372,14 @@ mod tests {
             "after_header": "/etc/x.conf",
         });
         assert_eq!(
-            render_diff(&diff),
+            render_diff(&diff, Palette::PLAIN),
             "--- before: /etc/x.conf\n+++ after: /etc/x.conf\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n"
         );
         assert_eq!(
-            render_diff(&serde_json::json!({"before": "x", "after": "x"})),
+            render_diff(
+                &serde_json::json!({"before": "x", "after": "x"}),
+                Palette::PLAIN
+            ),
             ""
         );
         let c = Console::new(Vec::new(), 0).with_diff(true);
@@ -337,6 +398,44 @@ mod tests {
             false,
         ));
         assert_eq!(plain, "changed: [h]");
+    }
+
+    #[test]
+    fn colours_as_ansible_playbook() {
+        let c = Console::new(Vec::new(), 0).with_palette(Palette::COLOURED);
+        let line = |status, ignored| c.host_line(&on_h(status, serde_json::json!({}), ignored));
+        assert_eq!(line(Status::Ok, false), "\x1b[0;32mok: [h]\x1b[0m");
+        assert_eq!(
+            line(Status::Changed, false),
+            "\x1b[0;33mchanged: [h]\x1b[0m"
+        );
+        assert_eq!(
+            line(Status::Skipped, false),
+            "\x1b[0;36mskipping: [h]\x1b[0m"
+        );
+        assert_eq!(
+            line(Status::Failed, true),
+            "\x1b[0;31mfatal: [h]: FAILED! => {}\x1b[0m\n\x1b[0;36m...ignoring\x1b[0m"
+        );
+        assert!(line(Status::Unreachable, false).starts_with("\x1b[1;31mfatal: [h]: UNREACHABLE!"));
+        // As ansible-playbook 2.19 printed it (ANSIBLE_FORCE_COLOR=1).
+        let stats = HostStats {
+            ok: 7,
+            changed: 3,
+            failed: 1,
+            skipped: 1,
+            ignored: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            recap_line("web1", &stats, Palette::COLOURED),
+            "\x1b[0;31mweb1\x1b[0m                       : \x1b[0;32mok=7   \x1b[0m \x1b[0;33mchanged=3   \x1b[0m unreachable=0    \x1b[0;31mfailed=1   \x1b[0m \x1b[0;36mskipped=1   \x1b[0m rescued=0    \x1b[1;35mignored=2   \x1b[0m"
+        );
+        let diff = serde_json::json!({"before": "a\n", "after": "b\n"});
+        assert_eq!(
+            render_diff(&diff, Palette::COLOURED),
+            "\x1b[0;31m--- before\x1b[0m\n\x1b[0;32m+++ after\x1b[0m\n\x1b[0;36m@@ -1 +1 @@\x1b[0m\n\x1b[0;31m-a\x1b[0m\n\x1b[0;32m+b\x1b[0m\n"
+        );
     }
 
     #[test]

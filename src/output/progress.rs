@@ -19,17 +19,23 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(verbosity: u8, diff: bool) -> Progress {
-        Progress::with_target(verbosity, diff, ProgressDrawTarget::stdout())
+    /// Prints `console`'s lines (its own output is unused).
+    pub fn new(console: Console<std::io::Sink>) -> Progress {
+        Progress::with_target(console, ProgressDrawTarget::stdout())
     }
 
-    pub fn with_target(verbosity: u8, diff: bool, target: ProgressDrawTarget) -> Progress {
+    pub fn with_target(console: Console<std::io::Sink>, target: ProgressDrawTarget) -> Progress {
         Progress {
-            console: Console::new(std::io::sink(), verbosity).with_diff(diff),
+            console,
             multi: MultiProgress::with_draw_target(target),
             hosts: Mutex::new(HashMap::new()),
             batches: Mutex::new(None),
         }
+    }
+
+    /// The live view, to put aside while asking something.
+    pub fn multi(&self) -> MultiProgress {
+        self.multi.clone()
     }
 
     fn host_line(&self, host: &str, phase: Phase, detail: &str, remaining: Option<u64>) {
@@ -140,7 +146,8 @@ mod tests {
 
     #[test]
     fn one_line_per_host_in_flight() {
-        let p = Progress::with_target(0, false, ProgressDrawTarget::hidden());
+        let console = Console::new(std::io::sink(), 0);
+        let p = Progress::with_target(console, ProgressDrawTarget::hidden());
         p.emit(lifecycle("web1", Phase::Draining));
         p.emit(lifecycle("web2", Phase::Draining));
         p.emit(lifecycle("web1", Phase::OutOfRotation));

@@ -4,9 +4,10 @@
 
 use super::kv;
 use super::model::*;
+use super::roles::{LoadOptions, PlayRoles};
 use super::scalars::{
-    Src, boolean, conditions, identifier, integer, mapping, percentage, seconds, string,
-    string_list,
+    Src, become_method, boolean, conditions, identifier, integer, mapping, percentage, seconds,
+    string, string_list,
 };
 use crate::diag::Diagnostic;
 use crate::modules::spec::{self, FreeForm};
@@ -14,6 +15,7 @@ use crate::plan::{HostOrder, SerialStep};
 use crate::yaml::{self, Node, Value};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const PLAY_KEYWORDS: &[&str] = &[
     "name",
@@ -31,6 +33,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "handlers",
     "become",
     "become_user",
+    "become_method",
     "gather_facts",
     "load_balancer",
     "rollback",
@@ -42,6 +45,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "no_log",
     "ignore_errors",
     "force_handlers",
+    "roles",
 ];
 
 /// The lookups a `with_<lookup>:` loop may name (run by the template
@@ -86,6 +90,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "no_log",
     "become",
     "become_user",
+    "become_method",
     "delegate_to",
     "run_once",
     "vars",
@@ -98,11 +103,13 @@ const TASK_KEYWORDS: &[&str] = &[
     "always",
     "import_tasks",
     "include_tasks",
+    "import_role",
+    "include_role",
 ];
 
 /// The keywords `include_tasks` takes (Ansible's TaskInclude); the others
 /// belong on the included tasks, through `apply:`.
-const INCLUDE_KEYWORDS: &[&str] = &[
+pub(super) const INCLUDE_KEYWORDS: &[&str] = &[
     "include_tasks",
     "name",
     "when",
@@ -127,6 +134,7 @@ const APPLY_KEYWORDS: &[&str] = &[
     "environment",
     "become",
     "become_user",
+    "become_method",
     "ignore_errors",
     "no_log",
     "run_once",
@@ -140,8 +148,15 @@ const LOOP_CONTROL_KEYS: &[&str] = &["loop_var", "index_var", "label", "pause", 
 /// Includes nested deeper than this are taken to be a cycle.
 const MAX_INCLUDE_DEPTH: usize = 32;
 
+/// Loads a playbook with the default options (no roles path).
 pub fn load_playbook(path: &Path) -> Result<Playbook, Diagnostic> {
-    let mut loader = Loader { chain: Vec::new() };
+    load_playbook_with(path, &LoadOptions::default())
+}
+
+/// Loads a playbook and everything it imports, its roles included.
+pub fn load_playbook_with(path: &Path, options: &LoadOptions) -> Result<Playbook, Diagnostic> {
+    let playbook_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut loader = Loader::new(options, &playbook_dir, Vec::new());
     let plays = loader.playbook_file(path)?;
     Ok(Playbook {
         path: path.to_path_buf(),
@@ -151,25 +166,31 @@ pub fn load_playbook(path: &Path) -> Result<Playbook, Diagnostic> {
 
 /// Reads and parses a YAML file, turning I/O and syntax errors into diagnostics.
 pub fn read_yaml(path: &Path) -> Result<Node, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::new(format!("cannot read '{}': {e}", path.display()))
-            .with_help("check the path; relative paths resolve from the including file's directory")
+    let text = crate::vault::read_to_string(path).map_err(|e| match e {
+        crate::vault::ReadError::Io { .. } => Diagnostic::new(e.to_string()).with_help(
+            "check the path; relative paths resolve from the including file's directory",
+        ),
+        vault => Diagnostic::from(vault),
     })?;
     yaml::parse(&text).map_err(|e| {
-        Diagnostic::at(path, e.span, format!("YAML syntax error: {}", e.message))
-            .with_help("check the indentation and quoting on or just above this line")
+        let d = Diagnostic::yaml(path, &e, "YAML syntax error: ");
+        if d.help.is_some() {
+            return d;
+        }
+        d.with_help("check the indentation and quoting on or just above this line")
     })
 }
 
-/// Values inherited from enclosing plays, blocks and imports.
+/// Values inherited from enclosing plays, blocks, imports and roles.
 #[derive(Debug, Clone, Default)]
-struct Inherited {
+pub(super) struct Inherited {
     when: Vec<String>,
     tags: Vec<String>,
-    vars: Vars,
+    pub(super) vars: Vars,
     environment: Vars,
     become_enabled: Option<bool>,
     become_user: Option<String>,
+    become_method: Option<String>,
     ignore_errors: Option<bool>,
     no_log: Option<bool>,
     delegate_to: Option<String>,
@@ -179,6 +200,8 @@ struct Inherited {
     ignore_unreachable: Option<bool>,
     /// A block's `timeout` applies to each task in it, as in Ansible.
     timeout: Option<u32>,
+    /// The role whose tasks these are.
+    pub(super) role: Option<Arc<RoleRef>>,
 }
 
 /// What the tasks of an `include_tasks` inherit, kept to load its file
@@ -190,6 +213,9 @@ pub struct IncludeContext {
     base_dir: PathBuf,
     /// The files including this one, outermost first (to detect cycles).
     chain: Vec<PathBuf>,
+    /// To find the roles the included file imports.
+    options: LoadOptions,
+    playbook_dir: PathBuf,
 }
 
 impl IncludeContext {
@@ -200,19 +226,31 @@ impl IncludeContext {
 
     /// Loads and checks the included file, as the playbook's files were.
     pub fn load(&self, path: &Path) -> Result<Vec<Task>, Diagnostic> {
-        let mut loader = Loader {
-            chain: self.chain.clone(),
-        };
+        let mut loader = Loader::new(&self.options, &self.playbook_dir, self.chain.clone());
         loader.task_file(path, &self.inherited)
     }
 }
 
-struct Loader {
+pub(super) struct Loader {
     /// Files being loaded, outermost first, to detect include cycles.
     chain: Vec<PathBuf>,
+    pub(super) options: LoadOptions,
+    /// The top playbook's directory: roles are searched from it.
+    pub(super) playbook_dir: PathBuf,
+    /// The roles of the play being loaded.
+    pub(super) roles: PlayRoles,
 }
 
 impl Loader {
+    fn new(options: &LoadOptions, playbook_dir: &Path, chain: Vec<PathBuf>) -> Loader {
+        Loader {
+            chain,
+            options: options.clone(),
+            playbook_dir: playbook_dir.to_path_buf(),
+            roles: PlayRoles::default(),
+        }
+    }
+
     fn playbook_file(&mut self, path: &Path) -> Result<Vec<Play>, Diagnostic> {
         let root = self.enter(path)?;
         let src = Src { file: path };
@@ -262,7 +300,11 @@ impl Loader {
     }
 
     /// A task file's tasks, with what they inherit.
-    fn task_file(&mut self, file: &Path, inherited: &Inherited) -> Result<Vec<Task>, Diagnostic> {
+    pub(super) fn task_file(
+        &mut self,
+        file: &Path,
+        inherited: &Inherited,
+    ) -> Result<Vec<Task>, Diagnostic> {
         let root = self.enter(file)?;
         let result = self.task_list(Src { file }, &root, inherited);
         self.chain.pop();
@@ -322,8 +364,10 @@ impl Loader {
             .map(|n| string(src, n, "a string"))
             .transpose()?
             .unwrap_or_else(|| hosts.clone());
-
         let mut inherited = Inherited {
+            become_method: opt(node, "become_method")
+                .map(|n| become_method(src, n))
+                .transpose()?,
             tags: opt(node, "tags")
                 .map(|n| string_list(src, n))
                 .transpose()?
@@ -351,6 +395,12 @@ impl Loader {
             .unwrap_or_default();
         inherited.vars = Vars::new();
 
+        // Roles load first (as Ansible's), their tasks run before `tasks`.
+        self.roles = PlayRoles::default();
+        let role_tasks = opt(node, "roles")
+            .map(|n| self.play_roles(src, n, &inherited))
+            .transpose()?
+            .unwrap_or_default();
         let sections = ["pre_tasks", "tasks", "post_tasks", "handlers", "rollback"].map(|key| {
             opt(node, key)
                 .map(|n| self.task_list(src, n, &inherited))
@@ -374,7 +424,11 @@ impl Loader {
                  'load_balancer' section with on_failure: rollback",
             ));
         }
-        let handlers = handlers?;
+        // Role handlers come first, as in Ansible.
+        let handlers: Vec<Task> = std::mem::take(&mut self.roles.handlers)
+            .into_iter()
+            .chain(handlers?)
+            .collect();
         for h in &handlers {
             if h.name.is_none() && h.listen.is_empty() {
                 return Err(Diagnostic::new(
@@ -414,7 +468,7 @@ impl Loader {
                 .transpose()?
                 .unwrap_or_default(),
             pre_tasks: pre_tasks?,
-            tasks: tasks?,
+            tasks: role_tasks.into_iter().chain(tasks?).collect(),
             post_tasks: post_tasks?,
             handlers,
             gather_facts: opt(node, "gather_facts")
@@ -432,6 +486,7 @@ impl Loader {
                 .map(|n| string(src, n, "a user name"))
                 .transpose()?,
             base_dir: src.dir(),
+            role_exports: std::mem::take(&mut self.roles.exports),
         })
     }
 
@@ -441,16 +496,12 @@ impl Loader {
         node: &Node,
         inherited: &Inherited,
     ) -> Result<Vec<Task>, Diagnostic> {
-        if node.is_null() {
-            return Ok(Vec::new());
-        }
-        let items = node.as_seq().ok_or_else(|| {
-            src.err(
-                node,
-                format!("expected a list of tasks, found {}", node.type_name()),
-            )
-            .with_help("each task starts with '- name: ...' or '- module: ...'")
-        })?;
+        let items = list_items(
+            src,
+            node,
+            "tasks",
+            "each task starts with '- name: ...' or '- module: ...'",
+        )?;
         let mut tasks = Vec::new();
         for item in items {
             self.task(src, item, inherited, &mut tasks)?;
@@ -483,7 +534,13 @@ impl Loader {
         let is_block = node.get("block").is_some();
         let import = node.get("import_tasks");
         let include = node.get("include_tasks");
-        let structural = is_block as usize + import.is_some() as usize + include.is_some() as usize;
+        let import_role = node.get("import_role");
+        let include_role = node.get("include_role");
+        let structural = [is_block, import.is_some(), include.is_some()]
+            .into_iter()
+            .chain([import_role.is_some(), include_role.is_some()])
+            .filter(|&b| b)
+            .count();
 
         if structural > 1 || (structural == 1 && !module_keys.is_empty()) {
             let key = module_keys.first().copied().unwrap_or(node);
@@ -498,6 +555,10 @@ impl Loader {
         if let Some(target) = import {
             let file = self.resolve_path(src, target)?;
             out.extend(self.task_file(&file, &here)?);
+            return Ok(());
+        }
+        if let Some(value) = import_role {
+            out.extend(self.import_role(src, value, &here)?);
             return Ok(());
         }
 
@@ -518,6 +579,8 @@ impl Loader {
             }
         } else if let Some(target) = include {
             self.include_action(src, node, target, parent, &here)?
+        } else if let Some(value) = include_role {
+            self.include_role(src, node, value, parent, &here)?
         } else {
             self.module_action(src, node, &module_keys)?
         };
@@ -557,21 +620,12 @@ impl Loader {
             None => (target, None),
         };
         let file = string(src, file_node, "a file name")?;
-        let mut inherited = Inherited {
-            vars: here.vars.clone(),
-            ..parent.clone()
-        };
-        if let Some(apply) = apply {
-            if apply.as_map().is_none() {
-                return Err(src.err(apply, "'apply' must be a mapping of task keywords"));
-            }
-            only_keys(src, apply, APPLY_KEYWORDS, "apply")?;
-            inherited = self.inherit(src, apply, &inherited)?;
-        }
         let context = IncludeContext {
-            inherited,
+            inherited: self.included_inherit(src, apply, parent, here)?,
             base_dir: src.dir(),
             chain: self.chain.clone(),
+            options: self.options.clone(),
+            playbook_dir: self.playbook_dir.clone(),
         };
         // A templated name is rendered per host when the include runs.
         let loaded = if file.contains("{{") || file.contains("{%") {
@@ -585,7 +639,31 @@ impl Loader {
             file,
             loaded,
             context: std::sync::Arc::new(context),
+            role: None,
         })
+    }
+
+    /// What a dynamic include's tasks inherit: what encloses the include
+    /// and its `vars`, then what `apply:` passes on.
+    pub(super) fn included_inherit(
+        &self,
+        src: Src,
+        apply: Option<&Node>,
+        parent: &Inherited,
+        here: &Inherited,
+    ) -> Result<Inherited, Diagnostic> {
+        let inherited = Inherited {
+            vars: here.vars.clone(),
+            ..parent.clone()
+        };
+        let Some(apply) = apply else {
+            return Ok(inherited);
+        };
+        if apply.as_map().is_none() {
+            return Err(src.err(apply, "'apply' must be a mapping of task keywords"));
+        }
+        only_keys(src, apply, APPLY_KEYWORDS, "apply")?;
+        self.inherit(src, apply, &inherited)
     }
 
     fn module_action(
@@ -668,7 +746,12 @@ impl Loader {
         })
     }
 
-    fn inherit(&self, src: Src, node: &Node, parent: &Inherited) -> Result<Inherited, Diagnostic> {
+    pub(super) fn inherit(
+        &self,
+        src: Src,
+        node: &Node,
+        parent: &Inherited,
+    ) -> Result<Inherited, Diagnostic> {
         let mut here = parent.clone();
         if let Some(n) = opt(node, "when") {
             here.when.extend(conditions(src, n)?);
@@ -701,6 +784,9 @@ impl Loader {
         bool_kw("ignore_unreachable", &mut here.ignore_unreachable)?;
         if let Some(n) = opt(node, "become_user") {
             here.become_user = Some(string(src, n, "a user name")?);
+        }
+        if let Some(n) = opt(node, "become_method") {
+            here.become_method = Some(become_method(src, n)?);
         }
         if let Some(n) = opt(node, "delegate_to") {
             here.delegate_to = Some(string(src, n, "a host name")?);
@@ -821,6 +907,7 @@ impl Loader {
             no_log: here.no_log.unwrap_or(false),
             become_enabled: here.become_enabled,
             become_user: here.become_user,
+            become_method: here.become_method,
             delegate_to: here.delegate_to,
             run_once: here.run_once.unwrap_or(false),
             vars: here.vars,
@@ -828,12 +915,38 @@ impl Loader {
             check_mode: here.check_mode,
             timeout: here.timeout,
             include_loop: Default::default(),
+            role: here.role,
+            role_repeat: false,
         })
     }
 }
 
+/// The items of a list of `what` (none for an empty value).
+pub(super) fn list_items<'n>(
+    src: Src,
+    node: &'n Node,
+    what: &str,
+    help: &str,
+) -> Result<&'n [Node], Diagnostic> {
+    if node.is_null() {
+        return Ok(&[]);
+    }
+    node.as_seq().ok_or_else(|| {
+        src.err(
+            node,
+            format!("expected a list of {what}, found {}", node.type_name()),
+        )
+        .with_help(help)
+    })
+}
+
 /// Refuses a key of `node` that is not in `allowed`.
-fn only_keys(src: Src, node: &Node, allowed: &[&str], what: &str) -> Result<(), Diagnostic> {
+pub(super) fn only_keys(
+    src: Src,
+    node: &Node,
+    allowed: &[&str],
+    what: &str,
+) -> Result<(), Diagnostic> {
     for (key, _) in node.as_map().unwrap_or_default() {
         let k = key.key_text();
         if !allowed.contains(&k.as_str()) {
@@ -862,7 +975,8 @@ fn unknown_key_error(src: Src, key: &Node, structural_clash: bool) -> Diagnostic
     if structural_clash {
         return src.err(
             key,
-            "a task can hold only one of 'block', 'import_tasks', 'include_tasks' or a module",
+            "a task can hold only one of 'block', 'import_tasks', 'include_tasks', \
+             'import_role', 'include_role' or a module",
         );
     }
     if let Some(kw) = crate::diag::did_you_mean(&name, TASK_KEYWORDS.iter().copied()) {
@@ -1262,6 +1376,7 @@ mod tests {
             file,
             loaded: None,
             context,
+            ..
         } = &pb.plays[0].tasks[0].action
         else {
             panic!()

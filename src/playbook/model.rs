@@ -57,6 +57,31 @@ pub struct Play {
     pub remote_user: Option<String>,
     /// Directory that relative paths (templates, vars files) resolve from.
     pub base_dir: std::path::PathBuf,
+    /// The defaults and vars of the play's roles (`roles:`, `import_role`,
+    /// a `public` `include_role`), which every task of the play sees.
+    pub role_exports: RoleVars,
+}
+
+/// A role's defaults and vars (`defaults/`, `vars/`), merged.
+#[derive(Debug, Clone, Default)]
+pub struct RoleVars {
+    pub defaults: Vars,
+    pub vars: Vars,
+}
+
+/// The role a task comes from, with the variables its tasks see: its
+/// dependency chain's and its own, merged at load time.
+#[derive(Debug, Clone, Default)]
+pub struct RoleRef {
+    pub name: String,
+    /// The role's directory: `templates/`, `files/` are looked up in it first.
+    pub path: std::path::PathBuf,
+    /// Lowest precedence, below inventory variables.
+    pub defaults: std::sync::Arc<Vars>,
+    /// `vars/` and the role entry's `vars:`, above play vars.
+    pub vars: std::sync::Arc<Vars>,
+    /// Role parameters (`- role: x` then `port: 80`), above facts.
+    pub params: std::sync::Arc<Vars>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +152,8 @@ pub struct Task {
     pub no_log: bool,
     pub become_enabled: Option<bool>,
     pub become_user: Option<String>,
+    /// `become_method`: sudo or su.
+    pub become_method: Option<String>,
     pub delegate_to: Option<String>,
     pub run_once: bool,
     pub vars: Vars,
@@ -137,6 +164,12 @@ pub struct Task {
     /// The loop variables of the `include_tasks` this task was included
     /// by, set at run time (data: a loop item is never a template).
     pub include_loop: std::sync::Arc<Vars>,
+    /// The role the task belongs to (its tasks, handlers, dependencies).
+    pub role: Option<std::sync::Arc<RoleRef>>,
+    /// Part of a role called again with the same parameters (`roles:`, a
+    /// dependency): listed, never run, as Ansible skips a role that has
+    /// already run on the host.
+    pub role_repeat: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +195,8 @@ pub enum Action {
         loaded: Option<(std::path::PathBuf, Vec<Task>)>,
         /// What the included tasks inherit, to load a templated name.
         context: std::sync::Arc<super::load::IncludeContext>,
+        /// `include_role`: the role's name (its tasks are `loaded`).
+        role: Option<String>,
     },
     Meta(MetaAction),
 }
@@ -224,6 +259,7 @@ impl Task {
             no_log: false,
             become_enabled: None,
             become_user: None,
+            become_method: None,
             delegate_to: None,
             run_once: false,
             vars: Vars::new(),
@@ -231,6 +267,8 @@ impl Task {
             check_mode: None,
             timeout: None,
             include_loop: Default::default(),
+            role: None,
+            role_repeat: false,
         }
     }
 
@@ -290,7 +328,12 @@ impl Task {
 
     /// Sets the include-loop variables of this task and of those nested in it.
     pub fn set_include_loop(&mut self, vars: &std::sync::Arc<Vars>) {
-        self.include_loop = vars.clone();
+        self.for_each_mut(&mut |task| task.include_loop = vars.clone());
+    }
+
+    /// Calls `f` on this task and on every task nested in it.
+    pub fn for_each_mut(&mut self, f: &mut impl FnMut(&mut Task)) {
+        f(self);
         let lists: Vec<&mut Vec<Task>> = match &mut self.action {
             Action::Block {
                 block,
@@ -304,21 +347,61 @@ impl Task {
             _ => vec![],
         };
         for task in lists.into_iter().flatten() {
-            task.set_include_loop(vars);
+            task.for_each_mut(f);
         }
     }
 
-    /// The name shown in `TASK [...]`: the task's name, else `module: args`.
+    /// The name shown in `TASK [...]`: the task's name, else its module,
+    /// prefixed `role : ` inside a role, as ansible-playbook shows them.
     pub fn display_name(&self) -> String {
-        if let Some(name) = &self.name {
-            return name.clone();
+        let own = self.own_name();
+        match (&self.role, &self.action) {
+            // An unnamed include_role is shown with the role it includes
+            // (even inside another role).
+            (
+                _,
+                Action::Include {
+                    role: Some(name), ..
+                },
+            ) if self.name.is_none() => {
+                format!("{own} : {name}")
+            }
+            (Some(role), _) => format!("{} : {own}", role.name),
+            _ => own,
         }
-        match &self.action {
-            Action::Module { module, .. } => module.clone(),
-            Action::Block { .. } => "block".into(),
-            Action::Include { .. } => "include_tasks".into(),
-            Action::Meta(_) => "meta".into(),
+    }
+
+    /// The task's name, else its module (or kind of task).
+    fn own_name(&self) -> String {
+        match (&self.name, &self.action) {
+            (Some(name), _) => name.clone(),
+            (None, Action::Module { module, .. }) => module.clone(),
+            (None, Action::Block { .. }) => "block".into(),
+            (None, Action::Include { role: Some(_), .. }) => "include_role".into(),
+            (None, Action::Include { .. }) => "include_tasks".into(),
+            (None, Action::Meta(_)) => "meta".into(),
         }
+    }
+
+    /// The name `--list-tasks` shows: as in `TASK [...]`, except that an
+    /// unnamed task is listed by its module alone (as ansible-playbook
+    /// lists it, even in a role).
+    pub fn listed_name(&self) -> String {
+        match self.name {
+            Some(_) => self.display_name(),
+            None => self.own_name(),
+        }
+    }
+
+    /// Whether a `notify:` entry names this handler: by name, by a
+    /// `listen` topic, or as `role : name` for a role's handler.
+    pub fn answers_to(&self, notified: &str) -> bool {
+        let name = self.name.as_deref();
+        name == Some(notified)
+            || self.listen.iter().any(|l| l == notified)
+            || (self.role.as_ref()).is_some_and(|role| {
+                name.is_some_and(|n| format!("{} : {n}", role.name) == notified)
+            })
     }
 
     /// Whether the task runs under `--tags` / `--skip-tags` (Ansible rules:

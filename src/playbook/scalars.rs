@@ -38,6 +38,21 @@ pub(super) fn string(src: Src, node: &Node, what: &str) -> Result<String, Diagno
     }
 }
 
+/// `become_method`: rollout becomes other users with sudo or su.
+pub(super) fn become_method(src: Src, node: &Node) -> Result<String, Diagnostic> {
+    let method = string(src, node, "a become method")?;
+    // A templated value cannot be checked before the run.
+    if matches!(method.as_str(), "sudo" | "su") || method.contains("{{") {
+        return Ok(method);
+    }
+    Err(src
+        .err(
+            node,
+            format!("become_method '{method}' is not supported: rollout becomes with sudo or su"),
+        )
+        .with_help("use sudo or su"))
+}
+
 pub(super) fn identifier(src: Src, node: &Node) -> Result<String, Diagnostic> {
     let s = string(src, node, "a variable name")?;
     let valid = s

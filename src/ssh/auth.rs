@@ -106,8 +106,19 @@ pub async fn authenticate(
     } else {
         tried.push("ssh-agent (SSH_AUTH_SOCK is not set)".into());
     }
+    // Last, as OpenSSH orders them: a password (ansible_password, -k).
+    if let Some(password) = &target.password {
+        let attempt = handle.authenticate_password(&target.user, &password.0);
+        let result = bounded(target, attempt)
+            .await?
+            .map_err(|e| format!("authentication of {} failed: {e}", target.describe()))?;
+        if matches!(result, AuthResult::Success) {
+            return Ok(());
+        }
+        tried.push("the password (refused)".into());
+    }
     Err(format!(
-        "permission denied for {} on {}:{}; keys tried: {}",
+        "permission denied for {} on {}:{}; tried: {}",
         target.user,
         target.hostname,
         target.port,

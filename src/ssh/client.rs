@@ -7,7 +7,10 @@ use super::known_hosts::{HostKeyPolicy, host_key_preference, verify};
 use super::shell::{PersistentShell, ShellDied};
 use super::target::SshTarget;
 use crate::connection::output::Capped;
-use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput, InputStream};
+use crate::connection::terminal::{Step, Transcript};
+use crate::connection::{
+    BoxStream, Connection, ConnectionError, ExecOutput, InputStream, TerminalLogin,
+};
 use async_trait::async_trait;
 use russh::client::{Config, Handle, Handler};
 use russh::keys::{PublicKey, PublicKeyOrCertificate};
@@ -230,6 +233,82 @@ impl Connection for SshConnection {
         self.exec_on_channel(command, Some(stdin), &doing).await
     }
 
+    async fn exec_on_terminal(
+        &self,
+        command: &str,
+        login: TerminalLogin<'_>,
+    ) -> Result<ExecOutput, ConnectionError> {
+        let doing = format!("running `{}` on a terminal", abbreviate(command));
+        self.reap_abandoned_shell().await;
+        // The semaphore is never closed, so acquire cannot fail.
+        let _permit = (self.sessions.acquire().await).map_err(|_| self.lost(&doing))?;
+        let channel = self.open_session(&doing).await?;
+        let failed = |e| self.channel_error(&doing, e);
+        channel
+            .request_pty(false, "dumb", 200, 24, 0, 0, &[])
+            .await
+            .map_err(failed)?;
+        channel.exec(false, command).await.map_err(failed)?;
+        let (mut reader, writer) = channel.split();
+        let mut transcript = Transcript::new(login);
+        let mut output = Capped::new();
+        let mut status = None;
+        // A login that never prompts as expected (another language, another
+        // question) must not wait forever.
+        let login_deadline = tokio::time::Instant::now() + self.target.connect_timeout * 2;
+        loop {
+            let message = if transcript.started() {
+                reader.wait().await
+            } else {
+                match tokio::time::timeout_at(login_deadline, reader.wait()).await {
+                    Ok(message) => message,
+                    Err(_) => {
+                        return Err(ConnectionError::Failed(format!(
+                            "the login did not finish in time; it said: {}",
+                            transcript.failure()
+                        )));
+                    }
+                }
+            };
+            let Some(message) = message else { break };
+            match message {
+                ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => {
+                    let typed = match transcript.feed(&data) {
+                        Step::Wait => None,
+                        Step::Type(text) => Some(text),
+                        Step::Started(first) => {
+                            output.push(&first);
+                            login.input.map(<[u8]>::to_vec)
+                        }
+                        Step::Output(more) => {
+                            output.push(&more);
+                            None
+                        }
+                    };
+                    if let Some(text) = typed {
+                        let _ = writer.data_bytes(bytes::Bytes::from(text)).await;
+                    }
+                }
+                ChannelMsg::Close => break,
+                other => status = exit_status(&other).or(status),
+            }
+        }
+        drop(writer);
+        if !transcript.started() {
+            return Err(ConnectionError::Failed(transcript.failure()));
+        }
+        let (stdout, stdout_truncated) = output.finish_all();
+        match status {
+            Some(rc) => Ok(ExecOutput {
+                rc,
+                stdout,
+                stdout_truncated,
+                ..Default::default()
+            }),
+            None => Err(self.lost(&doing)),
+        }
+    }
+
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {
         Ok(Box::new(super::forward::open_tcp(self, host, port).await?))
     }
@@ -286,14 +365,8 @@ impl SshConnection {
                 match message {
                     ChannelMsg::Data { data } => stdout.push(&data),
                     ChannelMsg::ExtendedData { data, ext: 1 } => stderr.push(&data),
-                    ChannelMsg::ExitStatus { exit_status } => {
-                        status = Some(i32::try_from(exit_status).unwrap_or(255))
-                    }
-                    ChannelMsg::ExitSignal { signal_name, .. } => {
-                        status = Some(128 + signal_number(&signal_name))
-                    }
                     ChannelMsg::Close => break,
-                    _ => {}
+                    other => status = exit_status(&other).or(status),
                 }
             }
             let (stdout, stdout_truncated) = stdout.finish_all();
@@ -412,6 +485,15 @@ impl SshConnection {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         false
+    }
+}
+
+/// The exit status a channel message reports, a signal as the shell's 128+n.
+fn exit_status(message: &ChannelMsg) -> Option<i32> {
+    match message {
+        ChannelMsg::ExitStatus { exit_status } => Some(i32::try_from(*exit_status).unwrap_or(255)),
+        ChannelMsg::ExitSignal { signal_name, .. } => Some(128 + signal_number(signal_name)),
+        _ => None,
     }
 }
 

@@ -178,6 +178,11 @@ impl HostConfig {
 
 /// Splits `Keyword args...` or `Keyword=args`, honouring double quotes.
 /// Returns `None` for blank lines and comments.
+/// Whether a `Keyword value` / `Keyword=value` option is one rollout acts on.
+pub fn is_known(option: &str) -> bool {
+    matches!(split_line(option), Ok(Some((keyword, _))) if KNOWN.contains(&keyword.as_str()))
+}
+
 fn split_line(raw: &str) -> Result<Option<(String, Vec<String>)>, String> {
     let line = raw.trim();
     if line.is_empty() || line.starts_with('#') {

@@ -29,4 +29,4 @@ pub use client::SshConnection;
 pub use forward::{SshStream, open_tcp, open_unix};
 pub use known_hosts::HostKeyPolicy;
 pub use pool::SshPool;
-pub use target::{SshOptions, SshTarget};
+pub use target::{HostDefaults, SshOptions, SshTarget};

@@ -8,7 +8,9 @@ use super::config::SshConfig;
 use super::forward::open_tcp;
 use super::quickack::QuickAck;
 use super::target::{SshOptions, SshTarget};
-use crate::connection::{BoxStream, Connection, ConnectionError, ExecOutput, InputStream};
+use crate::connection::{
+    BoxStream, Connection, ConnectionError, ExecOutput, InputStream, TerminalLogin,
+};
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value as Json};
@@ -282,6 +284,15 @@ impl Connection for LazySsh {
         let result = conn.exec_streaming(command, stdin).await;
         conn.close().await;
         result
+    }
+
+    async fn exec_on_terminal(
+        &self,
+        command: &str,
+        login: TerminalLogin<'_>,
+    ) -> Result<ExecOutput, ConnectionError> {
+        let conn = self.pool.connect(&self.host, &self.vars).await?;
+        conn.exec_on_terminal(command, login).await
     }
 
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxStream, ConnectionError> {

@@ -23,6 +23,33 @@ pub struct SshOptions {
     pub keepalive_interval: Option<Duration>,
     /// Connection attempts for refused or timed-out connects.
     pub connect_attempts: u32,
+    /// What hosts whose variables say nothing else get (CLI, ansible.cfg).
+    pub defaults: HostDefaults,
+}
+
+/// Connection settings from the command line, `ANSIBLE_*` variables and
+/// ansible.cfg: a host's own variables (and the play's `remote_user`) beat
+/// them, and they beat `~/.ssh/config`, as Ansible passes them to `ssh`.
+#[derive(Debug, Clone, Default)]
+pub struct HostDefaults {
+    /// `-u`, `remote_user`.
+    pub user: Option<String>,
+    /// `remote_port`.
+    pub port: Option<u16>,
+    /// `--private-key`, `private_key_file`.
+    pub private_key_file: Option<PathBuf>,
+    /// `-T`, `timeout` (Ansible always passes it, over the config file).
+    pub connect_timeout: Option<Duration>,
+    /// `host_key_checking`: `false` is OpenSSH's `StrictHostKeyChecking no`.
+    pub host_key_checking: Option<bool>,
+    /// `ssh_args`: first on Ansible's ssh command line, so they win.
+    pub ssh_args: Option<String>,
+    /// `-k`: the SSH password, where the host sets no `ansible_password`.
+    pub password: Option<Password>,
+    /// `ssh_common_args`, `ssh_extra_args`: where the host's
+    /// `ansible_ssh_common_args` / `ansible_ssh_extra_args` are unset.
+    pub ssh_common_args: Option<String>,
+    pub ssh_extra_args: Option<String>,
 }
 
 impl Default for SshOptions {
@@ -34,6 +61,7 @@ impl Default for SshOptions {
             connect_timeout: Duration::from_secs(10),
             keepalive_interval: Some(Duration::from_secs(15)),
             connect_attempts: 3,
+            defaults: HostDefaults::default(),
         }
     }
 }
@@ -45,6 +73,16 @@ impl SshOptions {
             .clone()
             .unwrap_or_else(|| home_dir().join(".ssh/config"));
         SshConfig::load(&path)
+    }
+}
+
+/// An SSH password: never shown, not even in debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<hidden>)")
     }
 }
 
@@ -66,6 +104,8 @@ pub struct SshTarget {
     pub strict: HostKeyPolicy,
     pub connect_timeout: Duration,
     pub keepalive_interval: Option<Duration>,
+    /// Tried after the keys and the agent (`ansible_password`, `-k`).
+    pub password: Option<Password>,
 }
 
 impl SshTarget {
@@ -77,43 +117,60 @@ impl SshTarget {
         options: &SshOptions,
     ) -> Result<Self, String> {
         let context = |e: String| format!("{host_alias}: {e}");
-        for var in ["ansible_ssh_pass", "ansible_password"] {
-            if vars.get(var).is_some_and(|v| !v.is_null()) {
-                return Err(context(format!(
-                    "{var} is not supported: rollout authenticates with keys only \
-                     (ansible_ssh_private_key_file, ~/.ssh/id_*, or ssh-agent)"
-                )));
-            }
-        }
         let get = |names: &[&str]| names.iter().find_map(|n| var_string(vars, n));
+        let password = get(&[
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_ssh_password",
+        ])
+        .map(Password)
+        .or_else(|| options.defaults.password.clone());
+        let defaults = &options.defaults;
         let mut cli = CommandLine::default();
-        for name in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-            if let Some(args) = var_string(vars, name) {
+        if let Some(args) = &defaults.ssh_args {
+            cli.parse(args)
+                .map_err(|e| context(format!("ssh_args: {e}")))?;
+        }
+        for (name, default) in [
+            ("ansible_ssh_common_args", &defaults.ssh_common_args),
+            ("ansible_ssh_extra_args", &defaults.ssh_extra_args),
+        ] {
+            if let Some(args) = var_string(vars, name).or_else(|| default.clone()) {
                 cli.parse(&args)
                     .map_err(|e| context(format!("{name}: {e}")))?;
             }
         }
-        if let Some(user) = get(&["ansible_user", "ansible_ssh_user"]) {
+        if let Some(user) =
+            get(&["ansible_user", "ansible_ssh_user"]).or_else(|| defaults.user.clone())
+        {
             cli.options.push(format!("User {user}"));
         }
         // As Ansible passes it: `-o ConnectTimeout=N`, which beats the file.
-        if let Some(timeout) = get(&["ansible_ssh_timeout", "ansible_timeout"]) {
+        if let Some(timeout) = get(&["ansible_ssh_timeout", "ansible_timeout"])
+            .or_else(|| defaults.connect_timeout.map(|t| t.as_secs().to_string()))
+        {
             cli.options.push(format!("ConnectTimeout {timeout}"));
         }
-        if let Some(port) = get(&["ansible_port", "ansible_ssh_port"]) {
+        if let Some(port) = get(&["ansible_port", "ansible_ssh_port"])
+            .or_else(|| defaults.port.map(|p| p.to_string()))
+        {
             cli.options.push(format!("Port {port}"));
         }
         let mut identities = Vec::new();
-        if let Some(key) = get(&["ansible_ssh_private_key_file", "ansible_private_key_file"]) {
+        if let Some(key) = get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
+            .or_else(|| (defaults.private_key_file.as_ref()).map(|k| k.display().to_string()))
+        {
             identities.push(key);
         }
         identities.append(&mut cli.identities);
-        if let Some(check) = vars
+        let check = vars
             .get("ansible_host_key_checking")
             .or_else(|| vars.get("ansible_ssh_host_key_checking"))
-            && matches!(check, Json::Bool(false))
-                | matches!(check.as_str(), Some("false" | "False" | "no"))
-        {
+            .map(|check| {
+                !(matches!(check, Json::Bool(false))
+                    | matches!(check.as_str(), Some("false" | "False" | "no")))
+            });
+        if check.or(defaults.host_key_checking) == Some(false) {
             cli.options.push("StrictHostKeyChecking no".into());
         }
         let destination =
@@ -122,14 +179,15 @@ impl SshTarget {
             .clone()
             .with_overrides(&cli.options)
             .map_err(context)?;
-        Self::build(
+        let target = Self::build(
             host_alias,
             &destination,
             config.resolve(&destination),
             identities,
             options,
         )
-        .map_err(context)
+        .map_err(context)?;
+        Ok(SshTarget { password, ..target })
     }
 
     /// Builds a target from an ssh destination (`[user@]host[:port]` or
@@ -252,6 +310,7 @@ impl SshTarget {
             strict,
             connect_timeout,
             keepalive_interval,
+            password: None,
         })
     }
 
@@ -267,6 +326,16 @@ struct CommandLine {
     /// Config lines (`Keyword value`).
     options: Vec<String>,
     identities: Vec<String>,
+    /// Arguments that change nothing in rollout, as written.
+    ignored: Vec<String>,
+}
+
+/// The arguments of an `ssh` command line (ansible.cfg's `ssh_args`) that
+/// rollout does not act on, e.g. `-C`, `-o ControlPersist=60s`.
+pub fn ignored_ssh_args(text: &str) -> Result<Vec<String>, String> {
+    let mut cli = CommandLine::default();
+    cli.parse(text)?;
+    Ok(cli.ignored)
 }
 
 impl CommandLine {
@@ -275,10 +344,12 @@ impl CommandLine {
         let mut words = words.into_iter();
         while let Some(word) = words.next() {
             let Some(flag) = word.strip_prefix('-').and_then(|f| f.chars().next()) else {
+                self.ignored.push(word);
                 continue;
             };
             // ssh's flags that take an argument, attached or separate.
             if !"BbcDEeFIiJLlmOoPpQRSWw".contains(flag) {
+                self.ignored.push(word);
                 continue;
             }
             let attached = &word[1 + flag.len_utf8()..];
@@ -290,12 +361,17 @@ impl CommandLine {
                 attached.to_string()
             };
             match flag {
-                'o' => self.options.push(value),
+                'o' => {
+                    if !super::config::is_known(&value) {
+                        self.ignored.push(format!("-o {value}"));
+                    }
+                    self.options.push(value)
+                }
                 'J' => self.options.push(format!("ProxyJump {value}")),
                 'p' => self.options.push(format!("Port {value}")),
                 'l' => self.options.push(format!("User {value}")),
                 'i' => self.identities.push(value),
-                _ => {}
+                _ => self.ignored.push(format!("-{flag} {value}")),
             }
         }
         Ok(())
@@ -482,17 +558,80 @@ mod tests {
     }
 
     #[test]
+    fn run_defaults_lose_to_host_vars_and_beat_the_config_file() {
+        let config = SshConfig::parse(CONFIG).unwrap();
+        let opts = SshOptions {
+            defaults: HostDefaults {
+                user: Some("cliuser".into()),
+                port: Some(2222),
+                private_key_file: Some("/keys/default".into()),
+                connect_timeout: Some(Duration::from_secs(4)),
+                host_key_checking: Some(false),
+                ssh_args: Some("-C -o ControlPersist=60s -o ServerAliveInterval=9".into()),
+                ssh_common_args: Some("-o ProxyJump=cfgjump".into()),
+                ssh_extra_args: None,
+                password: None,
+            },
+            ..options()
+        };
+        let t = SshTarget::from_vars(
+            "web1",
+            &vars(json!({"ansible_host": "10.1.0.7"})),
+            &config,
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(t.user, "cliuser", "over the file's User");
+        assert_eq!(t.port, 2222);
+        assert_eq!(t.connect_timeout, Duration::from_secs(4));
+        assert_eq!(t.identity_files[0], PathBuf::from("/keys/default"));
+        assert_eq!(t.strict, HostKeyPolicy::Off, "host_key_checking = False");
+        assert_eq!(
+            t.keepalive_interval,
+            Some(Duration::from_secs(9)),
+            "ssh_args win"
+        );
+        assert_eq!(t.proxy_jump.as_deref(), Some("cfgjump"));
+        let t = SshTarget::from_vars(
+            "web1",
+            &vars(
+                json!({"ansible_host": "10.1.0.7", "ansible_user": "varuser", "ansible_port": 2201,
+                          "ansible_ssh_private_key_file": "/keys/var", "ansible_ssh_timeout": 6,
+                          "ansible_host_key_checking": true,
+                          "ansible_ssh_common_args": "-o ProxyJump=varjump"}),
+            ),
+            &config,
+            &opts,
+        )
+        .unwrap();
+        assert_eq!((t.user.as_str(), t.port), ("varuser", 2201));
+        assert_eq!(t.connect_timeout, Duration::from_secs(6));
+        assert_eq!(t.identity_files[0], PathBuf::from("/keys/var"));
+        assert!(!t.identity_files.contains(&PathBuf::from("/keys/default")));
+        assert_eq!(
+            t.strict,
+            HostKeyPolicy::AcceptNew,
+            "the host's true defers to the file"
+        );
+        assert_eq!(t.proxy_jump.as_deref(), Some("varjump"));
+        assert_eq!(
+            ignored_ssh_args("-C -o ControlMaster=auto -o User=x -4 -l me").unwrap(),
+            ["-C", "-o ControlMaster=auto", "-4"]
+        );
+    }
+
+    #[test]
     fn unsupported_settings_are_explained() {
         let config = SshConfig::default();
-        let err = SshTarget::from_vars(
+        let t = SshTarget::from_vars(
             "h",
-            &vars(json!({"ansible_ssh_pass": "x"})),
+            &vars(json!({"ansible_ssh_pass": "s3cret"})),
             &config,
             &options(),
         )
-        .unwrap_err();
-        assert!(err.contains("ansible_ssh_pass is not supported"), "{err}");
-        assert!(!err.contains(": x"), "never echo the secret: {err}");
+        .unwrap();
+        assert_eq!(t.password, Some(Password("s3cret".into())));
+        assert!(!format!("{t:?}").contains("s3cret"), "never shown: {t:?}");
         let err = SshTarget::from_vars(
             "h",
             &vars(json!({"ansible_port": "http"})),

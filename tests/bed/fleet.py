@@ -461,7 +461,8 @@ class Sshd(HostService):
             "StrictModes no",
             "UsePAM no",
             "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
+            # --password-auth HOST: also accepts passwords (rollout -k).
+            "PasswordAuthentication %s" % ("yes" if host.get("password_auth") else "no"),
             "KbdInteractiveAuthentication no",
             "PermitRootLogin no",
             "PermitEmptyPasswords no",
@@ -838,7 +839,8 @@ def write_inventories(fleet):
 
 
 def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None, no_forwarding=(),
-       app=False, haproxy=False, app_base_port=None, elbv2=False, dereg_delay=5, elb_port=None):
+       app=False, haproxy=False, app_base_port=None, elbv2=False, dereg_delay=5, elb_port=None,
+       password_auth=()):
     """Bring up (or bring back to this shape) a fleet in d; return fleet dict."""
     t0 = time.monotonic()
     if not 1 <= hosts <= MAX_HOSTS:
@@ -891,6 +893,7 @@ def up(d, hosts, base_port=DEFAULT_BASE_PORT, imds_base_port=None, no_forwarding
 
     for h in fleet["hosts"]:
         h["forwarding"] = h["name"] not in no_forwarding
+        h["password_auth"] = h["name"] in password_auth
     jobs = [(fleet["keys"][k], t, pw, "rollout-bed-" + k) for k, (t, pw) in CLIENT_KEYS.items()]
     for h in fleet["hosts"]:
         os.makedirs(h["dir"], mode=0o755, exist_ok=True)
@@ -1022,6 +1025,8 @@ def main(argv=None):
                    help="host i's IMDS listens on Q+i (default P+%d)" % IMDS_PORT_OFFSET)
     u.add_argument("--no-forwarding", action="append", default=[], metavar="HOST",
                    help="this host's sshd refuses TCP and unix-socket forwarding")
+    u.add_argument("--password-auth", action="append", default=[], metavar="HOST",
+                   help="this host's sshd also accepts passwords (rollout-pw's)")
     u.add_argument("--app-base-port", type=int,
                    help="host i's app listens on A+i, HAProxy on 127.0.0.1:A (default P+%d)"
                    % APP_PORT_OFFSET)
@@ -1040,7 +1045,7 @@ def main(argv=None):
         if a.cmd == "up":
             print_summary(up(a.dir, a.hosts, a.base_port, a.imds_base_port, a.no_forwarding,
                              a.app, a.haproxy, a.app_base_port, a.elbv2, a.dereg_delay,
-                             a.elb_port))
+                             a.elb_port, a.password_auth))
         elif a.cmd == "down":
             down(a.dir)
         else:

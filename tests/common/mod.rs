@@ -61,12 +61,17 @@ pub fn rollout(args: &[&str]) -> Outcome {
 
 /// [`rollout`] with more environment variables.
 pub fn rollout_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    rollout_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, env)
+}
+
+/// [`rollout_env`] in another working directory (where `./ansible.cfg` is).
+pub fn rollout_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_rollout"))
         .args(args)
         // Journals and locks of test runs stay out of the user's home.
         .env("ROLLOUT_STATE_DIR", state_dir())
         .envs(env.iter().copied())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(cwd)
         .output()
         .expect("the rollout binary runs");
     Outcome {
@@ -74,6 +79,45 @@ pub fn rollout_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// `rollout ARGS` on a pseudo-terminal (util-linux `script`), with more
+/// environment variables, typing `answers` one per line a moment apart (a
+/// password prompt discards what was typed before it); None when `script`
+/// is missing.
+pub fn rollout_on_terminal(
+    args: &[&str],
+    env: &[(&str, &str)],
+    answers: &[&str],
+) -> Option<Outcome> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let line = std::iter::once(env!("CARGO_BIN_EXE_rollout"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("ROLLOUT_STATE_DIR", state_dir())
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take().unwrap();
+    for answer in answers {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        writeln!(stdin, "{answer}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    Some(Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
 }
 
 /// `rollout play FIXTURE -i local/inventory -e out_dir=TMP EXTRA...`
@@ -89,19 +133,22 @@ pub fn play_local_env(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Outcome {
-    let playbook = fixtures().join(fixture);
-    let inventory = fixtures().join("local/inventory");
-    let out = format!("out_dir={}", out_dir.display());
+    let args = local_play_args(fixture, out_dir, extra);
+    rollout_env(&args.iter().map(String::as_str).collect::<Vec<_>>(), env)
+}
+
+/// `play FIXTURE -i local/inventory -e out_dir=TMP EXTRA...`, as arguments.
+pub fn local_play_args(fixture: &str, out_dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = vec![
-        "play",
-        playbook.to_str().unwrap(),
-        "-i",
-        inventory.to_str().unwrap(),
-        "-e",
-        &out,
+        "play".to_string(),
+        fixtures().join(fixture).display().to_string(),
+        "-i".into(),
+        fixtures().join("local/inventory").display().to_string(),
+        "-e".into(),
+        format!("out_dir={}", out_dir.display()),
     ];
-    args.extend_from_slice(extra);
-    rollout_env(&args, env)
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 /// Waits (at most `bound`) until the file at `path` contains `text`.

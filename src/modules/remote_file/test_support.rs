@@ -78,6 +78,7 @@ impl Harness {
             verbosity: 0,
             environment: &self.env,
             base_dir: self.dir.path(),
+            role_dir: None,
         }
     }
 

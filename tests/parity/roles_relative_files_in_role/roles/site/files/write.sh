@@ -1,0 +1,2 @@
+#!/bin/sh
+echo from role script > "$1"
