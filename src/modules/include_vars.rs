@@ -47,11 +47,12 @@ pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
         (Some(_), true) => Err(
             "You are mixing file only and dir only arguments, these are incompatible".to_string(),
         ),
-        (Some(file), false) => match copy::find_local(ctx.base_dir, "vars", file.trim_end()) {
+        (Some(file), false) => match copy::find_for_task(ctx, "vars", file.trim_end()) {
             Ok(path) => read_vars_file(&path).map(|vars| (vars, vec![path])),
             Err(failed) => return failed,
         },
-        (None, true) => DirRequest::from_args(args).and_then(|req| req.load(ctx.base_dir)),
+        (None, true) => DirRequest::from_args(args)
+            .and_then(|req| req.load(&dir_base(ctx.role_dir, ctx.base_dir, args))),
         (None, false) => Err("include_vars needs a file (or 'file:', or 'dir:')".to_string()),
     };
     let (mut vars, files) = match loaded {
@@ -72,10 +73,21 @@ pub fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
         .with("ansible_facts", Json::Object(vars))
 }
 
+/// Where a relative `dir:` starts: a role's `vars/` (the role itself for
+/// `vars/...`), as Ansible, else the playbook's directory.
+fn dir_base(role_dir: Option<&Path>, base: &Path, args: &Vars) -> PathBuf {
+    let dir = arg_str(args, "dir").unwrap_or_default();
+    match role_dir {
+        Some(role) if dir.split('/').next() == Some("vars") => role.to_path_buf(),
+        Some(role) => role.join("vars"),
+        None => base.to_path_buf(),
+    }
+}
+
 /// The variable names an include_vars task defines, read before the run
 /// (for the lint); `None` when its arguments are templated. Files that
 /// cannot be read define nothing here: the task reports them when it runs.
-pub fn names_at_load(base: &Path, args: &Vars) -> Option<Vec<String>> {
+pub fn names_at_load(role_dir: Option<&Path>, base: &Path, args: &Vars) -> Option<Vec<String>> {
     if args
         .values()
         .any(|v| matches!(v, Json::String(s) if crate::template::is_template(s)))
@@ -86,10 +98,18 @@ pub fn names_at_load(base: &Path, args: &Vars) -> Option<Vec<String>> {
         return Some(vec![name.to_string()]);
     }
     let loaded = match arg_str(args, "file") {
-        Some(file) => (copy::find_local(base, "vars", file.trim_end()).ok())
-            .and_then(|path| read_vars_file(&path).ok()),
-        None => (DirRequest::from_args(args).ok())
-            .and_then(|req| req.load(base).ok().map(|(vars, _)| vars)),
+        Some(file) => {
+            let file = file.trim_end();
+            let in_role = role_dir.map(|role| [role.join("vars").join(file), role.join(file)]);
+            (in_role.into_iter().flatten().find(|p| p.exists()))
+                .or_else(|| copy::find_local(base, "vars", file).ok())
+                .and_then(|path| read_vars_file(&path).ok())
+        }
+        None => (DirRequest::from_args(args).ok()).and_then(|req| {
+            req.load(&dir_base(role_dir, base, args))
+                .ok()
+                .map(|(vars, _)| vars)
+        }),
     };
     Some(
         loaded
@@ -251,18 +271,22 @@ mod tests {
         std::fs::create_dir(dir.path().join("vars")).unwrap();
         std::fs::write(dir.path().join("vars/app.yml"), "a: 1\nb: 2\n").unwrap();
         let args = |v: serde_json::Value| v.as_object().unwrap().clone();
-        let names = names_at_load(dir.path(), &args(serde_json::json!({"file": "app.yml"})));
+        let names = names_at_load(
+            None,
+            dir.path(),
+            &args(serde_json::json!({"file": "app.yml"})),
+        );
         assert_eq!(names, Some(vec!["a".to_string(), "b".to_string()]));
         let named = serde_json::json!({"file": "app.yml", "name": "app"});
         assert_eq!(
-            names_at_load(dir.path(), &args(named)),
+            names_at_load(None, dir.path(), &args(named)),
             Some(vec!["app".to_string()])
         );
         let templated = serde_json::json!({"file": "{{ os }}.yml"});
-        assert_eq!(names_at_load(dir.path(), &args(templated)), None);
+        assert_eq!(names_at_load(None, dir.path(), &args(templated)), None);
         let dir_args = serde_json::json!({"dir": "vars"});
         assert_eq!(
-            names_at_load(dir.path(), &args(dir_args)).map(|n| n.len()),
+            names_at_load(None, dir.path(), &args(dir_args)).map(|n| n.len()),
             Some(2)
         );
     }

@@ -29,7 +29,8 @@ pub fn run(call: &Call<'_>) -> Outcome {
     Ok(values)
 }
 
-/// A controller file's text.
+/// A controller file's text, decrypted when it is vault data (as
+/// Ansible's file and template lookups read them).
 pub fn read(path: &std::path::Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    crate::vault::read_to_string(path).map_err(|e| e.to_string())
 }
