@@ -23,6 +23,8 @@ const PLAYBOOK: &str = r#"
     - copy:
         dest: "{{ out_dir }}/answers"
         content: "{{ release }} {{ password | length }} {{ password == 'Secret-42' }} {{ region }}\n"
+    - debug:
+        msg: "the password is {{ password }}"
 "#;
 
 /// Runs the binary on a pty; for each (expected text, answer) pair waits
@@ -116,9 +118,11 @@ fn prompts_on_a_terminal_with_confirmation_and_default() {
     // The visible answer, the private one (confirmed on the second try),
     // and the default taken for an empty answer.
     assert_eq!(answers, "2.1 9 True eu\n");
-    // What a user types for a private prompt is never echoed.
+    // What a user types for a private prompt is never echoed...
     assert!(shown.contains("2.1"), "{shown}");
     assert!(!shown.contains("Secret-42"), "{shown}");
+    // Nor is it shown when a task prints it: it is masked like a vault value.
+    assert!(shown.contains("the password is ********"), "{shown}");
 }
 
 #[test]

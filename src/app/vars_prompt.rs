@@ -3,7 +3,8 @@
 //! them). A variable given with `-e` is not asked. Without a terminal a
 //! prompt takes its default (with Ansible's warning); one without a
 //! default is an error that says how to pass the value, where Ansible
-//! would carry on with the string "None".
+//! would carry on with the string "None". What is typed at a private
+//! prompt is masked in outputs, as vault values are.
 
 use crate::diag::Diagnostic;
 use crate::playbook::{Playbook, VarPrompt};
@@ -125,6 +126,11 @@ fn answer(
     while prompt.confirm && read(asker, &format!("confirm {message}"))? != result {
         asker.say("***** VALUES ENTERED DO NOT MATCH ****");
         result = read(asker, &message)?;
+    }
+    if prompt.private {
+        // A private answer is a secret: masked in every output, as vault
+        // values are.
+        crate::vault::redact::register(&result);
     }
     Ok(match (result.is_empty(), default) {
         (true, Some(default)) => default,
