@@ -4,6 +4,8 @@
 //! (playbook, inventory, extra vars, undefined variables) exits 4 or 5 with
 //! nothing executed.
 
+mod vars_prompt;
+
 use crate::cli::{Cli, Command, PlayArgs};
 use crate::diag::Diagnostic;
 use crate::engine::step::StepGate;
@@ -146,6 +148,15 @@ async fn play(args: PlayArgs) -> Result<i32, Error> {
         }
         return Ok(exit::OK);
     }
+    let listing = args.list_hosts || args.list_tasks;
+    let asked = vars_prompt::resolve(
+        &mut playbooks,
+        &extra_vars,
+        &templar,
+        &mut vars_prompt::Terminal,
+        !listing,
+    );
+    warn(&asked.map_err(Error::Options)?);
     let stop = Arc::new(crate::engine::stop::Stop::default());
     let webhooks = Arc::new(Webhooks::default());
     let start_at = start_at(&args, &playbooks)?;

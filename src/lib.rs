@@ -24,7 +24,8 @@
 //! - [`inventory`]: YAML and INI inventories, patterns, host variables.
 //! - [`playbook`]: the typed playbook model with locations, and its loader
 //!   (includes, and roles expanded into tasks at load: `playbook::roles`).
-//! - [`template`]: the minijinja environment with Ansible's filters and tests.
+//! - [`template`]: the minijinja environment with Ansible's filters, tests
+//!   and lookup plugins (run on the controller while a template renders).
 //! - [`plan`]: hosts and `serial` → batches (pure).
 //!
 //! Reaching hosts and load balancers:

@@ -9,10 +9,12 @@
 //! `is undefined` and `default`. Errors name the undefined variable so the
 //! engine can point the user at it.
 //!
-//! Ansible's filters live in [`filters`], its tests in [`checks`].
+//! Ansible's filters live in [`filters`], its tests in [`checks`], its
+//! lookup plugins in [`lookups`].
 
 mod checks;
 mod filters;
+mod lookups;
 mod yaml_dump;
 
 use indexmap::IndexMap;
@@ -35,6 +37,8 @@ pub struct TemplateError {
 /// The Jinja environment with Ansible's filters and tests.
 pub struct Templar {
     env: Environment<'static>,
+    /// What `errors=warn` lookups reported, for the engine to show.
+    warnings: lookups::Warnings,
 }
 
 impl std::fmt::Debug for Templar {
@@ -62,7 +66,14 @@ impl Templar {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         filters::register(&mut env);
         checks::register(&mut env);
-        Templar { env }
+        let warnings = lookups::Warnings::default();
+        lookups::register(&mut env, warnings.clone());
+        Templar { env, warnings }
+    }
+
+    /// The warnings of lookups since the last call (`errors=warn`).
+    pub fn take_warnings(&self) -> Vec<String> {
+        lookups::take_warnings(&self.warnings)
     }
 
     /// Renders a template string from a playbook. Plain strings are
@@ -104,6 +115,31 @@ impl Templar {
                 .map(Json::Object),
             other => Ok(other.clone()),
         }
+    }
+
+    /// The items of a `with_<lookup>` loop on a `module` task:
+    /// `query(lookup, *terms)`, a term that is not a list being the only
+    /// one (Ansible's `listify_lookup_plugin_terms`).
+    pub fn query(
+        &self,
+        lookup: &str,
+        terms: Json,
+        module: &str,
+        ctx: &Value,
+    ) -> Result<Json, TemplateError> {
+        let terms = match terms {
+            Json::Array(terms) => terms,
+            other => vec![other],
+        };
+        let vars = [
+            (
+                "with_terms".to_string(),
+                Value::from(minijinja::value::Serde(&terms)),
+            ),
+            (lookups::WITH_MODULE.to_string(), Value::from(module)),
+        ];
+        let ctx = lookups::overlay(vars.into_iter().collect(), ctx.clone());
+        self.eval(&format!("query({lookup:?}, *with_terms)"), &ctx)
     }
 
     /// Evaluates a conditional (`when:`, `until:`, `that:` ...). A string
@@ -165,8 +201,7 @@ impl Templar {
             .env()
             .template_from_str(source)
             .map_err(|e| self.error(e, source, ctx, HashSet::new()))?;
-        let captured = tmpl
-            .render_captured(ctx)
+        let captured = lookups::with_context(ctx, || tmpl.render_captured(ctx))
             .map_err(|e| self.error(e, source, ctx, tmpl.undeclared_variables(true)))?;
         let mut text = captured.output().to_string();
         let only = match captured.state().get_extension::<Emitted>() {
@@ -181,8 +216,7 @@ impl Templar {
         if let Some(value) = only.filter(|v| v.kind() != ValueKind::String) {
             return Ok((text, Some(value)));
         }
-        let missing = trailing_newlines(source).saturating_sub(trailing_newlines(&text));
-        text.push_str(&"\n".repeat(missing));
+        restore_trailing_newlines(source, &mut text);
         Ok((text, None))
     }
 
@@ -207,8 +241,7 @@ impl Templar {
         ctx: &Value,
     ) -> Result<Value, TemplateError> {
         let vars = || compiled.undeclared_variables(true);
-        let value = compiled
-            .eval(ctx)
+        let value = lookups::with_context(ctx, || compiled.eval(ctx))
             .map_err(|e| self.error(e, expr, ctx, vars()))?;
         // A bare expression yields an undefined value instead of failing.
         if value.is_undefined() {
@@ -289,6 +322,20 @@ fn ansible_formatter(
         emitted.first = Some((value.clone(), value.to_string()));
     }
     minijinja::escape_formatter(out, state, value)
+}
+
+/// Renders a template file's text with `env` from inside a render (the
+/// `template` lookup), its final newlines kept as [`Templar::render`] does.
+fn render_in(env: &Environment<'_>, source: &str, ctx: &Value) -> Result<String, Error> {
+    let mut text = lookups::with_context(ctx, || env.render_str(source, ctx))?;
+    restore_trailing_newlines(source, &mut text);
+    Ok(text)
+}
+
+/// Gives back the final newlines of `source` that Jinja dropped.
+fn restore_trailing_newlines(source: &str, text: &mut String) {
+    let missing = trailing_newlines(source).saturating_sub(trailing_newlines(text));
+    text.push_str(&"\n".repeat(missing));
 }
 
 /// How many `\n` end a string (Ansible's `_count_newlines_from_end`).

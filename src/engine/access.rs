@@ -130,7 +130,13 @@ impl Engine {
         );
         let value = scope.clone().into_value();
         let mut vars = (*inventory).clone();
-        for layer in [&play, &facts.user, &facts.data, &self.extra] {
+        for layer in [
+            &play,
+            &facts.included,
+            &facts.user,
+            &facts.data,
+            &self.extra,
+        ] {
             vars.extend(
                 layer
                     .iter()

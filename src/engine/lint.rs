@@ -24,15 +24,21 @@ pub fn check_templates(
     for host in inventory.hosts() {
         known.extend(inventory.host_vars(host).keys().cloned());
     }
-    for play in &pb.plays {
-        collect_play_names(play, &mut known);
+    // From the first play whose include_vars cannot be read before the
+    // run (templated), the names it brings cannot be known in advance.
+    let mut unknowable_from = pb.plays.len();
+    for (i, play) in pb.plays.iter().enumerate() {
+        if !collect_play_names(play, &mut known) {
+            unknowable_from = unknowable_from.min(i);
+        }
     }
-    for play in &pb.plays {
+    for (i, play) in pb.plays.iter().enumerate() {
         // Variables from templated vars_files names cannot be known in advance.
-        if play
-            .vars_files
-            .iter()
-            .any(|f| f.candidates.iter().any(|c| c.contains("{{")))
+        if i >= unknowable_from
+            || play
+                .vars_files
+                .iter()
+                .any(|f| f.candidates.iter().any(|c| c.contains("{{")))
         {
             continue;
         }
@@ -63,15 +69,19 @@ pub fn check_templates(
     Ok(())
 }
 
-fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
+/// Adds the names a play defines; false when some cannot be known before
+/// the run (an include_vars of a templated path).
+fn collect_play_names(play: &Play, known: &mut HashSet<String>) -> bool {
     known.extend(play.vars.keys().cloned());
+    known.extend(play.vars_prompt.iter().map(|p| p.name.clone()));
     let exports = &play.role_exports;
     known.extend(exports.defaults.keys().chain(exports.vars.keys()).cloned());
     // Gathering (Ansible's default) defines the host's `ansible_*` facts.
     if play.gather_facts.unwrap_or(true) {
         known.extend(fact_prefix("setup").map(|p| format!("{p}*")));
     }
-    fn walk(task: &Task, known: &mut HashSet<String>) {
+    fn walk(task: &Task, base_dir: &std::path::Path, known: &mut HashSet<String>) -> bool {
+        let mut knowable = true;
         {
             if let Some(role) = &task.role {
                 let names = role.defaults.keys().chain(role.vars.keys());
@@ -85,6 +95,13 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
                 Action::Module { module, args } if module == "set_fact" => {
                     known.extend(args.keys().cloned())
                 }
+                Action::Module { module, args } if module == "include_vars" => {
+                    let role_dir = task.role.as_ref().map(|r| r.path.as_path());
+                    match crate::modules::include_vars::names_at_load(role_dir, base_dir, args) {
+                        Some(names) => known.extend(names),
+                        None => knowable = false,
+                    }
+                }
                 Action::Module { module, .. } => {
                     known.extend(fact_prefix(module).map(|p| format!("{p}*")))
                 }
@@ -96,9 +113,11 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
             }
         }
         for child in task.children() {
-            walk(child, known);
+            knowable &= walk(child, base_dir, known);
         }
+        knowable
     }
+    let mut knowable = true;
     for list in [
         &play.pre_tasks,
         &play.tasks,
@@ -107,9 +126,10 @@ fn collect_play_names(play: &Play, known: &mut HashSet<String>) {
         &play.rollback,
     ] {
         for task in list {
-            walk(task, known);
+            knowable &= walk(task, &play.base_dir, known);
         }
     }
+    knowable
 }
 
 /// The prefix of the facts a module sets, for modules whose fact names come

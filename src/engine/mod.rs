@@ -1307,8 +1307,8 @@ struct ScopeBase {
 impl ScopeBase {
     /// Layers, lowest first (Ansible's ladder): role defaults < inventory
     /// < fact cache < play vars < vars_files < role vars < task vars <
-    /// facts/registered < role params < include loop < extra vars < magic
-    /// variables. The play's roles export their defaults and vars to every
+    /// include_vars < facts/registered < role params < include loop < extra
+    /// vars < magic variables. The play's roles export their defaults and vars to every
     /// task; a role's task sees its own (and its dependency chain's) above
     /// those.
     fn scope(&self, host: &str, task: Option<&Task>, hostvars: Option<minijinja::Value>) -> Scope {

@@ -1,7 +1,7 @@
 //! A host's variables as the templates see them.
 //!
 //! Variables are layered (inventory < play vars < vars_files < task vars <
-//! facts/registered < extra vars, with magic variables on top) and templated
+//! include_vars < facts/registered < extra vars, with magic variables on top) and templated
 //! lazily, like Ansible: `vars: {url: "http://{{ host }}"}` is rendered when
 //! `url` is used, with the same scope, so later layers are visible.
 //!
@@ -50,14 +50,18 @@ impl From<Arc<Vars>> for Layer {
 
 /// A host's facts for the rest of the run: what the user wrote (set_fact
 /// literals, rendered lazily) apart from what hosts returned (registered
-/// results, set_fact values built from them). A name lives in one of the
-/// two maps only: the newest value wins. Apart from both, the fact cache:
-/// what modules (`setup`, gathering) return and `set_fact` with
-/// `cacheable`, ranked just above inventory variables as in Ansible.
+/// results, module facts, set_fact values built from them). A name lives in
+/// one of the two maps only: the newest value wins. Below both, the
+/// variables of include_vars files (templates too): a set_fact or a
+/// register of the same name outranks them, whichever came first, as in
+/// Ansible. Apart from all three, the fact cache: what modules (`setup`,
+/// gathering) return and `set_fact` with `cacheable`, ranked just above
+/// inventory variables as in Ansible.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub user: Arc<Vars>,
     pub data: Arc<Vars>,
+    pub included: Arc<Vars>,
     /// The fact cache as templates see it (Ansible's namespace_facts and
     /// INJECT_FACTS_AS_VARS): each fact under the name it was returned
     /// with (`ansible_hostname`), and all of them in `ansible_facts`
@@ -70,7 +74,10 @@ const ANSIBLE_FACTS: &str = "ansible_facts";
 
 impl Facts {
     pub fn is_empty(&self) -> bool {
-        self.user.is_empty() && self.data.is_empty() && self.cache.is_empty()
+        self.user.is_empty()
+            && self.data.is_empty()
+            && self.included.is_empty()
+            && self.cache.is_empty()
     }
 
     /// Facts for the fact cache, as a module returned them.
@@ -106,6 +113,7 @@ impl Facts {
         }
         Arc::make_mut(&mut self.user).extend(Arc::unwrap_or_clone(new.user));
         Arc::make_mut(&mut self.data).extend(Arc::unwrap_or_clone(new.data));
+        Arc::make_mut(&mut self.included).extend(Arc::unwrap_or_clone(new.included));
         if new.cache.is_empty() {
             return;
         }
@@ -138,14 +146,18 @@ impl Facts {
         }
     }
 
-    /// The two scope layers (disjoint, so their order does not matter).
-    pub fn layers(&self) -> [Layer; 2] {
-        [self.user.clone().into(), Layer::data(self.data.clone())]
+    /// The scope layers, lowest first (user and data are disjoint).
+    pub fn layers(&self) -> [Layer; 3] {
+        [
+            self.included.clone().into(),
+            self.user.clone().into(),
+            Layer::data(self.data.clone()),
+        ]
     }
 
     /// The value of `name`, whichever map holds it.
     pub fn get(&self, name: &str) -> Option<&Json> {
-        self.user.get(name).or_else(|| self.data.get(name))
+        (self.user.get(name).or_else(|| self.data.get(name))).or_else(|| self.included.get(name))
     }
 }
 

@@ -108,6 +108,10 @@ impl Engine {
             .collect()
             .await;
         outcomes.sort_by_key(|o| hosts.iter().position(|h| *h == o.host));
+        // Lookups with `errors=warn` that failed while the task rendered.
+        for message in self.templar.take_warnings() {
+            self.sink.emit(Event::Warning { message });
+        }
 
         // run_once: the result is counted on the host that ran it only, as
         // in Ansible; the others get its facts and registered result, and
@@ -311,21 +315,45 @@ impl HostRun<'_> {
         }
     }
 
-    /// The facts a result's `ansible_facts` add, as Ansible files them: a
-    /// module's go to the fact cache; set_fact's are host variables (and,
-    /// with `cacheable`, cached facts too). A set_fact value is data when
+    /// The facts a result's `ansible_facts` add, as Ansible files them
+    /// (for a loop, each item's): a module's go to the fact cache;
+    /// include_vars' are templates in their own layer; set_fact's are host
+    /// variables (and, with `cacheable`, cached facts too).
+    fn returned_facts(&self, result: &TaskResult, scope: &Scope) -> Facts {
+        let items = match result.data.get("results") {
+            Some(Json::Array(items)) => items.iter().collect(),
+            _ => vec![&Json::Null],
+        };
+        let item_facts = items.into_iter().filter_map(|item| match item {
+            Json::Null if !result.failed => result.data.get("ansible_facts"),
+            Json::Object(item) if item.get("failed") != Some(&Json::Bool(true)) => {
+                item.get("ansible_facts")
+            }
+            _ => None,
+        });
+        let mut facts = Facts::default();
+        for new in item_facts.filter_map(Json::as_object) {
+            facts.merge(self.facts_of_item(new, scope));
+        }
+        facts
+    }
+
+    /// The facts of one `ansible_facts` map. A set_fact value is data when
     /// its template reads data (a registered result, a loop item, another
     /// host's variables), so a host's output never becomes a template by
     /// passing through set_fact.
-    fn returned_facts(&self, result: &TaskResult, scope: &Scope) -> Facts {
-        let Some(Json::Object(new)) = result.data.get("ansible_facts") else {
-            return Facts::default();
-        };
-        if result.failed {
-            return Facts::default();
-        }
-        if self.module != "set_fact" {
-            return Facts::cached(new.clone());
+    fn facts_of_item(&self, new: &Vars, scope: &Scope) -> Facts {
+        match self.module {
+            "set_fact" => {}
+            // Variables from include_vars files are written by users:
+            // templates, rendered when used, in their own layer.
+            "include_vars" => {
+                return Facts {
+                    included: Arc::new(new.clone()),
+                    ..Facts::default()
+                };
+            }
+            _ => return Facts::cached(new.clone()),
         }
         let (mut user, mut data) = (Vars::new(), Vars::new());
         for (name, value) in new {
@@ -381,11 +409,17 @@ impl HostRun<'_> {
     }
 
     async fn run_loop(&self, raw: &Json, base: &Scope) -> TaskResult {
-        let items = match self
-            .engine
-            .templar
-            .render_value(raw, &base.clone().into_value())
-        {
+        let templar = &self.engine.templar;
+        let ctx = base.clone().into_value();
+        let rendered = templar.render_value(raw, &ctx);
+        // `with_<lookup>`: the rendered value holds the lookup's terms.
+        let rendered = match &self.task.loop_lookup {
+            Some(lookup) => {
+                rendered.and_then(|terms| templar.query(lookup, terms, self.module, &ctx))
+            }
+            None => rendered,
+        };
+        let items = match rendered {
             Ok(Json::Array(items)) => items,
             Ok(other) => {
                 let r = TaskResult::failed(format!(

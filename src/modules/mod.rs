@@ -17,6 +17,7 @@ pub mod fail;
 pub mod file;
 pub mod get_url;
 pub mod haproxy;
+pub mod include_vars;
 pub mod lineinfile;
 pub mod mode;
 pub mod pause;

@@ -7,8 +7,8 @@ use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
     assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url, haproxy,
-    lineinfile, pause, raw, reboot, script, service, set_fact, setup, stat, template, uri,
-    wait_for,
+    include_vars, lineinfile, pause, raw, reboot, script, service, set_fact, setup, stat, template,
+    uri, wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -52,6 +52,7 @@ pub static MODULES: &[Module] = &[
     debug::MODULE,
     set_fact::MODULE,
     setup::MODULE,
+    include_vars::MODULE,
     assert::MODULE,
     fail::MODULE,
     pause::MODULE,

@@ -26,6 +26,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "order",
     "vars",
     "vars_files",
+    "vars_prompt",
     "pre_tasks",
     "tasks",
     "post_tasks",
@@ -47,6 +48,26 @@ const PLAY_KEYWORDS: &[&str] = &[
     "force_handlers",
     "roles",
 ];
+
+/// The lookups a `with_<lookup>:` loop may name (run by the template
+/// layer's plugins of the same names).
+pub const WITH_LOOKUPS: &[&str] = &[
+    "file",
+    "fileglob",
+    "first_found",
+    "lines",
+    "pipe",
+    "env",
+    "template",
+    "password",
+    "vars",
+];
+
+/// `with_<lookup>`: the lookup's name.
+fn with_lookup(key: &str) -> Option<&str> {
+    key.strip_prefix("with_")
+        .filter(|name| WITH_LOOKUPS.contains(name))
+}
 
 const TASK_KEYWORDS: &[&str] = &[
     "name",
@@ -445,6 +466,10 @@ impl Loader {
                 .map(|n| vars_files(src, n))
                 .transpose()?
                 .unwrap_or_default(),
+            vars_prompt: opt(node, "vars_prompt")
+                .map(|n| super::vars_prompt::parse(src, n))
+                .transpose()?
+                .unwrap_or_default(),
             pre_tasks: pre_tasks?,
             tasks: role_tasks.into_iter().chain(tasks?).collect(),
             post_tasks: post_tasks?,
@@ -506,7 +531,8 @@ impl Loader {
         })?;
         let mut module_keys: Vec<&Node> = Vec::new();
         for (key, _) in pairs {
-            if !TASK_KEYWORDS.contains(&key.key_text().as_str()) {
+            let k = key.key_text();
+            if !TASK_KEYWORDS.contains(&k.as_str()) && with_lookup(&k).is_none() {
                 module_keys.push(key);
             }
         }
@@ -799,8 +825,22 @@ impl Loader {
             }
         }
         let lc = |key: &str| loop_control.and_then(|n| opt(n, key));
+        let lookup_loop = (node.as_map().unwrap_or_default().iter())
+            .find_map(|(k, v)| Some((with_lookup(&k.key_text())?.to_string(), v)));
+        if let (Some((_, v)), true) = (
+            &lookup_loop,
+            node.get("loop")
+                .or(node.get("with_items"))
+                .or(node.get("with_list"))
+                .is_some(),
+        ) {
+            return Err(src.err(
+                v,
+                "use only one of 'loop', 'with_items' and 'with_<lookup>'",
+            ));
+        }
         let loop_items = match (
-            opt(node, "loop"),
+            opt(node, "loop").or(lookup_loop.as_ref().map(|(_, v)| *v)),
             opt(node, "with_items").or(opt(node, "with_list")),
         ) {
             (Some(_), Some(w)) => {
@@ -833,6 +873,7 @@ impl Loader {
                 .map(|n| identifier(src, n))
                 .transpose()?,
             loop_items,
+            loop_lookup: lookup_loop.map(|(name, _)| name),
             loop_var: lc("loop_var")
                 .map(|n| identifier(src, n))
                 .transpose()?

@@ -9,6 +9,7 @@ pub mod load;
 pub mod model;
 pub mod roles;
 mod scalars;
+pub mod vars_prompt;
 
 pub use load::{load_playbook, load_playbook_with, read_yaml};
 pub use model::*;

@@ -5,6 +5,7 @@
 //! inherited, so the engine never walks up a tree.
 
 pub use super::lb_section::LoadBalancerSection;
+pub use super::vars_prompt::VarPrompt;
 use crate::diag::Location;
 use crate::plan::{HostOrder, SerialStep};
 use serde_json::Value as Json;
@@ -33,6 +34,9 @@ pub struct Play {
     pub vars: Vars,
     /// Each entry is a list of candidates; the first that exists is used.
     pub vars_files: Vec<VarsFile>,
+    /// Variables asked of the user before the play (the app fills them
+    /// into `vars`).
+    pub vars_prompt: Vec<VarPrompt>,
     pub pre_tasks: Vec<Task>,
     pub tasks: Vec<Task>,
     pub post_tasks: Vec<Task>,
@@ -131,6 +135,9 @@ pub struct Task {
     pub when: Vec<String>,
     pub register: Option<String>,
     pub loop_items: Option<Json>,
+    /// `with_<lookup>:` the loop is the lookup's values over `loop_items`
+    /// (its terms), as `query('<lookup>', *terms)`.
+    pub loop_lookup: Option<String>,
     pub loop_var: String,
     pub index_var: Option<String>,
     pub loop_label: Option<String>,
@@ -246,6 +253,7 @@ impl Task {
             when: vec![],
             register: None,
             loop_items: None,
+            loop_lookup: None,
             loop_var: "item".into(),
             index_var: None,
             loop_label: None,
