@@ -262,11 +262,17 @@ impl Engine {
 
     /// The host `delegate_to` names for `host`, rendered.
     fn delegate_target(&self, ctx: &PlayCtx<'_>, host: &str, task: &Task) -> Option<String> {
-        let target = task.delegate_to.as_ref()?;
         let scope = self.scope(ctx, host, task).into_value();
+        self.delegate_target_in(task, &scope)
+    }
+
+    /// `delegate_to` rendered in `scope` (a loop item's, for
+    /// `delegate_to: "{{ item }}"`).
+    fn delegate_target_in(&self, task: &Task, scope: &minijinja::Value) -> Option<String> {
+        let target = task.delegate_to.as_ref()?;
         Some(
             self.templar
-                .render_str(target, &scope)
+                .render_str(target, scope)
                 .unwrap_or_else(|_| target.clone()),
         )
     }
@@ -277,13 +283,18 @@ impl Engine {
         host: &str,
         task: &Task,
     ) -> Arc<dyn Connection> {
-        let Some(target) = self.delegate_target(ctx, host, task) else {
-            return self.with_become(host, task, self.connection_for(host));
-        };
-        if matches!(target.as_str(), "localhost" | "127.0.0.1" | "::1") {
-            return self.local.clone();
+        let target = self.delegate_target(ctx, host, task);
+        self.connection_to(host, task, target.as_deref())
+    }
+
+    /// The connection a task of `host` runs on: the delegated host's (with
+    /// its own inventory connection variables), or the host's own.
+    fn connection_to(&self, host: &str, task: &Task, target: Option<&str>) -> Arc<dyn Connection> {
+        match target {
+            None => self.with_become(host, task, self.connection_for(host)),
+            Some("localhost" | "127.0.0.1" | "::1") => self.local.clone(),
+            Some(target) => self.with_become(target, task, self.connection_for(target)),
         }
-        self.with_become(&target, task, self.connection_for(&target))
     }
 }
 
@@ -293,7 +304,7 @@ impl HostRun<'_> {
         let result = match &self.task.loop_items {
             None => {
                 let result = self.run_item(&base).await;
-                self.emit(&result, None);
+                self.emit(&result, None, &base);
                 result
             }
             Some(raw) => self.run_loop(raw, &base).await,
@@ -427,12 +438,12 @@ impl HostRun<'_> {
                     json_type(&other),
                     crate::core::display_text(&other)
                 ));
-                self.emit(&r, None);
+                self.emit(&r, None, base);
                 return r;
             }
             Err(e) => {
                 let r = self.template_failure(&e);
-                self.emit(&r, None);
+                self.emit(&r, None, base);
                 return r;
             }
         };
@@ -455,7 +466,7 @@ impl HostRun<'_> {
                     .unwrap_or_else(|_| label.clone()),
                 None => crate::core::display_text(item),
             };
-            self.emit(&result, Some(label));
+            self.emit(&result, Some(label), &scope);
             aggregate.changed |= result.changed;
             aggregate.failed |= result.failed;
             aggregate.unreachable |= result.unreachable;
@@ -477,7 +488,7 @@ impl HostRun<'_> {
         if aggregate.failed {
             aggregate.msg = Some("One or more items failed".into());
             // The summary line shows the failure without repeating every item.
-            self.emit(&aggregate, None);
+            self.emit(&aggregate, None, base);
         } else {
             aggregate.msg = Some("All items completed".into());
         }
@@ -596,9 +607,18 @@ impl HostRun<'_> {
         environment: &Vars,
         scope: &minijinja::Value,
     ) -> TaskResult {
+        // A loop's items may each be delegated elsewhere.
+        let conn = match (&self.task.loop_items, &self.task.delegate_to) {
+            (Some(_), Some(_)) => {
+                let target = self.engine.delegate_target_in(self.task, scope);
+                self.engine
+                    .connection_to(&self.host, self.task, target.as_deref())
+            }
+            _ => self.conn.clone(),
+        };
         let ctx = ModuleContext {
             host: &self.host,
-            conn: self.conn.as_ref(),
+            conn: conn.as_ref(),
             templar: &self.engine.templar,
             scope,
             check_mode: self.check_mode,
@@ -683,7 +703,7 @@ impl HostRun<'_> {
         }
     }
 
-    fn emit(&self, result: &TaskResult, item: Option<String>) {
+    fn emit(&self, result: &TaskResult, item: Option<String>, scope: &Scope) {
         self.sink.emit(Event::HostResult(HostResult {
             host: self.host.clone(),
             status: result.status(),
@@ -694,7 +714,9 @@ impl HostRun<'_> {
             },
             result: self.censor(result),
             ignored: result.failed && self.task.ignore_errors,
-            delegated_to: self.task.delegate_to.clone(),
+            delegated_to: (self.task.delegate_to.as_ref()).and_then(|_| {
+                (self.engine).delegate_target_in(self.task, &scope.clone().into_value())
+            }),
             show_result: self.module == "debug",
         }));
     }
