@@ -116,6 +116,16 @@ pub fn one_at_a_time(hosts: usize) -> Vec<String> {
         .collect()
 }
 
+/// Asserts the live traffic was enough to prove anything and saw no
+/// failed request.
+pub fn served_everything(tally: &Json) {
+    no_failed_requests(tally);
+    assert!(
+        tally["requests"].as_u64().unwrap() > 100,
+        "too little traffic to prove anything: {tally}"
+    );
+}
+
 /// Asserts the live traffic saw no failed request and no socket error.
 pub fn no_failed_requests(tally: &Json) {
     assert_eq!(
