@@ -1139,7 +1139,19 @@ impl Engine {
                 }
                 hosts
             }
-            MetaAction::Noop | MetaAction::ResetConnection => hosts,
+            // The next task on the host logs in again (what a changed
+            // group membership or sshd setting needs), for hosts whose
+            // `when` holds.
+            MetaAction::ResetConnection => {
+                for host in &hosts {
+                    let scope = self.scope(ctx, host, task).into_value();
+                    if task::conditions_hold(&self.templar, &task.when, &scope).unwrap_or(false) {
+                        self.connection_for(host).reset().await;
+                    }
+                }
+                hosts
+            }
+            MetaAction::Noop => hosts,
         }
     }
 
