@@ -283,6 +283,10 @@ impl Connection for Detached<'_> {
     async fn reset(&self) {
         self.inner.reset().await;
     }
+
+    fn beneath_async(&self) -> Option<&dyn Connection> {
+        Some(self.inner)
+    }
 }
 
 #[cfg(test)]
