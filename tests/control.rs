@@ -93,6 +93,9 @@ fn an_async_job_past_its_time_fails_the_task_and_is_killed() {
         started.elapsed() < Duration::from_secs(30),
         "waited for the job"
     );
+    // Ansible's lines for a polled job.
+    out.assert_says("ASYNC POLL on host1: jid=j");
+    out.assert_says("ASYNC FAILED on host1: jid=j");
     let msg = messages(&out.stdout).join("\n");
     assert!(
         msg == "failed=True msg=async task did not complete within the requested time - 2s"

@@ -598,8 +598,17 @@ impl HostRun<'_> {
         scope: &minijinja::Value,
     ) -> TaskResult {
         // `async:`: the module's command runs as a job on the host.
-        let detached = (self.task.async_job)
-            .map(|job| modules::async_job::Detached::new(self.conn.as_ref(), job));
+        let detached = (self.task.async_job).map(|job| {
+            let (sink, host) = (self.sink.clone(), self.host.clone());
+            modules::async_job::Detached::new(self.conn.as_ref(), job).reporting(Box::new(
+                move |jid| {
+                    sink.emit(Event::AsyncPoll {
+                        host: host.clone(),
+                        jid: jid.to_string(),
+                    })
+                },
+            ))
+        });
         let conn: &dyn crate::connection::Connection = match &detached {
             Some(detached) => detached,
             None => self.conn.as_ref(),
@@ -633,10 +642,17 @@ impl HostRun<'_> {
                 }
             }
         };
-        match &detached {
-            Some(detached) => detached.task_result(result),
-            None => result,
+        let Some(detached) = &detached else {
+            return result;
+        };
+        if let Some(job) = detached.started_job().filter(|_| detached.polled()) {
+            self.sink.emit(Event::AsyncDone {
+                host: self.host.clone(),
+                jid: job.jid,
+                failed: result.failed,
+            });
         }
+        detached.task_result(result)
     }
 
     /// The scope plus the registered name bound to this result, for

@@ -161,11 +161,16 @@ fn new_jid() -> String {
     format!("j{digits:012}.{}", std::process::id())
 }
 
+/// Told the job id each time a polled job is found still running
+/// (Ansible's "ASYNC POLL" line).
+pub type PollReport<'a> = Box<dyn Fn(&str) + Send + Sync + 'a>;
+
 /// A connection whose commands run as async jobs (see the module doc).
 pub struct Detached<'a> {
     inner: &'a dyn Connection,
     job: AsyncJob,
     started: Mutex<Option<StartedJob>>,
+    report: PollReport<'a>,
 }
 
 impl<'a> Detached<'a> {
@@ -174,7 +179,19 @@ impl<'a> Detached<'a> {
             inner,
             job,
             started: Mutex::new(None),
+            report: Box::new(|_| {}),
         }
+    }
+
+    /// Reports each poll that finds the job still running.
+    pub fn reporting(mut self, report: PollReport<'a>) -> Self {
+        self.report = report;
+        self
+    }
+
+    /// `async:` with `poll > 0`: the job was waited for.
+    pub fn polled(&self) -> bool {
+        self.job.poll > 0
     }
 
     /// The job the module's command ran as, if it ran one.
@@ -227,11 +244,18 @@ impl<'a> Detached<'a> {
         let mut time_left = u64::from(self.job.limit);
         while time_left > 0 {
             sleep(Duration::from_secs(poll)).await;
-            let out = self.inner.exec(&status_line(jid), None).await?;
-            if let JobStatus::Done(data) = parse_status(&String::from_utf8_lossy(&out.stdout)) {
-                // As Ansible, a finished job's file is removed.
-                self.inner.exec(&cleanup_line(jid), None).await?;
-                return output_of(&data);
+            // As Ansible, a lost connection while polling is not fatal: the
+            // next poll reconnects.
+            match self.inner.exec(&status_line(jid), None).await {
+                Ok(out) => match parse_status(&String::from_utf8_lossy(&out.stdout)) {
+                    JobStatus::Done(data) => {
+                        // As Ansible, a finished job's file is removed.
+                        self.inner.exec(&cleanup_line(jid), None).await?;
+                        return output_of(&data);
+                    }
+                    JobStatus::Running => (self.report)(jid),
+                },
+                Err(_) => self.inner.reset().await,
             }
             time_left = time_left.saturating_sub(poll);
         }
@@ -356,8 +380,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn polls_every_poll_seconds_until_the_job_is_done() {
         let host = Host::new(2);
-        let detached = Detached::new(&host, AsyncJob { limit: 60, poll: 5 });
+        let polls = Mutex::new(Vec::new());
+        let detached = Detached::new(&host, AsyncJob { limit: 60, poll: 5 })
+            .reporting(Box::new(|jid| polls.lock().unwrap().push(jid.to_string())));
         let out = detached.exec("sleep 12", None).await.unwrap();
+        let polls = polls.lock().unwrap().clone();
+        assert_eq!(polls.len(), 2, "one report per poll that found it running");
+        assert!(polls.iter().all(|jid| jid.starts_with('j')), "{polls:?}");
         assert_eq!(
             (out.rc, &out.stdout[..], &out.stderr[..]),
             (3, &b"out"[..], &b"err"[..])
@@ -375,6 +404,42 @@ mod tests {
         let result = detached.task_result(super::super::TaskResult::changed());
         assert_eq!(result.data["finished"], true);
         assert_eq!(result.data["results_file"], "/home/u/.ansible_async/j1");
+    }
+
+    /// Loses the connection on its first status check.
+    struct Bouncing(Host, Mutex<bool>);
+
+    #[async_trait]
+    impl Connection for Bouncing {
+        async fn exec(
+            &self,
+            cmd: &str,
+            stdin: Option<&[u8]>,
+        ) -> Result<ExecOutput, ConnectionError> {
+            if cmd.starts_with("cat ") && !std::mem::replace(&mut *self.1.lock().unwrap(), true) {
+                return Err(ConnectionError::Unreachable("connection reset".into()));
+            }
+            self.0.exec(cmd, stdin).await
+        }
+
+        async fn reset(&self) {
+            self.0
+                .log
+                .lock()
+                .unwrap()
+                .push((self.0.t0.elapsed(), "reset".into()));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_lost_while_polling_is_retried_at_the_next_poll() {
+        let host = Bouncing(Host::new(0), Mutex::new(false));
+        let detached = Detached::new(&host, AsyncJob { limit: 60, poll: 2 });
+        let out = detached.exec("true", None).await.unwrap();
+        assert_eq!(out.rc, 3);
+        let log: Vec<(u64, String)> = host.0.commands();
+        assert_eq!(log[1], (2, "reset".to_string()), "{log:?}");
+        assert!(log[2].1.starts_with("cat ") && log[2].0 == 4, "{log:?}");
     }
 
     #[tokio::test(start_paused = true)]
