@@ -130,15 +130,23 @@ fn reset_connection_makes_the_next_task_log_in_again() {
       when: false
     - shell: echo $PPID
       register: fourth
+    - ping:
+      register: pinged
     - debug:
-        msg: "pooled={{ first.stdout == second.stdout }} new={{ second.stdout != third.stdout }} kept={{ third.stdout == fourth.stdout }}"
+        msg: "pooled={{ first.stdout == second.stdout }} new={{ second.stdout != third.stdout }} when_ignored={{ third.stdout != fourth.stdout }} ping={{ pinged.ping }}"
 "#,
     );
     let out = fleet.play(&pb, &[]);
     assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all()
+            .contains("reset_connection task does not support when conditional"),
+        "{}",
+        out.all()
+    );
     assert_eq!(
         messages(&out.stdout),
-        ["pooled=True new=True kept=True"],
+        ["pooled=True new=True when_ignored=True ping=pong"],
         "{}",
         out.stdout
     );

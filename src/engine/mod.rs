@@ -1140,14 +1140,16 @@ impl Engine {
                 hosts
             }
             // The next task on the host logs in again (what a changed
-            // group membership or sshd setting needs), for hosts whose
-            // `when` holds.
+            // group membership or sshd setting needs). As in Ansible, its
+            // `when` is not evaluated: a warning says so.
             MetaAction::ResetConnection => {
+                if !task.when.is_empty() {
+                    self.sink.emit(Event::Warning {
+                        message: "reset_connection task does not support when conditional".into(),
+                    });
+                }
                 for host in &hosts {
-                    let scope = self.scope(ctx, host, task).into_value();
-                    if task::conditions_hold(&self.templar, &task.when, &scope).unwrap_or(false) {
-                        self.connection_for(host).reset().await;
-                    }
+                    self.connection_for(host).reset().await;
                 }
                 hosts
             }
