@@ -335,7 +335,7 @@ fn async_on_a_module_that_cannot_run_detached() {
         &[
             "This action (raw) does not support async.",
             ":7:14",
-            "async runs only command and shell",
+            "async runs only command and shell; remove 'async'",
         ],
     );
     expect_load_error(

@@ -955,19 +955,17 @@ fn async_job(src: Src, node: &Node, action: &Action) -> Result<Option<AsyncJob>,
     let runs_detached = matches!(action, Action::Module { module, .. }
         if crate::modules::async_job::SUPPORTED.contains(&module.as_str()));
     if !runs_detached {
-        let module = match action {
-            Action::Module { module, .. } => module.as_str(),
-            _ => "this task",
+        let message = match action {
+            Action::Module { module, .. } => {
+                format!("This action ({module}) does not support async.")
+            }
+            Action::Meta(_) => "This action (meta) does not support async.".into(),
+            _ => "'async' is not a valid attribute for a Block".into(),
         };
-        return Err(src
-            .err(
-                limit_node,
-                format!("This action ({module}) does not support async."),
-            )
-            .with_help(format!(
-                "async runs only {}; remove 'async' (and 'poll') from this task",
-                crate::modules::async_job::SUPPORTED.join(" and ")
-            )));
+        return Err(src.err(limit_node, message).with_help(format!(
+            "async runs only {}; remove 'async' (and 'poll') here",
+            crate::modules::async_job::SUPPORTED.join(" and ")
+        )));
     }
     Ok(Some(AsyncJob {
         limit,
