@@ -29,17 +29,19 @@ pub const SUPPORTED: &[&str] = &["command", "shell"];
 /// Where job files live on the host (Ansible's default `async_dir`).
 const ASYNC_DIR: &str = "\"$HOME/.ansible_async\"";
 
-/// Runs on the host, detached, as `sh -c RUNNER rollout-async JOBFILE LIMIT
-/// LINE`: the line with the saved input, a watchdog that kills the process
-/// group at the limit, then the result as JSON (written whole, renamed
-/// into place, so a reader never sees half of it).
+/// Runs on the host, detached, as `sh -c RUNNER rollout-async JOBFILE
+/// LIMIT`: the saved line (`JOBFILE.sh`) with the saved input, a watchdog
+/// that kills the process group at the limit, then the result as JSON
+/// (written whole, renamed into place, so a reader never sees half of it).
+/// The line is never an argument: arguments show in `ps`, and the line may
+/// carry `environment:` values.
 const RUNNER: &str = r#"j=$1; limit=$2; echo $$ > "$j.pid"
-sh -c "$3" < "$j.in" > "$j.out" 2> "$j.err" & c=$!
+sh "$j.sh" < "$j.in" > "$j.out" 2> "$j.err" & c=$!
 ( n=0
   while [ "$n" -lt "$limit" ]; do sleep 1; n=$((n + 1)); done
   printf '{"failed": true, "msg": "Timeout exceeded", "child_pid": %s}\n' "$c" > "$j.tmp" &&
     mv -f "$j.tmp" "$j"
-  rm -f "$j.in" "$j.out" "$j.err" "$j.pid"
+  rm -f "$j.sh" "$j.in" "$j.out" "$j.err" "$j.pid"
   kill -KILL -$$ ) & w=$!
 wait "$c"; rc=$?
 kill "$w" 2>/dev/null
@@ -50,7 +52,7 @@ esc() {
 }
 { printf '{"changed": true, "rc": %d, "stdout": "' "$rc"; esc "$j.out"
   printf '", "stderr": "'; esc "$j.err"; printf '"}\n'; } > "$j.tmp" && mv -f "$j.tmp" "$j"
-rm -f "$j.in" "$j.out" "$j.err" "$j.pid""#;
+rm -f "$j.sh" "$j.in" "$j.out" "$j.err" "$j.pid""#;
 
 /// A job started with `poll: 0`.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,7 +119,7 @@ pub fn status_line(jid: &str) -> String {
 /// Removes the job file (and what a killed job left beside it).
 pub fn cleanup_line(jid: &str) -> String {
     let j = job_path(jid);
-    format!("rm -f {j} {j}.in {j}.out {j}.err {j}.pid {j}.tmp")
+    format!("rm -f {j} {j}.sh {j}.in {j}.out {j}.err {j}.pid {j}.tmp")
 }
 
 /// Kills the job's process group (its runner is the group's leader).
@@ -129,16 +131,19 @@ fn kill_line(jid: &str) -> String {
     )
 }
 
-/// Saves the input, writes the "started" job file, starts the runner in
-/// its own session and prints the job file's path.
+/// Saves the line (with the shell's `printf`, so it never shows in `ps`)
+/// and the input in a directory only the user can read (the job itself
+/// keeps the user's umask); writes the "started" job file,
+/// starts the runner in its own session and prints the job file's path.
 fn start_line(jid: &str, limit: u32, line: &str, has_input: bool) -> String {
     let save_input = if has_input { "cat" } else { ": </dev/null" };
     let started = format!(r#"{{"started": true, "finished": false, "ansible_job_id": "{jid}"}}"#);
     format!(
-        "d={ASYNC_DIR}; j=\"$d\"/{jid_q}; mkdir -p \"$d\" && {save_input} > \"$j.in\" && \
-         printf '%s\\n' {started} > \"$j\" || exit 1; \
+        "d={ASYNC_DIR}; j=\"$d\"/{jid_q}; \
+         (umask 077 && mkdir -p \"$d\" && printf '%s\\n' {line_q} > \"$j.sh\" && \
+         {save_input} > \"$j.in\" && printf '%s\\n' {started} > \"$j\") || exit 1; \
          s=; command -v setsid >/dev/null 2>&1 && s=setsid; \
-         $s nohup sh -c {runner} rollout-async \"$j\" {limit} {line_q} </dev/null >/dev/null 2>&1 & \
+         $s nohup sh -c {runner} rollout-async \"$j\" {limit} </dev/null >/dev/null 2>&1 & \
          printf '%s\\n' \"$j\"",
         jid_q = shell_quote(jid),
         started = shell_quote(&started),
@@ -493,6 +498,41 @@ mod tests {
             output_of(&data).unwrap_err().to_string(),
             "Timeout exceeded"
         );
+    }
+
+    /// The line may carry secrets (`environment:` values): no process on
+    /// the host has it in its arguments while the job runs, and the job
+    /// directory is the user's only.
+    #[tokio::test]
+    async fn the_line_never_shows_in_ps() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let conn = crate::connection::local::LocalConnection;
+        let marker = format!("secret-{}", new_jid());
+        let line = format!(
+            "export HOME={}; {}",
+            shell_quote(home.path().to_str().unwrap()),
+            start_line("j3.4", 30, &format!("s={marker}; sleep 2"), false)
+        );
+        let out = conn.exec(&line, None).await.unwrap();
+        assert_eq!(out.rc, 0, "{}", String::from_utf8_lossy(&out.stderr));
+        let pid_file = home.path().join(".ansible_async/j3.4.pid");
+        while !pid_file.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let shown: Vec<String> = (std::fs::read_dir("/proc").unwrap().flatten())
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&marker))
+            .collect();
+        assert!(shown.is_empty(), "{shown:?}");
+        let dir = std::fs::metadata(home.path().join(".ansible_async")).unwrap();
+        assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+        // The job (its process group) is ours to stop.
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &format!("-{}", pid.trim())])
+            .status();
     }
 
     /// The runner, for real, in a throwaway HOME: output with quotes,
