@@ -82,6 +82,17 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// An async job (`async:` with `poll > 0`) was checked and still runs.
+    AsyncPoll {
+        host: String,
+        jid: String,
+    },
+    /// A polled async job is over: `failed` as the task's result.
+    AsyncDone {
+        host: String,
+        jid: String,
+        failed: bool,
+    },
     /// The play stopped early (all hosts failed, max_fail_percentage…).
     PlayAborted {
         reason: String,
@@ -261,6 +272,8 @@ fn redact(event: &mut Event) {
             }
         }
         Event::BatchStart { .. }
+        | Event::AsyncPoll { .. }
+        | Event::AsyncDone { .. }
         | Event::TargetResolved { .. }
         | Event::HostsCompleted { .. }
         | Event::Recap { .. } => {}

@@ -327,3 +327,19 @@ fn unknown_role_option_suggests() {
         ],
     );
 }
+
+#[test]
+fn async_on_a_module_that_cannot_run_detached() {
+    expect_load_error(
+        "async_unsupported.yaml",
+        &[
+            "This action (raw) does not support async.",
+            ":7:14",
+            "async runs only command and shell; remove 'async'",
+        ],
+    );
+    expect_load_error(
+        "async_not_a_number.yaml",
+        &["expected a whole number, found 'soon'", ":6:14"],
+    );
+}

@@ -110,4 +110,10 @@ pub trait Connection: Send + Sync {
 
     /// Drops the transport so the next command reconnects (after a reboot).
     async fn reset(&self) {}
+
+    /// Under `async:`, the connection beneath the job runner: a module's
+    /// quick checks (`creates`) run there at once, not as async jobs.
+    fn beneath_async(&self) -> Option<&dyn Connection> {
+        None
+    }
 }

@@ -1139,7 +1139,21 @@ impl Engine {
                 }
                 hosts
             }
-            MetaAction::Noop | MetaAction::ResetConnection => hosts,
+            // The next task on the host logs in again (what a changed
+            // group membership or sshd setting needs). As in Ansible, its
+            // `when` is not evaluated: a warning says so.
+            MetaAction::ResetConnection => {
+                if !task.when.is_empty() {
+                    self.sink.emit(Event::Warning {
+                        message: "reset_connection task does not support when conditional".into(),
+                    });
+                }
+                for host in &hosts {
+                    self.connection_for(host).reset().await;
+                }
+                hosts
+            }
+            MetaAction::Noop => hosts,
         }
     }
 

@@ -101,7 +101,8 @@ impl Engine {
                 base_dir: &ctx.play.base_dir,
             })
             .collect();
-        let forks = self.opts.forks.max(1);
+        // `throttle` only ever lowers --forks.
+        let forks = (self.opts.forks.max(1)).min(task.throttle.map_or(usize::MAX, |t| t as usize));
         let mut outcomes: Vec<HostOutcome> = futures::stream::iter(runs)
             .map(HostRun::execute)
             .buffer_unordered(forks)
@@ -616,9 +617,23 @@ impl HostRun<'_> {
             }
             _ => self.conn.clone(),
         };
+        // `async:`: the module's command runs as a job on the host.
+        let detached = (self.task.async_job).map(|job| {
+            let (sink, host) = (self.sink.clone(), self.host.clone());
+            modules::async_job::Detached::new(conn.as_ref(), job).reporting(Box::new(move |jid| {
+                sink.emit(Event::AsyncPoll {
+                    host: host.clone(),
+                    jid: jid.to_string(),
+                })
+            }))
+        });
+        let conn: &dyn crate::connection::Connection = match &detached {
+            Some(detached) => detached,
+            None => conn.as_ref(),
+        };
         let ctx = ModuleContext {
             host: &self.host,
-            conn: conn.as_ref(),
+            conn,
             templar: &self.engine.templar,
             scope,
             check_mode: self.check_mode,
@@ -628,21 +643,34 @@ impl HostRun<'_> {
             base_dir: self.base_dir,
             role_dir: self.task.role.as_ref().map(|r| r.path.as_path()),
         };
-        let Some(limit) = self.task.timeout else {
-            return modules::run(self.module, args, &ctx).await;
+        let result = match self.task.timeout {
+            None => modules::run(self.module, args, &ctx).await,
+            Some(limit) => {
+                // Dropping the call abandons its remote command; the
+                // connection kills it before its next command (`ssh::client`).
+                let period = std::time::Duration::from_secs(u64::from(limit));
+                match tokio::time::timeout(period, modules::run(self.module, args, &ctx)).await {
+                    Ok(result) => result,
+                    // Ansible's wording, so that `msg is search(...)` checks carry over.
+                    Err(_) => TaskResult::failed(format!(
+                        "The {} action failed to execute in the expected time frame ({limit}) and was terminated",
+                        self.module
+                    ))
+                    .with("timedout", serde_json::json!({ "period": limit })),
+                }
+            }
         };
-        // Dropping the call abandons its remote command; the connection
-        // kills it before its next command (`ssh::client`).
-        let period = std::time::Duration::from_secs(u64::from(limit));
-        match tokio::time::timeout(period, modules::run(self.module, args, &ctx)).await {
-            Ok(result) => result,
-            // Ansible's wording, so that `msg is search(...)` checks carry over.
-            Err(_) => TaskResult::failed(format!(
-                "The {} action failed to execute in the expected time frame ({limit}) and was terminated",
-                self.module
-            ))
-            .with("timedout", serde_json::json!({ "period": limit })),
+        let Some(detached) = &detached else {
+            return result;
+        };
+        if let Some(job) = detached.started_job().filter(|_| detached.polled()) {
+            self.sink.emit(Event::AsyncDone {
+                host: self.host.clone(),
+                jid: job.jid,
+                failed: result.failed,
+            });
         }
+        detached.task_result(result)
     }
 
     /// The scope plus the registered name bound to this result, for

@@ -279,12 +279,13 @@ pub(crate) fn prelude(args: &Vars, ctx: &ModuleContext<'_>) -> String {
 
 /// `creates`/`removes`: skip the command when its work is already done.
 pub(crate) async fn creates_removes(args: &Vars, ctx: &ModuleContext<'_>) -> Option<TaskResult> {
+    let conn = ctx.conn.beneath_async().unwrap_or(ctx.conn);
     for (key, run_if_exists) in [("creates", false), ("removes", true)] {
         let Some(path) = arg_str(args, key) else {
             continue;
         };
         let test = format!("test -e {}", shell_quote(path));
-        let exists = match ctx.conn.exec(&test, None).await {
+        let exists = match conn.exec(&test, None).await {
             Ok(out) => out.rc == 0,
             Err(e) => return Some(TaskResult::from_connection(e)),
         };

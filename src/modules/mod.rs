@@ -8,6 +8,8 @@
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
 pub mod assert;
+pub mod async_job;
+pub mod async_status;
 pub mod command;
 pub mod copy;
 pub mod debug;
@@ -21,6 +23,7 @@ pub mod include_vars;
 pub mod lineinfile;
 pub mod mode;
 pub mod pause;
+pub mod ping;
 pub mod raw;
 pub mod reboot;
 pub mod registry;
@@ -34,6 +37,7 @@ pub mod stat;
 pub mod template;
 pub mod uri;
 pub mod wait_for;
+pub mod wait_for_connection;
 
 pub use registry::{run, self_rendered_params};
 

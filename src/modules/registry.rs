@@ -6,9 +6,9 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url, haproxy,
-    include_vars, lineinfile, pause, raw, reboot, script, service, set_fact, setup, stat, template,
-    uri, wait_for,
+    assert, async_status, command, copy, debug, ec2_metadata_facts, elb_target, fail, file,
+    get_url, haproxy, include_vars, lineinfile, pause, ping, raw, reboot, script, service,
+    set_fact, setup, stat, template, uri, wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -56,6 +56,9 @@ pub static MODULES: &[Module] = &[
     assert::MODULE,
     fail::MODULE,
     pause::MODULE,
+    ping::MODULE,
+    wait_for_connection::MODULE,
+    async_status::MODULE,
 ];
 
 impl Module {

@@ -200,6 +200,18 @@ impl<W: Write + Send> Console<W> {
             Event::Warning { message } => {
                 (self.palette).paint(&format!("[WARNING]: {message}"), Colour::Warn)
             }
+            // Ansible's default callback, at every verbosity.
+            Event::AsyncPoll { host, jid } => self.palette.paint(
+                &format!("ASYNC POLL on {host}: jid={jid} started=True finished=False"),
+                Colour::Debug,
+            ),
+            Event::AsyncDone { host, jid, failed } => self.palette.paint(
+                &format!(
+                    "ASYNC {} on {host}: jid={jid}",
+                    if *failed { "FAILED" } else { "OK" }
+                ),
+                Colour::Debug,
+            ),
             Event::PlayAborted { reason } => format!("\nNO MORE HOSTS LEFT: {reason}"),
             Event::Lifecycle {
                 host,

@@ -100,6 +100,9 @@ const TASK_KEYWORDS: &[&str] = &[
     "environment",
     "check_mode",
     "timeout",
+    "throttle",
+    "async",
+    "poll",
     "block",
     "rescue",
     "always",
@@ -203,6 +206,8 @@ pub(super) struct Inherited {
     ignore_unreachable: Option<bool>,
     /// A block's `timeout` applies to each task in it, as in Ansible.
     timeout: Option<u32>,
+    /// A block's `throttle` applies to each task in it.
+    throttle: Option<u32>,
     /// The role whose tasks these are.
     pub(super) role: Option<Arc<RoleRef>>,
 }
@@ -801,6 +806,9 @@ impl Loader {
         if let Some(n) = opt(node, "timeout") {
             here.timeout = Some(integer(src, n)?).filter(|&t| t > 0);
         }
+        if let Some(n) = opt(node, "throttle") {
+            here.throttle = Some(integer(src, n)?).filter(|&t| t > 0);
+        }
         Ok(here)
     }
 
@@ -862,6 +870,7 @@ impl Loader {
             }),
             (None, None) => None,
         };
+        let async_job = async_job(src, node, &action)?;
         Ok(Task {
             name: opt(node, "name")
                 .map(|n| string(src, n, "a string"))
@@ -922,11 +931,46 @@ impl Loader {
             environment: here.environment,
             check_mode: here.check_mode,
             timeout: here.timeout,
+            throttle: here.throttle,
+            async_job,
             include_loop: Default::default(),
             role: here.role,
             role_repeat: false,
         })
     }
+}
+
+/// A task's `async:` and `poll:` (Ansible's default poll is 15 seconds);
+/// only modules that run a command can run detached.
+fn async_job(src: Src, node: &Node, action: &Action) -> Result<Option<AsyncJob>, Diagnostic> {
+    // `poll` without `async` is ignored, as in Ansible.
+    let Some(limit_node) = opt(node, "async") else {
+        return Ok(None);
+    };
+    let limit = integer(src, limit_node)?;
+    let poll = opt(node, "poll").map(|n| integer(src, n)).transpose()?;
+    if limit == 0 {
+        return Ok(None);
+    }
+    let runs_detached = matches!(action, Action::Module { module, .. }
+        if crate::modules::async_job::SUPPORTED.contains(&module.as_str()));
+    if !runs_detached {
+        let message = match action {
+            Action::Module { module, .. } => {
+                format!("This action ({module}) does not support async.")
+            }
+            Action::Meta(_) => "This action (meta) does not support async.".into(),
+            _ => "'async' is not a valid attribute for a Block".into(),
+        };
+        return Err(src.err(limit_node, message).with_help(format!(
+            "async runs only {}; remove 'async' (and 'poll') here",
+            crate::modules::async_job::SUPPORTED.join(" and ")
+        )));
+    }
+    Ok(Some(AsyncJob {
+        limit,
+        poll: poll.unwrap_or(15),
+    }))
 }
 
 /// The items of a list of `what` (none for an empty value).

@@ -171,6 +171,11 @@ pub struct Task {
     pub check_mode: Option<bool>,
     /// `timeout`: seconds one module call may take on a host (0: none).
     pub timeout: Option<u32>,
+    /// `throttle`: at most this many hosts run the task at once (below
+    /// `--forks`; 0 or unset: no limit).
+    pub throttle: Option<u32>,
+    /// `async:` with `poll:`: the command runs detached on the host.
+    pub async_job: Option<AsyncJob>,
     /// The loop variables of the `include_tasks` this task was included
     /// by, set at run time (data: a loop item is never a template).
     pub include_loop: std::sync::Arc<Vars>,
@@ -209,6 +214,14 @@ pub enum Action {
         role: Option<String>,
     },
     Meta(MetaAction),
+}
+
+/// A task's `async:` (seconds the job may run) and `poll:` (seconds
+/// between checks; 0: started and left running).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsyncJob {
+    pub limit: u32,
+    pub poll: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +292,8 @@ impl Task {
             environment: Vars::new(),
             check_mode: None,
             timeout: None,
+            throttle: None,
+            async_job: None,
             include_loop: Default::default(),
             role: None,
             role_repeat: false,
@@ -334,6 +349,9 @@ impl Task {
             "become_user": self.become_user,
             "check_mode": self.check_mode,
             "timeout": self.timeout,
+            "throttle": self.throttle,
+            "async": self.async_job.map(|j| j.limit),
+            "poll": self.async_job.map(|j| j.poll),
             "vars": self.vars,
             "environment": self.environment,
         })

@@ -97,6 +97,16 @@ impl SshPool {
         self.open(target, 0).await
     }
 
+    /// Closes the host's pooled connection, if one is open; the next
+    /// command opens a new one (`meta: reset_connection`, reboots).
+    pub async fn disconnect(&self, host: &str) {
+        let slot = self.slot(host);
+        let open = slot.lock().await.take();
+        if let Some(conn) = open {
+            conn.close().await;
+        }
+    }
+
     /// Closes every pooled connection (end of run).
     pub async fn close_all(&self) {
         let slots: Vec<Slot> = self.lock_slots().drain().map(|(_, s)| s).collect();
@@ -307,8 +317,6 @@ impl Connection for LazySsh {
 
     /// Closes the pooled connection; the pool reopens it on the next use.
     async fn reset(&self) {
-        if let Ok(conn) = self.pool.connect(&self.host, &self.vars).await {
-            conn.close().await;
-        }
+        self.pool.disconnect(&self.host).await;
     }
 }

@@ -54,6 +54,19 @@ pub(super) fn register(env: &mut Environment<'static>) {
             result_flag(&r, key, name).map(|f| f != negated)
         });
     }
+    // Async job results: a result without the key (not an async task)
+    // counts as started and finished, as in Ansible.
+    for name in ["started", "finished"] {
+        env.add_test(name, move |r: Value| {
+            let present =
+                r.kind() == ValueKind::Map && r.get_attr(name).is_ok_and(|v| !v.is_undefined());
+            if present {
+                result_flag(&r, name, name)
+            } else {
+                result_flag(&r, name, name).map(|_| true)
+            }
+        });
+    }
     env.add_test("contains", |state: &State, seq: Value, item: Value| {
         minijinja::tests::is_in(state, &item, &seq)
     });
@@ -184,6 +197,7 @@ mod tests {
             "ok": {"changed": false, "rc": 0},
             "bad": {"failed": true, "changed": true},
             "skip": {"skipped": true},
+            "job": {"started": true, "finished": false},
             "s": "hello world",
             "n": null,
             "dir": env!("CARGO_MANIFEST_DIR"),
@@ -194,6 +208,14 @@ mod tests {
         Templar::new()
             .eval_bool(expr, &ctx())
             .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    #[test]
+    fn async_job_tests() {
+        assert!(is("job is started and job is not finished"));
+        // Not an async result: started and finished.
+        assert!(is("ok is started and ok is finished"));
+        assert!(Templar::new().eval_bool("s is finished", &ctx()).is_err());
     }
 
     #[test]
