@@ -29,3 +29,188 @@ fn the_root_is_disposable_and_reached_over_ssh() {
         "sshd outlived its root"
     );
 }
+
+/// A play of `tasks` (YAML, indented by 4) on the root, without facts.
+fn play(root: &DebianRoot, tasks: &str, args: &[&str]) -> common::Outcome {
+    let text = format!("- hosts: debian\n  gather_facts: false\n  tasks:\n{tasks}");
+    root.play("play.yml", &text, args)
+}
+
+const UPDATE: &str = "    - apt: {update_cache: true}\n";
+
+fn install(spec: &str) -> String {
+    format!("    - apt: {{name: \"{spec}\"}}\n")
+}
+
+#[test]
+fn install_then_latest_each_changes_once_and_records_versions() {
+    let Some(root) = root(1) else { return };
+    let first = play(
+        &root,
+        &format!("{UPDATE}{}", install("rollout-hello=1.0")),
+        &[],
+    );
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert!(
+        first.recap("debian").contains("changed=2"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(root.version("rollout-hello").as_deref(), Some("1.0"));
+    // The dependency came from the repository's newest version.
+    assert_eq!(root.version("rollout-lib").as_deref(), Some("1.1"));
+
+    let again = play(&root, &install("rollout-hello=1.*"), &[]);
+    assert!(
+        again.recap("debian").contains("changed=0"),
+        "{}",
+        again.stdout
+    );
+
+    let latest = "    - apt: {name: [rollout-hello], state: latest}\n      register: r\n    \
+                  - debug: {var: r.packages}\n";
+    let up = play(&root, latest, &[]);
+    assert!(up.recap("debian").contains("changed=1"), "{}", up.stdout);
+    up.assert_says("\"rollout-hello\": {");
+    up.assert_says("\"after\": \"1.1\"");
+    up.assert_says("\"before\": \"1.0\"");
+    assert_eq!(root.version("rollout-hello").as_deref(), Some("1.1"));
+    let none = play(&root, latest, &[]);
+    assert!(
+        none.recap("debian").contains("changed=0"),
+        "{}",
+        none.stdout
+    );
+}
+
+#[test]
+fn upgrade_dist_patches_everything_then_has_nothing_left() {
+    let Some(root) = root(2) else { return };
+    let setup = format!("{UPDATE}    - apt: {{name: [rollout-lib=1.0, rollout-hello=1.0]}}\n");
+    assert_eq!(play(&root, &setup, &[]).code, 0);
+    assert_eq!(root.version("rollout-lib").as_deref(), Some("1.0"));
+    let upgrade = "    - apt: {upgrade: dist}\n      register: r\n    - debug: {var: r.packages}\n";
+    let out = play(&root, upgrade, &["--diff"]);
+    assert!(out.recap("debian").contains("changed=1"), "{}", out.stdout);
+    out.assert_says("\"rollout-lib\": {");
+    assert_eq!(root.version("rollout-hello").as_deref(), Some("1.1"));
+    assert_eq!(root.version("rollout-lib").as_deref(), Some("1.1"));
+    let again = play(&root, upgrade, &[]);
+    assert!(
+        again.recap("debian").contains("changed=0"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn a_downgrade_is_refused_unless_allowed() {
+    let Some(root) = root(3) else { return };
+    assert_eq!(
+        play(&root, &format!("{UPDATE}{}", install("rollout-hello")), &[]).code,
+        0
+    );
+    assert_eq!(root.version("rollout-hello").as_deref(), Some("1.1"));
+    let refused = play(&root, &install("rollout-hello=1.0"), &[]);
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    refused.assert_says("--allow-downgrades");
+    assert_eq!(root.version("rollout-hello").as_deref(), Some("1.1"));
+    let allowed = "    - apt: {name: rollout-hello=1.0, allow_downgrade: true}\n";
+    let out = play(&root, allowed, &[]);
+    assert!(out.recap("debian").contains("changed=1"), "{}", out.all());
+    assert_eq!(root.version("rollout-hello").as_deref(), Some("1.0"));
+}
+
+#[test]
+fn absent_keeps_configuration_and_purge_removes_it() {
+    let Some(root) = root(4) else { return };
+    assert_eq!(
+        play(&root, &format!("{UPDATE}{}", install("rollout-hello")), &[]).code,
+        0
+    );
+    let absent = "    - apt: {name: rollout-hello, state: absent}\n";
+    assert!(
+        play(&root, absent, &[])
+            .recap("debian")
+            .contains("changed=1")
+    );
+    assert_eq!(root.version("rollout-hello"), None);
+    assert!(root.sh("cat /etc/rollout-hello.conf").contains("hello 1.1"));
+    assert!(
+        play(&root, absent, &[])
+            .recap("debian")
+            .contains("changed=0")
+    );
+    let purge = "    - apt: {name: rollout-hello, state: absent, purge: true}\n";
+    assert!(
+        play(&root, purge, &[])
+            .recap("debian")
+            .contains("changed=1")
+    );
+    assert_eq!(
+        root.sh("test -e /etc/rollout-hello.conf || echo gone"),
+        "gone\n"
+    );
+    assert!(
+        play(&root, purge, &[])
+            .recap("debian")
+            .contains("changed=0")
+    );
+}
+
+#[test]
+fn check_mode_says_what_would_change_and_changes_nothing() {
+    let Some(root) = root(5) else { return };
+    assert_eq!(play(&root, UPDATE, &[]).code, 0);
+    let tasks =
+        "    - apt: {name: rollout-hello}\n      register: r\n    - debug: {var: r.packages}\n";
+    let out = play(&root, tasks, &["--check"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.recap("debian").contains("changed=1"), "{}", out.stdout);
+    out.assert_says("\"rollout-hello\": {");
+    assert_eq!(root.version("rollout-hello"), None);
+    assert_eq!(root.version("rollout-lib"), None);
+}
+
+#[test]
+fn a_held_dpkg_lock_is_waited_on_then_used() {
+    let Some(root) = root(6) else { return };
+    assert_eq!(play(&root, UPDATE, &[]).code, 0);
+    let mut holder = root.hold_dpkg_lock(3);
+    let started = std::time::Instant::now();
+    let out = play(
+        &root,
+        "    - apt: {name: rollout-lib, lock_timeout: 30}\n",
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        started.elapsed().as_secs_f64() > 2.0,
+        "apt did not wait on the lock"
+    );
+    assert_eq!(root.version("rollout-lib").as_deref(), Some("1.1"));
+    holder.wait().unwrap();
+
+    let mut holder = root.hold_dpkg_lock(10);
+    let out = play(
+        &root,
+        "    - apt: {name: rollout-hello, lock_timeout: 1}\n",
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("Could not get lock");
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
+#[test]
+fn an_unknown_package_fails_clearly() {
+    let Some(root) = root(7) else { return };
+    let out = play(
+        &root,
+        &format!("{UPDATE}{}", install("rollout-nosuch")),
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("No package matching 'rollout-nosuch' is available");
+}

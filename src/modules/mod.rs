@@ -7,6 +7,7 @@
 //! connection, the variable scope, check/diff mode) and returns a
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
+pub mod apt;
 pub mod assert;
 pub mod command;
 pub mod copy;

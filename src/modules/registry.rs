@@ -6,9 +6,9 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url, haproxy,
-    include_vars, lineinfile, pause, raw, reboot, script, service, set_fact, setup, stat, template,
-    uri, wait_for,
+    apt, assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url,
+    haproxy, include_vars, lineinfile, pause, raw, reboot, script, service, set_fact, setup, stat,
+    template, uri, wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -31,6 +31,7 @@ pub struct Module {
 /// Every module, in the order `module_names` lists them.
 pub static MODULES: &[Module] = &[
     raw::MODULE,
+    apt::MODULE,
     script::MODULE,
     service::SERVICE,
     service::SYSTEMD,

@@ -110,7 +110,7 @@ impl DebianRoot {
         write(
             &dir.join("ssh_config"),
             &format!(
-                "Host debian\n  HostName {address}\n  Port {port}\n  User root\n  \
+                "Host debian\n  HostName {address}\n  Port {port}\n\nHost *\n  User root\n  \
                  IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {kh}\n  \
                  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n",
                 key = key.display(),
@@ -200,9 +200,40 @@ impl DebianRoot {
         let path = self.dir.join(name);
         std::fs::write(&path, playbook).unwrap();
         let (path, inventory) = (path.display().to_string(), self.path("inventory"));
-        let mut all = vec!["play", &path, "-i", &inventory];
+        let ssh_config = self.path("ssh_config");
+        let mut all = vec!["play", &path, "-i", &inventory, "--ssh-config", &ssh_config];
         all.extend_from_slice(args);
         rollout(&all)
+    }
+
+    /// Holds dpkg's frontend lock (an fcntl lock, as apt takes it) for
+    /// `secs` seconds from inside the root's mount namespace; returns once
+    /// it is held.
+    pub fn hold_dpkg_lock(&self, secs: u32) -> Child {
+        let children = std::fs::read_to_string(format!(
+            "/proc/{pid}/task/{pid}/children",
+            pid = self.sshd.id()
+        ))
+        .unwrap();
+        let sshd = children.split_whitespace().next().expect("sshd runs");
+        let lock = self.dir.join("merged/var/lib/dpkg/lock-frontend");
+        let script = format!(
+            "import fcntl, sys, time\nf = open({lock:?}, 'a')\nfcntl.lockf(f, fcntl.LOCK_EX)\n\
+             print('held', flush=True)\ntime.sleep({secs})\n",
+            lock = lock.display().to_string()
+        );
+        let mut child = Command::new("nsenter")
+            .args(["--target", sshd, "--mount", "python3", "-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "held", "the dpkg lock was not taken");
+        child
     }
 
     pub fn path(&self, name: &str) -> String {
