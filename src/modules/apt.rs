@@ -493,21 +493,8 @@ async fn deb_command(
 
 /// Ansible's messages for arguments that cannot go together.
 fn check_args(args: &Vars, names: &[String]) -> Result<(), String> {
-    let given = |k: &str| match args.get(k) {
-        None | Some(Json::Null) => false,
-        Some(Json::Bool(b)) => *b,
-        Some(Json::String(s)) => k != "upgrade" || s != "no",
-        _ => true,
-    };
-    if !["autoremove", "deb", "name", "update_cache", "upgrade"]
-        .iter()
-        .any(|k| given(k))
-    {
-        return Err(
-            "one of the following is required: autoremove, deb, package, update_cache, upgrade"
-                .into(),
-        );
-    }
+    // Ansible's required_one_of (autoremove, deb, package, update_cache,
+    // upgrade) never fails: `upgrade` defaults to "no". Nothing to do is ok.
     let exclusive = ["deb", "name", "upgrade"]
         .iter()
         .filter(|k| args.get(**k).is_some_and(|v| !v.is_null()))
@@ -734,11 +721,7 @@ mod tests {
     #[test]
     fn arguments_that_cannot_go_together_fail_as_in_ansible() {
         let args = |v: Json| -> Vars { serde_json::from_value(v).unwrap() };
-        assert!(
-            check_args(&args(json!({"state": "present"})), &[])
-                .unwrap_err()
-                .starts_with("one of the following is required")
-        );
+        assert!(check_args(&args(json!({"state": "present"})), &[]).is_ok());
         assert!(
             check_args(
                 &args(json!({"name": ["a"], "upgrade": "dist"})),
