@@ -93,6 +93,8 @@ fn upgrade_dist_patches_everything_then_has_nothing_left() {
     let out = play(&root, upgrade, &["--diff"]);
     assert!(out.recap("debian").contains("changed=1"), "{}", out.stdout);
     out.assert_says("\"rollout-lib\": {");
+    // --diff shows apt-get's plan, as Ansible's `prepared`.
+    out.assert_says("The following packages will be upgraded:");
     assert_eq!(root.version("rollout-hello").as_deref(), Some("1.1"));
     assert_eq!(root.version("rollout-lib").as_deref(), Some("1.1"));
     let again = play(&root, upgrade, &[]);
@@ -213,4 +215,49 @@ fn an_unknown_package_fails_clearly() {
     );
     assert_eq!(out.code, 2, "{}", out.all());
     out.assert_says("No package matching 'rollout-nosuch' is available");
+}
+
+#[test]
+fn a_deb_file_on_the_host_installs_once() {
+    let Some(root) = root(8) else { return };
+    let deb = "    - apt: {deb: /srv/repo/rollout-lib_1.0_all.deb}\n";
+    let out = play(&root, deb, &[]);
+    assert!(out.recap("debian").contains("changed=1"), "{}", out.all());
+    assert_eq!(root.version("rollout-lib").as_deref(), Some("1.0"));
+    assert!(play(&root, deb, &[]).recap("debian").contains("changed=0"));
+}
+
+#[test]
+fn only_upgrade_autoremove_and_cache_valid_time() {
+    let Some(root) = root(9) else { return };
+    let fresh = "    - apt: {update_cache: true, cache_valid_time: 3600}\n";
+    root.sh("touch -d '2 hours ago' /var/lib/apt/lists");
+    let first = play(&root, fresh, &[]);
+    assert!(first.recap("debian").contains("changed=1"), "{}", first.all());
+    // Updated a moment ago: valid for an hour, not updated again.
+    let again = play(&root, fresh, &[]);
+    assert!(again.recap("debian").contains("changed=0"), "{}", again.all());
+
+    let only = "    - apt: {name: rollout-hello, only_upgrade: true}\n";
+    assert!(play(&root, only, &[]).recap("debian").contains("changed=0"));
+    assert_eq!(root.version("rollout-hello"), None);
+
+    // rollout-lib came in as a dependency: once rollout-hello is gone,
+    // autoremove takes it.
+    assert_eq!(play(&root, &install("rollout-hello"), &[]).code, 0);
+    let remove = "    - apt: {name: rollout-hello, state: absent}\n";
+    assert_eq!(play(&root, remove, &[]).code, 0);
+    assert_eq!(root.version("rollout-lib").as_deref(), Some("1.1"));
+    let autoremove = "    - apt: {autoremove: true}\n";
+    assert!(
+        play(&root, autoremove, &[])
+            .recap("debian")
+            .contains("changed=1")
+    );
+    assert_eq!(root.version("rollout-lib"), None);
+    assert!(
+        play(&root, autoremove, &[])
+            .recap("debian")
+            .contains("changed=0")
+    );
 }
