@@ -233,10 +233,18 @@ fn only_upgrade_autoremove_and_cache_valid_time() {
     let fresh = "    - apt: {update_cache: true, cache_valid_time: 3600}\n";
     root.sh("touch -d '2 hours ago' /var/lib/apt/lists");
     let first = play(&root, fresh, &[]);
-    assert!(first.recap("debian").contains("changed=1"), "{}", first.all());
+    assert!(
+        first.recap("debian").contains("changed=1"),
+        "{}",
+        first.all()
+    );
     // Updated a moment ago: valid for an hour, not updated again.
     let again = play(&root, fresh, &[]);
-    assert!(again.recap("debian").contains("changed=0"), "{}", again.all());
+    assert!(
+        again.recap("debian").contains("changed=0"),
+        "{}",
+        again.all()
+    );
 
     let only = "    - apt: {name: rollout-hello, only_upgrade: true}\n";
     assert!(play(&root, only, &[]).recap("debian").contains("changed=0"));
@@ -260,4 +268,40 @@ fn only_upgrade_autoremove_and_cache_valid_time() {
             .recap("debian")
             .contains("changed=0")
     );
+}
+
+#[test]
+fn package_uses_apt_from_the_facts_or_a_probe() {
+    let Some(root) = root(10) else { return };
+    assert_eq!(play(&root, UPDATE, &[]).code, 0);
+    let gathered = root.play(
+        "facts.yml",
+        "- hosts: debian\n  tasks:\n    - package: {name: rollout-lib, state: present}\n",
+        &[],
+    );
+    assert!(
+        gathered.recap("debian").contains("changed=1"),
+        "{}",
+        gathered.all()
+    );
+    assert_eq!(root.version("rollout-lib").as_deref(), Some("1.1"));
+    // Without facts, the host is probed.
+    let probed = play(
+        &root,
+        "    - package: {name: rollout-lib, state: absent}\n",
+        &[],
+    );
+    assert!(
+        probed.recap("debian").contains("changed=1"),
+        "{}",
+        probed.all()
+    );
+    assert_eq!(root.version("rollout-lib"), None);
+    let other = play(
+        &root,
+        "    - package: {name: x, state: present, use: dnf}\n",
+        &[],
+    );
+    assert_eq!(other.code, 2);
+    other.assert_says("'dnf' is not supported by rollout yet");
 }

@@ -21,6 +21,7 @@ pub mod haproxy;
 pub mod include_vars;
 pub mod lineinfile;
 pub mod mode;
+pub mod package;
 pub mod pause;
 pub mod raw;
 pub mod reboot;

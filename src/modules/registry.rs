@@ -7,8 +7,8 @@ use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
     apt, assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url,
-    haproxy, include_vars, lineinfile, pause, raw, reboot, script, service, set_fact, setup, stat,
-    template, uri, wait_for,
+    haproxy, include_vars, lineinfile, package, pause, raw, reboot, script, service, set_fact,
+    setup, stat, template, uri, wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -32,6 +32,7 @@ pub struct Module {
 pub static MODULES: &[Module] = &[
     raw::MODULE,
     apt::MODULE,
+    package::MODULE,
     script::MODULE,
     service::SERVICE,
     service::SYSTEMD,
