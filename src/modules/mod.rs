@@ -22,6 +22,7 @@ pub mod include_vars;
 pub mod lineinfile;
 pub mod mode;
 pub mod package;
+pub mod package_facts;
 pub mod pause;
 pub mod raw;
 pub mod reboot;

@@ -7,8 +7,8 @@ use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
     apt, assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url,
-    haproxy, include_vars, lineinfile, package, pause, raw, reboot, script, service, set_fact,
-    setup, stat, template, uri, wait_for,
+    haproxy, include_vars, lineinfile, package, package_facts, pause, raw, reboot, script, service,
+    set_fact, setup, stat, template, uri, wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -33,6 +33,7 @@ pub static MODULES: &[Module] = &[
     raw::MODULE,
     apt::MODULE,
     package::MODULE,
+    package_facts::MODULE,
     script::MODULE,
     service::SERVICE,
     service::SYSTEMD,
