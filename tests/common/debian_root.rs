@@ -66,7 +66,6 @@ impl DebianRoot {
         }
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let upper = dir.join("upper");
         let key = dir.join("id_ed25519");
         let keygen = Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -74,29 +73,12 @@ impl DebianRoot {
             .status()
             .unwrap();
         assert!(keygen.success(), "ssh-keygen");
-        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-        write(
-            &upper.join("etc/ssh/rollout_authorized_keys"),
-            &public,
-            0o600,
-        );
-        // Only the local repository: the tests need no network.
-        write(&upper.join("etc/apt/sources.list"), "", 0o644);
-        write(
-            &upper.join("etc/apt/sources.list.d/rollout.list"),
-            "deb [trusted=yes] file:/srv/repo ./\n",
-            0o644,
-        );
-        let repo = upper.join("srv/repo");
-        std::fs::create_dir_all(&repo).unwrap();
-        std::fs::set_permissions(upper.join("srv"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-        let made = Command::new(bed("debian-repo"))
-            .arg(&repo)
+        let prepared = Command::new(bed("debian-root-prepare"))
+            .arg(&dir)
+            .arg(key.with_extension("pub"))
             .status()
             .unwrap();
-        assert!(made.success(), "tests/bed/debian-repo");
-        std::fs::set_permissions(&repo, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(prepared.success(), "tests/bed/debian-root-prepare");
 
         let address = format!("127.0.0.{slot}");
         let host_key = std::fs::read_to_string(cache().join("etc/ssh/ssh_host_ed25519_key.pub"))
