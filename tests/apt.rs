@@ -60,6 +60,9 @@ fn install_then_latest_each_changes_once_and_records_versions() {
     // The dependency came from the repository's newest version.
     assert_eq!(root.version("rollout-lib").as_deref(), Some("1.1"));
 
+    let missing = play(&root, &install("rollout-hello=7.*"), &[]);
+    assert_eq!(missing.code, 2, "{}", missing.all());
+    missing.assert_says("no available installation candidate for rollout-hello=7.*");
     let again = play(&root, &install("rollout-hello=1.*"), &[]);
     assert!(
         again.recap("debian").contains("changed=0"),
@@ -103,6 +106,18 @@ fn upgrade_dist_patches_everything_then_has_nothing_left() {
         "{}",
         again.stdout
     );
+}
+
+#[test]
+fn a_version_glob_installs_the_best_match() {
+    let Some(root) = root(11) else { return };
+    let out = play(
+        &root,
+        &format!("{UPDATE}{}", install("rollout-lib=1.*")),
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(root.version("rollout-lib").as_deref(), Some("1.1"));
 }
 
 #[test]

@@ -491,6 +491,51 @@ async fn deb_command(
     )))
 }
 
+/// The versions apt knows of a package, best first (`apt-cache madison`:
+/// `NAME | VERSION | SOURCE` lines).
+pub fn parse_madison(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split('|').nth(1))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// `NAME=1.*` → `NAME=1.4-2`, the best version apt has that matches, as
+/// Ansible picks it (apt-get itself takes exact versions only); kept as it
+/// is when the installed version already matches.
+async fn resolve_version_globs(
+    ctx: &ModuleContext<'_>,
+    names: &[String],
+    snapshot: &Snapshot,
+) -> Result<Vec<String>, TaskResult> {
+    let mut out = Vec::with_capacity(names.len());
+    for spec in names {
+        let (name, Some(wanted)) = split_spec(spec).map_err(TaskResult::failed)? else {
+            out.push(spec.clone());
+            continue;
+        };
+        let Some(glob) = fnmatch_regex(wanted) else {
+            out.push(spec.clone());
+            continue;
+        };
+        if installed_version(snapshot, name).is_some_and(|v| glob.is_match(v)) {
+            out.push(spec.clone());
+            continue;
+        }
+        let madison = exec(ctx, &format!("apt-cache madison {}", shell_quote(name))).await?;
+        let best = parse_madison(&text(&madison.stdout))
+            .into_iter()
+            .find(|v| glob.is_match(v))
+            .ok_or_else(|| {
+                TaskResult::failed(format!("no available installation candidate for {spec}"))
+            })?;
+        out.push(format!("{name}={best}"));
+    }
+    Ok(out)
+}
+
 /// Ansible's messages for arguments that cannot go together.
 fn check_args(args: &Vars, names: &[String]) -> Result<(), String> {
     // Ansible's required_one_of (autoremove, deb, package, update_cache,
@@ -532,7 +577,12 @@ async fn action(
         return deb_command(args, ctx, path, snapshot).await;
     }
     if !names.is_empty() {
-        return packages_command(args, ctx, names, snapshot).map_err(TaskResult::failed);
+        let names = if arg_str(args, "state") == Some("absent") {
+            names.to_vec()
+        } else {
+            resolve_version_globs(ctx, names, snapshot).await?
+        };
+        return packages_command(args, ctx, &names, snapshot).map_err(TaskResult::failed);
     }
     let purge = if arg_bool(args, "purge", false) {
         " --purge"
@@ -693,6 +743,14 @@ mod tests {
         assert!(version_matches("1.18.0-6", "1.18*"));
         assert!(!version_matches("1.18.0-6", "1.18"));
         assert!(version_matches("1.18", "1.18"));
+    }
+
+    #[test]
+    fn madison_lists_versions_best_first() {
+        let out = "rollout-hello |        1.1 | file:/srv/repo ./ Packages\n\
+                   rollout-hello |        1.0 | file:/srv/repo ./ Packages\n";
+        assert_eq!(parse_madison(out), ["1.1", "1.0"]);
+        assert!(parse_madison("").is_empty());
     }
 
     #[test]
