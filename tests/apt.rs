@@ -320,3 +320,48 @@ fn package_uses_apt_from_the_facts_or_a_probe() {
     assert_eq!(other.code, 2);
     other.assert_says("'dnf' is not supported by rollout yet");
 }
+
+#[test]
+fn a_login_user_patches_through_sudo() {
+    let Some(root) = root(12) else { return };
+    root.sh(
+        "useradd -m -s /bin/sh deploy && usermod -p '*' deploy && \
+         echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy && chmod 440 /etc/sudoers.d/deploy",
+    );
+    let inventory = std::fs::read_to_string(root.path("inventory"))
+        .unwrap()
+        .replace("ansible_user=root", "ansible_user=deploy");
+    std::fs::write(root.path("inventory-deploy"), inventory).unwrap();
+    let playbook = format!(
+        "- hosts: debian\n  gather_facts: false\n  become: true\n  tasks:\n{UPDATE}{}",
+        install("rollout-hello")
+    );
+    std::fs::write(root.path("become.yml"), playbook).unwrap();
+    let out = common::rollout(&[
+        "play",
+        &root.path("become.yml"),
+        "-i",
+        &root.path("inventory-deploy"),
+        "--ssh-config",
+        &root.path("ssh_config"),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(root.version("rollout-hello").as_deref(), Some("1.1"));
+    // Without become, apt-get cannot take dpkg's lock: apt's reason is shown.
+    std::fs::write(
+        root.path("plain.yml"),
+        "- hosts: debian\n  gather_facts: false\n  tasks:\n    - apt: {name: rollout-hello, state: absent}\n",
+    )
+    .unwrap();
+    let plain = common::rollout(&[
+        "play",
+        &root.path("plain.yml"),
+        "-i",
+        &root.path("inventory-deploy"),
+        "--ssh-config",
+        &root.path("ssh_config"),
+    ]);
+    assert_eq!(plain.code, 2, "{}", plain.all());
+    plain.assert_says("are you root?");
+    assert_eq!(root.version("rollout-hello").as_deref(), Some("1.1"));
+}
