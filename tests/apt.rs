@@ -78,6 +78,16 @@ fn install_then_latest_each_changes_once_and_records_versions() {
     up.assert_says("\"after\": \"1.1\"");
     up.assert_says("\"before\": \"1.0\"");
     assert_eq!(root.version("rollout-hello").as_deref(), Some("1.1"));
+    // The cache updates, but a package already there is no change (Ansible's rule).
+    let cached = "    - apt: {name: rollout-hello, update_cache: true}\n      register: r\n    \
+                  - debug: {var: r.cache_updated}\n";
+    let cached = play(&root, cached, &[]);
+    assert!(
+        cached.recap("debian").contains("changed=0"),
+        "{}",
+        cached.stdout
+    );
+    cached.assert_says("\"r.cache_updated\": true");
     let none = play(&root, latest, &[]);
     assert!(
         none.recap("debian").contains("changed=0"),

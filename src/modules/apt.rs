@@ -61,8 +61,6 @@ pub const MODULE: Module = Module::new(
     |args, ctx| Box::pin(run(args, ctx)),
 );
 
-/// Ansible's: what `apt-get` prints when it did nothing.
-const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
 /// Ansible's default `dpkg_options`.
 const DEFAULT_DPKG_OPTIONS: &str = "force-confdef,force-confold";
 /// Ansible's marker of `autoclean` having deleted something.
@@ -633,13 +631,29 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         r.with("cache_updated", cache_updated)
             .with("cache_update_time", cache_update_time)
     };
-    let Some(line) = action(args, ctx, &names, &before).await? else {
-        let mut result = if cache_updated {
+    let upgrading = arg_str(args, "upgrade").is_some_and(|m| m != "no");
+    let packages_asked = !names.is_empty() || upgrading || arg_str(args, "deb").is_some();
+    let cache_asked = arg_bool(args, "update_cache", false)
+        || args
+            .get("cache_valid_time")
+            .and_then(Json::as_i64)
+            .unwrap_or(0)
+            > 0;
+    // As Ansible: a cache update with no package, upgrade or deb is the
+    // whole task (its autoremove/autoclean are not run), changed when the
+    // cache was; with them, only what they do counts as a change.
+    let line = if cache_asked && !packages_asked {
+        None
+    } else {
+        action(args, ctx, &names, &before).await?
+    };
+    let Some(line) = line else {
+        let mut result = if cache_updated && !packages_asked {
             TaskResult::changed()
         } else {
             TaskResult::ok()
         };
-        if !names.is_empty() || arg_str(args, "deb").is_some() {
+        if packages_asked {
             result = result.with("stdout", "").with("stderr", "");
         }
         return Ok(cache_fields(
@@ -662,15 +676,13 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         changes(&before, &snapshot(ctx).await?)
     };
     let changed = !packages.is_empty()
-        || (arg_bool(args, "autoclean", false) && stdout.contains(AUTOCLEAN_DELETED))
-        || cache_updated;
-    debug_assert!(packages.is_empty() || !stdout.contains(APT_GET_ZERO));
+        || (arg_bool(args, "autoclean", false) && stdout.contains(AUTOCLEAN_DELETED));
     let mut result = if changed {
         TaskResult::changed()
     } else {
         TaskResult::ok()
     };
-    if arg_str(args, "upgrade").is_some_and(|m| m != "no") {
+    if upgrading {
         result = result.with_msg(stdout.clone());
     }
     if ctx.diff && changed {
