@@ -12,7 +12,9 @@ load balancer imposes and against the same play written for Ansible;
 (5) one task on 200 hosts (aliases of the 5 sshd servers): wall time and
 the controller's peak memory (PSS of the whole process tree); (6) the
 controller's peak memory (max RSS) for a `get_url` of BENCH_GET_URL_BYTES
-(default 1 GiB, generated on the fly) to the 5 hosts."""
+(default 1 GiB, generated on the fly) to the 5 hosts; (7) fact gathering;
+(8) `apt: upgrade=dist` with nothing to upgrade on 5 disposable Debian roots
+(tests/bed/debian-root*), rollout against ansible-playbook."""
 import argparse
 import collections
 import ctypes
@@ -31,7 +33,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv", "bin")
-ROLLOUT = os.path.join(ROOT, "target", "release", "rollout")
+# BENCH_ROLLOUT: another build (a debug one, to check a row quickly).
+ROLLOUT = os.environ.get("BENCH_ROLLOUT", os.path.join(ROOT, "target", "release", "rollout"))
 ANSIBLE_ROLLING = os.path.join(ROOT, "scripts", "bench.d", "rolling-elbv2.yaml")
 TASKS = 20
 FANOUT = 200
@@ -595,6 +598,93 @@ def facts_table(f):
     return "\n".join(out), [ok]
 
 
+DEBIAN_ROOTS = 5
+
+
+def debian_roots(b):
+    """Starts DEBIAN_ROOTS disposable Debian roots (overlays of the cached
+    debootstrap, tests/bed/debian-root*) on 127.0.0.171+, ports 2541+;
+    returns (inventory, ssh_config, known_hosts, processes)."""
+    bed = os.path.join(ROOT, "tests", "bed")
+    cache = os.path.join(ROOT, "target", "debian-root-cache")
+    subprocess.run([os.path.join(bed, "debian-root"), cache], check=True, stdout=subprocess.DEVNULL)
+    d = b.path("debian")
+    os.makedirs(d, exist_ok=True)
+    key = os.path.join(d, "id_ed25519")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    with open(os.path.join(cache, "etc", "ssh", "ssh_host_ed25519_key.pub")) as fh:
+        host_key = " ".join(fh.read().split()[:2])
+    procs, inv, known = [], ["[debian]"], []
+    for i in range(1, DEBIAN_ROOTS + 1):
+        addr, port, root = "127.0.0.%d" % (170 + i), 2540 + i, os.path.join(d, "root%d" % i)
+        subprocess.run([os.path.join(bed, "debian-root-prepare"), root, key + ".pub"], check=True)
+        procs.append(subprocess.Popen([os.path.join(bed, "debian-root-sshd"), cache, root, addr, str(port)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        inv.append("debian%d ansible_host=%s ansible_port=%d ansible_user=root "
+                   "ansible_ssh_private_key_file=%s" % (i, addr, port, key))
+        known.append("[%s]:%d %s" % (addr, port, host_key))
+    known_hosts = b.write("debian/known_hosts", "\n".join(known) + "\n")
+    ssh_config = b.write("debian/ssh_config", "Host *\n  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n"
+                         "  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n" % known_hosts)
+    return b.write("debian/inventory", "\n".join(inv) + "\n"), ssh_config, known_hosts, procs
+
+
+def row_apt(b):
+    """`apt: upgrade=dist` with nothing to upgrade on 5 Debian roots, after
+    one `update_cache` run: what a patch window costs when a host is
+    already patched."""
+    inv, ssh_config, known_hosts, procs = debian_roots(b)
+    try:
+        for i in range(1, DEBIAN_ROOTS + 1):
+            wait_port("127.0.0.%d" % (170 + i), 2540 + i)
+        prime = b.write("apt-update.yaml", play("debian", ["- apt: {update_cache: true}"]))
+        subprocess.run([ROLLOUT, "play", prime, "-i", inv, "--ssh-config", ssh_config],
+                       check=True, stdout=subprocess.DEVNULL)
+        pb = b.write("apt-upgrade.yaml", play("debian", ["- apt: {upgrade: dist}"]))
+        label = "apt: upgrade=dist on 5 Debian roots, %s"
+        rollout = cmd([ROLLOUT, "play", pb, "-i", inv, "--ssh-config", ssh_config])
+        ansible = b.ansible(pb, "fast", inv=inv, known_hosts=known_hosts)
+        # A row measures only runs that worked: every host ok, none changed.
+        for c in (rollout, ansible):
+            out = subprocess.run(c.argv, env=c.env, capture_output=True, text=True)
+            c.after and c.after()
+            recaps = [l for l in out.stdout.splitlines() if re.match(r"^debian\d+\s+: ok=1\s+changed=0 ", l)]
+            if out.returncode != 0 or len(recaps) != DEBIAN_ROOTS:
+                raise SystemExit("bench: row 8 run failed:\n%s\n%s" % (out.stdout, out.stderr))
+        return {
+            "rollout": measure(b.runs, b.note(label % "rollout", rollout)),
+            "ansible": measure(b.ansible_runs, b.note(label % "ansible-playbook (pipelining)", ansible)),
+        }
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def wait_port(addr, port, bound=15.0):
+    import socket
+    started = time.monotonic()
+    while True:
+        try:
+            socket.create_connection((addr, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() - started > bound:
+                raise
+            time.sleep(0.05)
+
+
+def apt_table(r):
+    ratio = med(r["ansible"]["wall"]) / max(med(r["rollout"]["wall"]), 1e-6)
+    out = ["| 5 Debian roots, `apt: upgrade=dist`, nothing to upgrade | rollout | ansible-playbook, "
+           "pipelining + ControlPersist | rollout faster |", "|---|---|---|---|",
+           "| wall time | %s | %s | %.1f× |" % (fmt(r["rollout"]["wall"]), fmt(r["ansible"]["wall"]), ratio),
+           "\nEach root is an overlay of one cached debootstrap with sshd in its own mount and PID "
+           "namespaces (`tests/bed/debian-root-sshd`); the cache was updated once before. rollout's `apt` "
+           "reads dpkg's database before and after `apt-get dist-upgrade`; Ansible's loads python-apt's cache."]
+    return "\n".join(out), []
+
+
 # ------------------------------------------------------------ the doc
 
 def commands_section(b):
@@ -626,7 +716,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ansible-runs", type=int, help="runs of ansible-playbook (default: RUNS)")
-    ap.add_argument("--rows", default="1,2,3,4,5,6,7", help="which rows to run (for development)")
+    ap.add_argument("--rows", default="1,2,3,4,5,6,7,8", help="which rows to run (for development)")
     a = ap.parse_args()
     become_subreaper()
     load_at_start = load_average()
@@ -644,7 +734,8 @@ def main():
             ("4", "Row 4: a rolling play behind the load balancer", lambda: row_rolling(b), rolling_table),
             ("5", "Row 5: fan-out", lambda: row_fanout(b), fanout_table),
             ("6", "Row 6: a large download", lambda: row_get_url(b), get_url_table),
-            ("7", "Row 7: gathering facts", lambda: row_facts(b), facts_table)):
+            ("7", "Row 7: gathering facts", lambda: row_facts(b), facts_table),
+            ("8", "Row 8: patching, nothing to patch", lambda: row_apt(b), apt_table)):
         if key in rows:
             table, t = table_of(measure_row())
             sections.append((name, table))
@@ -652,7 +743,7 @@ def main():
     text = "\n\n".join("### %s\n\n%s" % s for s in sections)
     print(text)
     print("\nbench: %d of %d targets met" % (sum(targets), len(targets)))
-    if rows == {"1", "2", "3", "4", "5", "6", "7"}:
+    if rows == {"1", "2", "3", "4", "5", "6", "7", "8"}:
         write_doc(b, text, targets, a, load_at_start)
     return 0
 

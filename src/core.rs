@@ -178,6 +178,66 @@ pub fn python_text(value: &Json) -> String {
     }
 }
 
+/// Python's `fnmatch.translate`: `*`, `?`, `[seq]` and `[!seq]`, no
+/// escapes, an unclosed `[` taken literally, matched whole and
+/// case-sensitively (POSIX). `None` when the pattern has no wildcard.
+pub fn fnmatch_regex(pattern: &str) -> Option<regex::Regex> {
+    if !pattern.contains(['*', '?', '[']) {
+        return None;
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut re = String::from("(?s)^");
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            '[' => {
+                // The class ends at the first `]` after an optional `!` and
+                // a leading `]` (which is literal), as in Python.
+                let mut j = i;
+                if chars.get(j) == Some(&'!') {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&']') {
+                    j += 1;
+                }
+                while j < chars.len() && chars[j] != ']' {
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    re.push_str("\\[");
+                    continue;
+                }
+                let mut class: String = chars[i..j].iter().collect();
+                i = j + 1;
+                let negated = class.starts_with('!');
+                if negated {
+                    class.remove(0);
+                }
+                let body: String = class
+                    .chars()
+                    .map(|ch| match ch {
+                        '\\' | '[' | ']' | '^' | '&' | '~' => format!("\\{ch}"),
+                        _ => ch.to_string(),
+                    })
+                    .collect();
+                re.push('[');
+                if negated {
+                    re.push('^');
+                }
+                re.push_str(&body);
+                re.push(']');
+            }
+            _ => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

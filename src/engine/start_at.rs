@@ -8,6 +8,7 @@
 //! holding the start runs nothing at all, and a rolling play takes no host
 //! out of rotation for `tasks` it skips (a start in `post_tasks`).
 
+use crate::core::fnmatch_regex;
 use crate::playbook::{Action, Play, Section, Task};
 use regex::Regex;
 
@@ -55,66 +56,6 @@ impl StartAt {
             _ => task.selected_by(tags, skip_tags) && self.matches(task),
         })
     }
-}
-
-/// Python's `fnmatch.translate`: `*`, `?`, `[seq]` and `[!seq]`, no
-/// escapes, an unclosed `[` taken literally, matched whole and
-/// case-sensitively (POSIX). `None` when the pattern has no wildcard.
-fn fnmatch_regex(pattern: &str) -> Option<Regex> {
-    if !pattern.contains(['*', '?', '[']) {
-        return None;
-    }
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut re = String::from("(?s)^");
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        match c {
-            '*' => re.push_str(".*"),
-            '?' => re.push('.'),
-            '[' => {
-                // The class ends at the first `]` after an optional `!` and
-                // a leading `]` (which is literal), as in Python.
-                let mut j = i;
-                if chars.get(j) == Some(&'!') {
-                    j += 1;
-                }
-                if chars.get(j) == Some(&']') {
-                    j += 1;
-                }
-                while j < chars.len() && chars[j] != ']' {
-                    j += 1;
-                }
-                if j >= chars.len() {
-                    re.push_str("\\[");
-                    continue;
-                }
-                let mut class: String = chars[i..j].iter().collect();
-                i = j + 1;
-                let negated = class.starts_with('!');
-                if negated {
-                    class.remove(0);
-                }
-                let body: String = class
-                    .chars()
-                    .map(|ch| match ch {
-                        '\\' | '[' | ']' | '^' | '&' | '~' => format!("\\{ch}"),
-                        _ => ch.to_string(),
-                    })
-                    .collect();
-                re.push('[');
-                if negated {
-                    re.push('^');
-                }
-                re.push_str(&body);
-                re.push(']');
-            }
-            _ => re.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    re.push('$');
-    Regex::new(&re).ok()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! connection, the variable scope, check/diff mode) and returns a
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
+pub mod apt;
 pub mod assert;
 pub mod async_job;
 pub mod async_status;
@@ -22,6 +23,8 @@ pub mod haproxy;
 pub mod include_vars;
 pub mod lineinfile;
 pub mod mode;
+pub mod package;
+pub mod package_facts;
 pub mod pause;
 pub mod ping;
 pub mod raw;

@@ -6,9 +6,9 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    assert, async_status, command, copy, debug, ec2_metadata_facts, elb_target, fail, file,
-    get_url, haproxy, include_vars, lineinfile, pause, ping, raw, reboot, script, service,
-    set_fact, setup, stat, template, uri, wait_for, wait_for_connection,
+    apt, assert, async_status, command, copy, debug, ec2_metadata_facts, elb_target, fail, file,
+    get_url, haproxy, include_vars, lineinfile, package, package_facts, pause, ping, raw, reboot,
+    script, service, set_fact, setup, stat, template, uri, wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -31,6 +31,9 @@ pub struct Module {
 /// Every module, in the order `module_names` lists them.
 pub static MODULES: &[Module] = &[
     raw::MODULE,
+    apt::MODULE,
+    package::MODULE,
+    package_facts::MODULE,
     script::MODULE,
     service::SERVICE,
     service::SYSTEMD,

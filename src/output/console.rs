@@ -58,8 +58,15 @@ pub fn render_diff(diff: &Json, palette: Palette) -> String {
                 Some(other) => format!("{}\n", pretty(other)),
             }
         };
+        // Ansible's callback shows a module's `prepared` text (apt's plan)
+        // after the hunks, as it is.
+        let prepared = map.get("prepared").and_then(Json::as_str).map(|text| {
+            let newline = if text.ends_with('\n') { "" } else { "\n" };
+            format!("{text}{newline}")
+        });
         let (before, after) = (side("before"), side("after"));
         if before == after {
+            out.push_str(prepared.as_deref().unwrap_or_default());
             continue;
         }
         let header = |key: &str, word: &str| match map.get(key).and_then(Json::as_str) {
@@ -88,6 +95,7 @@ pub fn render_diff(diff: &Json, palette: Palette) -> String {
             }
             out.push('\n');
         }
+        out.push_str(prepared.as_deref().unwrap_or_default());
     }
     out
 }
@@ -393,6 +401,13 @@ mod tests {
                 Palette::PLAIN
             ),
             ""
+        );
+        assert_eq!(
+            render_diff(
+                &serde_json::json!({"prepared": "The following packages will be upgraded:\n  nginx"}),
+                Palette::PLAIN
+            ),
+            "The following packages will be upgraded:\n  nginx\n"
         );
         let c = Console::new(Vec::new(), 0).with_diff(true);
         let line = c.host_line(&on_h(Status::Changed, serde_json::json!({"changed": true, "diff": [{"before": {"state": "absent"}, "after": {"state": "directory"}}]}), false));

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod debian_root;
 pub mod fleet;
 pub mod lb;
 
