@@ -5,8 +5,9 @@
 //! Ansible's rules, and written back atomically only when it changed (a
 //! second exec). Lines are bytes, so files in any encoding survive.
 
+use super::py_regex::{compile, expand};
 use super::registry::Module;
-use super::remote_file::{self, FileKind, Probe, ProbeRequest, Upload};
+use super::remote_file::{self, Edited, FileKind, ProbeRequest};
 use super::spec::{ATTRS, Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use regex::bytes::{Captures, Regex};
@@ -111,74 +112,17 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         ensure_absent(&mut lines, &rule)
     };
     let after = lines.concat();
-    let content_changed = after != before || !probe.exists();
-    finish(args, ctx, base, &probe, edit, &after, content_changed).await
-}
-
-/// Writes the edit (or only fixes attributes) and builds the result.
-async fn finish(
-    args: &Vars,
-    ctx: &ModuleContext<'_>,
-    mut result: TaskResult,
-    probe: &Probe,
-    edit: Edit,
-    after: &[u8],
-    content_changed: bool,
-) -> Result<TaskResult, TaskResult> {
-    let attrs = remote_file::wanted_attributes(args, probe, false)?;
-    let attrs_changed = attrs.differ(probe) && (probe.exists() || content_changed);
+    let mut result = base.with_msg(edit.msg);
     if let Some(found) = edit.found {
         result = result.with("found", found);
     }
-    result = result.with_msg(edit.msg.clone());
-    if !content_changed && !attrs_changed {
-        return Ok(result);
-    }
-    result.changed = true;
-    if !content_changed {
-        result.msg = Some("ownership, perms or SE linux context changed".into());
-    }
-    if ctx.diff && content_changed {
-        let diff = remote_file::content_diff(
-            probe.content.as_deref(),
-            false,
-            after,
-            &format!("{} (content)", probe.path),
-            &format!("{} (content)", probe.path),
-        );
-        result = result.with("diff", diff);
-    }
-    if ctx.check_mode {
-        return Ok(result);
-    }
-    if !content_changed {
-        remote_file::set_attributes(ctx, &probe.path, &attrs, false).await?;
-        return Ok(result);
-    }
-    let done = remote_file::upload(
-        ctx,
-        &Upload {
-            dest: &probe.path,
-            content: after,
-            mode: attrs.mode.or(probe.exists().then_some(probe.mode)),
-            owner: attrs.owner,
-            group: attrs.group,
-            keep_ids: probe.exists().then_some((probe.uid, probe.gid)),
-            backup: arg_bool(args, "backup", false) && probe.exists(),
-            validate: arg_str(args, "validate"),
-            make_parents: false,
-            // As Ansible: the edit always goes to a symlink's target.
-            follow: true,
-            staged: None,
-        },
-    )
-    .await?;
-    if let Some(backup) = done.backup_file {
-        result = result
-            .with("backup", backup.clone())
-            .with("backup_file", backup);
-    }
-    Ok(result)
+    let edited = Edited {
+        probe: &probe,
+        after: &after,
+        diff_header: format!("{} (content)", probe.path),
+        make_parents: false,
+    };
+    remote_file::write_edit(args, ctx, result, edited).await
 }
 
 fn rule(args: &Vars, present: bool) -> Result<Rule, TaskResult> {
@@ -222,14 +166,6 @@ fn anchor(args: &Vars) -> Result<Anchor, TaskResult> {
         (Some(re), None) => Ok(Anchor::After(compile(re)?)),
         (None, Some(re)) => Ok(Anchor::Before(compile(re)?)),
     }
-}
-
-fn compile(pattern: &str) -> Result<Regex, TaskResult> {
-    Regex::new(pattern).map_err(|e| {
-        TaskResult::failed(format!(
-            "invalid regular expression '{pattern}': {e} (lookaround and backreferences are not supported)"
-        ))
-    })
 }
 
 /// Lines with their endings, so that joining them gives the file back.
@@ -345,55 +281,6 @@ fn ensure_absent(lines: &mut Vec<Vec<u8>>, rule: &Rule) -> Edit {
         },
         found: Some(removed),
     }
-}
-
-/// `line` with Python-style group references (`\1`, `\g<1>`, `\g<name>`)
-/// replaced from the match.
-fn expand(caps: &Captures<'_>, template: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < template.len() {
-        let group = (template[i] == b'\\')
-            .then(|| group_ref(&template[i + 1..]))
-            .flatten();
-        if let Some((group, len)) = group {
-            let m = match group {
-                GroupRef::Index(n) => caps.get(n),
-                GroupRef::Name(name) => caps.name(&name),
-            };
-            out.extend_from_slice(m.map_or(&b""[..], |m| m.as_bytes()));
-            i += 1 + len;
-            continue;
-        }
-        out.push(template[i]);
-        i += 1;
-    }
-    out
-}
-
-enum GroupRef {
-    Index(usize),
-    Name(String),
-}
-
-/// The group named after a backslash, and how many bytes name it.
-fn group_ref(rest: &[u8]) -> Option<(GroupRef, usize)> {
-    if let Some(inner) = rest.strip_prefix(b"g<") {
-        let end = inner.iter().position(|b| *b == b'>')?;
-        let name = std::str::from_utf8(&inner[..end]).ok()?;
-        let group = match name.parse::<usize>() {
-            Ok(n) => GroupRef::Index(n),
-            Err(_) => GroupRef::Name(name.to_string()),
-        };
-        return Some((group, end + 3));
-    }
-    let digits = rest
-        .iter()
-        .take(2)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    let n = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
-    Some((GroupRef::Index(n), digits))
 }
 
 fn changed(msg: &str) -> Edit {

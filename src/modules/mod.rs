@@ -21,6 +21,7 @@ pub mod include_vars;
 pub mod lineinfile;
 pub mod mode;
 pub mod pause;
+pub mod py_regex;
 pub mod raw;
 pub mod reboot;
 pub mod registry;
