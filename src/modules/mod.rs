@@ -26,6 +26,7 @@ pub mod raw;
 pub mod reboot;
 pub mod registry;
 pub mod remote_file;
+pub mod replace;
 pub mod script;
 pub mod service;
 pub mod set_fact;
