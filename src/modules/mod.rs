@@ -8,6 +8,7 @@
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
 pub mod assert;
+pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;

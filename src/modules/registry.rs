@@ -6,9 +6,9 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    assert, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url, haproxy,
-    include_vars, lineinfile, pause, raw, reboot, replace, script, service, set_fact, setup, stat,
-    template, uri, wait_for,
+    assert, blockinfile, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url,
+    haproxy, include_vars, lineinfile, pause, raw, reboot, replace, script, service, set_fact,
+    setup, stat, template, uri, wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -46,6 +46,7 @@ pub static MODULES: &[Module] = &[
     template::MODULE,
     file::MODULE,
     lineinfile::MODULE,
+    blockinfile::MODULE,
     replace::MODULE,
     stat::MODULE,
     command::COMMAND,

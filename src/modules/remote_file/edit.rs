@@ -7,6 +7,9 @@ use crate::modules::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 
 /// Ansible's message when only mode/owner/group change (appended with
 /// " and " to a content change's message).
+/// The mode a new file gets under the usual umask (022).
+const NEW_FILE_MODE: u32 = 0o644;
+
 const ATTRS_CHANGED: &str = "ownership, perms or SE linux context changed";
 
 /// The edited content of the file `probe` describes.
@@ -31,7 +34,13 @@ pub async fn write_edit(
     let probe = edit.probe;
     let content_changed = !probe.exists() || probe.content.as_deref() != Some(edit.after);
     let attrs = wanted_attributes(args, probe, false)?;
-    let attrs_changed = attrs.differ(probe) && (probe.exists() || content_changed);
+    let attrs_changed = if probe.exists() {
+        attrs.differ(probe)
+    } else {
+        // As Ansible: a new file is compared with the file the write made
+        // (the usual 0644), so only a different mode is reported.
+        attrs.mode.is_some_and(|m| m != NEW_FILE_MODE)
+    };
     if !content_changed && !attrs_changed {
         return Ok(result);
     }
