@@ -6,9 +6,9 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    assert, blockinfile, command, copy, debug, ec2_metadata_facts, elb_target, fail, file, get_url,
-    haproxy, include_vars, lineinfile, pause, raw, reboot, replace, script, service, set_fact,
-    setup, stat, template, uri, wait_for,
+    assert, blockinfile, command, copy, debug, ec2_metadata_facts, elb_target, fail, fetch, file,
+    get_url, haproxy, include_vars, lineinfile, pause, raw, reboot, replace, script, service,
+    set_fact, setup, slurp, stat, template, uri, wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -49,6 +49,8 @@ pub static MODULES: &[Module] = &[
     blockinfile::MODULE,
     replace::MODULE,
     stat::MODULE,
+    slurp::MODULE,
+    fetch::MODULE,
     command::COMMAND,
     command::SHELL,
     debug::MODULE,
