@@ -86,11 +86,13 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         FileKind::Directory => {
             return Err(TaskResult::failed(format!("Path {path} is a directory !")).with("rc", 256));
         }
-        FileKind::Absent if !present => {
-            return Ok(TaskResult::ok().with_msg(format!("File {path} not present")));
-        }
+        // As Ansible 2.19: a missing file fails without `create`, even
+        // for `state: absent`.
         FileKind::Absent if !arg_bool(args, "create", false) => {
             return Err(TaskResult::failed(format!("Path {path} does not exist !")).with("rc", 257));
+        }
+        FileKind::Absent if !present => {
+            return Ok(TaskResult::ok().with_msg(format!("File {path} not present")));
         }
         FileKind::Absent => {}
         other => {
@@ -294,7 +296,13 @@ mod tests {
         let r = bif(&h, json!({"path": p, "block": "x", "insertafter": "(bad"})).await;
         assert!(r.failed && r.msg.unwrap().contains("'(bad'"));
         let r = bif(&h, json!({"path": h.path("none"), "state": "absent"})).await;
-        assert!(!r.changed && !r.failed);
+        assert!(r.failed, "{r:?}");
+        let r = bif(
+            &h,
+            json!({"path": h.path("none"), "state": "absent", "create": true}),
+        )
+        .await;
+        assert!(!r.changed && !r.failed, "{r:?}");
     }
 
     #[tokio::test]

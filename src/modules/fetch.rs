@@ -77,9 +77,9 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
 /// `fail_on_missing: false` an ok result saying it was ignored.
 fn missing(failure: TaskResult, src: &str, fail_on_missing: bool) -> TaskResult {
     let why = failure.msg.clone().unwrap_or_default();
-    let msg = if why.starts_with("file not found") {
+    let msg = if why.starts_with("File not found") {
         "the remote file does not exist, not transferring, ignored".to_string()
-    } else if why.starts_with("source is a directory") {
+    } else if why.starts_with("Source is a directory") {
         "remote file is a directory, fetch cannot work on directories".to_string()
     } else {
         why

@@ -51,11 +51,11 @@ pub async fn read_file(
     )
     .await?;
     match probe.kind {
-        FileKind::Absent => Err(TaskResult::failed(format!("file not found: {path}"))),
+        FileKind::Absent => Err(TaskResult::failed(format!("File not found: {path}"))),
         FileKind::Directory => Err(TaskResult::failed(format!(
-            "source is a directory and must be a file: {path}"
+            "Source is a directory and must be a file: {path}"
         ))),
-        _ if !probe.readable => Err(TaskResult::failed(format!("file is not readable: {path}"))),
+        _ if !probe.readable => Err(TaskResult::failed(format!("File is not readable: {path}"))),
         _ => {
             let content = probe.content.take().unwrap_or_default();
             Ok((probe, content))
@@ -80,9 +80,9 @@ mod tests {
         assert_eq!(r.data["encoding"], json!("base64"));
         assert_eq!(r.data["source"], json!(p));
         let r = run(&args(json!({"src": h.path("none")})), &h.ctx(false, false)).await;
-        assert!(r.failed && r.msg.unwrap().starts_with("file not found: "));
+        assert!(r.failed && r.msg.unwrap().starts_with("File not found: "));
         let r = run(&args(json!({"src": h.path("")})), &h.ctx(false, false)).await;
-        assert!(r.failed && r.msg.unwrap().starts_with("source is a directory"));
+        assert!(r.failed && r.msg.unwrap().starts_with("Source is a directory"));
         assert_not_pwned(h.base());
     }
 }
