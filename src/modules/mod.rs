@@ -37,6 +37,7 @@ pub mod slurp;
 pub mod spec;
 pub mod stat;
 pub mod template;
+pub mod unarchive;
 pub mod uri;
 pub mod wait_for;
 

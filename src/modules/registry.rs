@@ -8,7 +8,7 @@ use super::{ModuleContext, TaskResult, Vars};
 use super::{
     assert, blockinfile, command, copy, debug, ec2_metadata_facts, elb_target, fail, fetch, file,
     get_url, haproxy, include_vars, lineinfile, pause, raw, reboot, replace, script, service,
-    set_fact, setup, slurp, stat, template, uri, wait_for,
+    set_fact, setup, slurp, stat, template, unarchive, uri, wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -50,6 +50,7 @@ pub static MODULES: &[Module] = &[
     replace::MODULE,
     stat::MODULE,
     slurp::MODULE,
+    unarchive::MODULE,
     fetch::MODULE,
     command::COMMAND,
     command::SHELL,
