@@ -84,6 +84,7 @@ pub async fn pick(
         if let Some(msg) = r.msg.as_mut() {
             *msg = msg.trim_start_matches("unarchive failed: ").to_string();
         }
+        r.data.remove("rc");
         r
     })?;
     let mut lines = out.lines();

@@ -46,7 +46,10 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     };
     if let Some(creates) = arg_str(args, "creates") {
         match exists(ctx, creates).await {
-            Ok(true) => return TaskResult::skipped(format!("skipped, since {creates} exists")),
+            Ok(true) => {
+                let why = format!("skipped, since {creates} exists");
+                return TaskResult::skipped(why.clone()).with_msg(why);
+            }
             Ok(false) => {}
             Err(r) => return r,
         }
@@ -116,9 +119,8 @@ async fn unarchive(
         .with("dest", dest)
         .with("src", archive.clone());
     if ctx.check_mode && handler != Handler::Zip {
-        let skipped = TaskResult::skipped(
-            "remote module (unarchive) does not support check mode when using gtar",
-        );
+        let why = "remote module (unarchive) does not support check mode when using gtar";
+        let skipped = TaskResult::skipped(why).with_msg(why);
         return Ok(skipped);
     }
     let unarchived = handler::is_unarchived(ctx, handler, &archive, dest, &options, &files).await?;
