@@ -257,6 +257,9 @@ pub async fn set_attributes(
             paths.push(top);
         }
     }
+    // Deepest first, so that a directory's new mode cannot lock its
+    // members away from a user who is not root.
+    paths.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
     let mut s = format!(
         "cd {} || exit 1\nch=0\na() {{ p=$1; b=$(stat -c '%a %u %g' -- \"$p\")\n{}[ \"$b\" = \"$(stat -c '%a %u %g' -- \"$p\")\" ] || ch=1; }}\n",
         shell_quote(dest),
