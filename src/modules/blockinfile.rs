@@ -226,17 +226,7 @@ mod tests {
     use serde_json::json;
 
     async fn bif(h: &Harness, a: serde_json::Value) -> TaskResult {
-        run(&args(a), &h.ctx(false, false)).await
-    }
-
-    fn setup(h: &Harness, text: &str) -> String {
-        let path = h.path("conf");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn read(path: &str) -> String {
-        std::fs::read_to_string(path).unwrap()
+        h.run_module(&MODULE, a).await
     }
 
     const B: &str = "# BEGIN ANSIBLE MANAGED BLOCK\n";
@@ -245,37 +235,37 @@ mod tests {
     #[tokio::test]
     async fn inserts_updates_and_removes() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "a\nb");
+        let p = h.conf_file("a\nb");
         let a = json!({"path": p, "block": "x\ny"});
         let r = bif(&h, a.clone()).await;
         assert!(r.changed && !r.failed, "{r:?}");
         assert_eq!(r.msg.as_deref(), Some("Block inserted"));
-        assert_eq!(read(&p), format!("a\nb\n{B}x\ny\n{E}"));
+        assert_eq!(read_text(&p), format!("a\nb\n{B}x\ny\n{E}"));
         assert!(!bif(&h, a).await.changed);
         let r = bif(&h, json!({"path": p, "block": "z\n"})).await;
         assert!(r.changed);
-        assert_eq!(read(&p), format!("a\nb\n{B}z\n{E}"));
+        assert_eq!(read_text(&p), format!("a\nb\n{B}z\n{E}"));
         let r = bif(&h, json!({"path": p, "state": "absent"})).await;
         assert_eq!(r.msg.as_deref(), Some("Block removed"));
-        assert_eq!(read(&p), "a\nb\n");
+        assert_eq!(read_text(&p), "a\nb\n");
     }
 
     #[tokio::test]
     async fn anchors_and_custom_markers() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "[a]\nk=1\n[b]\nk=2\n");
+        let p = h.conf_file("[a]\nk=1\n[b]\nk=2\n");
         let a = json!({"path": p, "block": "n=1", "insertafter": "^\\[a\\]", "marker": "## {mark} x", "marker_begin": "S", "marker_end": "F"});
         assert!(bif(&h, a).await.changed);
-        assert_eq!(read(&p), "[a]\n## S x\nn=1\n## F x\nk=1\n[b]\nk=2\n");
+        assert_eq!(read_text(&p), "[a]\n## S x\nn=1\n## F x\nk=1\n[b]\nk=2\n");
         let a = json!({"path": p, "block": "top", "insertbefore": "BOF"});
         assert!(bif(&h, a).await.changed);
-        assert!(read(&p).starts_with(&format!("{B}top\n{E}[a]\n")));
+        assert!(read_text(&p).starts_with(&format!("{B}top\n{E}[a]\n")));
         let a = json!({"path": p, "block": "m", "insertbefore": "^\\[b\\]", "marker": "# {mark} m", "prepend_newline": true, "append_newline": true});
         assert!(bif(&h, a).await.changed);
         assert!(
-            read(&p).contains("k=1\n\n# BEGIN m\nm\n# END m\n\n[b]\n"),
+            read_text(&p).contains("k=1\n\n# BEGIN m\nm\n# END m\n\n[b]\n"),
             "{}",
-            read(&p)
+            read_text(&p)
         );
     }
 
@@ -292,7 +282,7 @@ mod tests {
         // As Ansible: a mode other than a new file's 0644 is a change too.
         let msg = "File created and ownership, perms or SE linux context changed";
         assert_eq!(r.msg.as_deref(), Some(msg), "{r:?}");
-        assert_eq!(read(&p), format!("{B}x\n{E}"));
+        assert_eq!(read_text(&p), format!("{B}x\n{E}"));
         let r = bif(&h, json!({"path": p, "block": "x", "insertafter": "(bad"})).await;
         assert!(r.failed && r.msg.unwrap().contains("'(bad'"));
         let r = bif(&h, json!({"path": h.path("none"), "state": "absent"})).await;

@@ -306,28 +306,18 @@ mod tests {
     use serde_json::json;
 
     async fn lif(h: &Harness, a: serde_json::Value) -> TaskResult {
-        run(&args(a), &h.ctx(false, false)).await
-    }
-
-    fn setup(h: &Harness, text: &str) -> String {
-        let path = h.path("conf");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn read(path: &str) -> String {
-        std::fs::read_to_string(path).unwrap()
+        h.run_module(&MODULE, a).await
     }
 
     #[tokio::test]
     async fn regexp_replaces_and_is_idempotent() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "a=1\nport=80\nb=2\n");
+        let p = h.conf_file("a=1\nport=80\nb=2\n");
         let a = json!({"path": p, "regexp": "^port=", "line": "port=8080"});
         let r = lif(&h, a.clone()).await;
         assert!(r.changed && !r.failed, "{r:?}");
         assert_eq!(r.msg.as_deref(), Some("line replaced"));
-        assert_eq!(read(&p), "a=1\nport=8080\nb=2\n");
+        assert_eq!(read_text(&p), "a=1\nport=8080\nb=2\n");
         assert_eq!(h.take_calls(), 2);
         assert!(!lif(&h, a).await.changed);
         assert_eq!(h.take_calls(), 1);
@@ -336,47 +326,47 @@ mod tests {
     #[tokio::test]
     async fn a_symlink_is_followed_and_kept() {
         let h = Harness::new(json!({}));
-        let target = setup(&h, "a=1\n");
+        let target = h.conf_file("a=1\n");
         let link = h.path("link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let r = lif(&h, json!({"path": link, "line": "b=2"})).await;
         assert!(r.changed && !r.failed, "{r:?}");
         assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
-        assert_eq!(read(&target), "a=1\nb=2\n");
+        assert_eq!(read_text(&target), "a=1\nb=2\n");
     }
 
     #[tokio::test]
     async fn appends_at_eof_and_after_a_match() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "[main]\nx=1\n[other]\ny=2");
+        let p = h.conf_file("[main]\nx=1\n[other]\ny=2");
         let r = lif(&h, json!({"path": p, "line": "z=3"})).await;
         assert_eq!(r.msg.as_deref(), Some("line added"));
-        assert_eq!(read(&p), "[main]\nx=1\n[other]\ny=2\nz=3\n");
+        assert_eq!(read_text(&p), "[main]\nx=1\n[other]\ny=2\nz=3\n");
         let a = json!({"path": p, "line": "w=0", "insertafter": "^\\[main\\]"});
         assert!(lif(&h, a.clone()).await.changed);
-        assert_eq!(read(&p), "[main]\nw=0\nx=1\n[other]\ny=2\nz=3\n");
+        assert_eq!(read_text(&p), "[main]\nw=0\nx=1\n[other]\ny=2\nz=3\n");
         assert!(!lif(&h, a).await.changed);
         let a = json!({"path": p, "line": "# top", "insertbefore": "BOF"});
         assert!(lif(&h, a).await.changed);
-        assert!(read(&p).starts_with("# top\n[main]\n"));
+        assert!(read_text(&p).starts_with("# top\n[main]\n"));
         let a = json!({"path": p, "line": "v=9", "insertbefore": "^\\[other\\]"});
         assert!(lif(&h, a).await.changed);
-        assert!(read(&p).contains("x=1\nv=9\n[other]\n"));
+        assert!(read_text(&p).contains("x=1\nv=9\n[other]\n"));
     }
 
     #[tokio::test]
     async fn absent_removes_every_match() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "keep\n#x\nkeep2\n#y\n");
+        let p = h.conf_file("keep\n#x\nkeep2\n#y\n");
         let a = json!({"path": p, "regexp": "^#", "state": "absent"});
         let r = lif(&h, a.clone()).await;
         assert!(r.changed, "{r:?}");
         assert_eq!(r.data["found"], json!(2));
-        assert_eq!(read(&p), "keep\nkeep2\n");
+        assert_eq!(read_text(&p), "keep\nkeep2\n");
         assert!(!lif(&h, a).await.changed);
         let r = lif(&h, json!({"path": p, "line": "keep2", "state": "absent"})).await;
         assert!(r.changed);
-        assert_eq!(read(&p), "keep\n");
+        assert_eq!(read_text(&p), "keep\n");
     }
 
     #[tokio::test]
@@ -391,22 +381,22 @@ mod tests {
         assert_eq!(r.data["diff"]["after"], json!("x\n"));
         let r = run(&a, &h.ctx(false, false)).await;
         assert!(r.changed && !r.failed, "{r:?}");
-        assert_eq!(read(&p), "x\n");
+        assert_eq!(read_text(&p), "x\n");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&p).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let r = lif(&h, json!({"path": p, "line": "y", "backup": true})).await;
         let backup = r.data["backup"].as_str().expect("backup");
-        assert_eq!(read(backup), "x\n");
+        assert_eq!(read_text(backup), "x\n");
     }
 
     #[tokio::test]
     async fn backrefs_and_firstmatch() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "opt = 1\nopt = 2\n");
+        let p = h.conf_file("opt = 1\nopt = 2\n");
         let a = json!({"path": p, "regexp": "^opt = (\\d)", "line": "opt = \\g<1>0", "backrefs": true, "firstmatch": true});
         assert!(lif(&h, a).await.changed);
-        assert_eq!(read(&p), "opt = 10\nopt = 2\n");
+        assert_eq!(read_text(&p), "opt = 10\nopt = 2\n");
         let a = json!({"path": p, "regexp": "^nomatch(.*)", "line": "\\1", "backrefs": true});
         assert!(!lif(&h, a).await.changed);
     }
@@ -418,7 +408,7 @@ mod tests {
         let a = json!({"path": p, "line": "$(touch pwned)", "create": true});
         assert!(lif(&h, a.clone()).await.changed);
         assert!(!lif(&h, a).await.changed);
-        assert_eq!(read(&p), "$(touch pwned)\n");
+        assert_eq!(read_text(&p), "$(touch pwned)\n");
         assert_not_pwned(h.base());
     }
 }

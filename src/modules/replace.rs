@@ -145,28 +145,18 @@ mod tests {
     use serde_json::json;
 
     async fn rep(h: &Harness, a: serde_json::Value) -> TaskResult {
-        run(&args(a), &h.ctx(false, false)).await
-    }
-
-    fn setup(h: &Harness, text: &str) -> String {
-        let path = h.path("conf");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn read(path: &str) -> String {
-        std::fs::read_to_string(path).unwrap()
+        h.run_module(&MODULE, a).await
     }
 
     #[tokio::test]
     async fn replaces_every_match_with_backrefs_and_is_idempotent() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "host = a\nhost = b\nport = 1\n");
+        let p = h.conf_file("host = a\nhost = b\nport = 1\n");
         let a = json!({"path": p, "regexp": "^host = (\\w)$", "replace": "server = \\1\\g<1>"});
         let r = rep(&h, a.clone()).await;
         assert!(r.changed && !r.failed, "{r:?}");
         assert_eq!(r.msg.as_deref(), Some("2 replacements made"));
-        assert_eq!(read(&p), "server = aa\nserver = bb\nport = 1\n");
+        assert_eq!(read_text(&p), "server = aa\nserver = bb\nport = 1\n");
         let r = rep(&h, a).await;
         assert!(!r.changed && !r.failed, "{r:?}");
     }
@@ -174,11 +164,11 @@ mod tests {
     #[tokio::test]
     async fn only_between_after_and_before() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "x=1\n[s]\nx=1\n[t]\nx=1\n");
+        let p = h.conf_file("x=1\n[s]\nx=1\n[t]\nx=1\n");
         let a = json!({"path": p, "regexp": "x=1", "replace": "x=2", "after": "\\[s\\]", "before": "\\[t\\]"});
         let r = rep(&h, a).await;
         assert_eq!(r.msg.as_deref(), Some("1 replacements made"), "{r:?}");
-        assert_eq!(read(&p), "x=1\n[s]\nx=2\n[t]\nx=1\n");
+        assert_eq!(read_text(&p), "x=1\n[s]\nx=2\n[t]\nx=1\n");
         let a = json!({"path": p, "regexp": "x", "after": "nomatch"});
         let r = rep(&h, a).await;
         assert!(!r.changed && r.msg.unwrap().contains("did not match"));
@@ -187,14 +177,14 @@ mod tests {
     #[tokio::test]
     async fn check_mode_diff_backup_and_errors() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "a\n");
+        let p = h.conf_file("a\n");
         let a = args(json!({"path": p, "regexp": "a", "replace": "b", "backup": true}));
         let r = run(&a, &h.ctx(true, true)).await;
-        assert!(r.changed && read(&p) == "a\n", "{r:?}");
+        assert!(r.changed && read_text(&p) == "a\n", "{r:?}");
         assert_eq!(r.data["diff"]["after"], json!("b\n"));
         let r = run(&a, &h.ctx(false, false)).await;
-        assert_eq!(read(r.data["backup_file"].as_str().unwrap()), "a\n");
-        assert_eq!(read(&p), "b\n");
+        assert_eq!(read_text(r.data["backup_file"].as_str().unwrap()), "a\n");
+        assert_eq!(read_text(&p), "b\n");
         let r = rep(&h, json!({"path": h.path("none"), "regexp": "a"})).await;
         assert!(r.failed && r.msg.unwrap().contains("does not exist"));
         let r = rep(&h, json!({"path": p, "regexp": "(a"})).await;
@@ -214,7 +204,7 @@ mod tests {
             .await
             .changed
         );
-        assert_eq!(read(&p), "$(`touch pwned`)\n");
+        assert_eq!(read_text(&p), "$(`touch pwned`)\n");
         assert_not_pwned(h.base());
     }
 }

@@ -33,7 +33,7 @@ pub use diff::{DIFF_MAX_BYTES, content_diff};
 pub use edit::{Edited, write_edit};
 pub use probe::{
     FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, parse_probe, printed_digest, probe,
-    sha1_hex, stat_snippet,
+    probe_followed, sha1_hex, stat_snippet,
 };
 pub use upload::{Upload, Uploaded, temp_name, upload};
 

@@ -11,7 +11,7 @@ mod handler;
 
 use super::copy::find_for_task;
 use super::registry::Module;
-use super::remote_file::{self, FileKind, ProbeRequest, Upload, exec, exec_ok};
+use super::remote_file::{self, FileKind, Upload, exec, exec_ok};
 use super::spec::{ATTRS, Kind, ModuleSpec, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str, mode};
 use crate::core::shell_quote;
@@ -66,16 +66,7 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
 }
 
 async fn exists(ctx: &ModuleContext<'_>, path: &str) -> Result<bool, TaskResult> {
-    let probe = remote_file::probe(
-        ctx,
-        &ProbeRequest {
-            path,
-            follow: true,
-            ..Default::default()
-        },
-    )
-    .await?;
-    Ok(probe.exists())
+    Ok(remote_file::probe_followed(ctx, path).await?.exists())
 }
 
 async fn unarchive(
@@ -92,15 +83,7 @@ async fn unarchive(
         )));
     }
     let options = options(args)?;
-    let dest_probe = remote_file::probe(
-        ctx,
-        &ProbeRequest {
-            path: dest,
-            follow: true,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let dest_probe = remote_file::probe_followed(ctx, dest).await?;
     if dest_probe.kind != FileKind::Directory {
         return Err(TaskResult::failed(format!(
             "dest '{dest}' must be an existing dir"
@@ -143,15 +126,7 @@ async fn unarchive(
         result = result.with("files", files);
     }
     let dest_probe = if result.changed {
-        remote_file::probe(
-            ctx,
-            &ProbeRequest {
-                path: dest,
-                follow: true,
-                ..Default::default()
-            },
-        )
-        .await?
+        remote_file::probe_followed(ctx, dest).await?
     } else {
         dest_probe
     };
