@@ -1,6 +1,6 @@
 //! The file modules over SSH against real OpenSSH hosts (tests/bed):
-//! blockinfile, replace, slurp, fetch and unarchive edit, read and unpack
-//! files on the host, change nothing the second time, and fail clearly.
+//! blockinfile, replace, slurp, fetch, unarchive and archive edit, read,
+//! unpack and pack files on the host, change nothing the second time, and fail clearly.
 
 mod common;
 
@@ -33,6 +33,7 @@ const PLAYBOOK: &str = r#"
       loop: [tgz, zip]
     - unarchive: { src: app.tar.gz, dest: "{{ bed_root }}/tgz" }
     - unarchive: { src: app.zip, dest: "{{ bed_root }}/zip", mode: "0750" }
+    - archive: { path: "{{ bed_root }}/tgz/app", dest: "{{ bed_root }}/repacked.tar.gz" }
 "#;
 
 /// `app/app.ini` and `app/conf/port.conf`, packed by the host's tar and zip
@@ -85,9 +86,15 @@ fn file_modules_run_over_ssh_and_are_idempotent() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o750);
-    // copy, blockinfile, one replace, fetch, the directories, 2 archives.
+    let packed = Command::new("tar")
+        .args(["-tzf", &root.join("repacked.tar.gz").display().to_string()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&packed.stdout).contains("app/conf/port.conf"));
+    // copy, blockinfile, one replace, fetch, the directories, 2 archives
+    // unpacked, one packed.
     assert!(
-        out.recap("host1").contains("changed=7"),
+        out.recap("host1").contains("changed=8"),
         "{}",
         out.recap("host1")
     );

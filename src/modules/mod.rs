@@ -7,6 +7,7 @@
 //! connection, the variable scope, check/diff mode) and returns a
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
+pub mod archive;
 pub mod assert;
 pub mod blockinfile;
 pub mod command;

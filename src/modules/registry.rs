@@ -6,9 +6,9 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    assert, blockinfile, command, copy, debug, ec2_metadata_facts, elb_target, fail, fetch, file,
-    get_url, haproxy, include_vars, lineinfile, pause, raw, reboot, replace, script, service,
-    set_fact, setup, slurp, stat, template, unarchive, uri, wait_for,
+    archive, assert, blockinfile, command, copy, debug, ec2_metadata_facts, elb_target, fail,
+    fetch, file, get_url, haproxy, include_vars, lineinfile, pause, raw, reboot, replace, script,
+    service, set_fact, setup, slurp, stat, template, unarchive, uri, wait_for,
 };
 use futures::future::BoxFuture;
 
@@ -51,6 +51,7 @@ pub static MODULES: &[Module] = &[
     stat::MODULE,
     slurp::MODULE,
     unarchive::MODULE,
+    archive::MODULE,
     fetch::MODULE,
     command::COMMAND,
     command::SHELL,
