@@ -111,9 +111,11 @@ fn file_module_errors_name_the_problem() {
         "bad.yaml",
         r#"
 - hosts: web
+  vars:
+    pattern: '(unclosed'
   tasks:
     - copy: { content: "x\n", dest: "{{ bed_root }}/x.conf" }
-    - replace: { path: "{{ bed_root }}/x.conf", regexp: '(unclosed', replace: y }
+    - replace: { path: "{{ bed_root }}/x.conf", regexp: "{{ pattern }}", replace: y }
       ignore_errors: true
     - slurp: { src: "{{ bed_root }}/missing" }
       ignore_errors: true
@@ -126,6 +128,7 @@ fn file_module_errors_name_the_problem() {
     );
     let out = fleet.play(&pb, &[]);
     assert_ne!(out.code, 0, "{}", out.all());
+    // A templated pattern is checked once rendered (a literal one at load).
     out.assert_says("invalid regular expression '(unclosed'");
     out.assert_says("File not found: ");
     out.assert_says("the remote file does not exist, not transferring, ignored");
@@ -136,4 +139,27 @@ fn file_module_errors_name_the_problem() {
         "{}",
         out.recap("host1")
     );
+}
+
+#[test]
+fn a_literal_bad_regexp_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("bad.yaml");
+    fs::write(
+        &pb,
+        "- hosts: localhost\n  tasks:\n    - blockinfile:\n        path: /nonexistent\n        insertafter: '[unclosed'\n",
+    )
+    .unwrap();
+    let out = common::rollout(&[
+        "play",
+        pb.to_str().unwrap(),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+    ]);
+    assert_eq!(out.code, 4, "{}", out.all());
+    let err = out.stderr.clone();
+    assert!(err.contains("invalid regular expression '[unclosed'"), "{err}");
+    assert!(err.contains("bad.yaml:5:9"), "{err}");
 }

@@ -17,10 +17,10 @@ pub const MODULE: Module = Module::new(
         "replace",
         &[
             required(aliases(p("path", Kind::Str), &["dest", "destfile", "name"])),
-            required(p("regexp", Kind::Str)),
+            required(p("regexp", Kind::Regex)),
             p("replace", Kind::Str),
-            p("after", Kind::Str),
-            p("before", Kind::Str),
+            p("after", Kind::Regex),
+            p("before", Kind::Regex),
             p("backup", Kind::Bool),
             p("validate", Kind::Str),
             p("encoding", Kind::Str),
