@@ -160,6 +160,9 @@ fn a_literal_bad_regexp_is_refused_at_its_line() {
     ]);
     assert_eq!(out.code, 4, "{}", out.all());
     let err = out.stderr.clone();
-    assert!(err.contains("invalid regular expression '[unclosed'"), "{err}");
+    assert!(
+        err.contains("invalid regular expression '[unclosed'"),
+        "{err}"
+    );
     assert!(err.contains("bad.yaml:5:9"), "{err}");
 }

@@ -11,9 +11,8 @@
 use super::registry::Module;
 use super::remote_file::{self, exec_ok, temp_name, wanted_attributes};
 use super::spec::{ATTRS, Kind, ModuleSpec, choices, p, required};
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_list, arg_str};
 use crate::core::shell_quote;
-use serde_json::Value as Json;
 use std::collections::BTreeSet;
 
 /// `archive`: what it accepts and how it runs.
@@ -46,17 +45,6 @@ struct Expanded {
     path: String,
     exists: bool,
     is_dir: bool,
-}
-
-fn list(args: &Vars, key: &str) -> Vec<String> {
-    match args.get(key) {
-        Some(Json::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-            .collect(),
-        Some(Json::String(s)) => s.split(',').map(|s| s.trim().to_string()).collect(),
-        _ => Vec::new(),
-    }
 }
 
 fn joined(v: &[Expanded]) -> Vec<String> {
@@ -130,10 +118,10 @@ fn common_path(paths: &[&str]) -> String {
 }
 
 async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, TaskResult> {
-    let patterns = list(args, "path");
+    let patterns = arg_list(args, "path");
     let format = arg_str(args, "format").unwrap_or("gz");
     let expanded = expand(ctx, &patterns).await?;
-    let excluded = expand(ctx, &list(args, "exclude_path")).await?;
+    let excluded = expand(ctx, &arg_list(args, "exclude_path")).await?;
     let excluded_paths: BTreeSet<&str> = excluded.iter().map(|e| e.path.as_str()).collect();
     let mut seen = BTreeSet::new();
     let mut paths: Vec<&Expanded> = expanded

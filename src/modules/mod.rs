@@ -202,6 +202,19 @@ pub fn arg_secs(args: &Vars, key: &str, default: f64) -> Result<Duration, String
     crate::core::duration_from_secs(secs).map_err(|e| format!("{key}: {e}"))
 }
 
+/// A list argument as strings (a comma-separated string, as Ansible
+/// accepts it, is split); empty when absent.
+pub fn arg_list(args: &Vars, key: &str) -> Vec<String> {
+    match args.get(key) {
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect(),
+        Some(Json::String(s)) => s.split(',').map(|s| s.trim().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub fn arg_bool(args: &Vars, key: &str, default: bool) -> bool {
     args.get(key).and_then(Json::as_bool).unwrap_or(default)
 }

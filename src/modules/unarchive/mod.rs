@@ -13,7 +13,7 @@ use super::copy::find_for_task;
 use super::registry::Module;
 use super::remote_file::{self, FileKind, Upload, exec, exec_ok};
 use super::spec::{ATTRS, Kind, ModuleSpec, p, required};
-use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str, mode};
+use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_list, arg_str, mode};
 use crate::core::shell_quote;
 use handler::{Handler, Options};
 use serde_json::Value as Json;
@@ -154,16 +154,6 @@ async fn send_up(ctx: &ModuleContext<'_>, src: &str) -> Result<String, TaskResul
 }
 
 fn options(args: &Vars) -> Result<Options, TaskResult> {
-    let list = |key: &str| -> Vec<String> {
-        match args.get(key) {
-            Some(Json::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                .collect(),
-            Some(Json::String(s)) => s.split(',').map(|s| s.trim().to_string()).collect(),
-            _ => Vec::new(),
-        }
-    };
     let mode = arg_str(args, "mode")
         .map(|m| {
             if mode::is_octal(m) {
@@ -177,11 +167,11 @@ fn options(args: &Vars) -> Result<Options, TaskResult> {
         .transpose()
         .map_err(TaskResult::failed)?;
     Ok(Options {
-        excludes: list("exclude")
+        excludes: arg_list(args, "exclude")
             .into_iter()
             .map(|e| e.trim_end_matches('/').to_string())
             .collect(),
-        extra_opts: list("extra_opts"),
+        extra_opts: arg_list(args, "extra_opts"),
         keep_newer: arg_bool(args, "keep_newer", false),
         mode,
         owner: arg_str(args, "owner").map(str::to_string),
