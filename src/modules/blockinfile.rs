@@ -119,7 +119,15 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         diff_header: format!("{path} (content)"),
         make_parents: true,
     };
-    remote_file::write_edit(args, ctx, TaskResult::ok().with_msg(msg), edited).await
+    let mut result =
+        remote_file::write_edit(args, ctx, TaskResult::ok().with_msg(msg), edited).await?;
+    // As Ansible: the content's diff, then the attributes' (headers only).
+    if let Some(content) = result.data.remove("diff") {
+        let header = format!("{path} (file attributes)");
+        let attrs = serde_json::json!({"before_header": header, "after_header": header});
+        result = result.with("diff", serde_json::json!([content, attrs]));
+    }
+    Ok(result)
 }
 
 fn block(args: &Vars, present: bool) -> Result<Block, TaskResult> {

@@ -102,7 +102,8 @@ async fn unarchive(
         .with("dest", dest)
         .with("src", archive.clone());
     if ctx.check_mode && handler != Handler::Zip {
-        let why = "remote module (unarchive) does not support check mode when using gtar";
+        let why =
+            "remote module (ansible.legacy.unarchive) does not support check mode when using gtar";
         let skipped = TaskResult::skipped(why).with_msg(why);
         return Ok(skipped);
     }
