@@ -33,6 +33,8 @@ impl Handler {
 /// What the task asks beyond src and dest.
 pub struct Options {
     pub excludes: Vec<String>,
+    /// Only these members (tar: names given to tar; zip: fnmatch patterns).
+    pub includes: Vec<String>,
     pub extra_opts: Vec<String>,
     pub keep_newer: bool,
     pub mode: Option<u32>,
@@ -74,8 +76,9 @@ pub async fn pick(
     );
     for flag in TAR_FLAGS {
         s.push_str(&format!(
-            "if out=$(cd \"$d\" && tar --list -C \"$d\" {flag} {} -f \"$src\" 2>/dev/null) && [ -n \"$out\" ]; then echo 'tar{flag}'; printf '%s\\n' \"$out\"; exit 0; fi\n",
-            tar_options(options, false)
+            "if out=$(cd \"$d\" && tar --list -C \"$d\" {flag} {} -f \"$src\" {} 2>/dev/null) && [ -n \"$out\" ]; then echo 'tar{flag}'; printf '%s\\n' \"$out\"; exit 0; fi\n",
+            tar_options(options, false),
+            quoted(&options.includes)
         ));
     }
     s.push_str("printf 'Failed to find handler for \"%s\". Make sure the required command to extract the file is installed.\\n' \"$src\" >&2; exit 1\n");
@@ -96,16 +99,19 @@ pub async fn pick(
         }
         None => return Err(TaskResult::failed("unarchive: no handler found")),
     };
-    let excluded = exclusion(&options.excludes)?;
+    let excluded = patterns(&options.excludes)?;
+    // tar was given the includes; a zip's listing is filtered by them.
+    let included = patterns(&options.includes)?;
     let files = lines
         .map(|l| l.trim_start_matches('/').to_string())
         .filter(|f| !f.is_empty() && !excluded.is_match(f))
+        .filter(|f| handler != Handler::Zip || included.is_empty() || included.is_match(f))
         .collect();
     Ok((handler, files))
 }
 
-/// Ansible's `fnmatch` of the excludes (`*` also matches `/`).
-fn exclusion(excludes: &[String]) -> Result<globset::GlobSet, TaskResult> {
+/// Ansible's `fnmatch` of excludes or includes (`*` also matches `/`).
+fn patterns(excludes: &[String]) -> Result<globset::GlobSet, TaskResult> {
     let mut set = globset::GlobSetBuilder::new();
     for e in excludes {
         let glob = globset::Glob::new(e)
@@ -174,8 +180,9 @@ pub async fn is_unarchived(
     match handler {
         Handler::Tar(flag) => {
             let s = format!(
-                "{head}id -u\ntar --diff -C \"$d\" {flag} {} -f \"$src\" 2>&1\nexit 0\n",
-                tar_options(options, true)
+                "{head}id -u\ntar --diff -C \"$d\" {flag} {} -f \"$src\" {} 2>&1\nexit 0\n",
+                tar_options(options, true),
+                quoted(&options.includes)
             );
             let out = run_ok(ctx, &s, "comparing the archive").await?;
             let mut lines = out.lines();
@@ -207,8 +214,9 @@ pub async fn extract(
 ) -> Result<Json, TaskResult> {
     let cmd = match handler {
         Handler::Tar(flag) => format!(
-            "tar --extract -C \"$d\" {flag} {} -f \"$src\"",
-            tar_options(options, true)
+            "tar --extract -C \"$d\" {flag} {} -f \"$src\" {}",
+            tar_options(options, true),
+            quoted(&options.includes)
         ),
         Handler::Zip => {
             let mut c = format!(
@@ -217,6 +225,9 @@ pub async fn extract(
             );
             if !options.excludes.is_empty() {
                 c.push_str(&format!(" -x {}", quoted(&options.excludes)));
+            }
+            if !options.includes.is_empty() {
+                c.push_str(&format!(" {}", quoted(&options.includes)));
             }
             c
         }

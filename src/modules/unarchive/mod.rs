@@ -29,6 +29,7 @@ pub const MODULE: Module = Module::new(
             p("creates", Kind::Str),
             p("list_files", Kind::Bool),
             p("exclude", Kind::List),
+            p("include", Kind::List),
             p("extra_opts", Kind::List),
             p("keep_newer", Kind::Bool),
             p("decrypt", Kind::Bool),
@@ -167,7 +168,14 @@ fn options(args: &Vars) -> Result<Options, TaskResult> {
         })
         .transpose()
         .map_err(TaskResult::failed)?;
+    let includes = arg_list(args, "include");
+    if !includes.is_empty() && args.get("exclude").is_some() {
+        return Err(TaskResult::failed(
+            "parameters are mutually exclusive: include|exclude",
+        ));
+    }
     Ok(Options {
+        includes,
         excludes: arg_list(args, "exclude")
             .into_iter()
             .map(|e| e.trim_end_matches('/').to_string())
