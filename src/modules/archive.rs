@@ -26,6 +26,7 @@ pub const MODULE: Module = Module::new(
             p("exclude_path", Kind::List),
             p("force_archive", Kind::Bool),
             p("remove", Kind::Bool),
+            p("exclusion_patterns", Kind::List),
             ATTRS[0],
             ATTRS[1],
             ATTRS[2],
@@ -295,6 +296,10 @@ fn build_script(
             ));
         }
         s.push_str("} > \"$lst\" || fail 'listing the files failed'\n");
+        s.push_str(&exclusion_filter(
+            &arg_list(args, "exclusion_patterns"),
+            zip,
+        ));
         if zip {
             s.push_str("zip -q \"$tmp\" -@ < \"$lst\" >/dev/null || fail 'zip failed'\n");
         } else {
@@ -313,6 +318,28 @@ fn build_script(
             s.push_str(&format!("rm -rf -- {}\n", shell_quote(t)));
         }
     }
+    s
+}
+
+/// Shell lines dropping the members `exclusion_patterns` match from
+/// `$lst` (fnmatch-like `case` patterns, held in variables so that they are
+/// never expanded further): tar matches the member's name, zip its path on
+/// the host, as community.general does.
+fn exclusion_filter(patterns: &[String], zip: bool) -> String {
+    if patterns.is_empty() {
+        return String::new();
+    }
+    let mut s = String::new();
+    let mut alternatives = Vec::new();
+    for (i, pattern) in patterns.iter().enumerate() {
+        s.push_str(&format!("x{i}={}\n", shell_quote(pattern)));
+        alternatives.push(format!("$x{i}"));
+    }
+    let subject = if zip { "$root$f" } else { "$f" };
+    s.push_str(&format!(
+        "while IFS= read -r f; do case \"{subject}\" in {}) ;; *) printf '%s\\n' \"$f\";; esac; done < \"$lst\" > \"$lst.kept\" && mv -f -- \"$lst.kept\" \"$lst\" || fail 'filtering the files failed'\n",
+        alternatives.join("|")
+    ));
     s
 }
 
@@ -363,6 +390,12 @@ mod tests {
             "{names}"
         );
         assert!(!h.run_module(&MODULE, a).await.changed);
+        let small = h.path("small.tar");
+        let a = json!({"path": format!("{src}/app"), "dest": small, "format": "tar", "exclusion_patterns": ["app/sub*", "$(touch pwned)"]});
+        let r = h.run_module(&MODULE, a).await;
+        assert_eq!(listing(&["tar", "-tf", &small]), "app/f\n", "{r:?}");
+        // The script runs in the common directory.
+        assert_not_pwned(std::path::Path::new(&src));
         std::fs::write(format!("{src}/app/f"), "changed\n").unwrap();
         let a = json!({"path": format!("{src}/app"), "dest": dest, "remove": true});
         assert!(h.run_module(&MODULE, a).await.changed);
