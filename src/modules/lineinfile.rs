@@ -5,8 +5,9 @@
 //! Ansible's rules, and written back atomically only when it changed (a
 //! second exec). Lines are bytes, so files in any encoding survive.
 
+use super::py_regex::{compile, expand};
 use super::registry::Module;
-use super::remote_file::{self, FileKind, Probe, ProbeRequest, Upload};
+use super::remote_file::{self, Edited, FileKind, ProbeRequest};
 use super::spec::{ATTRS, Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use regex::bytes::{Captures, Regex};
@@ -17,12 +18,12 @@ pub const MODULE: Module = Module::new(
         "lineinfile",
         &[
             required(aliases(p("path", Kind::Str), &["dest", "destfile", "name"])),
-            aliases(p("regexp", Kind::Str), &["regex"]),
+            aliases(p("regexp", Kind::Regex), &["regex"]),
             p("search_string", Kind::Str),
             aliases(p("line", Kind::Str), &["value"]),
             choices(p("state", Kind::Str), &["present", "absent"]),
-            p("insertafter", Kind::Str),
-            p("insertbefore", Kind::Str),
+            p("insertafter", Kind::Regex),
+            p("insertbefore", Kind::Regex),
             p("firstmatch", Kind::Bool),
             p("backrefs", Kind::Bool),
             p("create", Kind::Bool),
@@ -111,74 +112,17 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         ensure_absent(&mut lines, &rule)
     };
     let after = lines.concat();
-    let content_changed = after != before || !probe.exists();
-    finish(args, ctx, base, &probe, edit, &after, content_changed).await
-}
-
-/// Writes the edit (or only fixes attributes) and builds the result.
-async fn finish(
-    args: &Vars,
-    ctx: &ModuleContext<'_>,
-    mut result: TaskResult,
-    probe: &Probe,
-    edit: Edit,
-    after: &[u8],
-    content_changed: bool,
-) -> Result<TaskResult, TaskResult> {
-    let attrs = remote_file::wanted_attributes(args, probe, false)?;
-    let attrs_changed = attrs.differ(probe) && (probe.exists() || content_changed);
+    let mut result = base.with_msg(edit.msg);
     if let Some(found) = edit.found {
         result = result.with("found", found);
     }
-    result = result.with_msg(edit.msg.clone());
-    if !content_changed && !attrs_changed {
-        return Ok(result);
-    }
-    result.changed = true;
-    if !content_changed {
-        result.msg = Some("ownership, perms or SE linux context changed".into());
-    }
-    if ctx.diff && content_changed {
-        let diff = remote_file::content_diff(
-            probe.content.as_deref(),
-            false,
-            after,
-            &format!("{} (content)", probe.path),
-            &format!("{} (content)", probe.path),
-        );
-        result = result.with("diff", diff);
-    }
-    if ctx.check_mode {
-        return Ok(result);
-    }
-    if !content_changed {
-        remote_file::set_attributes(ctx, &probe.path, &attrs, false).await?;
-        return Ok(result);
-    }
-    let done = remote_file::upload(
-        ctx,
-        &Upload {
-            dest: &probe.path,
-            content: after,
-            mode: attrs.mode.or(probe.exists().then_some(probe.mode)),
-            owner: attrs.owner,
-            group: attrs.group,
-            keep_ids: probe.exists().then_some((probe.uid, probe.gid)),
-            backup: arg_bool(args, "backup", false) && probe.exists(),
-            validate: arg_str(args, "validate"),
-            make_parents: false,
-            // As Ansible: the edit always goes to a symlink's target.
-            follow: true,
-            staged: None,
-        },
-    )
-    .await?;
-    if let Some(backup) = done.backup_file {
-        result = result
-            .with("backup", backup.clone())
-            .with("backup_file", backup);
-    }
-    Ok(result)
+    let edited = Edited {
+        probe: &probe,
+        after: &after,
+        diff_header: format!("{} (content)", probe.path),
+        make_parents: false,
+    };
+    remote_file::write_edit(args, ctx, result, edited).await
 }
 
 fn rule(args: &Vars, present: bool) -> Result<Rule, TaskResult> {
@@ -222,14 +166,6 @@ fn anchor(args: &Vars) -> Result<Anchor, TaskResult> {
         (Some(re), None) => Ok(Anchor::After(compile(re)?)),
         (None, Some(re)) => Ok(Anchor::Before(compile(re)?)),
     }
-}
-
-fn compile(pattern: &str) -> Result<Regex, TaskResult> {
-    Regex::new(pattern).map_err(|e| {
-        TaskResult::failed(format!(
-            "invalid regular expression '{pattern}': {e} (lookaround and backreferences are not supported)"
-        ))
-    })
 }
 
 /// Lines with their endings, so that joining them gives the file back.
@@ -347,55 +283,6 @@ fn ensure_absent(lines: &mut Vec<Vec<u8>>, rule: &Rule) -> Edit {
     }
 }
 
-/// `line` with Python-style group references (`\1`, `\g<1>`, `\g<name>`)
-/// replaced from the match.
-fn expand(caps: &Captures<'_>, template: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < template.len() {
-        let group = (template[i] == b'\\')
-            .then(|| group_ref(&template[i + 1..]))
-            .flatten();
-        if let Some((group, len)) = group {
-            let m = match group {
-                GroupRef::Index(n) => caps.get(n),
-                GroupRef::Name(name) => caps.name(&name),
-            };
-            out.extend_from_slice(m.map_or(&b""[..], |m| m.as_bytes()));
-            i += 1 + len;
-            continue;
-        }
-        out.push(template[i]);
-        i += 1;
-    }
-    out
-}
-
-enum GroupRef {
-    Index(usize),
-    Name(String),
-}
-
-/// The group named after a backslash, and how many bytes name it.
-fn group_ref(rest: &[u8]) -> Option<(GroupRef, usize)> {
-    if let Some(inner) = rest.strip_prefix(b"g<") {
-        let end = inner.iter().position(|b| *b == b'>')?;
-        let name = std::str::from_utf8(&inner[..end]).ok()?;
-        let group = match name.parse::<usize>() {
-            Ok(n) => GroupRef::Index(n),
-            Err(_) => GroupRef::Name(name.to_string()),
-        };
-        return Some((group, end + 3));
-    }
-    let digits = rest
-        .iter()
-        .take(2)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    let n = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
-    Some((GroupRef::Index(n), digits))
-}
-
 fn changed(msg: &str) -> Edit {
     Edit {
         changed: true,
@@ -419,28 +306,18 @@ mod tests {
     use serde_json::json;
 
     async fn lif(h: &Harness, a: serde_json::Value) -> TaskResult {
-        run(&args(a), &h.ctx(false, false)).await
-    }
-
-    fn setup(h: &Harness, text: &str) -> String {
-        let path = h.path("conf");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn read(path: &str) -> String {
-        std::fs::read_to_string(path).unwrap()
+        h.run_module(&MODULE, a).await
     }
 
     #[tokio::test]
     async fn regexp_replaces_and_is_idempotent() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "a=1\nport=80\nb=2\n");
+        let p = h.conf_file("a=1\nport=80\nb=2\n");
         let a = json!({"path": p, "regexp": "^port=", "line": "port=8080"});
         let r = lif(&h, a.clone()).await;
         assert!(r.changed && !r.failed, "{r:?}");
         assert_eq!(r.msg.as_deref(), Some("line replaced"));
-        assert_eq!(read(&p), "a=1\nport=8080\nb=2\n");
+        assert_eq!(read_text(&p), "a=1\nport=8080\nb=2\n");
         assert_eq!(h.take_calls(), 2);
         assert!(!lif(&h, a).await.changed);
         assert_eq!(h.take_calls(), 1);
@@ -449,47 +326,47 @@ mod tests {
     #[tokio::test]
     async fn a_symlink_is_followed_and_kept() {
         let h = Harness::new(json!({}));
-        let target = setup(&h, "a=1\n");
+        let target = h.conf_file("a=1\n");
         let link = h.path("link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let r = lif(&h, json!({"path": link, "line": "b=2"})).await;
         assert!(r.changed && !r.failed, "{r:?}");
         assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
-        assert_eq!(read(&target), "a=1\nb=2\n");
+        assert_eq!(read_text(&target), "a=1\nb=2\n");
     }
 
     #[tokio::test]
     async fn appends_at_eof_and_after_a_match() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "[main]\nx=1\n[other]\ny=2");
+        let p = h.conf_file("[main]\nx=1\n[other]\ny=2");
         let r = lif(&h, json!({"path": p, "line": "z=3"})).await;
         assert_eq!(r.msg.as_deref(), Some("line added"));
-        assert_eq!(read(&p), "[main]\nx=1\n[other]\ny=2\nz=3\n");
+        assert_eq!(read_text(&p), "[main]\nx=1\n[other]\ny=2\nz=3\n");
         let a = json!({"path": p, "line": "w=0", "insertafter": "^\\[main\\]"});
         assert!(lif(&h, a.clone()).await.changed);
-        assert_eq!(read(&p), "[main]\nw=0\nx=1\n[other]\ny=2\nz=3\n");
+        assert_eq!(read_text(&p), "[main]\nw=0\nx=1\n[other]\ny=2\nz=3\n");
         assert!(!lif(&h, a).await.changed);
         let a = json!({"path": p, "line": "# top", "insertbefore": "BOF"});
         assert!(lif(&h, a).await.changed);
-        assert!(read(&p).starts_with("# top\n[main]\n"));
+        assert!(read_text(&p).starts_with("# top\n[main]\n"));
         let a = json!({"path": p, "line": "v=9", "insertbefore": "^\\[other\\]"});
         assert!(lif(&h, a).await.changed);
-        assert!(read(&p).contains("x=1\nv=9\n[other]\n"));
+        assert!(read_text(&p).contains("x=1\nv=9\n[other]\n"));
     }
 
     #[tokio::test]
     async fn absent_removes_every_match() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "keep\n#x\nkeep2\n#y\n");
+        let p = h.conf_file("keep\n#x\nkeep2\n#y\n");
         let a = json!({"path": p, "regexp": "^#", "state": "absent"});
         let r = lif(&h, a.clone()).await;
         assert!(r.changed, "{r:?}");
         assert_eq!(r.data["found"], json!(2));
-        assert_eq!(read(&p), "keep\nkeep2\n");
+        assert_eq!(read_text(&p), "keep\nkeep2\n");
         assert!(!lif(&h, a).await.changed);
         let r = lif(&h, json!({"path": p, "line": "keep2", "state": "absent"})).await;
         assert!(r.changed);
-        assert_eq!(read(&p), "keep\n");
+        assert_eq!(read_text(&p), "keep\n");
     }
 
     #[tokio::test]
@@ -504,22 +381,22 @@ mod tests {
         assert_eq!(r.data["diff"]["after"], json!("x\n"));
         let r = run(&a, &h.ctx(false, false)).await;
         assert!(r.changed && !r.failed, "{r:?}");
-        assert_eq!(read(&p), "x\n");
+        assert_eq!(read_text(&p), "x\n");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&p).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let r = lif(&h, json!({"path": p, "line": "y", "backup": true})).await;
         let backup = r.data["backup"].as_str().expect("backup");
-        assert_eq!(read(backup), "x\n");
+        assert_eq!(read_text(backup), "x\n");
     }
 
     #[tokio::test]
     async fn backrefs_and_firstmatch() {
         let h = Harness::new(json!({}));
-        let p = setup(&h, "opt = 1\nopt = 2\n");
+        let p = h.conf_file("opt = 1\nopt = 2\n");
         let a = json!({"path": p, "regexp": "^opt = (\\d)", "line": "opt = \\g<1>0", "backrefs": true, "firstmatch": true});
         assert!(lif(&h, a).await.changed);
-        assert_eq!(read(&p), "opt = 10\nopt = 2\n");
+        assert_eq!(read_text(&p), "opt = 10\nopt = 2\n");
         let a = json!({"path": p, "regexp": "^nomatch(.*)", "line": "\\1", "backrefs": true});
         assert!(!lif(&h, a).await.changed);
     }
@@ -531,7 +408,7 @@ mod tests {
         let a = json!({"path": p, "line": "$(touch pwned)", "create": true});
         assert!(lif(&h, a.clone()).await.changed);
         assert!(!lif(&h, a).await.changed);
-        assert_eq!(read(&p), "$(touch pwned)\n");
+        assert_eq!(read_text(&p), "$(touch pwned)\n");
         assert_not_pwned(h.base());
     }
 }

@@ -8,15 +8,18 @@
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
 pub mod apt;
+pub mod archive;
 pub mod assert;
 pub mod async_job;
 pub mod async_status;
+pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod ec2_metadata_facts;
 pub mod elb_target;
 pub mod fail;
+pub mod fetch;
 pub mod file;
 pub mod get_url;
 pub mod haproxy;
@@ -27,17 +30,21 @@ pub mod package;
 pub mod package_facts;
 pub mod pause;
 pub mod ping;
+pub mod py_regex;
 pub mod raw;
 pub mod reboot;
 pub mod registry;
 pub mod remote_file;
+pub mod replace;
 pub mod script;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
+pub mod slurp;
 pub mod spec;
 pub mod stat;
 pub mod template;
+pub mod unarchive;
 pub mod uri;
 pub mod wait_for;
 pub mod wait_for_connection;
@@ -200,6 +207,19 @@ pub fn arg_str<'a>(args: &'a Vars, key: &str) -> Option<&'a str> {
 pub fn arg_secs(args: &Vars, key: &str, default: f64) -> Result<Duration, String> {
     let secs = args.get(key).and_then(Json::as_f64).unwrap_or(default);
     crate::core::duration_from_secs(secs).map_err(|e| format!("{key}: {e}"))
+}
+
+/// A list argument as strings (a comma-separated string, as Ansible
+/// accepts it, is split); empty when absent.
+pub fn arg_list(args: &Vars, key: &str) -> Vec<String> {
+    match args.get(key) {
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect(),
+        Some(Json::String(s)) => s.split(',').map(|s| s.trim().to_string()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 pub fn arg_bool(args: &Vars, key: &str, default: bool) -> bool {

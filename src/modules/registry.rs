@@ -6,9 +6,10 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    apt, assert, async_status, command, copy, debug, ec2_metadata_facts, elb_target, fail, file,
-    get_url, haproxy, include_vars, lineinfile, package, package_facts, pause, ping, raw, reboot,
-    script, service, set_fact, setup, stat, template, uri, wait_for, wait_for_connection,
+    apt, archive, assert, async_status, blockinfile, command, copy, debug, ec2_metadata_facts,
+    elb_target, fail, fetch, file, get_url, haproxy, include_vars, lineinfile, package,
+    package_facts, pause, ping, raw, reboot, replace, script, service, set_fact, setup, slurp,
+    stat, template, unarchive, uri, wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -49,7 +50,13 @@ pub static MODULES: &[Module] = &[
     template::MODULE,
     file::MODULE,
     lineinfile::MODULE,
+    blockinfile::MODULE,
+    replace::MODULE,
     stat::MODULE,
+    slurp::MODULE,
+    unarchive::MODULE,
+    archive::MODULE,
+    fetch::MODULE,
     command::COMMAND,
     command::SHELL,
     debug::MODULE,

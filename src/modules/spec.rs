@@ -23,6 +23,9 @@ pub enum Kind {
     List,
     Map,
     Any,
+    /// A regular expression (a string that must compile: a literal one is
+    /// checked when the playbook loads).
+    Regex,
 }
 
 impl Kind {
@@ -35,6 +38,7 @@ impl Kind {
             Kind::List => "a list",
             Kind::Map => "a mapping",
             Kind::Any => "any value",
+            Kind::Regex => "a regular expression",
         }
     }
 }
@@ -272,6 +276,17 @@ fn coerce(param: &Param, value: &Json) -> Result<Json, ArgError> {
         (Any, v) => v.clone(),
         (_, Json::Null) => Json::Null,
         (Str, Json::String(_)) => value.clone(),
+        (Regex, Json::String(s)) => {
+            if let Err(failure) = crate::modules::py_regex::compile(s) {
+                return Err(ArgError {
+                    param: Some(param.name.to_string()),
+                    message: format!("{}: {}", param.name, failure.msg.unwrap_or_default()),
+                    help: Some("write the pattern in the syntax of Rust's regex crate (Python's without lookaround or backreferences in the pattern)".into()),
+                });
+            }
+            value.clone()
+        }
+        (Regex, Json::Number(n)) => Json::String(n.to_string()),
         (Str, Json::Number(n)) => Json::String(n.to_string()),
         (Str, Json::Bool(b)) => Json::String(b.to_string()),
         (Bool, Json::Bool(_)) => value.clone(),

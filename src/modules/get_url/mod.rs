@@ -14,7 +14,7 @@ mod stage;
 
 use super::copy::{self, Payload, Staged};
 use super::registry::Module;
-use super::remote_file::{self, ProbeRequest};
+use super::remote_file;
 use super::spec::{ATTRS, Kind, ModuleSpec, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_secs, arg_str};
 use crate::core::display_text;
@@ -58,15 +58,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         .transpose()
         .map_err(TaskResult::failed)?;
     if !arg_bool(args, "force", false) && expected.is_none() {
-        let probe = remote_file::probe(
-            ctx,
-            &ProbeRequest {
-                path: dest,
-                follow: true,
-                ..Default::default()
-            },
-        )
-        .await?;
+        let probe = remote_file::probe_followed(ctx, dest).await?;
         if probe.exists() && probe.kind != remote_file::FileKind::Directory {
             return Ok(remote_file::add_file_fields(
                 TaskResult::ok().with("url", url).with("dest", dest),

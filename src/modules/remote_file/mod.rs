@@ -11,6 +11,8 @@
 //!   is needed;
 //! - `attributes.rs`: mode/owner/group wanted and set in place;
 //! - `diff.rs`: Ansible's `diff` entry for a content change;
+//! - `edit.rs`, [`write_edit`]: a file edited in Rust written back (diff,
+//!   check mode, backup, validation, attributes);
 //! - `test_support.rs`: a module context over `/bin/sh` for module tests.
 //!
 //! Every host path reaches the shell through [`shell_quote`] and is then only
@@ -20,6 +22,7 @@
 
 mod attributes;
 mod diff;
+mod edit;
 mod probe;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -27,9 +30,10 @@ mod upload;
 
 pub use attributes::{Attributes, attribute_commands, set_attributes, wanted_attributes};
 pub use diff::{DIFF_MAX_BYTES, content_diff};
+pub use edit::{Edited, write_edit};
 pub use probe::{
     FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, parse_probe, printed_digest, probe,
-    sha1_hex, stat_snippet,
+    probe_followed, sha1_hex, stat_snippet,
 };
 pub use upload::{Upload, Uploaded, temp_name, upload};
 

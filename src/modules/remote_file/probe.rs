@@ -106,6 +106,16 @@ impl Probe {
     }
 }
 
+/// Describes a path, following a symlink (no checksum, no content).
+pub async fn probe_followed(ctx: &ModuleContext<'_>, path: &str) -> Result<Probe, TaskResult> {
+    let req = ProbeRequest {
+        path,
+        follow: true,
+        ..Default::default()
+    };
+    probe(ctx, &req).await
+}
+
 /// Describes a path in one round trip.
 pub async fn probe(ctx: &ModuleContext<'_>, req: &ProbeRequest<'_>) -> Result<Probe, TaskResult> {
     let out = exec_ok(ctx, &probe_script(req), None, "inspecting the path").await?;

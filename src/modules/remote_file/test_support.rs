@@ -2,7 +2,8 @@
 
 use crate::connection::local::LocalConnection;
 use crate::connection::{Connection, ConnectionError, ExecOutput, InputStream};
-use crate::modules::{ModuleContext, Vars};
+use crate::modules::registry::Module;
+use crate::modules::{ModuleContext, TaskResult, Vars};
 use crate::template::Templar;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,6 +102,22 @@ impl Harness {
     pub fn base(&self) -> &Path {
         self.dir.path()
     }
+
+    /// `conf` in the temp dir, holding `text`; its path.
+    pub fn conf_file(&self, text: &str) -> String {
+        let path = self.path("conf");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs the module on `args` (not in check or diff mode).
+    pub async fn run_module(&self, module: &Module, a: serde_json::Value) -> TaskResult {
+        (module.run)(&args(a), &self.ctx(false, false)).await
+    }
+}
+
+pub fn read_text(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap()
 }
 
 pub fn args(v: serde_json::Value) -> Vars {
