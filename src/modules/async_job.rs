@@ -35,7 +35,7 @@ const ASYNC_DIR: &str = "\"$HOME/.ansible_async\"";
 /// (written whole, renamed into place, so a reader never sees half of it).
 /// The line is never an argument: arguments show in `ps`, and the line may
 /// carry `environment:` values.
-const RUNNER: &str = r#"j=$1; limit=$2; echo $$ > "$j.pid"
+const RUNNER: &str = r#"j=$1; limit=$2; echo $$ > "$j.pid.tmp" && mv -f "$j.pid.tmp" "$j.pid"
 sh "$j.sh" < "$j.in" > "$j.out" 2> "$j.err" & c=$!
 ( n=0
   while [ "$n" -lt "$limit" ]; do sleep 1; n=$((n + 1)); done
@@ -119,14 +119,14 @@ pub fn status_line(jid: &str) -> String {
 /// Removes the job file (and what a killed job left beside it).
 pub fn cleanup_line(jid: &str) -> String {
     let j = job_path(jid);
-    format!("rm -f {j} {j}.sh {j}.in {j}.out {j}.err {j}.pid {j}.tmp")
+    format!("rm -f {j} {j}.sh {j}.in {j}.out {j}.err {j}.pid {j}.pid.tmp {j}.tmp")
 }
 
 /// Kills the job's process group (its runner is the group's leader).
 fn kill_line(jid: &str) -> String {
     let j = job_path(jid);
     format!(
-        "p=$(cat {j}.pid 2>/dev/null) && kill -KILL -\"$p\" 2>/dev/null; {}",
+        "p=$(cat {j}.pid 2>/dev/null); case \"$p\" in ''|*[!0-9]*|0|1) ;; *) kill -KILL -\"$p\" 2>/dev/null ;; esac; {}",
         cleanup_line(jid)
     )
 }
@@ -528,11 +528,14 @@ mod tests {
         assert!(shown.is_empty(), "{shown:?}");
         let dir = std::fs::metadata(home.path().join(".ansible_async")).unwrap();
         assert_eq!(dir.permissions().mode() & 0o777, 0o700);
-        // The job (its process group) is ours to stop.
-        let pid = std::fs::read_to_string(&pid_file).unwrap();
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &format!("-{}", pid.trim())])
-            .status();
+        // Let the job end by itself (it sleeps 2 s): a group kill from a
+        // test could reach the test's own group where setsid is missing.
+        let job = home.path().join(".ansible_async/j3.4");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !std::fs::read_to_string(&job).is_ok_and(|t| t.contains("\"rc\"")) {
+            assert!(std::time::Instant::now() < deadline, "the job never ended");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The runner, for real, in a throwaway HOME: output with quotes,
