@@ -593,8 +593,7 @@ impl Engine {
         if self.opts.gathering == crate::config::Gathering::Smart {
             // Hosts whose fact cache holds a gathering (until clear_facts).
             hosts.retain(|h| {
-                let cache = self.hosts.get(h).map(|s| s.facts.cache.clone());
-                !cache.is_some_and(|c| c.contains_key("module_setup"))
+                !(self.hosts.get(h)).is_some_and(|s| s.facts.cache.contains_key("module_setup"))
             });
         }
         if !hosts.is_empty() {
