@@ -18,14 +18,33 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where a bed's roots and HAProxy listen, and which hosts have
+/// rollout-kernel 1.0 installed (whose upgrade asks for a reboot). Root
+/// `n` of a bed is 127.0.0.(first_slot+n), sshd on 25460 + its slot's
+/// offset from 195, app on 25465+n; HAProxy on 127.0.0.1:haproxy_port.
+struct Layout {
+    first_slot: u8,
+    kernel: &'static [bool],
+    haproxy_port: u16,
+}
+
+/// The rollout under test: host1 and host3 need a reboot, host2 does not.
+const PATCH: Layout = Layout {
+    first_slot: 195,
+    kernel: &[true, false, true],
+    haproxy_port: 25469,
+};
 const HOSTS: usize = 3;
-const FIRST_SLOT: u8 = 195;
-const SSH_PORT: u16 = 25460;
+const KERNEL: &[bool] = PATCH.kernel;
+
+/// The negative control's two roots.
+const NO_DRAIN: Layout = Layout {
+    first_slot: 198,
+    kernel: &[true, true],
+    haproxy_port: 25468,
+};
+
 const APP_PORT: u16 = 25465;
-const HAPROXY_PORT: u16 = 25469;
-/// Which hosts have rollout-kernel 1.0 installed, whose upgrade asks for a
-/// reboot: host1 and host3, not host2.
-const KERNEL: [bool; HOSTS] = [true, false, true];
 
 const UPGRADE_TASK: &str = "Upgrade every package (apt-get update, dist-upgrade)";
 const REBOOT_TASK: &str = "Reboot, only where a patch asked for it, and wait until it is back";
@@ -80,6 +99,7 @@ done
 
 struct Bed {
     roots: Vec<DebianRoot>,
+    haproxy_port: u16,
     haproxy: Child,
     dir: tempfile::TempDir,
 }
@@ -107,10 +127,11 @@ fn put(root: &DebianRoot, path: &str, text: &[u8], mode: &str) {
 }
 
 impl Bed {
-    fn up() -> Option<Bed> {
+    fn up(layout: &Layout) -> Option<Bed> {
         let mut roots = Vec::new();
-        for i in 0..HOSTS {
-            roots.push(DebianRoot::up(FIRST_SLOT + i as u8, SSH_PORT + i as u16)?);
+        for i in 0..layout.kernel.len() {
+            let slot = layout.first_slot + i as u8;
+            roots.push(DebianRoot::up(slot, 25460 + u16::from(slot - 195))?);
         }
         let dir = tempfile::tempdir().unwrap();
         for (i, root) in roots.iter().enumerate() {
@@ -129,7 +150,11 @@ impl Bed {
                 FAKE_REBOOT.as_bytes(),
                 "755",
             );
-            let kernel = if KERNEL[i] { " rollout-kernel=1.0" } else { "" };
+            let kernel = if layout.kernel[i] {
+                " rollout-kernel=1.0"
+            } else {
+                ""
+            };
             root.sh(&format!(
                 "cat /proc/sys/kernel/random/uuid > /etc/rollout-boot-id && \
                  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
@@ -137,9 +162,10 @@ impl Bed {
                  /usr/local/sbin/rollout-app-start"
             ));
         }
-        let haproxy = start_haproxy(dir.path(), &roots);
+        let haproxy = start_haproxy(dir.path(), &roots, layout.haproxy_port);
         let bed = Bed {
             roots,
+            haproxy_port: layout.haproxy_port,
             haproxy,
             dir,
         };
@@ -192,9 +218,13 @@ impl Bed {
     /// every event also goes to `events`.
     fn patch(&self, events: &str) -> common::Outcome {
         let playbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/patch.yaml");
+        self.play(playbook.to_str().unwrap(), events)
+    }
+
+    fn play(&self, playbook: &str, events: &str) -> common::Outcome {
         common::rollout(&[
             "play",
-            playbook.to_str().unwrap(),
+            playbook,
             "-i",
             &self.path("inventory"),
             "--ssh-config",
@@ -223,7 +253,7 @@ impl Bed {
         let started = Instant::now();
         loop {
             let states = self.server_states();
-            if states.len() == HOSTS && states.iter().all(|(_, s)| s == "UP") {
+            if states.len() == self.roots.len() && states.iter().all(|(_, s)| s == "UP") {
                 return;
             }
             assert!(
@@ -234,6 +264,12 @@ impl Bed {
         }
     }
 
+    /// Live traffic through HAProxy, its tally to DIR/`out`.
+    fn traffic(&self, out: &str) -> Traffic {
+        let url = format!("http://127.0.0.1:{}/", self.haproxy_port);
+        Traffic::start_at(&url, &self.dir.path().join(out))
+    }
+
     fn transitions(&self) -> Vec<String> {
         haproxy_transitions_in(&self.dir.path().join("haproxy.out"))
     }
@@ -241,7 +277,7 @@ impl Bed {
 
 /// A real HAProxy with the bed's configuration, in front of each root's
 /// app; its state changes go to DIR/haproxy.out.
-fn start_haproxy(dir: &Path, roots: &[DebianRoot]) -> Child {
+fn start_haproxy(dir: &Path, roots: &[DebianRoot], port: u16) -> Child {
     let servers: Vec<Json> = roots
         .iter()
         .enumerate()
@@ -252,7 +288,7 @@ fn start_haproxy(dir: &Path, roots: &[DebianRoot]) -> Child {
     let hp = serde_json::json!({
         "socket": dir.join("haproxy.sock"),
         "pidfile": dir.join("haproxy.pid"),
-        "port": HAPROXY_PORT,
+        "port": port,
     });
     let cfg = Command::new("python3")
         .args([
@@ -314,16 +350,13 @@ fn version_change(before: &str, after: &str) -> Json {
 
 #[test]
 fn patching_reboots_only_where_required_and_drops_no_request() {
-    let Some(bed) = Bed::up() else { return };
+    let Some(bed) = Bed::up(&PATCH) else { return };
     let boot_ids: Vec<String> = bed
         .roots
         .iter()
         .map(|r| r.sh("cat /etc/rollout-boot-id"))
         .collect();
-    let traffic = Traffic::start_at(
-        &format!("http://127.0.0.1:{HAPROXY_PORT}/"),
-        &bed.dir.path().join("traffic.json"),
-    );
+    let traffic = bed.traffic("traffic.json");
     let out = bed.patch("events.json");
     let tally = traffic.finish();
     assert_eq!(out.code, 0, "{}", out.all());
@@ -418,10 +451,7 @@ fn patching_reboots_only_where_required_and_drops_no_request() {
          > /etc/apt/apt.conf.d/99broken",
     );
     let before = bed.transitions().len();
-    let traffic = Traffic::start_at(
-        &format!("http://127.0.0.1:{HAPROXY_PORT}/"),
-        &bed.dir.path().join("traffic2.json"),
-    );
+    let traffic = bed.traffic("traffic2.json");
     let out = bed.patch("events2.json");
     let tally = traffic.finish();
     assert_eq!(out.code, 2, "{}", out.all());
@@ -465,4 +495,29 @@ fn patching_reboots_only_where_required_and_drops_no_request() {
             .trim(),
         "0"
     );
+}
+
+/// The negative control of the traffic check: the same patching without
+/// the `load_balancer:` section reboots hosts while they take traffic,
+/// and the check sees the requests that fail.
+#[test]
+fn negative_control_without_the_lifecycle_the_reboots_drop_requests() {
+    let Some(bed) = Bed::up(&NO_DRAIN) else {
+        return;
+    };
+    let patch =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/patch.yaml"))
+            .unwrap();
+    let (head, rest) = patch.split_once("  load_balancer:\n").unwrap();
+    let (_, tail) = rest.split_once("\n  tasks:").unwrap();
+    let plain = bed.path("plain.yaml");
+    std::fs::write(&plain, format!("{head}  tasks:{tail}")).unwrap();
+    let traffic = bed.traffic("traffic.json");
+    let out = bed.play(&plain, "events.json");
+    let tally = traffic.finish();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(results(&bed.path("events.json"), REBOOT_TASK).len(), 2);
+    let lost = tally["failed"].as_u64().unwrap() + tally["errors"].as_u64().unwrap();
+    assert!(lost > 0, "the reboots in rotation went unseen: {tally}");
+    assert!(bed.transitions().iter().all(|t| !t.contains("drain")));
 }
