@@ -4,9 +4,10 @@
 //! goes through HAProxy while the playbook drains, patches from the local
 //! apt repository (tests/bed/debian-repo), reboots only where a package
 //! asked for it, and puts each host back once healthy. The negative
-//! control: a host whose upgrade fails stops the rollout and stays out.
+//! controls: a host whose upgrade fails stops the rollout and stays out;
+//! without the lifecycle, the same traffic check sees the reboots.
 //!
-//! Loopback 127.0.0.195-197, ports 25460-25469 belong to these tests.
+//! Loopback 127.0.0.195-199, ports 25460-25469 belong to these tests.
 
 mod common;
 
@@ -20,8 +21,9 @@ use std::time::{Duration, Instant};
 
 /// Where a bed's roots and HAProxy listen, and which hosts have
 /// rollout-kernel 1.0 installed (whose upgrade asks for a reboot). Root
-/// `n` of a bed is 127.0.0.(first_slot+n), sshd on 25460 + its slot's
-/// offset from 195, app on 25465+n; HAProxy on 127.0.0.1:haproxy_port.
+/// `n` of a bed is 127.0.0.(first_slot+n), sshd on SSH_PORT + the slot's
+/// offset from FIRST_SLOT, app on APP_PORT+n; HAProxy on
+/// 127.0.0.1:haproxy_port.
 struct Layout {
     first_slot: u8,
     kernel: &'static [bool],
@@ -44,7 +46,10 @@ const NO_DRAIN: Layout = Layout {
     haproxy_port: 25468,
 };
 
+const FIRST_SLOT: u8 = 195;
+const SSH_PORT: u16 = 25460;
 const APP_PORT: u16 = 25465;
+const HAPROXY: &str = "/usr/sbin/haproxy";
 
 const UPGRADE_TASK: &str = "Upgrade every package (apt-get update, dist-upgrade)";
 const REBOOT_TASK: &str = "Reboot, only where a patch asked for it, and wait until it is back";
@@ -55,23 +60,25 @@ fn bed(file: &str) -> PathBuf {
         .join(file)
 }
 
-/// How the app starts at "boot" (as its unit would): tests/bed/app.py,
-/// its pid file under /run, which a reboot empties.
-fn app_start(host: &str, address: &str, port: u16) -> String {
-    format!(
-        r#"#!/bin/sh
-running() {{ kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }}
-if [ -f /run/app.pid ] && running "$(cat /run/app.pid)"; then exit 0; fi
-mkdir -p /srv/app
-setsid python3 /usr/local/lib/rollout-app.py --address {address} --port {port} \
-  --root /srv/app --name {host} --pidfile /run/app.pid >>/var/log/app.log 2>&1 </dev/null &
-i=0
-while [ ! -f /run/app.pid ]; do
-  i=$((i + 1)); [ $i -gt 200 ] && {{ echo "the app did not start" >&2; exit 1; }}
-  sleep 0.05
-done
-"#
-    )
+/// Renders a piece of the bed's configuration with tests/bed/fleet.py:
+/// `expr` (Python, over the module `fleet` and `a`, the JSON `arg`).
+fn from_bed(expr: &str, arg: Json) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys; sys.path.insert(0, sys.argv[1]); import fleet; \
+             a = json.loads(sys.argv[3]); sys.stdout.write(eval(sys.argv[2]))",
+        ])
+        .arg(bed(""))
+        .args([expr, &arg.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The reboot a disposable root can do (set as the playbook's
@@ -80,16 +87,12 @@ done
 /// again a second later, and the SSH session's own sshd is killed, which
 /// drops the connection as a reboot does. Each reboot is logged.
 const FAKE_REBOOT: &str = r#"#!/bin/sh
-running() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
-if [ -f /run/app.pid ]; then
-  pid=$(cat /run/app.pid); kill "$pid" 2>/dev/null
-  while running "$pid"; do sleep 0.05; done
-fi
+/usr/local/sbin/appctl stop
 find /run -mindepth 1 -maxdepth 1 ! -name sshd -exec rm -rf {} +
 mkdir -p /run/lock
 cat /proc/sys/kernel/random/uuid > /etc/rollout-boot-id
 date +%s >> /var/log/rollout-reboots
-setsid sh -c 'sleep 1; /usr/local/sbin/rollout-app-start' </dev/null >/dev/null 2>&1 &
+setsid sh -c 'sleep 1; /usr/local/sbin/appctl start' </dev/null >/dev/null 2>&1 &
 p=$$
 while [ "$p" -gt 1 ]; do
   case "$(cat /proc/$p/comm)" in sshd*) kill -9 "$p"; exit 0;; esac
@@ -128,22 +131,33 @@ fn put(root: &DebianRoot, path: &str, text: &[u8], mode: &str) {
 
 impl Bed {
     fn up(layout: &Layout) -> Option<Bed> {
+        if !Path::new(HAPROXY).exists() {
+            println!("SKIPPED: no HAProxy at {HAPROXY} (scripts/setup installs it)");
+            return None;
+        }
         let mut roots = Vec::new();
         for i in 0..layout.kernel.len() {
             let slot = layout.first_slot + i as u8;
-            roots.push(DebianRoot::up(slot, 25460 + u16::from(slot - 195))?);
+            roots.push(DebianRoot::up(
+                slot,
+                SSH_PORT + u16::from(slot - FIRST_SLOT),
+            )?);
         }
         let dir = tempfile::tempdir().unwrap();
         for (i, root) in roots.iter().enumerate() {
             let app = std::fs::read(bed("app.py")).unwrap();
             put(root, "/usr/local/lib/rollout-app.py", &app, "644");
-            let start = app_start(&host(i), &root.address, APP_PORT + i as u16);
-            put(
-                root,
-                "/usr/local/sbin/rollout-app-start",
-                start.as_bytes(),
-                "755",
+            // The bed's appctl, as the app's service: a reboot stops it,
+            // the boot starts it.
+            let appctl = from_bed(
+                "fleet.APPCTL % a",
+                serde_json::json!({
+                    "name": host(i), "root": "/srv/app", "python": "python3",
+                    "app": "/usr/local/lib/rollout-app.py",
+                    "address": root.address, "port": APP_PORT + i as u16,
+                }),
             );
+            put(root, "/usr/local/sbin/appctl", appctl.as_bytes(), "755");
             put(
                 root,
                 "/usr/local/sbin/rollout-fake-reboot",
@@ -159,7 +173,7 @@ impl Bed {
                 "cat /proc/sys/kernel/random/uuid > /etc/rollout-boot-id && \
                  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
                  rollout-hello=1.0 rollout-lib=1.0{kernel} >/dev/null && \
-                 /usr/local/sbin/rollout-app-start"
+                 mkdir -p /srv/app && /usr/local/sbin/appctl start"
             ));
         }
         let haproxy = start_haproxy(dir.path(), &roots, layout.haproxy_port);
@@ -290,24 +304,10 @@ fn start_haproxy(dir: &Path, roots: &[DebianRoot], port: u16) -> Child {
         "pidfile": dir.join("haproxy.pid"),
         "port": port,
     });
-    let cfg = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys; sys.path.insert(0, sys.argv[1]); import fleet; \
-             sys.stdout.write(fleet.haproxy_config(json.loads(sys.argv[2]), json.loads(sys.argv[3])))",
-        ])
-        .arg(bed(""))
-        .args([hp.to_string(), Json::from(servers).to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        cfg.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cfg.stderr)
-    );
-    std::fs::write(dir.join("haproxy.cfg"), &cfg.stdout).unwrap();
+    let cfg = from_bed("fleet.haproxy_config(*a)", serde_json::json!([hp, servers]));
+    std::fs::write(dir.join("haproxy.cfg"), cfg).unwrap();
     let log = std::fs::File::create(dir.join("haproxy.out")).unwrap();
-    let child = Command::new("/usr/sbin/haproxy")
+    let child = Command::new(HAPROXY)
         .arg("-db")
         .arg("-f")
         .arg(dir.join("haproxy.cfg"))
