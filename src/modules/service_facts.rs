@@ -217,7 +217,12 @@ mod tests {
     fn sysv_lines() {
         let mut services = Map::new();
         parse_sysv(
-            &[" [ + ]  cron", " [ - ]  procps", " [ ? ]  hwclock.sh", "noise"],
+            &[
+                " [ + ]  cron",
+                " [ - ]  procps",
+                " [ ? ]  hwclock.sh",
+                "noise",
+            ],
             &mut services,
         );
         assert_eq!(
@@ -253,8 +258,7 @@ broken.service                         enabled         enabled
         );
         assert_eq!(services["gone.service"]["status"], "not-found");
         assert_eq!(services["broken.service"]["status"], "failed");
-        let unlisted =
-            parse_unit_files(&FILES.lines().collect::<Vec<_>>(), &mut services).unwrap();
+        let unlisted = parse_unit_files(&FILES.lines().collect::<Vec<_>>(), &mut services).unwrap();
         assert_eq!(unlisted, vec!["getty@.service"]);
         assert_eq!(services["cron.service"]["status"], "enabled");
         assert_eq!(services["rollout-web.service"]["status"], "disabled");

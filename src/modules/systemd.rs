@@ -183,7 +183,11 @@ pub struct HostFacts {
     pub path: String,
     pub offline: bool,
     pub is_enabled_rc: i32,
+    /// `is-enabled`'s answer (one word).
     pub is_enabled: String,
+    /// `is-enabled -l`'s (the word, then the install targets), whose exit
+    /// status is `is_enabled_rc`.
+    pub is_enabled_full: String,
     pub initd: bool,
     pub sysv_enabled: bool,
     pub unit_file_listed: bool,
@@ -191,7 +195,7 @@ pub struct HostFacts {
 
 /// The shell line that prints [`HostFacts`]: a header line
 /// `rollout-systemd SYSTEMCTL OFFLINE IS_ENABLED_RC INITD SYSV LISTED`,
-/// `$PATH`, then `is-enabled`'s output.
+/// `$PATH`, `is-enabled`'s word, then `is-enabled -l`'s output.
 pub fn facts_command(opts: &Options) -> String {
     // Ansible's is_chroot: `debian_chroot` set, or / is not PID 1's root
     // (when /proc/1/root cannot be read: / is not the file system's root
@@ -210,7 +214,7 @@ pub fn facts_command(opts: &Options) -> String {
                 format!("/etc/init.d/{name}")
             });
             format!(
-                "e=$({sc} is-enabled {q} -l 2>/dev/null); r=$?; \
+                "e=$({sc} is-enabled {q} 2>/dev/null); el=$({sc} is-enabled {q} -l 2>/dev/null); r=$?; \
                  i=0; [ -e {script} ] && i=1; \
                  d='/etc/rc?.d'; [ -d /etc/rc0.d ] || d=/etc/init.d/rc?.d; \
                  s=0; for f in $d/S??{q}; do [ -e \"$f\" ] && s=1; done; \
@@ -218,13 +222,13 @@ pub fn facts_command(opts: &Options) -> String {
                 sc = opts.systemctl(),
             )
         }
-        None => "e=; r=1; i=0; s=0; l=0; ".to_string(),
+        None => "e=; el=; r=1; i=0; s=0; l=0; ".to_string(),
     };
     format!(
         "export LC_ALL=C; if ! command -v systemctl >/dev/null 2>&1; then \
            printf 'rollout-systemd 0 0 1 0 0 0\\n%s\\n' \"$PATH\"; exit 0; fi; \
          {offline}; {unit}\
-         printf 'rollout-systemd 1 %s %s %s %s %s\\n%s\\n%s\\n' \"$o\" \"$r\" \"$i\" \"$s\" \"$l\" \"$PATH\" \"$e\""
+         printf 'rollout-systemd 1 %s %s %s %s %s\\n%s\\n%s\\n%s\\n' \"$o\" \"$r\" \"$i\" \"$s\" \"$l\" \"$PATH\" \"$e\" \"$el\""
     )
 }
 
@@ -235,7 +239,16 @@ pub fn parse_facts(stdout: &str) -> Result<HostFacts, String> {
         .unwrap_or_default()
         .split_whitespace()
         .collect();
-    let ["rollout-systemd", systemctl, offline, rc, initd, sysv, listed] = header[..] else {
+    let [
+        "rollout-systemd",
+        systemctl,
+        offline,
+        rc,
+        initd,
+        sysv,
+        listed,
+    ] = header[..]
+    else {
         return Err(format!(
             "could not read the host's systemd facts from: {}",
             stdout.trim()
@@ -249,7 +262,8 @@ pub fn parse_facts(stdout: &str) -> Result<HostFacts, String> {
         sysv_enabled: sysv == "1",
         unit_file_listed: listed == "1",
         path: lines.next().unwrap_or_default().to_string(),
-        is_enabled: lines.collect::<Vec<_>>().join("\n").trim().to_string(),
+        is_enabled: lines.next().unwrap_or_default().trim().to_string(),
+        is_enabled_full: lines.collect::<Vec<_>>().join("\n").trim_end().to_string(),
     })
 }
 
@@ -298,13 +312,13 @@ pub fn currently_enabled(opts: &Options, facts: &HostFacts) -> bool {
     match facts.is_enabled_rc {
         // Runtime-only, indirect or alias: let systemctl enable it for good.
         0 => !matches!(
-            facts.is_enabled.as_str(),
+            facts.is_enabled_full.as_str(),
             "enabled-runtime" | "indirect" | "alias"
         ),
         1 => {
             opts.scope == "system"
                 && facts.initd
-                && !facts.is_enabled.ends_with("disabled")
+                && !facts.is_enabled_full.trim().ends_with("disabled")
                 && facts.sysv_enabled
         }
         _ => false,
@@ -328,9 +342,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Runs a line with the task's `environment:` exported first, as Ansible
+/// gives it to the module (SYSTEMD_OFFLINE, XDG_RUNTIME_DIR for a user scope).
 async fn exec(ctx: &ModuleContext<'_>, line: &str) -> Result<ExecOutput, TaskResult> {
+    let prelude = super::command::prelude(&Vars::new(), ctx);
     ctx.conn
-        .exec(line, None)
+        .exec(&format!("{prelude}{line}"), None)
         .await
         .map_err(TaskResult::from_connection)
 }
@@ -550,8 +567,8 @@ mod tests {
         assert_eq!(err, "missing parameter(s) required by 'state': name");
         let err = Options::from_args(&args(json!({"masked": true}))).unwrap_err();
         assert_eq!(err, "missing parameter(s) required by 'masked': name");
-        let err = Options::from_args(&args(json!({"name": "web*", "state": "started"})))
-            .unwrap_err();
+        let err =
+            Options::from_args(&args(json!({"name": "web*", "state": "started"}))).unwrap_err();
         assert_eq!(
             err,
             "This module does not currently support using glob patterns, found '*' in service name: web*"
@@ -589,7 +606,10 @@ mod tests {
         let out = "Id=web.service\nDescription={ odd\nExecStart={ path=/bin/sh ; argv[]=/bin/sh -c\n  loop ; }\n\
                    ActiveState=active\nEmpty=\n";
         let parsed = parse_show(out);
-        assert_eq!(parsed["Description"], "{ odd", "only Exec* values span lines");
+        assert_eq!(
+            parsed["Description"], "{ odd",
+            "only Exec* values span lines"
+        );
         assert_eq!(
             parsed["ExecStart"],
             "{ path=/bin/sh ; argv[]=/bin/sh -c\n  loop ; }"
@@ -603,6 +623,7 @@ mod tests {
             systemctl: true,
             is_enabled_rc: rc,
             is_enabled: is_enabled.into(),
+            is_enabled_full: is_enabled.into(),
             ..Default::default()
         }
     }
@@ -626,7 +647,11 @@ mod tests {
         let masked = read_show("x", 0, "LoadState=masked\nLoadError=x\n", "", &f).unwrap();
         assert!(masked.is_systemd);
         // show failed (no manager): is-enabled, then list-unit-files decide.
-        assert!(read_show("x", 1, "", "", &facts(1, "disabled")).unwrap().is_systemd);
+        assert!(
+            read_show("x", 1, "", "", &facts(1, "disabled"))
+                .unwrap()
+                .is_systemd
+        );
         assert!(!read_show("x", 1, "", "", &facts(1, "")).unwrap().is_systemd);
         let listed = HostFacts {
             unit_file_listed: true,
@@ -672,7 +697,10 @@ mod tests {
 
     #[test]
     fn facts_are_parsed() {
-        let got = parse_facts("rollout-systemd 1 0 0 1 1 0\n/usr/bin:/bin\nenabled\n").unwrap();
+        let got = parse_facts(
+            "rollout-systemd 1 0 0 1 1 0\n/usr/bin:/bin\nenabled\nenabled\n  /etc/x.wants/web.service\n",
+        )
+        .unwrap();
         assert_eq!(
             got,
             HostFacts {
@@ -681,12 +709,17 @@ mod tests {
                 offline: false,
                 is_enabled_rc: 0,
                 is_enabled: "enabled".into(),
+                is_enabled_full: "enabled\n  /etc/x.wants/web.service".into(),
                 initd: true,
                 sysv_enabled: true,
                 unit_file_listed: false,
             }
         );
-        assert!(!parse_facts("rollout-systemd 0 0 1 0 0 0\n/bin\n").unwrap().systemctl);
+        assert!(
+            !parse_facts("rollout-systemd 0 0 1 0 0 0\n/bin\n")
+                .unwrap()
+                .systemctl
+        );
         assert!(parse_facts("garbage").is_err());
     }
 }

@@ -169,10 +169,9 @@ impl DebianRoot {
             Ok(()) => Some(root),
             // The bed script gave up (no cgroup hierarchy, systemd could not
             // boot): a reason to skip, which its log gives.
-            Err(log) if matches!(init, Init::Systemd) => skip(&format!(
-                "real systemd did not boot in it: {}",
-                log.trim()
-            )),
+            Err(log) if matches!(init, Init::Systemd) => {
+                skip(&format!("real systemd did not boot in it: {}", log.trim()))
+            }
             Err(log) => panic!("sshd in the Debian root never listened: {log}"),
         }
     }
@@ -281,13 +280,17 @@ impl DebianRoot {
 
 impl Drop for DebianRoot {
     /// Killing the namespace's PID 1 (by its PID) kills every process in
-    /// it, and killing the launcher reaps it; the namespace's mounts go
-    /// with them. systemd's cgroups outlive it: the bed script removes them.
+    /// it; the launcher then reaps it and exits, and the namespace's mounts
+    /// go with them. systemd's cgroups outlive it: the bed script removes them.
     fn drop(&mut self) {
         if let Some(pid1) = self.pid1() {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid1.to_string()])
                 .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.launcher.try_wait().is_ok_and(|s| s.is_none()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.launcher.kill();
         let _ = self.launcher.wait();
