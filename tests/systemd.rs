@@ -230,12 +230,19 @@ fn errors_are_worded_as_ansible_words_them_and_service_facts_lists_units() {
     play(&root, nameless, &[]).assert_says("missing parameter(s) required by 'state': name");
     let glob = "    - systemd: {name: 'rollout-*', state: started}\n";
     play(&root, glob, &[]).assert_says("found '*' in service name: rollout-*");
+    // No user manager here (it needs D-Bus, which the root lacks): bare
+    // systemctl's own error, as Ansible reports it.
+    let user = "    - systemd: {name: rollout-web, state: started, scope: user}\n";
+    let out = play(&root, user, &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("Failed to connect to bus");
 
-    // daemon_reload alone needs no name and always reports a change.
+    // daemon_reload alone needs no name and, as in Ansible, is no change.
     let reload = "    - systemd: {daemon_reload: true}\n      register: r\n    - debug: {var: r}\n";
     let out = play(&root, reload, &[]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    changed(&out, 0);
     out.assert_says("\"name\": null");
+    out.assert_says("\"status\": {}");
 
     changed(&install_and_start(&root), 2);
     let facts = "    - service_facts:\n    - debug: {var: \"ansible_facts.services['rollout-web.service']\"}\n    \

@@ -272,6 +272,9 @@ pub fn parse_facts(stdout: &str) -> Result<HostFacts, String> {
 pub struct Shown {
     pub status: Map<String, Json>,
     pub is_systemd: bool,
+    /// Nothing answered (show, is-enabled, list-unit-files): Ansible then
+    /// runs bare `systemctl` and fails with its error, if it has one.
+    pub ask_systemctl: bool,
 }
 
 /// Ansible's reading of `systemctl show`'s answer (rc, stdout, stderr),
@@ -302,6 +305,7 @@ pub fn read_show(
     } else {
         // Ansible's fallback where show does not work (a chroot).
         shown.is_systemd = facts.unit_file_listed;
+        shown.ask_systemctl = !facts.unit_file_listed;
     }
     Ok(shown)
 }
@@ -357,8 +361,8 @@ async fn host_facts(ctx: &ModuleContext<'_>, opts: &Options) -> Result<HostFacts
     parse_facts(&text(&out.stdout)).map_err(TaskResult::failed)
 }
 
-/// One task's run: the result so far, its warnings, and whether commands
-/// really run (not in check mode).
+/// One task's run: the result so far and its warnings. A failure says
+/// only why, as Ansible's `fail_json(msg=...)` (not the result so far).
 struct Run<'a> {
     ctx: &'a ModuleContext<'a>,
     opts: &'a Options,
@@ -367,12 +371,6 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn fail(&self, msg: String) -> TaskResult {
-        let mut failed = TaskResult::failed(msg);
-        failed.data = self.result.data.clone();
-        failed
-    }
-
     /// `daemon-reload` / `daemon-reexec`: failures in a chroot or with
     /// systemd offline are warnings, as Ansible has them.
     async fn daemon(&mut self, verb: &str, facts: &HostFacts) -> Result<(), TaskResult> {
@@ -388,7 +386,10 @@ impl Run<'_> {
             ));
             Ok(())
         } else {
-            Err(self.fail(format!("failure {} during {verb}: {err}", out.rc)))
+            Err(TaskResult::failed(format!(
+                "failure {} during {verb}: {err}",
+                out.rc
+            )))
         }
     }
 
@@ -436,7 +437,7 @@ async fn drive(run: &mut Run<'_>) -> Result<(), TaskResult> {
     let opts = run.opts;
     let mut facts = host_facts(run.ctx, opts).await?;
     if !facts.systemctl {
-        return Err(run.fail(format!(
+        return Err(TaskResult::failed(format!(
             "Failed to find required executable \"systemctl\" in paths: {}",
             facts.path
         )));
@@ -460,7 +461,20 @@ async fn drive(run: &mut Run<'_>) -> Result<(), TaskResult> {
         &text(&show.stderr),
         &facts,
     )
-    .map_err(|msg| run.fail(msg))?;
+    .map_err(TaskResult::failed)?;
+    if shown.ask_systemctl {
+        // No manager to ask (a user scope without a session): its error.
+        let line = opts.systemctl();
+        let out = exec(run.ctx, &line).await?;
+        if out.rc != 0 {
+            let stderr = text(&out.stderr);
+            return Err(TaskResult::failed(stderr.trim_end())
+                .with("cmd", line)
+                .with("rc", out.rc)
+                .with("stdout", text(&out.stdout))
+                .with("stderr", stderr));
+        }
+    }
     let status = shown.status;
     run.result = std::mem::take(&mut run.result).with("status", Json::Object(status.clone()));
     let found = shown.is_systemd || facts.initd;
@@ -479,9 +493,9 @@ async fn drive(run: &mut Run<'_>) -> Result<(), TaskResult> {
             if let Some(out) = run.act(action, name).await? {
                 if out.rc != 0 {
                     if !found {
-                        return Err(run.fail(missing(name)));
+                        return Err(TaskResult::failed(missing(name)));
                     }
-                    return Err(run.fail(format!(
+                    return Err(TaskResult::failed(format!(
                         "Failed to {action} the service ({name}): {}",
                         text(&out.stderr).trim()
                     )));
@@ -494,7 +508,7 @@ async fn drive(run: &mut Run<'_>) -> Result<(), TaskResult> {
 
     if let Some(want) = opts.enabled {
         if !found {
-            return Err(run.fail(missing(name)));
+            return Err(TaskResult::failed(missing(name)));
         }
         let enabled = currently_enabled(opts, &facts);
         run.result = std::mem::take(&mut run.result).with("enabled", enabled);
@@ -504,7 +518,7 @@ async fn drive(run: &mut Run<'_>) -> Result<(), TaskResult> {
             if let Some(out) = run.act(action, name).await?
                 && out.rc != 0
             {
-                return Err(run.fail(format!(
+                return Err(TaskResult::failed(format!(
                     "Unable to {action} service {name}: {}{}",
                     text(&out.stdout),
                     text(&out.stderr)
@@ -516,7 +530,7 @@ async fn drive(run: &mut Run<'_>) -> Result<(), TaskResult> {
 
     if let Some(state) = opts.state.as_deref() {
         if !found {
-            return Err(run.fail(missing(name)));
+            return Err(TaskResult::failed(missing(name)));
         }
         let shown_state = if matches!(state, "started" | "stopped") {
             state
@@ -531,7 +545,7 @@ async fn drive(run: &mut Run<'_>) -> Result<(), TaskResult> {
                     if let Some(out) = run.act(action, name).await?
                         && out.rc != 0
                     {
-                        return Err(run.fail(format!(
+                        return Err(TaskResult::failed(format!(
                             "Unable to {action} service {name}: {}",
                             text(&out.stderr)
                         )));
@@ -546,7 +560,10 @@ async fn drive(run: &mut Run<'_>) -> Result<(), TaskResult> {
                         .into(),
                 );
             }
-            None => return Err(run.fail("Service is in unknown state".into())),
+            None => {
+                return Err(TaskResult::failed("Service is in unknown state")
+                    .with("status", Json::Object(status)));
+            }
         }
     }
     Ok(())
@@ -652,7 +669,8 @@ mod tests {
                 .unwrap()
                 .is_systemd
         );
-        assert!(!read_show("x", 1, "", "", &facts(1, "")).unwrap().is_systemd);
+        let unknown = read_show("x", 1, "", "", &facts(1, "")).unwrap();
+        assert!(!unknown.is_systemd && unknown.ask_systemctl);
         let listed = HostFacts {
             unit_file_listed: true,
             ..facts(1, "")
