@@ -143,6 +143,19 @@ fn a_unit_is_started_reloaded_restarted_and_stopped() {
     changed(&play(&root, reload, &[]), 1);
     assert_eq!(active(&root), "active");
     assert_eq!(root.sh("cat /var/lib/rollout-web.reloads"), "reloaded\n");
+
+    // no_block queues the job; force and daemon_reexec reach systemctl too.
+    let pid = main_pid(&root);
+    let queued = "    - systemd: {name: rollout-web, state: restarted, no_block: true}\n    \
+                  - systemd: {name: rollout-web, enabled: true, force: true, daemon_reexec: true}\n";
+    changed(&play(&root, queued, &[]), 2);
+    root.sh("for i in $(seq 50); do systemctl is-active -q rollout-web && break; sleep 0.1; done");
+    assert_ne!(main_pid(&root), pid);
+    assert_eq!(
+        root.sh("systemctl is-enabled rollout-web").trim(),
+        "enabled"
+    );
+    assert_eq!(root.sh("cat /proc/1/comm").trim(), "systemd");
 }
 
 #[test]
