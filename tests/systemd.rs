@@ -125,8 +125,13 @@ fn a_unit_is_started_reloaded_restarted_and_stopped() {
     assert_eq!(root.sh("cat /var/lib/rollout-web.reloads"), "reloaded\n");
     assert_eq!(main_pid(&root), pid, "a reload keeps the process");
 
-    let restart = "    - systemd: {name: rollout-web.service, state: restarted}\n";
-    changed(&play(&root, restart, &[]), 1);
+    // `service` on a systemd host is `systemd`, as in Ansible (its result
+    // carries `status`).
+    let restart = "    - service: {name: rollout-web.service, state: restarted}\n      register: r\n    \
+                   - debug: {var: r.status.Id}\n";
+    let out = play(&root, restart, &[]);
+    changed(&out, 1);
+    out.assert_says("\"r.status.Id\": \"rollout-web.service\"");
     let restarted = main_pid(&root);
     assert_ne!(restarted, pid, "a restart starts a new process");
     assert_ne!(restarted, "0");

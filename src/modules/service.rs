@@ -1,6 +1,6 @@
 //! `service`: start, stop, restart or reload a service and enable it at
-//! boot, whatever the init system (`systemd` / `systemd_service`, with
-//! masks, scopes and daemon-reload, is src/modules/systemd.rs).
+//! boot, whatever the init system. On a systemd host it runs `systemd`
+//! (src/modules/systemd.rs), as Ansible's `service` action does.
 //!
 //! One probe finds the init system — systemd when `/run/systemd/system`
 //! exists, else the `service` command, else `/etc/init.d/NAME` — and the
@@ -180,6 +180,10 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
         },
         Err(result) => return result,
     };
+    // Ansible's `service` action hands a systemd host to `systemd`.
+    if probe.manager == Manager::Systemd {
+        return super::systemd::run(args, ctx).await;
+    }
     let steps = match plan(&probe, name, state, enabled, daemon_reload) {
         Ok(steps) => steps,
         Err(msg) => return TaskResult::failed(msg),
