@@ -8,8 +8,8 @@ use super::{ModuleContext, TaskResult, Vars};
 use super::{
     apt, archive, assert, async_status, blockinfile, command, copy, debug, ec2_metadata_facts,
     elb_target, fail, fetch, file, get_url, haproxy, include_vars, lineinfile, package,
-    package_facts, pause, ping, raw, reboot, replace, script, service, set_fact, setup, slurp,
-    stat, template, unarchive, uri, wait_for, wait_for_connection,
+    package_facts, pause, ping, raw, reboot, replace, script, service, service_facts, set_fact,
+    setup, slurp, stat, systemd, template, unarchive, uri, wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -37,8 +37,9 @@ pub static MODULES: &[Module] = &[
     package_facts::MODULE,
     script::MODULE,
     service::SERVICE,
-    service::SYSTEMD,
-    service::SYSTEMD_SERVICE,
+    systemd::MODULE,
+    systemd::SYSTEMD_SERVICE,
+    service_facts::MODULE,
     reboot::MODULE,
     ec2_metadata_facts::MODULE,
     wait_for::MODULE,

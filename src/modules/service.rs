@@ -1,5 +1,6 @@
-//! `service`, `systemd` / `systemd_service`: start, stop, restart or reload
-//! a service and enable it at boot.
+//! `service`: start, stop, restart or reload a service and enable it at
+//! boot, whatever the init system. On a systemd host it runs `systemd`
+//! (src/modules/systemd.rs), as Ansible's `service` action does.
 //!
 //! One probe finds the init system — systemd when `/run/systemd/system`
 //! exists, else the `service` command, else `/etc/init.d/NAME` — and the
@@ -28,26 +29,6 @@ pub const SERVICE: Module = Module::new(
     ),
     |args, ctx| Box::pin(run(args, ctx)),
 );
-
-/// `systemd`: what it accepts and how it runs.
-pub const SYSTEMD: Module = Module::new(
-    ModuleSpec::new(
-        "systemd",
-        &[
-            aliases(p("name", Kind::Str), &["service", "unit"]),
-            choices(
-                p("state", Kind::Str),
-                &["started", "stopped", "restarted", "reloaded"],
-            ),
-            p("enabled", Kind::Bool),
-            aliases(p("daemon_reload", Kind::Bool), &["daemon-reload"]),
-        ],
-    ),
-    |args, ctx| Box::pin(run(args, ctx)),
-);
-
-/// `systemd_service` is `systemd` under its newer name.
-pub const SYSTEMD_SERVICE: Module = SYSTEMD.named("systemd_service");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Manager {
@@ -199,6 +180,10 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
         },
         Err(result) => return result,
     };
+    // Ansible's `service` action hands a systemd host to `systemd`.
+    if probe.manager == Manager::Systemd {
+        return super::systemd::run(args, ctx).await;
+    }
     let steps = match plan(&probe, name, state, enabled, daemon_reload) {
         Ok(steps) => steps,
         Err(msg) => return TaskResult::failed(msg),
