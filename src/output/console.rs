@@ -157,6 +157,8 @@ fn shown(result: &Json) -> Json {
     if let Json::Object(map) = &mut result {
         map.remove("ansible_facts");
         map.remove("diff");
+        // Printed as `[WARNING]:` lines above the result, as Ansible does.
+        map.remove("warnings");
         if map.get("failed") == Some(&Json::Bool(false)) {
             map.remove("failed");
         }
@@ -259,7 +261,7 @@ impl<W: Write + Send> Console<W> {
     }
 
     fn host_line(&self, r: &HostResult) -> String {
-        let line = self.status_line(r);
+        let line = self.warnings_above(r, self.status_line(r));
         match r.result.get("diff") {
             Some(diff) if self.diff && !matches!(r.status, Status::Skipped) => {
                 let text = render_diff(diff, self.palette);
@@ -271,6 +273,23 @@ impl<W: Write + Send> Console<W> {
             }
             _ => line,
         }
+    }
+
+    /// A module's `warnings` come before its host line, one `[WARNING]:`
+    /// each, as Ansible's default callback prints them.
+    fn warnings_above(&self, r: &HostResult, line: String) -> String {
+        let Some(Json::Array(warnings)) = r.result.get("warnings") else {
+            return line;
+        };
+        let mut text = String::new();
+        for warning in warnings {
+            let message = warning
+                .as_str()
+                .map_or_else(|| warning.to_string(), String::from);
+            text.push_str(&(self.palette).paint(&format!("[WARNING]: {message}"), Colour::Warn));
+            text.push('\n');
+        }
+        text + &line
     }
 
     fn status_line(&self, r: &HostResult) -> String {
@@ -362,6 +381,24 @@ mod tests {
             delegated_to: None,
             show_result: false,
         }
+    }
+
+    #[test]
+    fn module_warnings_come_before_the_host_line_and_not_in_its_result() {
+        let console = Console::new(Vec::new(), 1);
+        let r = on_h(
+            Status::Ok,
+            serde_json::json!({"changed": false, "warnings": ["first", "second"], "rc": 0}),
+            false,
+        );
+        let text = console.host_line(&HostResult {
+            show_result: true,
+            ..r
+        });
+        assert_eq!(
+            text,
+            "[WARNING]: first\n[WARNING]: second\nok: [h] => {\n  \"rc\": 0\n}"
+        );
     }
 
     #[test]
