@@ -656,10 +656,10 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
     }
     if before.as_deref() != Some(after.as_str()) || local_mods || remote_url_changed {
         result.changed = true;
-        if ctx.diff {
-            if let Some(diff) = g.diff(before.as_deref(), &after).await? {
-                result = result.with("diff", diff);
-            }
+        if ctx.diff
+            && let Some(diff) = g.diff(before.as_deref(), &after).await?
+        {
+            result = result.with("diff", diff);
         }
     }
     Ok(result.with("after", after))
