@@ -25,7 +25,11 @@ fn play(root: &DebianRoot, tasks: &str, args: &[&str]) -> common::Outcome {
 fn assert_changed(out: &common::Outcome, n: usize) {
     assert_eq!(out.code, 0, "{}", out.all());
     let recap = out.recap("debian");
-    assert!(recap.contains(&format!("changed={n} ")), "{recap}\n{}", out.stdout);
+    assert!(
+        recap.contains(&format!("changed={n} ")),
+        "{recap}\n{}",
+        out.stdout
+    );
 }
 
 fn this_machine(key: &str) -> String {
@@ -41,7 +45,8 @@ fn sysctl_sets_an_ipc_key_in_the_roots_namespace_and_its_file() {
     let Some(root) = root(0) else { return };
     let ours = this_machine("kernel.msgmax");
     let before = root.sh("sysctl -n kernel.msgmax");
-    let task = "    - ansible.posix.sysctl: {name: kernel.msgmax, value: '16384', sysctl_set: true}\n";
+    let task =
+        "    - ansible.posix.sysctl: {name: kernel.msgmax, value: '16384', sysctl_set: true}\n";
     let check = play(&root, task, &["--check"]);
     assert_changed(&check, 1);
     assert_eq!(root.sh("sysctl -n kernel.msgmax"), before);
@@ -52,7 +57,10 @@ fn sysctl_sets_an_ipc_key_in_the_roots_namespace_and_its_file() {
     // As Ansible's run on such a root: the line appended after the
     // file's comments, which stay as they were.
     let conf = root.sh("cat /etc/sysctl.conf");
-    assert!(conf.ends_with("#kernel.sysrq=438\n\nkernel.msgmax=16384\n"), "{conf}");
+    assert!(
+        conf.ends_with("#kernel.sysrq=438\n\nkernel.msgmax=16384\n"),
+        "{conf}"
+    );
     assert!(conf.starts_with("#\n# /etc/sysctl.conf - Configuration file"));
     assert_changed(&play(&root, task, &[]), 0);
     // The key is the root's own: this machine's is untouched.
@@ -125,7 +133,10 @@ fn cron_writes_what_ansible_writes_and_manages_ansibles_crontab() {
         root.sh("crontab -l"),
         "PATH=\"/usr/bin:/bin\"\n#Ansible: nightly\n30 2 * * * /usr/local/bin/backup\n"
     );
-    assert_eq!(root.sh("test -e /etc/cron.d/rollout-test || echo gone"), "gone\n");
+    assert_eq!(
+        root.sh("test -e /etc/cron.d/rollout-test || echo gone"),
+        "gone\n"
+    );
     assert_changed(&play(&root, remove, &[]), 0);
 
     let bad = "    - cron: {name: x, job: y, special_time: daily, hour: '1'}\n";
@@ -172,16 +183,53 @@ fn mount_mounts_a_tmpfs_in_the_roots_namespace_and_keeps_fstab() {
     assert_changed(&play(&root, &mounted("2m"), &[]), 1);
     assert_changed(&play(&root, absent, &[]), 1);
     assert_eq!(info(), "");
-    assert_eq!(root.sh("cat /etc/fstab"), "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n");
+    assert_eq!(
+        root.sh("cat /etc/fstab"),
+        "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"
+    );
     assert_eq!(root.sh("test -e /mnt/scratch || echo gone"), "gone\n");
     assert_changed(&play(&root, absent, &[]), 0);
 
+    // ephemeral: mounted without fstab, remounted on every run (always
+    // changed, as Ansible); another source on the same point fails.
+    let eph = |src: &str| {
+        format!(
+            "    - mount: {{path: /mnt/eph, src: {src}, fstype: tmpfs, opts: size=1m, state: ephemeral}}\n"
+        )
+    };
+    let eph_info = || root.sh("grep ' /mnt/eph ' /proc/self/mountinfo || true");
+    assert_changed(&play(&root, &eph("tmpfs"), &[]), 1);
+    assert!(eph_info().contains("size=1024k"), "{}", eph_info());
+    assert_changed(&play(&root, &eph("tmpfs"), &[]), 1);
+    let out = play(&root, &eph("other"), &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    out.assert_says("already mounted with a different source");
+    let remount = "    - mount: {path: /mnt/eph, state: remounted, opts: size=3m}\n";
+    assert_changed(&play(&root, remount, &[]), 1);
+    assert!(eph_info().contains("size=3072k"), "{}", eph_info());
+    assert_eq!(
+        root.sh("cat /etc/fstab"),
+        "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"
+    );
+    assert_changed(
+        &play(
+            &root,
+            "    - mount: {path: /mnt/eph, state: unmounted}\n",
+            &[],
+        ),
+        1,
+    );
+
     // A mount that fails puts fstab back and removes the directory it made.
-    let broken = "    - mount: {path: /mnt/a/b, src: /dev/rollout-none, fstype: ext4, state: mounted}\n";
+    let broken =
+        "    - mount: {path: /mnt/a/b, src: /dev/rollout-none, fstype: ext4, state: mounted}\n";
     let out = play(&root, broken, &[]);
     assert_eq!(out.code, 2, "{}", out.all());
     out.assert_says("Error mounting /mnt/a/b");
-    assert_eq!(root.sh("cat /etc/fstab"), "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n");
+    assert_eq!(
+        root.sh("cat /etc/fstab"),
+        "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"
+    );
     assert_eq!(root.sh("test -e /mnt/a || echo gone"), "gone\n");
 }
 
@@ -273,5 +321,8 @@ fn synchronize_is_refused_at_load_with_what_to_use_instead() {
     }
     let out = common::play_local("errors/synchronize.yaml", dir.path(), &[]);
     assert_eq!(out.code, 4, "{}", out.all());
-    assert!(!dir.path().join("ran").exists(), "a task ran before the error");
+    assert!(
+        !dir.path().join("ran").exists(),
+        "a task ran before the error"
+    );
 }

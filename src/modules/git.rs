@@ -751,5 +751,35 @@ mod tests {
         assert!(r.changed && !r.failed, "{r:?}");
         assert_eq!(read_text(&format!("{dest}/f")), "2\n");
         assert!(!h.run_module(&MODULE, forced).await.changed);
+
+        // A SHA is checked out as it is.
+        let v1_sha = std::process::Command::new("git")
+            .args(["-C", &dest, "rev-parse", "v1^{commit}"])
+            .output()
+            .unwrap();
+        let v1_sha = String::from_utf8_lossy(&v1_sha.stdout).trim().to_string();
+        let by_sha = json!({"repo": repo, "dest": dest, "version": v1_sha});
+        let r = h.run_module(&MODULE, by_sha.clone()).await;
+        assert!(r.changed && r.data["after"] == json!(v1_sha), "{r:?}");
+        assert!(!h.run_module(&MODULE, by_sha).await.changed);
+
+        // Shallow: a tag cloned with --depth 1 --branch, then main fetched.
+        let shallow = h.path("shallow");
+        let a = json!({"repo": repo, "dest": shallow, "depth": 1, "version": "v1"});
+        let r = h.run_module(&MODULE, a).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        let count = |d: &str| {
+            let out = std::process::Command::new("git")
+                .args(["-C", d, "rev-list", "--count", "--all"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_eq!(count(&shallow), "1");
+        let a = json!({"repo": repo, "dest": shallow, "depth": 1, "version": "main"});
+        let r = h.run_module(&MODULE, a.clone()).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(read_text(&format!("{shallow}/f")), "2\n");
+        assert!(!h.run_module(&MODULE, a).await.changed);
     }
 }
