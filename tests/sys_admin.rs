@@ -139,6 +139,19 @@ fn cron_writes_what_ansible_writes_and_manages_ansibles_crontab() {
     );
     assert_changed(&play(&root, remove, &[]), 0);
 
+    // backup: the crontab as it was, in a temp file on the host.
+    let backed = "    - cron: {name: hourly, special_time: hourly, job: /bin/true, backup: true}\n      \
+                  register: r\n    - copy: {content: '{{ r.backup_file }}', dest: /tmp/backup_path}\n";
+    let before = root.sh("crontab -l");
+    assert_changed(&play(&root, backed, &[]), 2);
+    let path = root.sh("cat /tmp/backup_path");
+    assert!(path.starts_with("/tmp/crontab"), "{path}");
+    assert_eq!(root.sh(&format!("cat '{path}'")), before);
+    assert!(
+        root.sh("crontab -l")
+            .ends_with("#Ansible: hourly\n@hourly /bin/true\n")
+    );
+
     let bad = "    - cron: {name: x, job: y, special_time: daily, hour: '1'}\n";
     let out = play(&root, bad, &[]);
     assert_eq!(out.code, 2, "{}", out.all());

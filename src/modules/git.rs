@@ -128,13 +128,24 @@ impl Git<'_> {
     async fn check(&self, words: &[&str], msg: &str) -> Result<ExecOutput, TaskResult> {
         let out = self.run(words).await?;
         if out.rc != 0 {
-            return Err(TaskResult::failed(msg)
-                .with("rc", out.rc)
-                .with("stdout", text(&out.stdout))
-                .with("stderr", text(&out.stderr))
-                .with("cmd", format!("{} {}", self.git, words.join(" "))));
+            return Err(self.failure(msg, &out, words));
         }
         Ok(out)
+    }
+
+    /// A git command's failure as Ansible reports it: the message, the
+    /// command, its exit code and output.
+    fn failure(&self, msg: &str, out: &ExecOutput, words: &[&str]) -> TaskResult {
+        TaskResult::failed(msg)
+            .with("rc", out.rc)
+            .with("stdout", text(&out.stdout))
+            .with("stderr", text(&out.stderr))
+            .with("cmd", format!("{} {}", self.git, words.join(" ")))
+    }
+
+    /// Ansible's `check_rc`: the message is the command's stderr.
+    fn stderr_failure(&self, out: &ExecOutput, words: &[&str]) -> TaskResult {
+        self.failure(text(&out.stderr).trim_end(), out, words)
     }
 
     async fn rev_parse(&self) -> Result<String, TaskResult> {
@@ -162,9 +173,7 @@ impl Git<'_> {
         let line = format!("{}{cd}{} {}", self.prelude, self.git, quoted.join(" "));
         let out = exec(self.ctx, &line, None).await?;
         if out.rc != 0 {
-            return Err(TaskResult::failed(text(&out.stderr).trim().to_string())
-                .with("rc", out.rc)
-                .with("cmd", format!("{} {}", self.git, words.join(" "))));
+            return Err(self.stderr_failure(&out, &words));
         }
         Ok(text(&out.stdout))
     }
@@ -360,9 +369,7 @@ impl Git<'_> {
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         let out = self.raw(Some(parent), &refs).await?;
         if out.rc != 0 {
-            return Err(TaskResult::failed(text(&out.stderr).trim().to_string())
-                .with("rc", out.rc)
-                .with("cmd", format!("{} {}", self.git, refs.join(" "))));
+            return Err(self.stderr_failure(&out, &refs));
         }
         if self.bare && self.remote != "origin" {
             self.check(
