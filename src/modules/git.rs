@@ -788,5 +788,15 @@ mod tests {
         assert!(r.changed && !r.failed, "{r:?}");
         assert_eq!(read_text(&format!("{shallow}/f")), "2\n");
         assert!(!h.run_module(&MODULE, a).await.changed);
+
+        // A hostile remote name reaches git as one word, which refuses it.
+        let bad = json!({"repo": repo, "dest": h.path(NASTY), "remote": "up'$(touch pwned)"});
+        let r = h.run_module(&MODULE, bad).await;
+        assert!(r.msg.unwrap().contains("is not a valid remote name"));
+        let nasty = json!({"repo": repo, "dest": h.path(NASTY), "version": "v1", "remote": "up"});
+        let r = h.run_module(&MODULE, nasty.clone()).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert!(!h.run_module(&MODULE, nasty).await.changed);
+        assert_not_pwned(h.base());
     }
 }
