@@ -799,4 +799,41 @@ mod tests {
         assert!(!h.run_module(&MODULE, nasty).await.changed);
         assert_not_pwned(h.base());
     }
+
+    #[tokio::test]
+    async fn bare_mirrors_and_single_branch_clones() {
+        if std::process::Command::new("git")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("SKIPPED: no git here");
+            return;
+        }
+        let h = Harness::new(json!({}));
+        let repo = origin(&h);
+        let bare = h.path("mirror.git");
+        let a = json!({"repo": repo, "dest": bare, "bare": true});
+        let r = h.run_module(&MODULE, a.clone()).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert!(std::path::Path::new(&format!("{bare}/HEAD")).exists());
+        let r = h.run_module(&MODULE, a).await;
+        assert!(!r.changed && !r.failed, "{r:?}");
+
+        let single = h.path("single");
+        let a = json!({"repo": repo, "dest": single, "single_branch": true, "version": "main"});
+        let r = h.run_module(&MODULE, a.clone()).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        let out = std::process::Command::new("git")
+            .args(["-C", &single, "config", "remote.origin.fetch"])
+            .output()
+            .unwrap();
+        let fetch = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(fetch.trim(), "+refs/heads/main:refs/remotes/origin/main");
+        assert!(!h.run_module(&MODULE, a).await.changed);
+        let r = h
+            .run_module(&MODULE, json!({"repo": repo, "dest": h.path("x"), "accept_hostkey": true, "accept_newhostkey": true}))
+            .await;
+        assert!(r.failed && r.msg.unwrap().contains("mutually exclusive"));
+    }
 }
