@@ -6,10 +6,11 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    apt, archive, assert, async_status, blockinfile, command, copy, debug, ec2_metadata_facts,
-    elb_target, fail, fetch, file, get_url, haproxy, include_vars, lineinfile, package,
-    package_facts, pause, ping, raw, reboot, replace, script, service, service_facts, set_fact,
-    setup, slurp, stat, systemd, template, unarchive, uri, wait_for, wait_for_connection,
+    apt, archive, assert, async_status, blockinfile, command, copy, cron, debug,
+    ec2_metadata_facts, elb_target, fail, fetch, file, get_url, git, haproxy, include_vars,
+    lineinfile, mount, package, package_facts, pause, ping, raw, reboot, replace, script, service,
+    service_facts, set_fact, setup, slurp, stat, sysctl, systemd, template, unarchive, uri,
+    wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -41,6 +42,10 @@ pub static MODULES: &[Module] = &[
     systemd::SYSTEMD_SERVICE,
     service_facts::MODULE,
     reboot::MODULE,
+    sysctl::MODULE,
+    cron::MODULE,
+    mount::MODULE,
+    git::MODULE,
     ec2_metadata_facts::MODULE,
     wait_for::MODULE,
     uri::MODULE,

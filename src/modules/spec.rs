@@ -146,6 +146,28 @@ pub static META: ModuleSpec = ModuleSpec::new(
 )
 .free_form("action");
 
+/// Modules rollout refuses by name, with what to use instead: the loader
+/// reports these at the task's line rather than as unknown modules.
+pub const UNSUPPORTED: &[(&str, &str)] = &[(
+    "synchronize",
+    "rollout does not run 'synchronize': rsync needs its own duplex SSH \
+     session, and rollout carries every command over the host's one \
+     connection, which has none. Use 'copy' (a file or a directory tree), \
+     'archive' on the controller with 'unarchive' on the host for large \
+     trees, or 'command: rsync -a SRC HOST:DEST' with 'delegate_to: localhost' \
+     to run rsync on the controller over its own ssh",
+)];
+
+/// Why rollout refuses the module `name` (short or fully qualified), if it
+/// is one it refuses on purpose.
+pub fn unsupported(name: &str) -> Option<&'static str> {
+    let short = canonical_name(name);
+    UNSUPPORTED
+        .iter()
+        .find(|(n, _)| *n == short)
+        .map(|(_, why)| *why)
+}
+
 /// Finds a module by its short or fully qualified name (`ansible.builtin.x`).
 pub fn lookup(name: &str) -> Option<&'static ModuleSpec> {
     let short = canonical_name(name);

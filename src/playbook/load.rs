@@ -1036,6 +1036,11 @@ fn unknown_key_error(src: Src, key: &Node, structural_clash: bool) -> Diagnostic
             .err(key, format!("unknown task keyword '{name}'"))
             .with_help(format!("did you mean '{kw}'?"));
     }
+    if let Some(why) = spec::unsupported(&name) {
+        return src
+            .err(key, format!("module '{name}' is not supported"))
+            .with_help(why);
+    }
     src.err(key, format!("unknown module '{name}'"))
         .suggest(spec::canonical_name(&name), spec::module_names())
 }

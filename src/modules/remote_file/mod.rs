@@ -35,7 +35,7 @@ pub use probe::{
     FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, parse_probe, printed_digest, probe,
     probe_followed, sha1_hex, stat_snippet,
 };
-pub use upload::{Upload, Uploaded, temp_name, upload};
+pub use upload::{Upload, Uploaded, backup_path, temp_name, upload};
 
 use super::{ModuleContext, TaskResult};
 use crate::connection::ExecOutput;

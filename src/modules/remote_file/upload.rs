@@ -222,7 +222,7 @@ pub fn temp_name() -> String {
 }
 
 /// Ansible's backup name: `dest.PID.YYYY-MM-DD@HH:MM:SS~`.
-fn backup_path(dest: &str) -> String {
+pub fn backup_path(dest: &str) -> String {
     let stamp = chrono::Local::now().format("%Y-%m-%d@%H:%M:%S");
     format!("{dest}.{}.{stamp}~", std::process::id())
 }
