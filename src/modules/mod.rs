@@ -7,11 +7,13 @@
 //! connection, the variable scope, check/diff mode) and returns a
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
+pub mod accounts;
 pub mod apt;
 pub mod archive;
 pub mod assert;
 pub mod async_job;
 pub mod async_status;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
@@ -22,8 +24,11 @@ pub mod fail;
 pub mod fetch;
 pub mod file;
 pub mod get_url;
+pub mod group;
 pub mod haproxy;
+pub mod hostname;
 pub mod include_vars;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod mode;
 pub mod package;
@@ -44,8 +49,11 @@ pub mod slurp;
 pub mod spec;
 pub mod stat;
 pub mod template;
+pub mod timezone;
 pub mod unarchive;
 pub mod uri;
+pub mod user;
+pub mod user_ssh_key;
 pub mod wait_for;
 pub mod wait_for_connection;
 

@@ -6,10 +6,11 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    apt, archive, assert, async_status, blockinfile, command, copy, debug, ec2_metadata_facts,
-    elb_target, fail, fetch, file, get_url, haproxy, include_vars, lineinfile, package,
-    package_facts, pause, ping, raw, reboot, replace, script, service, set_fact, setup, slurp,
-    stat, template, unarchive, uri, wait_for, wait_for_connection,
+    apt, archive, assert, async_status, authorized_key, blockinfile, command, copy, debug,
+    ec2_metadata_facts, elb_target, fail, fetch, file, get_url, group, haproxy, hostname,
+    include_vars, known_hosts, lineinfile, package, package_facts, pause, ping, raw, reboot,
+    replace, script, service, set_fact, setup, slurp, stat, template, timezone, unarchive, uri,
+    user, wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -40,6 +41,12 @@ pub static MODULES: &[Module] = &[
     service::SYSTEMD,
     service::SYSTEMD_SERVICE,
     reboot::MODULE,
+    user::MODULE,
+    group::MODULE,
+    authorized_key::MODULE,
+    known_hosts::MODULE,
+    hostname::MODULE,
+    timezone::MODULE,
     ec2_metadata_facts::MODULE,
     wait_for::MODULE,
     uri::MODULE,
