@@ -66,11 +66,11 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
         || name.starts_with('-')
         || name
             .chars()
-            .any(|c| c == ':' || c == ',' || c.is_whitespace() || c.is_control());
+            .any(|c| c == ':' || c == ',' || c == '/' || c.is_whitespace() || c.is_control());
     if bad {
         return Err(format!(
             "invalid {kind} name '{name}': a {kind} name must not be empty, start with '-' \
-             or contain ':', ',' or whitespace"
+             or contain ':', ',', '/' or whitespace"
         ));
     }
     Ok(())
@@ -144,7 +144,10 @@ mod tests {
     #[test]
     fn entries_parse() {
         let p = parse_passwd("deploy:x:1001:1002:Deploy User:/home/deploy:/bin/bash").unwrap();
-        assert_eq!((p.uid, p.gid, p.home.as_str()), (1001, 1002, "/home/deploy"));
+        assert_eq!(
+            (p.uid, p.gid, p.home.as_str()),
+            (1001, 1002, "/home/deploy")
+        );
         assert_eq!(p.comment, "Deploy User");
         assert!(parse_passwd("broken:x").is_none());
         let g = parse_group("adm:x:4:syslog,deploy").unwrap();
@@ -156,7 +159,7 @@ mod tests {
     fn names_that_would_be_options_or_break_the_files_are_refused() {
         assert!(check_name("user", "deploy").is_ok());
         assert!(check_name("user", "svc.app-1_x$").is_ok());
-        for bad in ["", "-rf", "a:b", "a,b", "a b", "a\nb"] {
+        for bad in ["", "-rf", "a:b", "a,b", "a/b", "a b", "a\nb"] {
             let err = check_name("user", bad).unwrap_err();
             assert!(err.contains("invalid user name"), "{err}");
         }
@@ -169,6 +172,9 @@ mod tests {
         let lines = tagged(b"pw=a:x:1:1::/h:/bin/sh\nmember=adm\nmember=sudo\n");
         assert_eq!(tag(&lines, "pw"), Some("a:x:1:1::/h:/bin/sh"));
         assert_eq!(lines.len(), 3);
-        assert_eq!(command_line(&["usermod".into(), "-c".into(), "A B".into()]), "usermod -c 'A B'");
+        assert_eq!(
+            command_line(&["usermod".into(), "-c".into(), "A B".into()]),
+            "usermod -c 'A B'"
+        );
     }
 }

@@ -308,7 +308,8 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         },
     )
     .await?;
-    let existing = String::from_utf8_lossy(found.content.as_deref().unwrap_or_default()).into_owned();
+    let existing =
+        String::from_utf8_lossy(found.content.as_deref().unwrap_or_default()).into_owned();
     let mut result = echoed(args).with("keyfile", keyfile.clone());
     let Some(after) = edit(&existing, args).map_err(TaskResult::failed)? else {
         return Ok(result);
@@ -368,8 +369,10 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
 mod tests {
     use super::*;
 
-    const A: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEj/gYuIOg3OngcOt1sgM2Q3n0zSruwYjG3IUWeE10ui";
-    const B: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ4xA3FEsb82Peoa1QBXTrvM9edA/MGrHfUYif//D+bD";
+    const A: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEj/gYuIOg3OngcOt1sgM2Q3n0zSruwYjG3IUWeE10ui";
+    const B: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ4xA3FEsb82Peoa1QBXTrvM9edA/MGrHfUYif//D+bD";
 
     fn args(v: Json) -> Vars {
         serde_json::from_value(v).unwrap()
@@ -386,7 +389,8 @@ mod tests {
     #[test]
     fn options_and_comments_replace_the_old_line_at_the_end() {
         let file = format!("# keep me\n{A} old\n{B} b\n");
-        let a = args(json!({"key": A, "key_options": "no-pty,command=\"echo a,b\"", "comment": "new"}));
+        let a =
+            args(json!({"key": A, "key_options": "no-pty,command=\"echo a,b\"", "comment": "new"}));
         let after = edit(&file, &a).unwrap().unwrap();
         assert_eq!(
             after,
@@ -400,7 +404,11 @@ mod tests {
         let file = format!("# c\n{A} a\n{B} b\n");
         let gone = edit(&file, &args(json!({"key": B, "state": "absent"}))).unwrap();
         assert_eq!(gone.unwrap(), format!("# c\n{A} a\n"));
-        let only = edit(&file, &args(json!({"key": A, "exclusive": true}))).unwrap();
+        let only = edit(
+            &file,
+            &args(json!({"key": format!("{A} a"), "exclusive": true})),
+        )
+        .unwrap();
         assert_eq!(only.unwrap(), format!("{A} a\n"));
         let several = args(json!({"key": format!("{A} a\n{B} b\n"), "exclusive": true}));
         assert_eq!(edit(&format!("{A} a\n{B} b\n"), &several).unwrap(), None);
@@ -413,7 +421,10 @@ mod tests {
         assert_eq!(
             parse_options("from=\"10.0.0.1,10.0.0.2\",no-pty"),
             vec![
-                ("from".to_string(), Some("\"10.0.0.1,10.0.0.2\"".to_string())),
+                (
+                    "from".to_string(),
+                    Some("\"10.0.0.1,10.0.0.2\"".to_string())
+                ),
                 ("no-pty".to_string(), None)
             ]
         );

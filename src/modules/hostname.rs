@@ -179,7 +179,11 @@ mod tests {
         assert_eq!(strategy(None), Ok(None));
         assert_eq!(strategy(Some("debian")), Ok(Some(Strategy::Systemd)));
         assert_eq!(strategy(Some("generic")), Ok(Some(Strategy::File)));
-        assert!(strategy(Some("freebsd")).unwrap_err().contains("not supported"));
+        assert!(
+            strategy(Some("freebsd"))
+                .unwrap_err()
+                .contains("not supported")
+        );
     }
 
     #[test]

@@ -94,7 +94,13 @@ pub fn search(stdout: &str, key: Option<&str>) -> Result<(bool, bool, Option<usi
 
 /// The file after the change (Ansible's `compute_diff`'s `after`, which is
 /// also what the module writes).
-pub fn rewrite(before: &str, found_line: Option<usize>, replace: bool, present: bool, key: &str) -> String {
+pub fn rewrite(
+    before: &str,
+    found_line: Option<usize>,
+    replace: bool,
+    present: bool,
+    key: &str,
+) -> String {
     let mut lines: Vec<&str> = before.split_inclusive('\n').collect();
     if let Some(n) = found_line
         && (replace || !present)
@@ -130,7 +136,10 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
 
 /// `~` and `~/...` as the login user's home, as Ansible's `path` type does.
 async fn expand_home(ctx: &ModuleContext<'_>, path: &str) -> Result<String, TaskResult> {
-    let Some(rest) = path.strip_prefix('~').filter(|r| r.is_empty() || r.starts_with('/')) else {
+    let Some(rest) = path
+        .strip_prefix('~')
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    else {
         return Ok(path.to_string());
     };
     let (home, _) = run_tool(ctx, "printf '%s' \"$HOME\"", None).await?;
@@ -139,7 +148,11 @@ async fn expand_home(ctx: &ModuleContext<'_>, path: &str) -> Result<String, Task
 
 /// Whether ssh-keygen finds `host` in the supplied key (a hashed host
 /// field must be the host's hash).
-async fn key_matches_host(ctx: &ModuleContext<'_>, host: &str, key: &str) -> Result<bool, TaskResult> {
+async fn key_matches_host(
+    ctx: &ModuleContext<'_>,
+    host: &str,
+    key: &str,
+) -> Result<bool, TaskResult> {
     let line = format!(
         "t=$(mktemp) || exit 1\nprintf '%s' {k} > \"$t\"\nssh-keygen -F {h} -f \"$t\"\nrm -f \"$t\"\n",
         k = shell_quote(key),
@@ -171,7 +184,13 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         Some(k) => Some(k.to_string()),
         None => None,
     }
-    .map(|k| if k.ends_with('\n') { k } else { format!("{k}\n") });
+    .map(|k| {
+        if k.ends_with('\n') {
+            k
+        } else {
+            format!("{k}\n")
+        }
+    });
     if let Some(key) = &key {
         let comma = regex::Regex::new(r"\S+(\s+)?,(\s+)?").expect("a valid regex");
         if comma.is_match(&host) {
@@ -197,7 +216,11 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
     )
     .await?;
     let (found, replace, found_line) = if file.exists() {
-        let line = format!("ssh-keygen -F {} -f {}", shell_quote(&host), shell_quote(&path));
+        let line = format!(
+            "ssh-keygen -F {} -f {}",
+            shell_quote(&host),
+            shell_quote(&path)
+        );
         let out = exec(ctx, &line, None).await?;
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -219,7 +242,11 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
     let before = String::from_utf8_lossy(file.content.as_deref().unwrap_or_default()).into_owned();
     let key_text = key.clone().unwrap_or_default();
     let after = rewrite(&before, found_line, replace, present, &key_text);
-    let before_header = if file.exists() { path.as_str() } else { "/dev/null" };
+    let before_header = if file.exists() {
+        path.as_str()
+    } else {
+        "/dev/null"
+    };
     result = result.with(
         "diff",
         json!({"before_header": before_header, "after_header": path,
@@ -233,7 +260,11 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         return Ok(result);
     }
     if found && key.is_none() && !present {
-        let line = format!("ssh-keygen -R {} -f {}", shell_quote(&host), shell_quote(&path));
+        let line = format!(
+            "ssh-keygen -R {} -f {}",
+            shell_quote(&host),
+            shell_quote(&path)
+        );
         run_tool(ctx, &line, None).await?;
         result.changed = true;
     }
@@ -284,7 +315,10 @@ mod tests {
             rewrite(before, Some(2), true, true, key),
             "a ssh-rsa X\nb ssh-rsa Y\nexample.com ssh-ed25519 NEW\n"
         );
-        assert_eq!(rewrite(before, Some(2), false, false, ""), "a ssh-rsa X\nb ssh-rsa Y\n");
+        assert_eq!(
+            rewrite(before, Some(2), false, false, ""),
+            "a ssh-rsa X\nb ssh-rsa Y\n"
+        );
         assert_eq!(rewrite("", None, false, true, key), key);
     }
 

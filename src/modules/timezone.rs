@@ -16,7 +16,10 @@ pub const MODULE: Module = Module::new(
         "timezone",
         &[
             p("name", Kind::Str),
-            aliases(choices(p("hwclock", Kind::Str), &["local", "UTC"]), &["rtc"]),
+            aliases(
+                choices(p("hwclock", Kind::Str), &["local", "UTC"]),
+                &["rtc"],
+            ),
         ],
     ),
     |args, ctx| Box::pin(run(args, ctx)),
@@ -129,7 +132,9 @@ async fn look(ctx: &ModuleContext<'_>, name: &str) -> Result<Seen, TaskResult> {
 
 fn current(seen: &Seen, name: &str) -> String {
     if seen.systemd {
-        seen.timedatectl_zone.clone().unwrap_or_else(|| "n/a".into())
+        seen.timedatectl_zone
+            .clone()
+            .unwrap_or_else(|| "n/a".into())
     } else {
         file_zone(seen, name)
     }
@@ -142,10 +147,14 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         ));
     }
     let Some(name) = arg_str(args, "name") else {
-        return Err(TaskResult::failed("one of the following is required: hwclock, name"));
+        return Err(TaskResult::failed(
+            "one of the following is required: hwclock, name",
+        ));
     };
     if name.is_empty() || name.starts_with(['-', '/']) || name.split('/').any(|p| p == "..") {
-        return Err(TaskResult::failed(format!("given timezone \"{name}\" is not available")));
+        return Err(TaskResult::failed(format!(
+            "given timezone \"{name}\" is not available"
+        )));
     }
     let seen = look(ctx, name).await?;
     if !seen.zone_exists {
@@ -169,7 +178,12 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
             run_tool(ctx, &line, None).await?;
             msgs.push(format!("executed `{line}`"));
         } else {
-            let (old, _) = run_tool(ctx, &format!("cat {TIMEZONE_FILE} 2>/dev/null || true"), None).await?;
+            let (old, _) = run_tool(
+                ctx,
+                &format!("cat {TIMEZONE_FILE} 2>/dev/null || true"),
+                None,
+            )
+            .await?;
             let (content, msg) = edit_timezone_file(&old, name);
             let zone = shell_quote(&format!("{ZONEINFO}/{name}"));
             let line = format!(
@@ -206,9 +220,8 @@ mod tests {
 
     #[test]
     fn the_probe_is_read_back() {
-        let seen = parse_probe(
-            "zone_exists=1\nfile=Etc/UTC\nlink=/usr/share/zoneinfo/Etc/UTC\ndpkg=1\n",
-        );
+        let seen =
+            parse_probe("zone_exists=1\nfile=Etc/UTC\nlink=/usr/share/zoneinfo/Etc/UTC\ndpkg=1\n");
         assert!(!seen.systemd && seen.dpkg_reconfigure && seen.zone_exists);
         assert_eq!(file_zone(&seen, "Etc/UTC"), "Etc/UTC");
         assert_eq!(file_zone(&seen, "Asia/Tokyo"), "Etc/UTC");
@@ -231,7 +244,10 @@ mod tests {
     fn the_timezone_file_keeps_one_zone_line() {
         assert_eq!(
             edit_timezone_file("Etc/UTC\n", "Asia/Tokyo"),
-            ("Asia/Tokyo\n".to_string(), format!("Added 1 line and deleted 1 line(s) on {TIMEZONE_FILE}"))
+            (
+                "Asia/Tokyo\n".to_string(),
+                format!("Added 1 line and deleted 1 line(s) on {TIMEZONE_FILE}")
+            )
         );
         assert_eq!(edit_timezone_file("", "UTC").0, "UTC\n");
     }

@@ -232,11 +232,7 @@ fn add_command(w: &Wanted<'_>, acct: &Account) -> Result<Vec<String>, String> {
 
 /// The `usermod` options an existing account needs (empty: none), and
 /// whether its password must be set.
-fn mod_options(
-    w: &Wanted<'_>,
-    pw: &Passwd,
-    acct: &Account,
-) -> Result<(Vec<String>, bool), String> {
+fn mod_options(w: &Wanted<'_>, pw: &Passwd, acct: &Account) -> Result<(Vec<String>, bool), String> {
     let mut cmd: Vec<String> = Vec::new();
     let mut push = |words: &[&str]| cmd.extend(words.iter().map(|s| s.to_string()));
     if let Some(uid) = w.int("uid")
@@ -319,8 +315,7 @@ fn mod_options(
         _ => None,
     };
     let set_password = w.str("update_password").unwrap_or("always") == "always"
-        && w
-            .str("password")
+        && w.str("password")
             .is_some_and(|pw| acct.hash().trim_start_matches('!') != pw.trim_start_matches('!'));
     if set_password {
         // The new hash carries the lock (`!`) itself.
@@ -652,7 +647,8 @@ async fn finish_present(
 }
 
 async fn path_exists(ctx: &ModuleContext<'_>, path: &str) -> Result<bool, TaskResult> {
-    let out = super::remote_file::exec(ctx, &format!("test -e {}", shell_quote(path)), None).await?;
+    let out =
+        super::remote_file::exec(ctx, &format!("test -e {}", shell_quote(path)), None).await?;
     Ok(out.rc == 0)
 }
 
@@ -716,8 +712,24 @@ mod tests {
         assert_eq!(
             add_command(&w, &acct).unwrap(),
             [
-                "useradd", "-u", "1500", "-g", "staff", "-G", "adm,sudo", "-c", "Deploy", "-d",
-                "/srv/deploy", "-s", "/bin/bash", "-e", "1971-01-01", "-m", "-r", "deploy"
+                "useradd",
+                "-u",
+                "1500",
+                "-g",
+                "staff",
+                "-G",
+                "adm,sudo",
+                "-c",
+                "Deploy",
+                "-d",
+                "/srv/deploy",
+                "-s",
+                "/bin/bash",
+                "-e",
+                "1971-01-01",
+                "-m",
+                "-r",
+                "deploy"
             ]
         );
         let missing = add_command(&w, &Account::default()).unwrap_err();
@@ -741,7 +753,10 @@ mod tests {
     fn groups_are_appended_or_replaced_as_ansible_decides() {
         let acct = Account {
             member_of: vec!["adm".into(), "audio".into()],
-            groups: vec![("adm".into(), group("adm", 4)), ("sudo".into(), group("sudo", 27))],
+            groups: vec![
+                ("adm".into(), group("adm", 4)),
+                ("sudo".into(), group("sudo", 27)),
+            ],
             ..Default::default()
         };
         let append = args(json!({"append": true}));
@@ -768,10 +783,7 @@ mod tests {
             member_of: vec!["adm".into(), "sudo".into(), "audio".into()],
             ..acct
         };
-        let w = Wanted {
-            args: &append,
-            ..w
-        };
+        let w = Wanted { args: &append, ..w };
         assert!(mod_options(&w, &passwd(), &member).unwrap().0.is_empty());
         let gone = Account {
             groups: vec![("nope".into(), None)],
@@ -824,7 +836,10 @@ mod tests {
             groups: None,
         };
         let set = Account {
-            shadow: "d:x:1:0:99999:7::19000:".split(':').map(String::from).collect(),
+            shadow: "d:x:1:0:99999:7::19000:"
+                .split(':')
+                .map(String::from)
+                .collect(),
             ..Default::default()
         };
         assert_eq!(mod_options(&w, &passwd(), &set).unwrap().0, ["-e", ""]);

@@ -98,7 +98,8 @@ pub async fn generate(
     };
     let print = String::from_utf8_lossy(print).trim().to_string();
     let public = super::remote_file::exec(ctx, &format!("cat {f}.pub 2>/dev/null"), None).await?;
-    let public = (public.rc == 0).then(|| String::from_utf8_lossy(&public.stdout).trim().to_string());
+    let public =
+        (public.rc == 0).then(|| String::from_utf8_lossy(&public.stdout).trim().to_string());
     result = result
         .with("ssh_fingerprint", print)
         .with("ssh_key_file", path)
@@ -155,7 +156,17 @@ mod tests {
         let bits: Vars = serde_json::from_value(json!({"ssh_key_bits": 4096})).unwrap();
         assert_eq!(
             keygen_command(&bits, "/k", "h1"),
-            ["ssh-keygen", "-t", "rsa", "-b", "4096", "-C", "ansible-generated on h1", "-f", "/k"]
+            [
+                "ssh-keygen",
+                "-t",
+                "rsa",
+                "-b",
+                "4096",
+                "-C",
+                "ansible-generated on h1",
+                "-f",
+                "/k"
+            ]
         );
     }
 }
