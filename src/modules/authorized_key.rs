@@ -312,7 +312,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         String::from_utf8_lossy(found.content.as_deref().unwrap_or_default()).into_owned();
     let mut result = echoed(args).with("keyfile", keyfile.clone());
     let Some(after) = edit(&existing, args).map_err(TaskResult::failed)? else {
-        return Ok(result);
+        return with_path_info(ctx, result, path).await;
     };
     result.changed = true;
     if ctx.diff {
@@ -323,7 +323,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         );
     }
     if ctx.check_mode {
-        return Ok(result);
+        return with_path_info(ctx, result, path).await;
     }
     let Some(pw) = account else {
         return Err(TaskResult::failed(format!(
@@ -362,7 +362,20 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         },
     )
     .await?;
-    Ok(result)
+    with_path_info(ctx, result, path).await
+}
+
+/// Ansible adds the path's details to a result with a `path` (only when
+/// the task gave one: the default is null).
+async fn with_path_info(
+    ctx: &ModuleContext<'_>,
+    result: TaskResult,
+    path: Option<&str>,
+) -> Result<TaskResult, TaskResult> {
+    match path {
+        Some(path) => super::known_hosts::path_info(ctx, result, path).await,
+        None => Ok(result),
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use super::accounts::run_tool;
 use super::registry::Module;
-use super::remote_file::{ProbeRequest, Upload, exec, probe, upload};
+use super::remote_file::{ProbeRequest, Upload, add_file_fields, exec, probe, upload};
 use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use crate::core::shell_quote;
@@ -253,11 +253,11 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
                "before": before, "after": after}),
     );
     if !present && found_line.is_none() && key.is_some() {
-        return Ok(result);
+        return path_info(ctx, result, &path).await;
     }
     if ctx.check_mode {
         result.changed = replace || present != found;
-        return Ok(result);
+        return path_info(ctx, result, &path).await;
     }
     if found && key.is_none() && !present {
         let line = format!(
@@ -267,8 +267,8 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         );
         run_tool(ctx, &line, None).await?;
         result.changed = true;
-    }
-    if replace || found != present {
+    } else if replace || found != present {
+        // (After `ssh-keygen -R`, Ansible's rewrite copies the file as it is.)
         upload(
             ctx,
             &Upload {
@@ -287,7 +287,25 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         })?;
         result.changed = true;
     }
-    Ok(result)
+    path_info(ctx, result, &path).await
+}
+
+/// As every Ansible module whose result has a `path`: the path's `state`
+/// (which replaces the parameter), mode, owner and size.
+pub async fn path_info(
+    ctx: &ModuleContext<'_>,
+    result: TaskResult,
+    path: &str,
+) -> Result<TaskResult, TaskResult> {
+    let found = probe(
+        ctx,
+        &ProbeRequest {
+            path,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(add_file_fields(result, &found))
 }
 
 #[cfg(test)]
