@@ -204,6 +204,8 @@ mod tests {
             ("community.aws.elb_target", "elb_target"),
             ("amazon.aws.ec2_metadata_facts", "ec2_metadata_facts"),
             ("ansible.posix.systemd", "systemd"),
+            ("ansible.posix.authorized_key", "authorized_key"),
+            ("community.general.timezone", "timezone"),
         ] {
             assert_eq!(spec::canonical_name(fqcn), name);
             assert!(lookup(fqcn).is_some(), "{fqcn}");

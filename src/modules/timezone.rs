@@ -153,7 +153,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
     };
     if name.is_empty() || name.starts_with(['-', '/']) || name.split('/').any(|p| p == "..") {
         return Err(TaskResult::failed(format!(
-            "given timezone \"{name}\" is not available"
+            "Error message:\ngiven timezone \"{name}\" is not available"
         )));
     }
     let seen = look(ctx, name).await?;
