@@ -373,7 +373,7 @@ async fn with_path_info(
     path: Option<&str>,
 ) -> Result<TaskResult, TaskResult> {
     match path {
-        Some(path) => super::known_hosts::path_info(ctx, result, path).await,
+        Some(path) => super::remote_file::add_path_info(ctx, result, path).await,
         None => Ok(result),
     }
 }

@@ -6,7 +6,7 @@
 
 use super::accounts::run_tool;
 use super::registry::Module;
-use super::remote_file::{ProbeRequest, Upload, add_file_fields, exec, probe, upload};
+use super::remote_file::{ProbeRequest, Upload, add_path_info, exec, probe, upload};
 use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use crate::core::shell_quote;
@@ -253,11 +253,11 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
                "before": before, "after": after}),
     );
     if !present && found_line.is_none() && key.is_some() {
-        return path_info(ctx, result, &path).await;
+        return add_path_info(ctx, result, &path).await;
     }
     if ctx.check_mode {
         result.changed = replace || present != found;
-        return path_info(ctx, result, &path).await;
+        return add_path_info(ctx, result, &path).await;
     }
     if found && key.is_none() && !present {
         let line = format!(
@@ -287,25 +287,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         })?;
         result.changed = true;
     }
-    path_info(ctx, result, &path).await
-}
-
-/// As every Ansible module whose result has a `path`: the path's `state`
-/// (which replaces the parameter), mode, owner and size.
-pub async fn path_info(
-    ctx: &ModuleContext<'_>,
-    result: TaskResult,
-    path: &str,
-) -> Result<TaskResult, TaskResult> {
-    let found = probe(
-        ctx,
-        &ProbeRequest {
-            path,
-            ..Default::default()
-        },
-    )
-    .await?;
-    Ok(add_file_fields(result, &found))
+    add_path_info(ctx, result, &path).await
 }
 
 #[cfg(test)]
