@@ -160,7 +160,7 @@ fn a_user_is_created_changed_checked_and_removed_without_showing_its_hash() {
 }
 
 #[test]
-fn a_generated_ssh_key_is_returned_and_kept() {
+fn an_ssh_key_expiry_ageing_and_a_moved_home() {
     let Some(root) = root(1) else { return };
     let task = "    - user: {name: builder, generate_ssh_key: true, ssh_key_type: ed25519, \
                 ssh_key_comment: builder@ci}\n      register: k\n    - debug: {var: k}\n";
@@ -177,6 +177,25 @@ fn a_generated_ssh_key_is_returned_and_kept() {
     let again = play(&root, task, &[]);
     changed(&again, 0);
     again.assert_says(public.split_whitespace().nth(1).unwrap());
+
+    // Expiry (2030-01-01 is day 21915) and password ageing, in /etc/shadow.
+    let ageing = "    - user: {name: builder, expires: 1893456000, password_expire_max: 90, \
+                  password_expire_min: 1, password_expire_warn: 5}\n";
+    changed(&play(&root, ageing, &[]), 1);
+    let shadow = root.sh("getent shadow builder | cut -d: -f4,5,6,8");
+    assert_eq!(shadow.trim(), "1:90:5:21915");
+    changed(&play(&root, ageing, &[]), 0);
+    let never = "    - user: {name: builder, expires: -1}\n";
+    changed(&play(&root, never, &[]), 1);
+    assert_eq!(root.sh("getent shadow builder | cut -d: -f8").trim(), "");
+    changed(&play(&root, never, &[]), 0);
+
+    // move_home takes the key along.
+    let moved = "    - user: {name: builder, home: /srv/builder, move_home: true}\n";
+    changed(&play(&root, moved, &[]), 1);
+    assert_eq!(root.sh("test -e /home/builder || echo gone").trim(), "gone");
+    assert_eq!(root.sh("cat /srv/builder/.ssh/id_ed25519.pub"), public);
+    changed(&play(&root, moved, &[]), 0);
 }
 
 #[test]
