@@ -9,8 +9,8 @@ use super::{
     apt, archive, assert, async_status, authorized_key, blockinfile, command, copy, debug,
     ec2_metadata_facts, elb_target, fail, fetch, file, get_url, group, haproxy, hostname,
     include_vars, known_hosts, lineinfile, package, package_facts, pause, ping, raw, reboot,
-    replace, script, service, set_fact, setup, slurp, stat, template, timezone, unarchive, uri,
-    user, wait_for, wait_for_connection,
+    replace, script, service, service_facts, set_fact, setup, slurp, stat, systemd, template,
+    timezone, unarchive, uri, user, wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -38,8 +38,9 @@ pub static MODULES: &[Module] = &[
     package_facts::MODULE,
     script::MODULE,
     service::SERVICE,
-    service::SYSTEMD,
-    service::SYSTEMD_SERVICE,
+    systemd::MODULE,
+    systemd::SYSTEMD_SERVICE,
+    service_facts::MODULE,
     reboot::MODULE,
     user::MODULE,
     group::MODULE,

@@ -1,5 +1,6 @@
-//! `service`, `systemd` / `systemd_service`: start, stop, restart or reload
-//! a service and enable it at boot.
+//! `service`: start, stop, restart or reload a service and enable it at
+//! boot, whatever the init system. On a systemd host it runs `systemd`
+//! (src/modules/systemd.rs), as Ansible's `service` action does.
 //!
 //! One probe finds the init system — systemd when `/run/systemd/system`
 //! exists, else the `service` command, else `/etc/init.d/NAME` — and the
@@ -28,26 +29,6 @@ pub const SERVICE: Module = Module::new(
     ),
     |args, ctx| Box::pin(run(args, ctx)),
 );
-
-/// `systemd`: what it accepts and how it runs.
-pub const SYSTEMD: Module = Module::new(
-    ModuleSpec::new(
-        "systemd",
-        &[
-            aliases(p("name", Kind::Str), &["service", "unit"]),
-            choices(
-                p("state", Kind::Str),
-                &["started", "stopped", "restarted", "reloaded"],
-            ),
-            p("enabled", Kind::Bool),
-            aliases(p("daemon_reload", Kind::Bool), &["daemon-reload"]),
-        ],
-    ),
-    |args, ctx| Box::pin(run(args, ctx)),
-);
-
-/// `systemd_service` is `systemd` under its newer name.
-pub const SYSTEMD_SERVICE: Module = SYSTEMD.named("systemd_service");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Manager {
@@ -141,12 +122,8 @@ pub fn plan(
     name: &str,
     state: Option<&str>,
     enabled: Option<bool>,
-    daemon_reload: bool,
 ) -> Result<Vec<String>, String> {
     let mut steps = Vec::new();
-    if daemon_reload && probe.manager == Manager::Systemd {
-        steps.push("systemctl daemon-reload".to_string());
-    }
     match state {
         None => {}
         Some("started") if !probe.active => {
@@ -173,24 +150,10 @@ async fn exec(ctx: &ModuleContext<'_>, line: &str) -> Result<ExecOutput, TaskRes
 pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let state = arg_str(args, "state");
     let enabled = args.get("enabled").and_then(Json::as_bool);
-    let daemon_reload = super::arg_bool(args, "daemon_reload", false);
-    let Some(name) = arg_str(args, "name") else {
-        if daemon_reload && state.is_none() && enabled.is_none() {
-            if ctx.check_mode {
-                return TaskResult::changed();
-            }
-            return match exec(ctx, "systemctl daemon-reload").await {
-                Ok(out) if out.rc == 0 => TaskResult::changed(),
-                Ok(out) => {
-                    TaskResult::failed(format!("systemctl daemon-reload failed (rc {})", out.rc))
-                }
-                Err(result) => result,
-            };
-        }
-        return TaskResult::failed("service needs a 'name'");
-    };
-    if state.is_none() && enabled.is_none() && !daemon_reload {
-        return TaskResult::failed("give at least one of 'state', 'enabled' or 'daemon_reload'");
+    // `name` is required by the spec.
+    let name = arg_str(args, "name").unwrap_or_default();
+    if state.is_none() && enabled.is_none() {
+        return TaskResult::failed("give at least one of 'state' or 'enabled'");
     }
     let probe = match exec(ctx, &probe_command(name)).await {
         Ok(out) => match parse_probe(&String::from_utf8_lossy(&out.stdout)) {
@@ -199,7 +162,11 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
         },
         Err(result) => return result,
     };
-    let steps = match plan(&probe, name, state, enabled, daemon_reload) {
+    // Ansible's `service` action hands a systemd host to `systemd`.
+    if probe.manager == Manager::Systemd {
+        return super::systemd::run(args, ctx).await;
+    }
+    let steps = match plan(&probe, name, state, enabled) {
         Ok(steps) => steps,
         Err(msg) => return TaskResult::failed(msg),
     };
@@ -256,25 +223,21 @@ mod tests {
     fn systemctl_commands() {
         let p = probe(Manager::Systemd, false, false);
         assert_eq!(
-            plan(&p, "nginx", Some("started"), Some(true), true).unwrap(),
-            vec![
-                "systemctl daemon-reload",
-                "systemctl start nginx",
-                "systemctl enable nginx"
-            ]
+            plan(&p, "nginx", Some("started"), Some(true)).unwrap(),
+            vec!["systemctl start nginx", "systemctl enable nginx"]
         );
         let p = probe(Manager::Systemd, true, true);
         assert!(
-            plan(&p, "nginx", Some("started"), Some(true), false)
+            plan(&p, "nginx", Some("started"), Some(true))
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            plan(&p, "my svc", Some("stopped"), Some(false), false).unwrap(),
+            plan(&p, "my svc", Some("stopped"), Some(false)).unwrap(),
             vec!["systemctl stop 'my svc'", "systemctl disable 'my svc'"]
         );
         assert_eq!(
-            plan(&p, "nginx", Some("reloaded"), None, false).unwrap(),
+            plan(&p, "nginx", Some("reloaded"), None).unwrap(),
             vec!["systemctl reload nginx"]
         );
     }
@@ -283,13 +246,12 @@ mod tests {
     fn sysv_commands() {
         let p = probe(Manager::Service, true, false);
         assert_eq!(
-            plan(&p, "ntp", Some("restarted"), None, true).unwrap(),
-            vec!["service ntp restart"],
-            "daemon_reload is systemd's only"
+            plan(&p, "ntp", Some("restarted"), None).unwrap(),
+            vec!["service ntp restart"]
         );
         let p = probe(Manager::InitD, false, false);
         assert_eq!(
-            plan(&p, "ntp", Some("started"), None, false).unwrap(),
+            plan(&p, "ntp", Some("started"), None).unwrap(),
             vec!["/etc/init.d/ntp start"]
         );
     }

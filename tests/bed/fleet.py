@@ -770,6 +770,18 @@ backend app
 """
 
 
+def haproxy_config(hp, hosts):
+    """HAProxy's configuration for `hp` (socket, pidfile, port) in front of
+    `hosts` (name, address, app_port); the Debian-root tests use it too."""
+    # `X-Pin: hostN` sends a request to that host: the tests' way to hold
+    # a connection open on one target (a long poll, a websocket).
+    servers = "\n".join("    use-server %s if { req.hdr(x-pin) -m str %s }" % (h["name"], h["name"])
+                        for h in hosts)
+    servers += "\n" + "\n".join("    server %s %s:%d check" % (h["name"], h["address"], h["app_port"])
+                                for h in hosts)
+    return HAPROXY_CFG % dict(hp, servers=servers)
+
+
 def start_haproxy(fleet):
     d = fleet["dir"]
     hp = {
@@ -780,13 +792,7 @@ def start_haproxy(fleet):
         "port": fleet["app_base_port"],
     }
     hp["url"] = "http://127.0.0.1:%d/" % hp["port"]
-    # `X-Pin: hostN` sends a request to that host: the tests' way to hold
-    # a connection open on one target (a long poll, a websocket).
-    servers = "\n".join("    use-server %s if { req.hdr(x-pin) -m str %s }" % (h["name"], h["name"])
-                        for h in fleet["hosts"])
-    servers += "\n" + "\n".join("    server %s %s:%d check" % (h["name"], h["address"], h["app_port"])
-                                for h in fleet["hosts"])
-    write_file(hp["cfg"], HAPROXY_CFG % dict(hp, servers=servers))
+    write_file(hp["cfg"], haproxy_config(hp, fleet["hosts"]))
     if not port_free("127.0.0.1", hp["port"]):
         raise BedError("127.0.0.1:%d (HAProxy) is already in use; try another --base-port" % hp["port"])
     rec = start_process(fleet, "haproxy", [HAPROXY, "-db", "-f", hp["cfg"]], hp["cfg"],

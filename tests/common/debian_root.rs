@@ -2,7 +2,9 @@
 //! `tests/bed/debian-root-sshd`): one cached debootstrap, an overlay per
 //! test, sshd inside its own mount and PID namespaces, and a local apt
 //! repository of small packages (`tests/bed/debian-repo`). Package tests
-//! run there and never touch this machine's root.
+//! run there and never touch this machine's root. `up_systemd` boots real
+//! systemd as the namespace's PID 1 instead (`tests/bed/debian-root-systemd`),
+//! with sshd one of its units, for the service tests.
 
 use super::{Outcome, rollout};
 use std::os::unix::fs::PermissionsExt;
@@ -14,8 +16,34 @@ pub struct DebianRoot {
     pub dir: PathBuf,
     pub address: String,
     pub port: u16,
-    sshd: Child,
+    /// The bed script (`unshare`): its one child is the namespace's PID 1.
+    launcher: Child,
+    /// Booted by `up_systemd`: its cgroups are removed when it ends.
+    systemd: bool,
     _tmp: tempfile::TempDir,
+}
+
+/// Which bed script runs the root, and how long its sshd may take to listen.
+#[derive(Clone, Copy)]
+enum Init {
+    Sshd,
+    Systemd,
+}
+
+impl Init {
+    fn script(self) -> &'static str {
+        match self {
+            Init::Sshd => "debian-root-sshd",
+            Init::Systemd => "debian-root-systemd",
+        }
+    }
+
+    fn boot_time(self) -> Duration {
+        match self {
+            Init::Sshd => Duration::from_secs(15),
+            Init::Systemd => Duration::from_secs(60),
+        }
+    }
 }
 
 fn bed(script: &str) -> PathBuf {
@@ -47,6 +75,16 @@ impl DebianRoot {
     /// printing why, where it cannot run (not root, no unshare, no
     /// debootstrap or no mirror).
     pub fn up(slot: u8, port: u16) -> Option<DebianRoot> {
+        Self::start(slot, port, Init::Sshd)
+    }
+
+    /// As `up`, but with real systemd as PID 1 and sshd started by it; None,
+    /// after printing why, where systemd cannot boot.
+    pub fn up_systemd(slot: u8, port: u16) -> Option<DebianRoot> {
+        Self::start(slot, port, Init::Systemd)
+    }
+
+    fn start(slot: u8, port: u16, init: Init) -> Option<DebianRoot> {
         if !Command::new("id")
             .arg("-u")
             .output()
@@ -110,7 +148,7 @@ impl DebianRoot {
             0o644,
         );
         let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
-        let sshd = Command::new(bed("debian-root-sshd"))
+        let launcher = Command::new(bed(init.script()))
             .arg(cache())
             .arg(&dir)
             .args([&address, &port.to_string()])
@@ -119,28 +157,50 @@ impl DebianRoot {
             .stderr(log)
             .spawn()
             .unwrap();
-        let root = DebianRoot {
+        let mut root = DebianRoot {
             dir,
             address,
             port,
-            sshd,
+            launcher,
+            systemd: matches!(init, Init::Systemd),
             _tmp: tmp,
         };
-        root.wait_listening();
-        Some(root)
+        match root.wait_listening(init.boot_time()) {
+            Ok(()) => Some(root),
+            // The bed script gave up (no cgroup hierarchy, systemd could not
+            // boot): a reason to skip, which its log gives.
+            Err(log) if matches!(init, Init::Systemd) => {
+                skip(&format!("real systemd did not boot in it: {}", log.trim()))
+            }
+            Err(log) => panic!("sshd in the Debian root never listened: {log}"),
+        }
     }
 
-    fn wait_listening(&self) {
+    /// Waits until sshd listens; Err with the bed's log when the launcher
+    /// exits first or the time is up.
+    fn wait_listening(&mut self, limit: Duration) -> Result<(), String> {
         let started = Instant::now();
         let target = format!("{}:{}", self.address, self.port);
+        let log = |dir: &Path| std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
         while std::net::TcpStream::connect(&target).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "sshd in the Debian root never listened on {target}: {}",
-                std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
-            );
+            if started.elapsed() > limit || self.launcher.try_wait().is_ok_and(|s| s.is_some()) {
+                return Err(format!("{target}: {}", log(&self.dir)));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
+    }
+
+    /// The PID (in this machine's namespace) of the root's PID 1: sshd, or
+    /// systemd for `up_systemd`.
+    pub fn pid1(&self) -> Option<u32> {
+        let pid = self.launcher.id();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
     }
 
     /// Runs a shell line in the root over OpenSSH; its stdout (fails on a
@@ -192,12 +252,7 @@ impl DebianRoot {
     /// `secs` seconds from inside the root's mount namespace; returns once
     /// it is held.
     pub fn hold_dpkg_lock(&self, secs: u32) -> Child {
-        let children = std::fs::read_to_string(format!(
-            "/proc/{pid}/task/{pid}/children",
-            pid = self.sshd.id()
-        ))
-        .unwrap();
-        let sshd = children.split_whitespace().next().expect("sshd runs");
+        let pid1 = self.pid1().expect("the root runs").to_string();
         let lock = self.dir.join("merged/var/lib/dpkg/lock-frontend");
         let script = format!(
             "import fcntl, sys, time\nf = open({lock:?}, 'a')\nfcntl.lockf(f, fcntl.LOCK_EX)\n\
@@ -205,7 +260,7 @@ impl DebianRoot {
             lock = lock.display().to_string()
         );
         let mut child = Command::new("nsenter")
-            .args(["--target", sshd, "--mount", "python3", "-c", &script])
+            .args(["--target", &pid1, "--mount", "python3", "-c", &script])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -224,10 +279,31 @@ impl DebianRoot {
 }
 
 impl Drop for DebianRoot {
-    /// Killing the launcher kills sshd (PID 1 of its namespace) and so
-    /// every session; the namespace's mounts go with it.
+    /// Killing the namespace's PID 1 (by its PID) kills every process in
+    /// it; the launcher then reaps it and exits, and the namespace's mounts
+    /// go with them. systemd's cgroups outlive it: the bed script removes them.
     fn drop(&mut self) {
-        let _ = self.sshd.kill();
-        let _ = self.sshd.wait();
+        if let Some(pid1) = self.pid1() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid1.to_string()])
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.launcher.try_wait().is_ok_and(|s| s.is_none()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.launcher.kill();
+        let _ = self.launcher.wait();
+        if self.systemd {
+            let cleaned = Command::new(bed("debian-root-systemd"))
+                .arg("--cleanup")
+                .arg(&self.dir)
+                .output();
+            if let Ok(out) = cleaned
+                && !out.status.success()
+            {
+                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
     }
 }

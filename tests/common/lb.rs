@@ -16,12 +16,17 @@ pub struct Traffic {
 
 impl Traffic {
     pub fn start(fleet: &Fleet) -> Traffic {
-        let out = fleet.dir.join("traffic.json");
-        let url = fleet.info["haproxy"]["url"].as_str().unwrap().to_string();
+        let url = fleet.info["haproxy"]["url"].as_str().unwrap();
+        Traffic::start_at(url, &fleet.dir.join("traffic.json"))
+    }
+
+    /// Traffic to `url`, its tally written to `out`.
+    pub fn start_at(url: &str, out: &Path) -> Traffic {
+        let out = out.to_path_buf();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/traffic.py");
         let child = Command::new("python3")
             .arg(script)
-            .args(["--url", &url, "--out", out.to_str().unwrap()])
+            .args(["--url", url, "--out", out.to_str().unwrap()])
             .args(["--workers", "4", "--duration", "300"])
             .stdout(Stdio::null())
             .spawn()
@@ -50,7 +55,12 @@ impl Drop for Traffic {
 
 /// HAProxy's own account of server state changes, in order.
 pub fn haproxy_transitions(fleet: &Fleet) -> Vec<String> {
-    let log = fs::read_to_string(fleet.dir.join("haproxy.out")).unwrap_or_default();
+    haproxy_transitions_in(&fleet.dir.join("haproxy.out"))
+}
+
+/// [`haproxy_transitions`] from HAProxy's output in `log`.
+pub fn haproxy_transitions_in(log: &Path) -> Vec<String> {
+    let log = fs::read_to_string(log).unwrap_or_default();
     log.lines()
         .filter_map(|l| l.split_once("Server app/").map(|(_, rest)| rest))
         .map(|rest| {
