@@ -9,7 +9,9 @@ mod common;
 use common::debian_root::DebianRoot;
 use std::process::Command;
 
-/// Loopback 127.0.0.185-189 and ports 25440-25449 belong to these tests.
+/// Loopback 127.0.0.185-189 and ports 25440-25449 belong to these tests:
+/// root `n` listens on 127.0.0.(185+n):(25440+n); 25446 is the second sshd
+/// of the authorized_key test, 25447 the systemd root's.
 fn root(n: u8) -> Option<DebianRoot> {
     DebianRoot::up(185 + n, 25440 + u16::from(n))
 }
@@ -199,7 +201,7 @@ fn an_ssh_key_expiry_ageing_and_a_moved_home() {
 }
 
 #[test]
-fn a_group_is_created_renumbered_and_removed() {
+fn a_group_is_created_renumbered_and_removed_and_bad_input_fails_clearly() {
     let Some(root) = root(2) else { return };
     let create = "    - group: {name: web, gid: 2600}\n      register: g\n    - debug: {var: g}\n";
     changed(&play(&root, create, &["--check"]), 1);
@@ -230,6 +232,55 @@ fn a_group_is_created_renumbered_and_removed() {
         Some(2)
     );
     changed(&play(&root, remove, &[]), 0);
+
+    // Bad input, on the same root: a clear failure, nothing changed.
+    let cases = [
+        (
+            "    - user: {name: deploy, groups: [nosuch]}\n",
+            "Group nosuch does not exist",
+        ),
+        (
+            "    - user: {name: deploy, group: nosuch}\n",
+            "Group nosuch does not exist",
+        ),
+        (
+            "    - user: {name: 'bad name'}\n",
+            "invalid user name 'bad name'",
+        ),
+        ("    - user: {name: 'a/b'}\n", "invalid user name 'a/b'"),
+        // useradd's own refusal, passed on.
+        (
+            "    - user: {name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
+            "useradd: invalid user name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'",
+        ),
+        ("    - group: {name: '-rf'}\n", "invalid group name '-rf'"),
+        (
+            "    - timezone: {name: Nowhere/Zone}\n",
+            "given timezone \\\"Nowhere/Zone\\\" is not available",
+        ),
+        ("    - hostname: {name: 'a;b'}\n", "invalid hostname 'a;b'"),
+        (
+            "    - authorized_key: {user: nobody2, key: 'ssh-ed25519 AAAA'}\n",
+            "Failed to lookup user nobody2",
+        ),
+        (
+            "    - authorized_key: {user: root, key: 'not a key', path: /tmp/k}\n",
+            "invalid key specified",
+        ),
+    ];
+    for (task, says) in cases {
+        let out = play(&root, task, &[]);
+        assert_eq!(out.code, 2, "{task}: {}", out.all());
+        out.assert_says(says);
+    }
+    assert_eq!(
+        root.ssh("getent passwd deploy")
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 /// `ssh USER@root -p PORT id -un` with `key`, on the second sshd.
@@ -384,53 +435,28 @@ fn hostname_timezone_and_known_hosts_change_once() {
 }
 
 #[test]
-fn bad_input_fails_clearly_and_changes_nothing() {
-    let Some(root) = root(5) else { return };
-    let cases = [
-        (
-            "    - user: {name: deploy, groups: [nosuch]}\n",
-            "Group nosuch does not exist",
-        ),
-        (
-            "    - user: {name: deploy, group: nosuch}\n",
-            "Group nosuch does not exist",
-        ),
-        (
-            "    - user: {name: 'bad name'}\n",
-            "invalid user name 'bad name'",
-        ),
-        ("    - user: {name: 'a/b'}\n", "invalid user name 'a/b'"),
-        // useradd's own refusal, passed on.
-        (
-            "    - user: {name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
-            "useradd: invalid user name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'",
-        ),
-        ("    - group: {name: '-rf'}\n", "invalid group name '-rf'"),
-        (
-            "    - timezone: {name: Nowhere/Zone}\n",
-            "given timezone \\\"Nowhere/Zone\\\" is not available",
-        ),
-        ("    - hostname: {name: 'a;b'}\n", "invalid hostname 'a;b'"),
-        (
-            "    - authorized_key: {user: nobody2, key: 'ssh-ed25519 AAAA'}\n",
-            "Failed to lookup user nobody2",
-        ),
-        (
-            "    - authorized_key: {user: root, key: 'not a key', path: /tmp/k}\n",
-            "invalid key specified",
-        ),
-    ];
-    for (task, says) in cases {
-        let out = play(&root, task, &[]);
-        assert_eq!(out.code, 2, "{task}: {}", out.all());
-        out.assert_says(says);
-    }
+fn on_a_systemd_root_without_dbus_hostname_says_what_to_do_and_timezone_uses_the_files() {
+    let Some(root) = DebianRoot::up_systemd(189, 25447) else {
+        return;
+    };
+    assert_eq!(root.sh("cat /proc/1/comm").trim(), "systemd");
+    // systemd runs, so hostnamectl is Ansible's choice; without D-Bus it
+    // cannot work, and the failure says so and names the way out.
+    let auto = play(&root, "    - hostname: {name: db-1}\n", &[]);
+    assert_eq!(auto.code, 2, "{}", auto.all());
+    auto.assert_says("use: generic writes /etc/hostname");
+    let generic = "    - hostname: {name: db-1, use: generic}\n";
+    changed(&play(&root, generic, &[]), 1);
+    assert_eq!(root.sh("hostname").trim(), "db-1");
+    assert_eq!(root.sh("cat /etc/hostname"), "db-1\n");
+    changed(&play(&root, generic, &[]), 0);
+    // timedatectl cannot reach timedated either: the Debian files, as Ansible.
+    let tz = "    - timezone: {name: Europe/Paris}\n";
+    changed(&play(&root, tz, &[]), 1);
     assert_eq!(
-        root.ssh("getent passwd deploy")
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(2)
+        root.sh("readlink /etc/localtime").trim(),
+        "/usr/share/zoneinfo/Europe/Paris"
     );
+    assert!(["CET", "CEST"].contains(&root.sh("date +%Z").trim()));
+    changed(&play(&root, tz, &[]), 0);
 }

@@ -125,7 +125,17 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
             }
         }
     };
-    let (current, permanent) = names(ctx, s).await?;
+    let (current, permanent) = names(ctx, s).await.map_err(|r| {
+        if s != Strategy::Systemd {
+            return r;
+        }
+        // systemd runs but hostnamed cannot be reached (no D-Bus, a container).
+        let msg = r.msg.clone().unwrap_or_default();
+        r.with_msg(format!(
+            "{msg} (hostnamectl cannot reach systemd-hostnamed; use: generic writes \
+             /etc/hostname and runs hostname instead)"
+        ))
+    })?;
     let q = shell_quote(name);
     // systemd: the permanent name first (NetworkManager complains otherwise).
     let mut steps = Vec::new();
