@@ -7,11 +7,13 @@
 //! connection, the variable scope, check/diff mode) and returns a
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
+pub mod accounts;
 pub mod apt;
 pub mod archive;
 pub mod assert;
 pub mod async_job;
 pub mod async_status;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
@@ -24,8 +26,11 @@ pub mod fetch;
 pub mod file;
 pub mod get_url;
 pub mod git;
+pub mod group;
 pub mod haproxy;
+pub mod hostname;
 pub mod include_vars;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod mode;
 pub mod mount;
@@ -50,8 +55,11 @@ pub mod stat;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod timezone;
 pub mod unarchive;
 pub mod uri;
+pub mod user;
+pub mod user_ssh_key;
 pub mod wait_for;
 pub mod wait_for_connection;
 

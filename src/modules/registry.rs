@@ -6,11 +6,11 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    apt, archive, assert, async_status, blockinfile, command, copy, cron, debug,
-    ec2_metadata_facts, elb_target, fail, fetch, file, get_url, git, haproxy, include_vars,
-    lineinfile, mount, package, package_facts, pause, ping, raw, reboot, replace, script, service,
-    service_facts, set_fact, setup, slurp, stat, sysctl, systemd, template, unarchive, uri,
-    wait_for, wait_for_connection,
+    apt, archive, assert, async_status, authorized_key, blockinfile, command, copy, cron, debug,
+    ec2_metadata_facts, elb_target, fail, fetch, file, get_url, git, group, haproxy, hostname,
+    include_vars, known_hosts, lineinfile, mount, package, package_facts, pause, ping, raw, reboot,
+    replace, script, service, service_facts, set_fact, setup, slurp, stat, sysctl, systemd,
+    template, timezone, unarchive, uri, user, wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -46,6 +46,12 @@ pub static MODULES: &[Module] = &[
     cron::MODULE,
     mount::MODULE,
     git::MODULE,
+    user::MODULE,
+    group::MODULE,
+    authorized_key::MODULE,
+    known_hosts::MODULE,
+    hostname::MODULE,
+    timezone::MODULE,
     ec2_metadata_facts::MODULE,
     wait_for::MODULE,
     uri::MODULE,
@@ -203,6 +209,8 @@ mod tests {
             ("community.aws.elb_target", "elb_target"),
             ("amazon.aws.ec2_metadata_facts", "ec2_metadata_facts"),
             ("ansible.posix.systemd", "systemd"),
+            ("ansible.posix.authorized_key", "authorized_key"),
+            ("community.general.timezone", "timezone"),
         ] {
             assert_eq!(spec::canonical_name(fqcn), name);
             assert!(lookup(fqcn).is_some(), "{fqcn}");

@@ -355,6 +355,24 @@ pub fn add_file_fields(mut result: TaskResult, probe: &Probe) -> TaskResult {
         .with("size", probe.size)
 }
 
+/// As every Ansible module whose result has a `path`: the path's `state`
+/// (which replaces the parameter), mode, owner and size.
+pub async fn add_path_info(
+    ctx: &ModuleContext<'_>,
+    result: TaskResult,
+    path: &str,
+) -> Result<TaskResult, TaskResult> {
+    let found = probe(
+        ctx,
+        &ProbeRequest {
+            path,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(add_file_fields(result, &found))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
