@@ -16,6 +16,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
+pub mod dnf;
 pub mod ec2_metadata_facts;
 pub mod elb_target;
 pub mod fail;

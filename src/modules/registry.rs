@@ -6,7 +6,7 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    apt, archive, assert, async_status, blockinfile, command, copy, debug, ec2_metadata_facts,
+    apt, archive, assert, async_status, blockinfile, command, copy, debug, dnf, ec2_metadata_facts,
     elb_target, fail, fetch, file, get_url, haproxy, include_vars, lineinfile, package,
     package_facts, pause, ping, raw, reboot, replace, script, service, set_fact, setup, slurp,
     stat, template, unarchive, uri, wait_for, wait_for_connection,
@@ -33,6 +33,8 @@ pub struct Module {
 pub static MODULES: &[Module] = &[
     raw::MODULE,
     apt::MODULE,
+    dnf::MODULE,
+    dnf::YUM,
     package::MODULE,
     package_facts::MODULE,
     script::MODULE,
