@@ -8,6 +8,7 @@
 //! [`TaskResult`]. Modules never print; the engine turns results into events.
 
 pub mod apt;
+pub mod apt_repository;
 pub mod archive;
 pub mod assert;
 pub mod async_job;

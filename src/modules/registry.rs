@@ -6,10 +6,10 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    apt, archive, assert, async_status, blockinfile, command, copy, debug, dnf, ec2_metadata_facts,
-    elb_target, fail, fetch, file, get_url, haproxy, include_vars, lineinfile, package,
-    package_facts, pause, ping, raw, reboot, replace, script, service, set_fact, setup, slurp,
-    stat, template, unarchive, uri, wait_for, wait_for_connection,
+    apt, apt_repository, archive, assert, async_status, blockinfile, command, copy, debug, dnf,
+    ec2_metadata_facts, elb_target, fail, fetch, file, get_url, haproxy, include_vars, lineinfile,
+    package, package_facts, pause, ping, raw, reboot, replace, script, service, set_fact, setup,
+    slurp, stat, template, unarchive, uri, wait_for, wait_for_connection,
 };
 use futures::future::BoxFuture;
 
@@ -35,6 +35,7 @@ pub static MODULES: &[Module] = &[
     apt::MODULE,
     dnf::MODULE,
     dnf::YUM,
+    apt_repository::MODULE,
     package::MODULE,
     package_facts::MODULE,
     script::MODULE,
