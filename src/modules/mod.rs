@@ -50,6 +50,7 @@ pub mod unarchive;
 pub mod uri;
 pub mod wait_for;
 pub mod wait_for_connection;
+pub mod yum_repository;
 
 pub use registry::{run, self_rendered_params};
 

@@ -9,7 +9,7 @@ use super::{
     apt, apt_repository, archive, assert, async_status, blockinfile, command, copy, debug, dnf,
     ec2_metadata_facts, elb_target, fail, fetch, file, get_url, haproxy, include_vars, lineinfile,
     package, package_facts, pause, ping, raw, reboot, replace, script, service, set_fact, setup,
-    slurp, stat, template, unarchive, uri, wait_for, wait_for_connection,
+    slurp, stat, template, unarchive, uri, wait_for, wait_for_connection, yum_repository,
 };
 use futures::future::BoxFuture;
 
@@ -36,6 +36,7 @@ pub static MODULES: &[Module] = &[
     dnf::MODULE,
     dnf::YUM,
     apt_repository::MODULE,
+    yum_repository::MODULE,
     package::MODULE,
     package_facts::MODULE,
     script::MODULE,
