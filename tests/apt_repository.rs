@@ -34,12 +34,17 @@ fn a_new_source_is_added_used_kept_and_removed() {
         "cp -a /srv/repo /srv/other && rm /etc/apt/sources.list.d/rollout.list && \
          rm -rf /var/lib/apt/lists/* && apt-get -q update >/dev/null",
     );
+    // ansible-core 2.19.14's apt_repository printed the same on this root
+    // (a new file's diff against /dev/null; `diff: []` and empty
+    // `sources_added` when nothing changed).
     let checked = play(&root, &repo(""), &["--check", "--diff"]);
     assert!(
         checked.recap("debian").contains("changed=1"),
         "{}",
         checked.all()
     );
+    checked.assert_says(&format!("+++ after: {FILE}"));
+    checked.assert_says("\"before_header\": \"/dev/null\"");
     assert!(
         root.sh(&format!("ls {FILE} 2>/dev/null || true"))
             .is_empty()
@@ -68,6 +73,8 @@ fn a_new_source_is_added_used_kept_and_removed() {
         "{}",
         again.all()
     );
+    again.assert_says("\"diff\": []");
+    again.assert_says("\"sources_added\": []");
 
     let absent = repo(", state: absent");
     let checked = play(&root, &absent, &["--check"]);

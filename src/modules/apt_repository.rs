@@ -374,21 +374,21 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
         .with("state", state)
         .with("sources_added", json!(added))
         .with("sources_removed", json!(removed));
-    if ctx.diff && changed {
-        // As Ansible: one entry per file added or removed.
-        let diff: Vec<Json> = added
-            .union(&removed)
-            .map(|path| {
-                json!({
-                    "before": old.get(path).cloned().unwrap_or_default(),
-                    "after": new.get(path).cloned().unwrap_or_default(),
-                    "before_header": if old.contains_key(path) { path.as_str() } else { "/dev/null" },
-                    "after_header": if new.contains_key(path) { path.as_str() } else { "/dev/null" },
-                })
+    // As Ansible: `diff` is always there, with one entry per file added
+    // or removed when diffs are asked for.
+    let diff: Vec<Json> = added
+        .union(&removed)
+        .filter(|_| ctx.diff)
+        .map(|path| {
+            json!({
+                "before": old.get(path).cloned().unwrap_or_default(),
+                "after": new.get(path).cloned().unwrap_or_default(),
+                "before_header": if old.contains_key(path) { path.as_str() } else { "/dev/null" },
+                "after_header": if new.contains_key(path) { path.as_str() } else { "/dev/null" },
             })
-            .collect();
-        result = result.with("diff", diff);
-    }
+        })
+        .collect();
+    result = result.with("diff", diff);
     if !changed || ctx.check_mode {
         return Ok(result);
     }

@@ -358,16 +358,16 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
             changed = true;
         }
     }
-    let mut result = if changed {
+    let result = if changed {
         TaskResult::changed()
     } else {
         TaskResult::ok()
     };
-    result = result.with("repo", name).with("state", state);
-    if ctx.diff {
-        result = result.with("diff", diff);
-    }
-    Ok(result)
+    // As Ansible, the diff is part of every result.
+    Ok(result
+        .with("repo", name)
+        .with("state", state)
+        .with("diff", diff))
 }
 
 #[cfg(test)]
