@@ -163,13 +163,15 @@ pub fn dnf_line(args: &Vars, check_mode: bool, verb: &str, specs: &[String]) -> 
     let mut words = vec!["dnf".to_string()];
     words.extend(dnf_options(args));
     words.push(if check_mode { "--assumeno" } else { "-y" }.into());
-    if matches!(verb, "install" | "upgrade") {
+    // Ansible limits only upgrades to security/bugfix advisories: an
+    // install of a package without one must still install it.
+    if verb == "upgrade" {
         words.extend(advisory_filters(args));
-        if arg_bool(args, "download_only", false) {
-            words.push("--downloadonly".into());
-            if let Some(dir) = arg_str(args, "download_dir") {
-                words.push(opt("downloaddir", dir));
-            }
+    }
+    if matches!(verb, "install" | "upgrade") && arg_bool(args, "download_only", false) {
+        words.push("--downloadonly".into());
+        if let Some(dir) = arg_str(args, "download_dir") {
+            words.push(opt("downloaddir", dir));
         }
     }
     words.push(verb.into());
@@ -540,9 +542,10 @@ mod tests {
             dnf_line(&a, false, "install", &["nginx".into(), "a b;c".into()]),
             "dnf '--config=/etc/my dnf.conf' --installroot=/mnt/root --releasever=9 \
              '--disablerepo=*' --disablerepo=other --enablerepo=epel '--exclude=kernel*' \
-             --nogpgcheck --nobest --skip-broken --setopt=install_weak_deps=False -y --security \
+             --nogpgcheck --nobest --skip-broken --setopt=install_weak_deps=False -y \
              --downloadonly --downloaddir=/tmp/d install -- nginx 'a b;c'"
         );
+        assert!(dnf_line(&a, false, "upgrade", &[]).contains(" -y --security --downloadonly"));
         let plain = args(json!({}));
         assert_eq!(
             dnf_line(&plain, true, "remove", &["x".into()]),
@@ -640,6 +643,180 @@ mod tests {
         assert_eq!(
             other.msg.as_deref(),
             Some("Unknown Error occurred: Cannot download repomd.xml")
+        );
+    }
+
+    /// A host that answers each command with a RECORDED output of a real
+    /// dnf/rpm run (tests/fixtures/dnf): the first rule whose text the
+    /// command contains names the step; `rpm -qa` answers the snapshots
+    /// in turn. Every command is kept.
+    struct Replay {
+        rules: Vec<(&'static str, &'static str)>,
+        snapshots: std::sync::Mutex<Vec<&'static str>>,
+        seen: std::sync::Mutex<Vec<String>>,
+    }
+
+    fn recorded(step: &str, ext: &str) -> String {
+        let path = format!(
+            "{}/tests/fixtures/dnf/{step}.{ext}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    #[async_trait::async_trait]
+    impl crate::connection::Connection for Replay {
+        async fn exec(
+            &self,
+            cmd: &str,
+            _: Option<&[u8]>,
+        ) -> Result<ExecOutput, crate::connection::ConnectionError> {
+            self.seen.lock().unwrap().push(cmd.to_string());
+            let step = if cmd.contains(" -qa --qf ") {
+                let mut snaps = self.snapshots.lock().unwrap();
+                if snaps.len() > 1 {
+                    snaps.remove(0)
+                } else {
+                    snaps[0]
+                }
+            } else {
+                self.rules
+                    .iter()
+                    .find(|(text, _)| cmd.contains(text))
+                    .map_or("", |(_, step)| step)
+            };
+            if let Some(printed) = step.strip_prefix("print:") {
+                return Ok(ExecOutput {
+                    stdout: printed.as_bytes().to_vec(),
+                    ..Default::default()
+                });
+            }
+            Ok(ExecOutput {
+                rc: recorded(step, "rc").trim().parse().unwrap_or(0),
+                stdout: recorded(step, "stdout").into_bytes(),
+                stderr: recorded(step, "stderr").into_bytes(),
+                ..Default::default()
+            })
+        }
+    }
+
+    async fn replay(
+        check_mode: bool,
+        a: Json,
+        snapshots: Vec<&'static str>,
+        rules: Vec<(&'static str, &'static str)>,
+    ) -> (TaskResult, Vec<String>) {
+        let host = Replay {
+            rules,
+            snapshots: std::sync::Mutex::new(snapshots),
+            seen: std::sync::Mutex::new(vec![]),
+        };
+        let (templar, scope, env) = (
+            crate::template::Templar::new(),
+            minijinja::Value::default(),
+            Vars::new(),
+        );
+        let ctx = ModuleContext {
+            host: "h",
+            conn: &host,
+            templar: &templar,
+            scope: &scope,
+            check_mode,
+            diff: false,
+            verbosity: 0,
+            environment: &env,
+            base_dir: std::path::Path::new("/nonexistent"),
+            role_dir: None,
+        };
+        let result = run(&args(a), &ctx).await;
+        let seen = host.seen.lock().unwrap().clone();
+        (result, seen)
+    }
+
+    #[tokio::test]
+    async fn latest_in_check_mode_from_recorded_runs() {
+        let (r, seen) = replay(
+            true,
+            json!({"name": ["rollout-hello"], "state": "latest"}),
+            vec!["rpm-qa-installed"],
+            vec![
+                ("for s in", "print:rollout-hello\n"),
+                ("check-update", "check-update"),
+                ("--assumeno upgrade", "upgrade-assumeno"),
+            ],
+        )
+        .await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(
+            r.msg.as_deref(),
+            Some("Check mode: No changes made, but would have if not in check mode")
+        );
+        assert_eq!(
+            r.data["packages"]["rollout-lib"],
+            json!({"before": "1.0-1", "after": "1.1-1"})
+        );
+        assert_eq!(
+            r.data["results"][0],
+            "Installed: rollout-hello-1.1-1.noarch"
+        );
+        assert!(seen.iter().all(|c| !c.contains(" -y ")), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn install_then_nothing_to_do_from_recorded_runs() {
+        let (r, seen) = replay(
+            false,
+            json!({"name": ["rollout-hello-1.0", "rollout-lib-1.0"]}),
+            vec!["rpm-qa-empty", "rpm-qa-installed"],
+            vec![("for s in", "print:"), ("-y install", "install")],
+        )
+        .await;
+        assert!(r.changed, "{r:?}");
+        assert_eq!(r.msg.as_deref(), Some(""));
+        assert_eq!(
+            r.data["packages"]["rollout-hello"],
+            json!({"before": null, "after": "1.0-1"})
+        );
+        assert!(
+            seen.iter()
+                .any(|c| c.ends_with("-y install -- rollout-hello-1.0 rollout-lib-1.0"))
+        );
+        // Installed already: rpm -q says so, and no dnf line runs.
+        let (r, seen) = replay(
+            false,
+            json!({"name": ["rollout-hello-1.0"]}),
+            vec!["rpm-qa-installed"],
+            vec![("for s in", "print:rollout-hello-1.0\n")],
+        )
+        .await;
+        assert!(!r.changed && !r.failed, "{r:?}");
+        assert_eq!(r.msg.as_deref(), Some("Nothing to do"));
+        assert!(seen.iter().all(|c| !c.contains("dnf ")), "{seen:?}");
+        // Latest with nothing newer: check-update exits 0, no upgrade.
+        let (r, seen) = replay(
+            false,
+            json!({"name": "*", "state": "latest"}),
+            vec!["rpm-qa-upgraded"],
+            vec![("check-update", "check-update-none")],
+        )
+        .await;
+        assert!(!r.changed, "{r:?}");
+        assert!(seen.iter().all(|c| !c.contains("upgrade")), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_package_fails_from_recorded_runs() {
+        let (r, _) = replay(
+            false,
+            json!({"name": ["rollout-nosuch"]}),
+            vec!["rpm-qa-empty"],
+            vec![("for s in", "print:"), ("-y install", "install-unknown")],
+        )
+        .await;
+        assert!(r.failed, "{r:?}");
+        assert_eq!(
+            r.data["failures"],
+            json!(["No package rollout-nosuch available."])
         );
     }
 }
