@@ -160,3 +160,44 @@ fn install_upgrade_remove_with_real_dnf_and_idempotence() {
     assert_eq!(unknown.code, 2, "{}", unknown.all());
     unknown.assert_says("No package rollout-nosuch available.");
 }
+
+/// The fields Ansible's dnf module returned for the same tasks, recorded
+/// by tests/bed/dnf-record (ansible-core 2.19.14 driving the same real dnf).
+#[test]
+fn results_match_ansibles_dnf_module_task_for_task() {
+    let Some(bed) = bed() else { return };
+    let dir = bed.path();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dnf");
+    std::fs::write(dir.join("inv"), "localhost ansible_connection=local\n").unwrap();
+    let (pb, inv) = (fixtures.join("parity.yml"), dir.join("inv"));
+    let out = rollout(&[
+        "play",
+        pb.to_str().unwrap(),
+        "-i",
+        inv.to_str().unwrap(),
+        "-e",
+        &format!("bed={}", dir.display()),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("ansible-results.json")).unwrap(),
+    )
+    .unwrap();
+    let seen: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let keys = ["changed", "failed", "msg", "rc", "results", "failures"];
+    let got: Vec<serde_json::Value> = seen
+        .iter()
+        .map(|r| {
+            keys.iter()
+                .filter_map(|k| r.get(*k).map(|v| (k.to_string(), v.clone())))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        })
+        .collect();
+    let want = want.as_array().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g, w, "task {i} of tests/fixtures/dnf/parity.yml");
+    }
+}

@@ -388,6 +388,14 @@ async fn plan(
     }
     let installed = installed_specs(args, ctx, names).await?;
     if state == "absent" {
+        // dnf's own words for a name with nothing installed, which
+        // Ansible's results carry.
+        notes.extend(
+            names
+                .iter()
+                .filter(|n| !installed.contains(n))
+                .map(|n| format!("No match for argument: {n}")),
+        );
         if !installed.is_empty() {
             lines.push(dnf_line(args, check, "remove", &installed));
         }
