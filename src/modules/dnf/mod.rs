@@ -27,7 +27,7 @@ use super::spec::{Kind, ModuleSpec, aliases, choices, p};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_list, arg_str};
 use crate::connection::ExecOutput;
 use crate::core::{display_text, shell_quote};
-use parse::{Planned, apply, parse_check_update, parse_transaction, results, unmatched};
+use parse::{apply, parse_transaction, results, unmatched};
 use serde_json::{Map, Value as Json, json};
 use std::cmp::Ordering;
 
@@ -328,16 +328,17 @@ async fn installed_specs(
     Ok(text(&out.stdout).lines().map(str::to_string).collect())
 }
 
-/// Which of `specs` (all installed packages when empty) have updates.
-async fn updatable(
+/// Whether any of `specs` (any installed package when empty) has an
+/// update: `dnf check-update` exits 100 then, 0 when there is none.
+async fn has_updates(
     args: &Vars,
     ctx: &ModuleContext<'_>,
     specs: &[String],
-) -> Result<Vec<Planned>, TaskResult> {
+) -> Result<bool, TaskResult> {
     let out = exec(ctx, &check_update_line(args, specs)).await?;
     match out.rc {
-        0 => Ok(Vec::new()),
-        100 => Ok(parse_check_update(&text(&out.stdout))),
+        0 => Ok(false),
+        100 => Ok(true),
         rc => Err(dnf_failure(rc, &text(&out.stdout), &text(&out.stderr))),
     }
 }
@@ -381,7 +382,7 @@ async fn plan(
     let mut lines = Vec::new();
     let mut notes = Vec::new();
     if names == ["*"] {
-        if !updatable(args, ctx, &[]).await?.is_empty() {
+        if has_updates(args, ctx, &[]).await? {
             lines.push(dnf_line(args, check, "upgrade", &[]));
         }
         return Ok((lines, notes));
@@ -423,7 +424,7 @@ async fn plan(
     }
     if (state == "latest" || update_only)
         && !installed.is_empty()
-        && !updatable(args, ctx, &installed).await?.is_empty()
+        && has_updates(args, ctx, &installed).await?
     {
         lines.push(dnf_line(args, check, "upgrade", &installed));
     }

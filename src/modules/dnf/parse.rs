@@ -1,5 +1,5 @@
-//! Reading what rpm and dnf print: rpm's list of installed packages,
-//! dnf's transaction table and `check-update`'s list. The tests read the
+//! Reading what rpm and dnf print: rpm's list of installed packages and
+//! dnf's transaction table. The tests read the
 //! recorded outputs of real runs (tests/fixtures/dnf, tests/bed/dnf-record).
 
 use serde_json::{Map, Value as Json, json};
@@ -191,41 +191,6 @@ pub fn apply(before: &Snapshot, plan: &[Planned]) -> Snapshot {
     after
 }
 
-/// `dnf check-update`'s updates (`NAME.ARCH EVR REPO` rows; exit code 100
-/// when there are some), without its "Obsoleting Packages" section.
-pub fn parse_check_update(stdout: &str) -> Vec<Planned> {
-    let mut out = Vec::new();
-    let mut carried: Option<String> = None;
-    for line in stdout.lines() {
-        if line.starts_with("Obsoleting Packages") {
-            break;
-        }
-        if line.starts_with("Last metadata expiration check") || line.starts_with("Security:") {
-            continue;
-        }
-        let joined = match carried.take() {
-            Some(name) => format!("{name} {}", line.trim()),
-            None => line.trim().to_string(),
-        };
-        let words: Vec<&str> = joined.split_whitespace().collect();
-        match words.as_slice() {
-            [one] if one.contains('.') => carried = Some((*one).to_string()),
-            [name_arch, evr, _repo] => {
-                if let Some((name, arch)) = name_arch.rsplit_once('.') {
-                    out.push(Planned {
-                        action: Action::Replace,
-                        name: name.to_string(),
-                        arch: arch.to_string(),
-                        evr: (*evr).to_string(),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// The names dnf could not find (`No match for argument: NAME`).
 pub fn unmatched(stdout: &str, stderr: &str) -> Vec<String> {
     stdout
@@ -372,23 +337,6 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].name, "a-package-with-a-very-long-name-indeed");
         assert_eq!(got[0].evr, "2:1.0-1.el9");
-    }
-
-    #[test]
-    fn check_update_lists_updates() {
-        let got = parse_check_update(&fixture("check-update.stdout"));
-        assert_eq!(fixture("check-update.rc").trim(), "100");
-        let names: Vec<&str> = got.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["rollout-hello", "rollout-lib"]);
-        assert_eq!(got[1].evr, "1.1-1");
-        let security = parse_check_update(&fixture("check-update-security.stdout"));
-        assert_eq!(security.len(), 1);
-        assert_eq!(security[0].name, "rollout-hello");
-        assert!(parse_check_update(&fixture("check-update-none.stdout")).is_empty());
-        assert_eq!(fixture("check-update-none.rc").trim(), "0");
-        let obsoleting = "\nkernel.x86_64  5.14.0-2.el9  baseos\n\nObsoleting Packages\n\
-                          new.noarch  1-1  baseos\n    old.noarch  0-1  @System\n";
-        assert_eq!(parse_check_update(obsoleting).len(), 1);
     }
 
     #[test]
