@@ -9,7 +9,7 @@
 
 use super::registry::Module;
 use super::remote_file::{
-    ProbeRequest, Upload, exec_ok, probe, set_attributes, upload, wanted_attributes,
+    ProbeRequest, Upload, exec, exec_ok, probe, set_attributes, upload, wanted_attributes,
 };
 use super::spec::{ATTRS, Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_list, arg_str};
@@ -279,7 +279,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
     }
     let reposdir = arg_str(args, "reposdir").unwrap_or(DEFAULT_REPOSDIR);
     let dir_check = format!("test -d {}", shell_quote(reposdir));
-    if exec_ok(ctx, &dir_check, None, "").await.is_err() {
+    if exec(ctx, &dir_check, None).await?.rc != 0 {
         return Err(TaskResult::failed(format!(
             "Repo directory '{reposdir}' does not exist."
         )));
