@@ -324,11 +324,11 @@ fn package_uses_apt_from_the_facts_or_a_probe() {
     assert_eq!(root.version("rollout-lib"), None);
     let other = play(
         &root,
-        "    - package: {name: x, state: present, use: dnf}\n",
+        "    - package: {name: x, state: present, use: zypper}\n",
         &[],
     );
     assert_eq!(other.code, 2);
-    other.assert_says("'dnf' is not supported by rollout yet");
+    other.assert_says("'zypper' is not supported by rollout yet");
 }
 
 #[test]

@@ -376,7 +376,7 @@ fn with_env(line: &str, ctx: &ModuleContext<'_>) -> String {
     )
 }
 
-async fn exec(ctx: &ModuleContext<'_>, line: &str) -> Result<ExecOutput, TaskResult> {
+pub(crate) async fn exec(ctx: &ModuleContext<'_>, line: &str) -> Result<ExecOutput, TaskResult> {
     ctx.conn
         .exec(&with_env(line, ctx), None)
         .await

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod apt;
+pub mod apt_repository;
 pub mod archive;
 pub mod assert;
 pub mod async_job;
@@ -19,6 +20,7 @@ pub mod command;
 pub mod copy;
 pub mod cron;
 pub mod debug;
+pub mod dnf;
 pub mod ec2_metadata_facts;
 pub mod elb_target;
 pub mod fail;
@@ -62,6 +64,7 @@ pub mod user;
 pub mod user_ssh_key;
 pub mod wait_for;
 pub mod wait_for_connection;
+pub mod yum_repository;
 
 pub use registry::{run, self_rendered_params};
 

@@ -6,11 +6,12 @@
 use super::spec::ModuleSpec;
 use super::{ModuleContext, TaskResult, Vars};
 use super::{
-    apt, archive, assert, async_status, authorized_key, blockinfile, command, copy, cron, debug,
-    ec2_metadata_facts, elb_target, fail, fetch, file, get_url, git, group, haproxy, hostname,
-    include_vars, known_hosts, lineinfile, mount, package, package_facts, pause, ping, raw, reboot,
-    replace, script, service, service_facts, set_fact, setup, slurp, stat, sysctl, systemd,
-    template, timezone, unarchive, uri, user, wait_for, wait_for_connection,
+    apt, apt_repository, archive, assert, async_status, authorized_key, blockinfile, command, copy,
+    cron, debug, dnf, ec2_metadata_facts, elb_target, fail, fetch, file, get_url, git, group,
+    haproxy, hostname, include_vars, known_hosts, lineinfile, mount, package, package_facts, pause,
+    ping, raw, reboot, replace, script, service, service_facts, set_fact, setup, slurp, stat,
+    sysctl, systemd, template, timezone, unarchive, uri, user, wait_for, wait_for_connection,
+    yum_repository,
 };
 use futures::future::BoxFuture;
 
@@ -34,6 +35,10 @@ pub struct Module {
 pub static MODULES: &[Module] = &[
     raw::MODULE,
     apt::MODULE,
+    dnf::MODULE,
+    dnf::YUM,
+    apt_repository::MODULE,
+    yum_repository::MODULE,
     package::MODULE,
     package_facts::MODULE,
     script::MODULE,
