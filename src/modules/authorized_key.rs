@@ -5,7 +5,7 @@
 
 use super::accounts::{check_name, getent_line, parse_passwd, run_tool, tag, tagged};
 use super::registry::Module;
-use super::remote_file::{ProbeRequest, Upload, probe, upload};
+use super::remote_file::{Upload, probe_whole_file, upload};
 use super::spec::{Kind, ModuleSpec, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use crate::core::shell_quote;
@@ -298,16 +298,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
     } else {
         keyfile
     };
-    let found = probe(
-        ctx,
-        &ProbeRequest {
-            path: &keyfile,
-            follow: true,
-            content_limit: Some(usize::MAX),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let found = probe_whole_file(ctx, &keyfile).await?;
     let existing =
         String::from_utf8_lossy(found.content.as_deref().unwrap_or_default()).into_owned();
     let mut result = echoed(args).with("keyfile", keyfile.clone());

@@ -7,7 +7,7 @@
 
 use super::py_regex::compile;
 use super::registry::Module;
-use super::remote_file::{self, Edited, FileKind, ProbeRequest};
+use super::remote_file::{self, Edited, FileKind};
 use super::spec::{ATTRS, Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use regex::bytes::Regex;
@@ -71,16 +71,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
     let path = arg_str(args, "path").ok_or_else(|| TaskResult::failed("path is required"))?;
     let present = arg_str(args, "state") != Some("absent");
     let block = block(args, present)?;
-    let probe = remote_file::probe(
-        ctx,
-        &ProbeRequest {
-            path,
-            follow: true,
-            content_limit: Some(usize::MAX),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let probe = remote_file::probe_whole_file(ctx, path).await?;
     match probe.kind {
         FileKind::File => {}
         FileKind::Directory => {

@@ -7,7 +7,7 @@
 //! and the other way round.
 
 use super::registry::Module;
-use super::remote_file::{self, FileKind, ProbeRequest, Upload};
+use super::remote_file::{self, FileKind, Upload};
 use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use crate::core::shell_quote;
@@ -328,16 +328,7 @@ async fn read(
 ) -> Result<(CronTab, String, Option<remote_file::Probe>), TaskResult> {
     match target {
         Target::File(path) => {
-            let probe = remote_file::probe(
-                ctx,
-                &ProbeRequest {
-                    path,
-                    follow: true,
-                    content_limit: Some(usize::MAX),
-                    ..Default::default()
-                },
-            )
-            .await?;
+            let probe = remote_file::probe_whole_file(ctx, path).await?;
             let text =
                 String::from_utf8_lossy(probe.content.as_deref().unwrap_or_default()).into_owned();
             Ok((CronTab::from_file(&text), text, Some(probe)))

@@ -6,7 +6,7 @@
 
 use super::accounts::run_tool;
 use super::registry::Module;
-use super::remote_file::{ProbeRequest, Upload, add_path_info, exec, probe, upload};
+use super::remote_file::{Upload, add_path_info, exec, probe_whole_file, upload};
 use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use crate::core::shell_quote;
@@ -205,16 +205,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
             ));
         }
     }
-    let file = probe(
-        ctx,
-        &ProbeRequest {
-            path: &path,
-            follow: true,
-            content_limit: Some(usize::MAX),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let file = probe_whole_file(ctx, &path).await?;
     let (found, replace, found_line) = if file.exists() {
         let line = format!(
             "ssh-keygen -F {} -f {}",

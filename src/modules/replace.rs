@@ -6,7 +6,7 @@
 
 use super::py_regex::{compile_with, expand};
 use super::registry::Module;
-use super::remote_file::{self, Edited, FileKind, ProbeRequest};
+use super::remote_file::{self, Edited, FileKind};
 use super::spec::{ATTRS, Kind, ModuleSpec, aliases, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_str};
 use regex::bytes::Regex;
@@ -44,16 +44,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
     let regexp = compile_with("(?m)", regexp)?;
     let template = arg_str(args, "replace").unwrap_or("").as_bytes();
     let section = section_regex(arg_str(args, "after"), arg_str(args, "before"))?;
-    let probe = remote_file::probe(
-        ctx,
-        &ProbeRequest {
-            path,
-            follow: true,
-            content_limit: Some(usize::MAX),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let probe = remote_file::probe_whole_file(ctx, path).await?;
     match probe.kind {
         FileKind::File => {}
         FileKind::Directory => {

@@ -9,7 +9,7 @@
 //! Ansible's does.
 
 use super::registry::Module;
-use super::remote_file::{self, Edited, FileKind, ProbeRequest};
+use super::remote_file::{self, Edited, FileKind};
 use super::spec::{Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
 use crate::core::shell_quote;
@@ -169,16 +169,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
 
     let (rc, output) = sysctl(ctx, &format!("-e -n {}", shell_quote(&name))).await?;
     let live = (rc == 0).then(|| output.split('\u{0}').next().unwrap_or("").to_string());
-    let probe = remote_file::probe(
-        ctx,
-        &ProbeRequest {
-            path: file,
-            follow: true,
-            content_limit: Some(usize::MAX),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let probe = remote_file::probe_whole_file(ctx, file).await?;
     if !matches!(probe.kind, FileKind::File | FileKind::Absent) {
         return Err(TaskResult::failed(format!(
             "{file} is not a regular file ({})",

@@ -9,7 +9,7 @@
 
 use super::registry::Module;
 use super::remote_file::{
-    ProbeRequest, Upload, exec, exec_ok, probe, set_attributes, upload, wanted_attributes,
+    Upload, exec, exec_ok, probe_whole_file, set_attributes, upload, wanted_attributes,
 };
 use super::spec::{ATTRS, Kind, ModuleSpec, aliases, choices, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_list, arg_str};
@@ -286,16 +286,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
     }
     let file = arg_str(args, "file").unwrap_or(name);
     let dest = format!("{}/{file}.repo", reposdir.trim_end_matches('/'));
-    let found = probe(
-        ctx,
-        &ProbeRequest {
-            path: &dest,
-            follow: true,
-            content_limit: Some(usize::MAX),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let found = probe_whole_file(ctx, &dest).await?;
     let text = found
         .content
         .as_deref()

@@ -33,7 +33,7 @@ pub use diff::{DIFF_MAX_BYTES, content_diff};
 pub use edit::{Edited, write_edit};
 pub use probe::{
     FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, add_path_info, parse_probe,
-    printed_digest, probe, probe_followed, sha1_hex, stat_snippet,
+    printed_digest, probe, probe_followed, probe_whole_file, sha1_hex, stat_snippet,
 };
 pub use upload::{Upload, Uploaded, backup_path, temp_name, upload};
 

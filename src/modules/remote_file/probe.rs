@@ -117,6 +117,21 @@ pub async fn probe_followed(ctx: &ModuleContext<'_>, path: &str) -> Result<Probe
 }
 
 /// Describes a path in one round trip.
+/// A file as the editing modules (lineinfile, blockinfile, cron, ...) start
+/// from: its state, through symlinks, with its whole content.
+pub async fn probe_whole_file(ctx: &ModuleContext<'_>, path: &str) -> Result<Probe, TaskResult> {
+    probe(
+        ctx,
+        &ProbeRequest {
+            path,
+            follow: true,
+            content_limit: Some(usize::MAX),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
 pub async fn probe(ctx: &ModuleContext<'_>, req: &ProbeRequest<'_>) -> Result<Probe, TaskResult> {
     let out = exec_ok(ctx, &probe_script(req), None, "inspecting the path").await?;
     let described = match req.into_dir {
