@@ -30,7 +30,7 @@ mod upload;
 
 pub use attributes::{Attributes, attribute_commands, set_attributes, wanted_attributes};
 pub use diff::{DIFF_MAX_BYTES, content_diff};
-pub use edit::{Edited, write_edit};
+pub use edit::{Edited, with_attributes_diff, write_edit};
 pub use probe::{
     FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, parse_probe, printed_digest, probe,
     probe_followed, sha1_hex, stat_snippet,
@@ -64,7 +64,11 @@ pub async fn exec_ok(
     stdin: Option<&[u8]>,
     what: &str,
 ) -> Result<ExecOutput, TaskResult> {
-    let out = exec(ctx, cmd, stdin).await?;
+    succeeded(exec(ctx, cmd, stdin).await?, what)
+}
+
+/// The output of a command that exited 0, else a failure with its stderr.
+pub fn succeeded(out: ExecOutput, what: &str) -> Result<ExecOutput, TaskResult> {
     if out.rc != 0 {
         let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
         let detail = if err.is_empty() {
