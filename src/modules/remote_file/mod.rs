@@ -32,8 +32,8 @@ pub use attributes::{Attributes, attribute_commands, set_attributes, wanted_attr
 pub use diff::{DIFF_MAX_BYTES, content_diff};
 pub use edit::{Edited, with_attributes_diff, write_edit};
 pub use probe::{
-    FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, parse_probe, printed_digest, probe,
-    probe_followed, sha1_hex, stat_snippet,
+    FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, md5_hex, parse_probe, printed_digest,
+    probe, probe_followed, sha1_hex, stat_snippet,
 };
 pub use upload::{Upload, Uploaded, temp_name, upload};
 
