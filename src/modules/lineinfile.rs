@@ -123,7 +123,8 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         probe: &probe,
         after: &after,
         diff_header: format!("{} (content)", probe.path),
-        make_parents: false,
+        // As Ansible: `create` makes the missing directories too.
+        make_parents: !probe.exists(),
     };
     let mut result = remote_file::write_edit(args, ctx, result, edited).await?;
     // As Ansible's lineinfile: `backup`, the empty string when none was made.
@@ -424,6 +425,11 @@ mod tests {
         let a = args(json!({"path": new, "line": "b", "create": true}));
         let r = run(&a, &h.ctx(true, true)).await;
         assert_eq!(r.data["diff"]["after"], json!("b\n"), "{r:?}");
+        // Its missing directories are made.
+        let deep = h.path("a/b/new");
+        let r = lif(&h, json!({"path": deep, "line": "b", "create": true})).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(read_text(&deep), "b\n");
     }
 
     #[tokio::test]
