@@ -187,6 +187,12 @@ async fn try_deliver(
 ) -> Result<TaskResult, TaskResult> {
     let dest_arg = arg_str(args, "dest").ok_or_else(|| TaskResult::failed("dest is required"))?;
     let (dest, into_dir) = target(dest_arg, payload)?;
+    // `dest/` makes its directories; a plain path needs its directory.
+    let parent = (!dest_arg.ends_with('/'))
+        .then(|| std::path::Path::new(&dest).parent())
+        .flatten()
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.is_empty());
     let probe = remote_file::probe(
         ctx,
         &ProbeRequest {
@@ -197,10 +203,21 @@ async fn try_deliver(
             checksum: true,
             content_limit: ctx.diff.then_some(remote_file::DIFF_MAX_BYTES),
             into_dir,
+            other: parent.as_deref(),
             ..Default::default()
         },
     )
     .await?;
+    if let Some(parent) = parent.filter(|_| !probe.exists() && !probe.other_exists) {
+        let checksum = payload
+            .staged
+            .as_ref()
+            .map_or_else(|| remote_file::sha1_hex(&payload.bytes), |s| s.sha1.clone());
+        return Err(
+            TaskResult::failed(format!("Destination directory {parent} does not exist"))
+                .with("checksum", checksum),
+        );
+    }
     if probe.kind == FileKind::Directory {
         return Err(TaskResult::failed(format!(
             "destination {} is a directory",
@@ -356,6 +373,19 @@ mod tests {
         assert!(!again.changed && !again.failed, "{again:?}");
         assert!(again.data.get("md5sum").is_none(), "{again:?}");
         assert_eq!(h.take_calls(), 1, "a no-op is one probe");
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_is_named() {
+        let h = Harness::new(json!({}));
+        let dir = h.path("no/such");
+        let a = args(json!({"content": "x\n", "dest": format!("{dir}/f")}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert_eq!(
+            r.msg.unwrap(),
+            format!("Destination directory {dir} does not exist")
+        );
+        assert_eq!(r.data["checksum"], json!(remote_file::sha1_hex(b"x\n")));
     }
 
     #[tokio::test]
