@@ -204,7 +204,6 @@ async fn try_deliver(
             content_limit: ctx.diff.then_some(remote_file::DIFF_MAX_BYTES),
             into_dir,
             other: parent.as_deref(),
-            ..Default::default()
         },
     )
     .await?;
