@@ -556,8 +556,9 @@ impl HostRun<'_> {
                 Err(e) => return self.template_failure(&e),
             };
             result.data.insert("attempts".into(), Json::from(attempt));
+            // As Ansible: a met condition ends the retries; the result
+            // keeps its own failure (a job that exited non-zero still fails).
             if done {
-                result.failed = false;
                 return result;
             }
             if attempt > retries {
@@ -670,7 +671,7 @@ impl HostRun<'_> {
                 failed: result.failed,
             });
         }
-        detached.task_result(result)
+        detached.finish(result).await
     }
 
     /// The scope plus the registered name bound to this result, for

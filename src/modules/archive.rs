@@ -307,7 +307,16 @@ fn build_script(
                 "tar -c {flag} --no-recursion -f \"$tmp\" -T \"$lst\" || fail 'tar failed'\n"
             ));
         }
-        s.push_str("sed 's/^/A\t/' \"$lst\"\n");
+        if zip {
+            // As community.general: a zip's directory entries are stored
+            // as `dir/`, so its lookup by `dir` fails and they never count
+            // as archived.
+            s.push_str(
+                "while IFS= read -r f; do if [ ! -d \"$f\" ] || [ -L \"$f\" ]; then printf 'A\t%s\n' \"$f\"; fi; done < \"$lst\"\n",
+            );
+        } else {
+            s.push_str("sed 's/^/A\t/' \"$lst\"\n");
+        }
     }
     s.push_str(
         "after=$(sum \"$tmp\")\nmv -f -- \"$tmp\" \"$d\" || fail 'writing the archive failed'\nrm -f -- \"$lst\"\n\
@@ -415,6 +424,21 @@ mod tests {
         assert_eq!(r.data["missing"], json!([h.path("nope")]));
         let names = listing(&["unzip", "-Z", "-1", &dest]);
         assert_eq!(names, "src/app/f\nsrc/one.txt\n");
+        // A zip's directories are stored but never listed as archived.
+        let zdest = h.path("tree.zip");
+        let a = json!({"path": format!("{src}/app"), "dest": zdest, "format": "zip"});
+        let r = h.run_module(&MODULE, a).await;
+        assert_eq!(
+            listing(&["unzip", "-Z", "-1", &zdest]),
+            "app/f\napp/sub/\napp/sub/g\n"
+        );
+        let sorted = |v: &serde_json::Value| {
+            let mut v: Vec<String> = serde_json::from_value(v.clone()).unwrap();
+            v.sort();
+            v
+        };
+        let files = [format!("{src}/app/f"), format!("{src}/app/sub/g")];
+        assert_eq!(sorted(&r.data["archived"]), files, "{r:?}");
         let r = h
             .run_module(&MODULE, json!({"path": format!("{src}/one.txt")}))
             .await;

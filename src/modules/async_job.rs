@@ -223,6 +223,41 @@ impl<'a> Detached<'a> {
             .with("finished", self.job.poll > 0)
     }
 
+    /// [`Self::task_result`], except that with `poll: 0` a module that ran
+    /// no command (check mode, a `creates` that holds) still gives a job, as
+    /// in Ansible, where the module itself runs as the job: its result is
+    /// written as the finished job's file.
+    pub async fn finish(&self, result: super::TaskResult) -> super::TaskResult {
+        let unstarted = self.job.poll == 0 && self.started_job().is_none();
+        if !unstarted || result.failed || result.unreachable {
+            return self.task_result(result);
+        }
+        match self.record(&result).await {
+            Ok(job) => job.result(),
+            Err(e) => super::TaskResult::from_connection(e),
+        }
+    }
+
+    /// Writes a finished job file holding `result`.
+    async fn record(&self, result: &super::TaskResult) -> Result<StartedJob, ConnectionError> {
+        let jid = new_jid();
+        let line = format!(
+            "d={ASYNC_DIR}; j=\"$d\"/{}; (umask 077 && mkdir -p \"$d\" && printf '%s\\n' {} > \"$j\") || exit 1; printf '%s\\n' \"$j\"",
+            shell_quote(&jid),
+            shell_quote(&result.to_json().to_string()),
+        );
+        let out = self.inner.exec(&line, None).await?;
+        if out.rc != 0 {
+            return Err(ConnectionError::Failed(format!(
+                "could not write the async job file (rc {}): {}",
+                out.rc,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let results_file = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok(StartedJob { jid, results_file })
+    }
+
     async fn start(&self, line: &str, stdin: Option<&[u8]>) -> Result<StartedJob, ConnectionError> {
         let jid = new_jid();
         let out = (self.inner)
@@ -536,6 +571,47 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the job never ended");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The local shell with HOME in a throwaway directory.
+    struct InHome(tempfile::TempDir);
+
+    #[async_trait]
+    impl Connection for InHome {
+        async fn exec(
+            &self,
+            cmd: &str,
+            stdin: Option<&[u8]>,
+        ) -> Result<ExecOutput, ConnectionError> {
+            let home = shell_quote(self.0.path().to_str().unwrap());
+            let line = format!("export HOME={home}; {cmd}");
+            crate::connection::local::LocalConnection
+                .exec(&line, stdin)
+                .await
+        }
+    }
+
+    /// With `poll: 0` a module that ran no command (check mode) still
+    /// gives a started job whose file holds its result, as in Ansible.
+    #[tokio::test]
+    async fn poll_zero_without_a_command_records_the_result_as_a_job() {
+        let host = InHome(tempfile::tempdir().unwrap());
+        let detached = Detached::new(&host, AsyncJob { limit: 60, poll: 0 });
+        let skipped = super::super::TaskResult::skipped("Command would have run");
+        let started = detached.finish(skipped).await;
+        assert!(started.changed && !started.skipped, "{started:?}");
+        assert_eq!(started.data["finished"], false);
+        let jid = started.data["ansible_job_id"].as_str().unwrap();
+        let file = host.0.path().join(".ansible_async").join(jid);
+        assert_eq!(started.data["results_file"], file.to_str().unwrap());
+        let JobStatus::Done(data) = parse_status(&std::fs::read_to_string(&file).unwrap()) else {
+            panic!("the job file holds the finished result");
+        };
+        assert_eq!(data["skipped"], true);
+        assert_eq!(data["skip_reason"], "Command would have run");
+        // A failure is the task's own, with no job.
+        let failed = super::super::TaskResult::failed("bad");
+        assert!(detached.finish(failed).await.failed);
     }
 
     /// The runner, for real, in a throwaway HOME: output with quotes,

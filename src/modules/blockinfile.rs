@@ -110,15 +110,8 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         diff_header: format!("{path} (content)"),
         make_parents: true,
     };
-    let mut result =
-        remote_file::write_edit(args, ctx, TaskResult::ok().with_msg(msg), edited).await?;
-    // As Ansible: the content's diff, then the attributes' (headers only).
-    if let Some(content) = result.data.remove("diff") {
-        let header = format!("{path} (file attributes)");
-        let attrs = serde_json::json!({"before_header": header, "after_header": header});
-        result = result.with("diff", serde_json::json!([content, attrs]));
-    }
-    Ok(result)
+    let result = remote_file::write_edit(args, ctx, TaskResult::ok().with_msg(msg), edited).await?;
+    Ok(remote_file::with_attributes_diff(result, path))
 }
 
 fn block(args: &Vars, present: bool) -> Result<Block, TaskResult> {
@@ -292,6 +285,21 @@ mod tests {
         )
         .await;
         assert!(!r.changed && !r.failed, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_validate_is_worded_as_ansible() {
+        let h = Harness::new(json!({}));
+        let p = h.conf_file("a\n");
+        let a = json!({"path": p, "block": "x", "validate": "sh -c 'echo no >&2; exit 2' %s"});
+        let r = bif(&h, a).await;
+        assert!(r.failed, "{r:?}");
+        assert_eq!(
+            r.msg.as_deref(),
+            Some("failed to validate: rc:2 error:no\n")
+        );
+        assert!(r.data.get("exit_status").is_none(), "{r:?}");
+        assert_eq!(read_text(&p), "a\n");
     }
 
     #[tokio::test]

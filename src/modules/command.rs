@@ -59,8 +59,12 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResul
                 .with("cmd", cmd_field)
                 .with("rc", 0);
         }
-        return TaskResult::skipped("command would run; not run in check mode")
-            .with("cmd", cmd_field);
+        // Ansible's words and rc: `msg` is what a registered result shows.
+        let msg = "Command would have run if not in check mode";
+        return TaskResult::skipped(msg)
+            .with_msg(msg)
+            .with("cmd", cmd_field)
+            .with("rc", 0);
     }
     let stdin = arg_str(args, "stdin").map(|s| {
         let mut data = s.as_bytes().to_vec();

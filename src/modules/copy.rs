@@ -140,8 +140,9 @@ pub fn find_local(base: &Path, subdir: &str, src: &str) -> Result<PathBuf, TaskR
                 .map(|c| c.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
+            // Ansible's first words, which playbooks test with `search`.
             TaskResult::failed(format!(
-                "could not find src '{src}' on the controller (looked in: {looked})"
+                "Could not find or access '{src}' on the controller (looked in: {looked})"
             ))
         })
 }
@@ -186,6 +187,12 @@ async fn try_deliver(
 ) -> Result<TaskResult, TaskResult> {
     let dest_arg = arg_str(args, "dest").ok_or_else(|| TaskResult::failed("dest is required"))?;
     let (dest, into_dir) = target(dest_arg, payload)?;
+    // `dest/` makes its directories; a plain path needs its directory.
+    let parent = (!dest_arg.ends_with('/'))
+        .then(|| std::path::Path::new(&dest).parent())
+        .flatten()
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.is_empty());
     let probe = remote_file::probe(
         ctx,
         &ProbeRequest {
@@ -196,10 +203,20 @@ async fn try_deliver(
             checksum: true,
             content_limit: ctx.diff.then_some(remote_file::DIFF_MAX_BYTES),
             into_dir,
-            ..Default::default()
+            other: parent.as_deref(),
         },
     )
     .await?;
+    if let Some(parent) = parent.filter(|_| !probe.exists() && !probe.other_exists) {
+        let checksum = payload
+            .staged
+            .as_ref()
+            .map_or_else(|| remote_file::sha1_hex(&payload.bytes), |s| s.sha1.clone());
+        return Err(
+            TaskResult::failed(format!("Destination directory {parent} does not exist"))
+                .with("checksum", checksum),
+        );
+    }
     if probe.kind == FileKind::Directory {
         return Err(TaskResult::failed(format!(
             "destination {} is a directory",
@@ -214,8 +231,8 @@ async fn try_deliver(
         .with("dest", probe.path.clone())
         .with("checksum", checksum.clone());
     if probe.exists() && !arg_bool(args, "force", true) {
-        return Ok(remote_file::add_file_fields(base, &probe)
-            .with_msg("file already exists and force is off"));
+        // As Ansible: no message, no change.
+        return Ok(remote_file::add_file_fields(base, &probe));
     }
     let attrs = attributes(args, &probe, payload)?;
     let content_changed = probe.checksum.as_deref() != Some(checksum.as_str());
@@ -227,8 +244,9 @@ async fn try_deliver(
     if let Some(origin) = &payload.origin {
         result = result.with("src", origin.display().to_string());
     }
+    // A list, as Ansible's copy action gives it (one entry per file).
     if ctx.diff && content_changed {
-        result = result.with("diff", diff(&probe, payload));
+        result = result.with("diff", serde_json::json!([diff(&probe, payload)]));
     }
     if ctx.check_mode {
         return Ok(result.with("state", "file"));
@@ -237,6 +255,10 @@ async fn try_deliver(
         let done = write(args, ctx, &probe, payload, attrs).await?;
         if let Some(backup) = done.backup_file {
             result = result.with("backup_file", backup);
+        }
+        // As Ansible's copy module, which runs only when the content differs.
+        if payload.staged.is_none() {
+            result = result.with("md5sum", remote_file::md5_hex(&payload.bytes));
         }
         done.probe
     } else {
@@ -250,9 +272,8 @@ async fn try_deliver(
 fn target<'a>(dest: &str, payload: &'a Payload) -> Result<(String, Option<&'a str>), TaskResult> {
     let name = payload.file_name.as_deref();
     if dest.ends_with('/') {
-        let name = name.ok_or_else(|| {
-            TaskResult::failed("can not use content with a dir as dest: give a file name")
-        })?;
+        let name =
+            name.ok_or_else(|| TaskResult::failed("can not use content with a dir as dest"))?;
         return Ok((format!("{dest}{name}"), None));
     }
     Ok((dest.to_string(), name))
@@ -346,9 +367,24 @@ mod tests {
         assert_eq!(r.data["mode"], json!("0640"));
         assert_eq!(r.data["size"], json!(6));
         assert_eq!(r.data["checksum"], json!(remote_file::sha1_hex(b"hello\n")));
+        assert_eq!(r.data["md5sum"], json!("b1946ac92492d2347c6235b4d2611184"));
         let again = run(&a, &h.ctx(false, false)).await;
         assert!(!again.changed && !again.failed, "{again:?}");
+        assert!(again.data.get("md5sum").is_none(), "{again:?}");
         assert_eq!(h.take_calls(), 1, "a no-op is one probe");
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_is_named() {
+        let h = Harness::new(json!({}));
+        let dir = h.path("no/such");
+        let a = args(json!({"content": "x\n", "dest": format!("{dir}/f")}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert_eq!(
+            r.msg.unwrap(),
+            format!("Destination directory {dir} does not exist")
+        );
+        assert_eq!(r.data["checksum"], json!(remote_file::sha1_hex(b"x\n")));
     }
 
     #[tokio::test]
@@ -360,7 +396,7 @@ mod tests {
         let r = run(&a, &h.ctx(true, true)).await;
         assert!(r.changed, "{r:?}");
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old\n");
-        let diff = &r.data["diff"];
+        let diff = &r.data["diff"][0];
         assert_eq!(diff["before"], json!("old\n"));
         assert_eq!(diff["after"], json!("new\n"));
         assert_eq!(diff["before_header"], json!(dest));
@@ -403,7 +439,7 @@ mod tests {
         let r = run(&a, &h.ctx(false, true)).await;
         assert!(r.changed && !r.failed, "{r:?}");
         assert_eq!(std::fs::read(h.base().join("out/blob.bin")).unwrap(), bytes);
-        assert_eq!(r.data["diff"]["src_binary"], json!(true));
+        assert_eq!(r.data["diff"][0]["src_binary"], json!(true));
         assert!(!run(&a, &h.ctx(false, false)).await.changed);
         // `dest/` creates the directory.
         let a = args(json!({"src": "blob.bin", "dest": format!("{}/", h.path("new/sub"))}));

@@ -3,11 +3,10 @@
 //! only when the controller's copy differs (sha1, as Ansible).
 
 use super::registry::Module;
-use super::remote_file::sha1_hex;
+use super::remote_file::{md5_hex, sha1_hex};
 use super::slurp::read_file;
 use super::spec::{Kind, ModuleSpec, p, required};
 use super::{ModuleContext, TaskResult, Vars, arg_bool, arg_str};
-use md5::Digest;
 use std::path::{Component, Path, PathBuf};
 
 /// `fetch`: what it accepts and how it runs. Ansible skips it in check mode.
@@ -158,10 +157,6 @@ fn write_local(path: &Path, data: &[u8]) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(path, data)
-}
-
-fn md5_hex(data: &[u8]) -> String {
-    hex::encode(md5::Md5::digest(data))
 }
 
 #[cfg(test)]

@@ -89,12 +89,16 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
     let fresh = !probe.exists() || !plan.commands.is_empty();
     let set_attrs = !plan.removed && (attrs.differ(&probe) || (fresh && has_any(&attrs)));
     let changed = !plan.commands.is_empty() || plan.always_changed || set_attrs;
-    let mut result = TaskResult::ok().with("path", path).with("state", state);
+    // After `touch` the result says what the path is (`file`), as Ansible.
+    let mut result = TaskResult::ok().with("path", path);
+    if state != "touch" {
+        result = result.with("state", state);
+    }
     if let Some(src) = src.filter(|_| matches!(state, "link" | "hard")) {
         result = result.with("src", src);
     }
     if ctx.diff && changed {
-        result = result.with("diff", state_diff(path, &probe, state));
+        result = result.with("diff", state_diff(path, &probe, state, attrs.mode));
     }
     if !changed || ctx.check_mode {
         result.changed = changed;
@@ -171,7 +175,7 @@ fn plan_directory(probe: &Probe) -> Result<Plan, TaskResult> {
         _ => Err(TaskResult::failed(format!(
             "{} already exists as a {}",
             probe.path,
-            kind_word(probe.kind)
+            probe.state()
         ))),
     }
 }
@@ -340,11 +344,18 @@ fn recurse_check_script(path: &str, mode: Option<&str>, attrs: &Attributes<'_>) 
     )
 }
 
-fn state_diff(path: &str, probe: &Probe, state: &str) -> serde_json::Value {
-    json!({
-        "before": {"path": path, "state": probe.kind.state()},
+/// Ansible's `diff`: the state before and after, and the mode when it
+/// changes on a path that exists (as `0644`).
+fn state_diff(path: &str, probe: &Probe, state: &str, mode: Option<u32>) -> serde_json::Value {
+    let mut diff = json!({
+        "before": {"path": path, "state": probe.state()},
         "after": {"path": path, "state": state},
-    })
+    });
+    if let Some(mode) = mode.filter(|m| probe.exists() && *m != probe.mode) {
+        diff["before"]["mode"] = format!("0{:03o}", probe.mode).into();
+        diff["after"]["mode"] = format!("0{mode:03o}").into();
+    }
+    diff
 }
 
 fn with_fields(result: TaskResult, probe: &Probe, removed: bool) -> TaskResult {
@@ -376,6 +387,27 @@ mod tests {
 
     async fn file(h: &Harness, a: serde_json::Value) -> TaskResult {
         run(&args(a), &h.ctx(false, false)).await
+    }
+
+    #[tokio::test]
+    async fn hard_linked_files_read_as_hard_and_touch_says_file() {
+        let h = Harness::new(json!({}));
+        let f = h.conf_file("x\n");
+        std::fs::hard_link(&f, h.path("other")).unwrap();
+        let r = h
+            .run_module(&MODULE, json!({"path": f, "state": "directory"}))
+            .await;
+        assert_eq!(r.msg.unwrap(), format!("{f} already exists as a hard"));
+        let a = args(json!({"path": f, "mode": "0600"}));
+        let r = run(&a, &h.ctx(true, true)).await;
+        assert_eq!(r.data["diff"]["before"]["state"], json!("hard"), "{r:?}");
+        assert_eq!(r.data["diff"]["before"]["mode"], json!("0644"), "{r:?}");
+        assert_eq!(r.data["diff"]["after"]["mode"], json!("0600"), "{r:?}");
+        let t = h.path("t");
+        let r = h
+            .run_module(&MODULE, json!({"path": t, "state": "touch"}))
+            .await;
+        assert_eq!(r.data["state"], json!("file"), "{r:?}");
     }
 
     #[tokio::test]

@@ -88,6 +88,9 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
             );
         }
         FileKind::Absent | FileKind::File => {}
+        FileKind::Directory => {
+            return Err(TaskResult::failed(format!("Path {path} is a directory !")).with("rc", 256));
+        }
         other => {
             return Err(TaskResult::failed(format!(
                 "{path} is not a regular file ({})",
@@ -111,9 +114,21 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         probe: &probe,
         after: &after,
         diff_header: format!("{} (content)", probe.path),
-        make_parents: false,
+        // As Ansible: `create` makes the missing directories too.
+        make_parents: !probe.exists(),
     };
-    remote_file::write_edit(args, ctx, result, edited).await
+    let mut result = remote_file::write_edit(args, ctx, result, edited).await?;
+    // As Ansible's lineinfile: `backup`, the empty string when none was made.
+    let backup = result
+        .data
+        .remove("backup_file")
+        .unwrap_or_else(|| "".into());
+    result = result.with("backup", backup);
+    // The diff is a list, but for a file created in check mode.
+    if ctx.check_mode && !probe.exists() {
+        return Ok(result);
+    }
+    Ok(remote_file::with_attributes_diff(result, path))
 }
 
 fn rule(args: &Vars, present: bool) -> Result<Rule, TaskResult> {
@@ -131,7 +146,7 @@ fn rule(args: &Vars, present: bool) -> Result<Rule, TaskResult> {
     }
     if !present && line.is_none() && regexp.is_none() && search_string.is_none() {
         return Err(TaskResult::failed(
-            "one of line, regexp or search_string is required with state=absent",
+            "one of line, search_string, or regexp is required with state=absent",
         ));
     }
     if backrefs && regexp.is_none() {
@@ -379,6 +394,33 @@ mod tests {
         let r = lif(&h, json!({"path": p, "line": "y", "backup": true})).await;
         let backup = r.data["backup"].as_str().expect("backup");
         assert_eq!(read_text(backup), "x\n");
+        assert!(r.data.get("backup_file").is_none(), "{r:?}");
+        let r = lif(&h, json!({"path": p, "line": "y", "backup": true})).await;
+        assert_eq!(r.data["backup"], json!(""), "no change, no backup: {r:?}");
+    }
+
+    #[tokio::test]
+    async fn directories_and_the_diff_list_as_ansible() {
+        let h = Harness::new(json!({}));
+        let dir = h.path("");
+        let r = lif(&h, json!({"path": dir, "line": "x"})).await;
+        assert_eq!(r.msg.unwrap(), format!("Path {dir} is a directory !"));
+        assert_eq!(r.data["rc"], 256);
+        let p = h.conf_file("a\n");
+        let r = run(&args(json!({"path": p, "line": "b"})), &h.ctx(true, true)).await;
+        let header = format!("{p} (file attributes)");
+        assert_eq!(r.data["diff"][0]["after"], json!("a\nb\n"), "{r:?}");
+        assert_eq!(r.data["diff"][1]["before_header"], json!(header));
+        // A file created in check mode: the content's diff alone.
+        let new = h.path("new");
+        let a = args(json!({"path": new, "line": "b", "create": true}));
+        let r = run(&a, &h.ctx(true, true)).await;
+        assert_eq!(r.data["diff"]["after"], json!("b\n"), "{r:?}");
+        // Its missing directories are made.
+        let deep = h.path("a/b/new");
+        let r = lif(&h, json!({"path": deep, "line": "b", "create": true})).await;
+        assert!(r.changed && !r.failed, "{r:?}");
+        assert_eq!(read_text(&deep), "b\n");
     }
 
     #[tokio::test]

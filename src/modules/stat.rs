@@ -14,7 +14,13 @@ pub const MODULE: Module = Module::new(
         &[
             required(aliases(p("path", Kind::Str), &["dest", "name"])),
             p("get_checksum", Kind::Bool),
-            choices(p("checksum_algorithm", Kind::Str), &["sha1"]),
+            choices(
+                aliases(
+                    p("checksum_algorithm", Kind::Str),
+                    &["checksum", "checksum_algo"],
+                ),
+                &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
+            ),
             p("follow", Kind::Bool),
             p("get_mime", Kind::Bool),
             p("get_attributes", Kind::Bool),
@@ -27,16 +33,49 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     let Some(path) = arg_str(args, "path") else {
         return TaskResult::failed("path is required");
     };
+    let algorithm = arg_str(args, "checksum_algorithm").unwrap_or("sha1");
+    let get_checksum = arg_bool(args, "get_checksum", true);
     let req = ProbeRequest {
         path,
         follow: arg_bool(args, "follow", false),
-        checksum: arg_bool(args, "get_checksum", true),
+        // The probe's own checksum is sha1; another is a second command.
+        checksum: get_checksum && algorithm == "sha1",
         ..Default::default()
     };
-    match remote_file::probe(ctx, &req).await {
-        Ok(probe) => TaskResult::ok().with("stat", describe(path, &probe)),
-        Err(r) => r,
+    let probe = match remote_file::probe(ctx, &req).await {
+        Ok(probe) => probe,
+        Err(r) => return r,
+    };
+    let mut stat = describe(path, &probe);
+    if get_checksum && algorithm != "sha1" && probe.kind == FileKind::File && probe.readable {
+        match digest(ctx, path, algorithm).await {
+            Ok(sum) => stat["checksum"] = sum.into(),
+            Err(r) => return r,
+        }
     }
+    TaskResult::ok().with("stat", stat)
+}
+
+/// The file's digest by `algorithm` (md5, sha224...), with coreutils'
+/// `<algorithm>sum` or else OpenSSL, as lowercase hex.
+async fn digest(
+    ctx: &ModuleContext<'_>,
+    path: &str,
+    algorithm: &str,
+) -> Result<String, TaskResult> {
+    let cmd = format!(
+        "p={}; if command -v {algorithm}sum >/dev/null 2>&1; then {algorithm}sum < \"$p\"; \
+         else openssl dgst -{algorithm} < \"$p\"; fi",
+        crate::core::shell_quote(path)
+    );
+    let what = format!("computing the {algorithm} checksum");
+    let out = remote_file::exec_ok(ctx, &cmd, None, &what).await?;
+    // `HEX  -` from coreutils, `...= HEX` from OpenSSL.
+    String::from_utf8_lossy(&out.stdout)
+        .split(|c: char| c.is_whitespace() || c == '=')
+        .find(|w| w.len() >= 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase)
+        .ok_or_else(|| TaskResult::failed(format!("{what} failed: no digest in its output")))
 }
 
 /// Ansible's `stat` dictionary for a probed path.
@@ -78,7 +117,8 @@ fn describe(path: &str, p: &Probe) -> Json {
     if let Some(sum) = &p.checksum {
         put("checksum", sum.clone().into());
     }
-    if let Some(target) = &p.lnk_target {
+    // A followed link is described as its target: no link fields.
+    if let Some(target) = p.lnk_target.as_ref().filter(|_| p.kind == FileKind::Link) {
         put("lnk_target", target.clone().into());
         put("lnk_source", link_source(path, target).into());
     }
@@ -118,6 +158,41 @@ mod tests {
     use super::super::remote_file::test_support::*;
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn checksums_by_algorithm() {
+        let h = Harness::new(json!({}));
+        let path = h.path("f");
+        std::fs::write(&path, "abc\n").unwrap();
+        let sums = [
+            ("sha1", "03cfd743661f07975fa2f1220c5194cbaff48451"),
+            ("md5", "0bee89b07a248e27c83fc3d5951213c1"),
+            (
+                "sha256",
+                "edeaaff3f1774ad2888673770c6d64097e391bc362d7d6fb34982ddf0efd18cb",
+            ),
+        ];
+        for (algorithm, sum) in sums {
+            let a = args(json!({"path": path, "checksum_algorithm": algorithm}));
+            let r = run(&a, &h.ctx(false, false)).await;
+            assert_eq!(r.data["stat"]["checksum"], json!(sum), "{algorithm}: {r:?}");
+        }
+        let link = h.path("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let r = run(
+            &args(json!({"path": link, "follow": true})),
+            &h.ctx(false, false),
+        )
+        .await;
+        assert_eq!(r.data["stat"]["islnk"], json!(false), "{r:?}");
+        assert!(r.data["stat"].get("lnk_target").is_none(), "{r:?}");
+        let a = args(json!({"path": h.path(""), "checksum_algorithm": "md5"}));
+        let r = run(&a, &h.ctx(false, false)).await;
+        assert!(
+            r.data["stat"].get("checksum").is_none(),
+            "a directory: {r:?}"
+        );
+    }
 
     #[tokio::test]
     async fn regular_file_fields() {

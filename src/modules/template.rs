@@ -105,8 +105,8 @@ mod tests {
         assert!(r.changed && !r.failed, "{r:?}");
         let text = std::fs::read_to_string(&dest).unwrap();
         assert_eq!(text, "port=8080\nname=a\nname=b\n");
-        assert_eq!(r.data["diff"]["after"], json!(text));
-        assert_eq!(r.data["diff"]["before"], json!(""));
+        assert_eq!(r.data["diff"][0]["after"], json!(text));
+        assert_eq!(r.data["diff"][0]["before"], json!(""));
         assert_eq!(r.data["mode"], json!("0600"));
         let again = run(&a, &h.ctx(false, false)).await;
         assert!(!again.changed && !again.failed, "{again:?}");
@@ -136,7 +136,7 @@ mod tests {
         let a = args(json!({"src": "beside.j2", "dest": dest}));
         let r = run(&a, &h.ctx(true, true)).await;
         assert!(r.changed && !r.failed, "{r:?}");
-        assert_eq!(r.data["diff"]["after"], json!("beside.j2\n"));
+        assert_eq!(r.data["diff"][0]["after"], json!("beside.j2\n"));
         assert!(!Path::new(&dest).exists());
     }
 }

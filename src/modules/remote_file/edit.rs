@@ -85,11 +85,34 @@ pub async fn write_edit(
             staged: None,
         },
     )
-    .await?;
+    .await
+    .map_err(validation_message)?;
+    // blockinfile's and replace's name for it (lineinfile renames it).
     if let Some(backup) = done.backup_file {
-        result = result
-            .with("backup", backup.clone())
-            .with("backup_file", backup);
+        result = result.with("backup_file", backup);
     }
     Ok(result)
+}
+
+/// lineinfile, blockinfile and replace word a refused `validate` as
+/// `failed to validate: rc:N error:STDERR`, with no other field.
+fn validation_message(failure: TaskResult) -> TaskResult {
+    match (failure.msg.as_deref(), failure.data.get("exit_status")) {
+        (Some("failed to validate"), Some(rc)) => TaskResult::failed(format!(
+            "failed to validate: rc:{rc} error:{}",
+            failure.data["stderr"].as_str().unwrap_or_default()
+        )),
+        _ => failure,
+    }
+}
+
+/// lineinfile's and blockinfile's `diff`: the content's, then the
+/// attributes' (headers only), as a list.
+pub fn with_attributes_diff(mut result: TaskResult, path: &str) -> TaskResult {
+    if let Some(content) = result.data.remove("diff") {
+        let header = format!("{path} (file attributes)");
+        let attrs = serde_json::json!({"before_header": header, "after_header": header});
+        result = result.with("diff", serde_json::json!([content, attrs]));
+    }
+    result
 }

@@ -30,9 +30,9 @@ mod upload;
 
 pub use attributes::{Attributes, attribute_commands, set_attributes, wanted_attributes};
 pub use diff::{DIFF_MAX_BYTES, content_diff};
-pub use edit::{Edited, write_edit};
+pub use edit::{Edited, with_attributes_diff, write_edit};
 pub use probe::{
-    FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, add_path_info, parse_probe,
+    FileKind, Probe, ProbeRequest, SHA1_FN, add_file_fields, add_path_info, md5_hex, parse_probe,
     printed_digest, probe, probe_followed, probe_whole_file, sha1_hex, stat_snippet,
 };
 pub use upload::{Upload, Uploaded, backup_path, temp_name, upload};
@@ -64,7 +64,11 @@ pub async fn exec_ok(
     stdin: Option<&[u8]>,
     what: &str,
 ) -> Result<ExecOutput, TaskResult> {
-    let out = exec(ctx, cmd, stdin).await?;
+    succeeded(exec(ctx, cmd, stdin).await?, what)
+}
+
+/// The output of a command that exited 0, else a failure with its stderr.
+pub fn succeeded(out: ExecOutput, what: &str) -> Result<ExecOutput, TaskResult> {
     if out.rc != 0 {
         let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
         let detail = if err.is_empty() {

@@ -104,6 +104,15 @@ impl Probe {
     pub fn exists(&self) -> bool {
         self.kind != FileKind::Absent
     }
+
+    /// Ansible's word for the path (its `get_state`/`add_path_info`): a
+    /// file with more than one hard link is `hard`.
+    pub fn state(&self) -> &'static str {
+        match self.kind {
+            FileKind::File if self.nlink.is_some_and(|n| n > 1) => "hard",
+            kind => kind.state(),
+        }
+    }
 }
 
 /// Describes a path, following a symlink (no checksum, no content).
@@ -355,9 +364,15 @@ pub fn sha1_hex(data: &[u8]) -> String {
     hex::encode(sha1::Sha1::digest(data))
 }
 
+/// The `md5sum` field of copy's and fetch's results.
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
 /// The usual result fields for a path (`mode`, `owner`, `size`...).
 pub fn add_file_fields(mut result: TaskResult, probe: &Probe) -> TaskResult {
-    result = result.with("state", probe.kind.state());
+    result = result.with("state", probe.state());
     if !probe.exists() {
         return result;
     }

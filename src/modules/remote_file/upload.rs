@@ -1,7 +1,7 @@
 //! Writing bytes to a path atomically: a temp file beside the destination
 //! (created exclusively), its attributes, validation, backup, `mv -f`.
 
-use super::{Probe, exec_ok, parse_probe, stat_snippet};
+use super::{Probe, exec, parse_probe, stat_snippet, succeeded};
 use crate::core::shell_quote;
 use crate::modules::command::split_words;
 use crate::modules::{ModuleContext, TaskResult};
@@ -56,7 +56,11 @@ pub async fn upload(ctx: &ModuleContext<'_>, up: &Upload<'_>) -> Result<Uploaded
         .flatten();
     let script = upload_script(up, &tmp, backup.as_deref(), inline.as_deref())?;
     let stdin = (inline.is_none() && up.staged.is_none()).then_some(up.content);
-    let out = exec_ok(ctx, &script, stdin, "writing the file").await?;
+    let out = exec(ctx, &script, stdin).await?;
+    if let Some(refused) = validation_failure(&out) {
+        return Err(refused);
+    }
+    let out = succeeded(out, "writing the file")?;
     let probe = parse_probe(up.dest, &out.stdout);
     let backup_file = backup.filter(|_| out.stdout.windows(9).any(|w| w == b"backed=1\n"));
     Ok(Uploaded { probe, backup_file })
@@ -111,8 +115,10 @@ fn upload_script(
         ));
     }
     if let Some(cmd) = up.validate {
+        // Nothing is on stdout yet: the validator's own output is, then its
+        // exit code on stderr's last line.
         s.push_str(&format!(
-            "{} >&2 || fail 'validation failed: the new content was not written'\n",
+            "{} || {{ v=$?; rm -f -- \"$tmp\"; printf '{VALIDATE_MARK}%s\\n' \"$v\" >&2; exit {VALIDATE_EXIT}; }}\n",
             validate_command(cmd)?
         ));
     }
@@ -125,6 +131,31 @@ fn upload_script(
     s.push_str("mv -f -- \"$tmp\" \"$d\" || fail 'rename into place failed'\np=$d\n");
     s.push_str(&stat_snippet(false));
     Ok(s)
+}
+
+/// How the upload script reports that `validate` refused the content.
+const VALIDATE_MARK: &str = "rollout-validate-rc=";
+const VALIDATE_EXIT: i32 = 97;
+
+/// Ansible's (copy's) result for content its `validate` command refused:
+/// `failed to validate`, with the command's exit status and output.
+fn validation_failure(out: &crate::connection::ExecOutput) -> Option<TaskResult> {
+    if out.rc != VALIDATE_EXIT {
+        return None;
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (err, rc) = stderr.rsplit_once(VALIDATE_MARK)?;
+    let rc: i64 = rc.trim().parse().ok()?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines = |s: &str| serde_json::json!(s.lines().collect::<Vec<_>>());
+    Some(
+        TaskResult::failed("failed to validate")
+            .with("exit_status", rc)
+            .with("stdout_lines", lines(&stdout))
+            .with("stdout", stdout)
+            .with("stderr_lines", lines(err))
+            .with("stderr", err),
+    )
 }
 
 /// A new file's mode under the host's umask, for a file created private.
@@ -194,7 +225,7 @@ fn ownership_lines(up: &Upload<'_>) -> String {
 fn validate_command(cmd: &str) -> Result<String, TaskResult> {
     if !cmd.contains("%s") {
         return Err(TaskResult::failed(format!(
-            "validate must contain %s: '{cmd}'"
+            "validate must contain %s: {cmd}"
         )));
     }
     let words = split_words(cmd).map_err(TaskResult::failed)?;
@@ -329,8 +360,36 @@ mod tests {
             ..Default::default()
         };
         let err = upload(&ctx, &up).await.unwrap_err();
-        assert!(err.failed && err.msg.unwrap().contains("validation failed"));
+        assert!(err.failed);
+        assert_eq!(err.msg.as_deref(), Some("failed to validate"));
+        assert_eq!(err.data["exit_status"], 1);
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(h.base()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refusing_validator_gives_its_status_and_output() {
+        let h = Harness::new(json!({}));
+        let dest = h.path("f.txt");
+        let ctx = h.ctx(false, false);
+        let up = Upload {
+            dest: &dest,
+            content: b"new",
+            validate: Some("sh -c 'echo out; echo err >&2; exit 3' %s"),
+            ..Default::default()
+        };
+        let err = upload(&ctx, &up).await.unwrap_err();
+        assert_eq!(err.msg.as_deref(), Some("failed to validate"));
+        assert_eq!(err.data["exit_status"], 3);
+        assert_eq!(err.data["stdout"], "out\n");
+        assert_eq!(err.data["stderr"], "err\n");
+        assert_eq!(err.data["stderr_lines"], json!(["err"]));
+        assert!(!std::path::Path::new(&dest).exists());
+        let missing = Upload {
+            validate: Some("true"),
+            ..up
+        };
+        let err = upload(&ctx, &missing).await.unwrap_err();
+        assert_eq!(err.msg.as_deref(), Some("validate must contain %s: true"));
     }
 }

@@ -265,6 +265,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn strip_components_unpacks_once() {
+        let h = Harness::new(json!({}));
+        let src = archive(&h, "t.tgz", &["tar", "-czf"]);
+        let dest = h.path("strip");
+        std::fs::create_dir(&dest).unwrap();
+        let a = json!({"src": src, "dest": dest, "remote_src": true,
+                       "extra_opts": ["--strip-components=1"]});
+        assert!(unpack(&h, a.clone(), false).await.changed);
+        assert_eq!(
+            std::fs::read_to_string(format!("{dest}/sub/b.txt")).unwrap(),
+            "b\n"
+        );
+        let r = unpack(&h, a, false).await;
+        assert!(
+            !r.changed && !r.failed,
+            "the emptied name is no difference: {r:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn zip_compares_members_and_honours_excludes_and_creates() {
         let h = Harness::new(json!({}));
         let src = archive(&h, "z.zip", &["zip", "-qr"]);
