@@ -402,18 +402,12 @@ fn make_outputs(args: &PlayArgs) -> Result<(Sink, Option<MultiProgress>), Diagno
     let drawable = !indicatif::ProgressDrawTarget::stdout().is_hidden();
     let console: Sink = if std::io::stdout().is_terminal() && drawable {
         let progress = crate::output::progress::Progress::new(
-            Console::new(std::io::sink(), args.verbose)
-                .with_diff(args.diff)
-                .with_palette(palette),
+            Console::new(std::io::sink(), args.verbose).with_palette(palette),
         );
         live = Some(progress.multi());
         Arc::new(progress)
     } else {
-        Arc::new(
-            Console::new(std::io::stdout(), args.verbose)
-                .with_diff(args.diff)
-                .with_palette(palette),
-        )
+        Arc::new(Console::new(std::io::stdout(), args.verbose).with_palette(palette))
     };
     let Some(path) = &args.events_json else {
         return Ok((console, live));

@@ -42,6 +42,9 @@ pub struct HostResult {
     pub delegated_to: Option<String>,
     /// The `debug` module's output is shown without `-v`.
     pub show_result: bool,
+    /// The task ran with `diff` on (`--diff` or the `diff:` keyword): its
+    /// `diff` is shown.
+    pub show_diff: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -294,10 +297,11 @@ mod tests {
             ignored: false,
             delegated_to: None,
             show_result: false,
+            show_diff: false,
         });
         assert_eq!(
             serde_json::to_string(&event).unwrap(),
-            r#"{"event":"host_result","host":"web1","status":"changed","item":null,"result":{"changed":true},"ignored":false,"delegated_to":null,"show_result":false}"#
+            r#"{"event":"host_result","host":"web1","status":"changed","item":null,"result":{"changed":true},"ignored":false,"delegated_to":null,"show_result":false,"show_diff":false}"#
         );
     }
 }

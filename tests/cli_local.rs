@@ -55,6 +55,28 @@ fn language_features_run_end_to_end() {
 }
 
 #[test]
+fn the_diff_keyword_shows_or_hides_a_tasks_diff_over_the_flag() {
+    let diff_of = |name: &str, line: &str, dir: &std::path::Path| {
+        format!(
+            "--- before\n+++ after: {}/{name}\n@@ -0,0 +1 @@\n+{line}\nchanged: [web1]",
+            dir.display()
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = play_local("local/diff_keyword.yaml", dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    out.assert_says(&diff_of("a", "one", dir.path()));
+    assert!(!out.stdout.contains("+two") && !out.stdout.contains("+secret"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = play_local("local/diff_keyword.yaml", dir.path(), &["--diff"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    out.assert_says(&diff_of("a", "one", dir.path()));
+    out.assert_says(&diff_of("b", "two", dir.path()));
+    assert!(!out.stdout.contains("secret"), "{}", out.stdout);
+}
+
+#[test]
 fn include_tasks_runs_per_host_and_item_and_fails_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = play_local("local/dynamic_include.yaml", dir.path(), &[]);

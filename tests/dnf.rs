@@ -201,3 +201,59 @@ fn results_match_ansibles_dnf_module_task_for_task() {
         assert_eq!(g, w, "task {i} of tests/fixtures/dnf/parity.yml");
     }
 }
+
+/// The directory of the installroot's rpm database, wherever this rpm's
+/// configuration puts it (Debian's rpm keeps it under the user's home).
+fn rpmdb_dir(root: &Path) -> std::path::PathBuf {
+    let found = Command::new("find")
+        .arg(root)
+        .args([
+            "-name",
+            "rpmdb.sqlite",
+            "-o",
+            "-name",
+            "Packages.db",
+            "-o",
+            "-name",
+            "Packages",
+        ])
+        .output()
+        .unwrap();
+    let first = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .next()
+        .map(str::to_string)
+        .expect("dnf made an rpm database in the installroot");
+    Path::new(&first).parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn package_facts_reads_what_rpm_has_installed() {
+    let Some(bed) = bed() else { return };
+    let dir = bed.path();
+    let install = play(dir, &task("dnf", "name: rollout-hello-1.0"), &[]);
+    assert_eq!(install.code, 0, "{}", install.all());
+    // `rpm -qa` on the "host" reads the installroot's database through the
+    // user's ~/.rpmmacros, as an rpm host reads its own.
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(
+        home.join(".rpmmacros"),
+        format!("%_dbpath {}\n", rpmdb_dir(&dir.join("root")).display()),
+    )
+    .unwrap();
+    let tasks = format!(
+        "    - package_facts: {{manager: [dnf]}}\n      environment: {{HOME: \"{}\"}}\n    \
+         - debug: {{var: ansible_facts.packages['rollout-hello']}}\n    \
+         - debug: {{var: ansible_facts.packages['rollout-lib'][0].source}}\n",
+        home.display()
+    );
+    let out = play(dir, &tasks, &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    out.assert_says("\"name\": \"rollout-hello\"");
+    out.assert_says("\"version\": \"1.0\"");
+    out.assert_says("\"release\": \"1\"");
+    out.assert_says("\"arch\": \"noarch\"");
+    out.assert_says("\"epoch\": null");
+    out.assert_says("\"ansible_facts.packages['rollout-lib'][0].source\": \"rpm\"");
+}

@@ -2,6 +2,7 @@
 //! hand them to a [`Connection`]; `local` runs them here, SSH remotely.
 
 pub mod r#become;
+pub mod environment;
 pub mod local;
 pub mod output;
 pub mod terminal;

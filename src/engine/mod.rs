@@ -1068,6 +1068,7 @@ impl Engine {
             ignored: task.ignore_errors,
             delegated_to: None,
             show_result: false,
+            show_diff: task.diff.unwrap_or(self.opts.diff),
         }));
         self.record(ctx, host, task, &result, None);
     }

@@ -279,6 +279,7 @@ impl Engine {
                 delegated_to: None,
                 // The operator sees drain times and the capacity math.
                 show_result: true,
+                show_diff: false,
             }));
             self.record(ctx, &host, &task, &result, None);
         }

@@ -4,6 +4,7 @@
 use super::scope::{Facts, Scope, Vars};
 use super::{Engine, PlayCtx};
 use crate::connection::Connection;
+use crate::connection::environment::WithEnvironment;
 use crate::events::{Event, HostResult, Sink};
 use crate::modules::{self, ModuleContext, TaskResult, spec};
 use crate::playbook::{Action, Task};
@@ -53,6 +54,9 @@ struct HostRun<'a> {
     facts_to: Option<String>,
     sink: Sink,
     check_mode: bool,
+    /// `diff` (the task keyword, else `--diff`): modules report their
+    /// changes and the console shows them.
+    diff: bool,
     /// Where relative `src` of copy/template resolve from.
     base_dir: &'a std::path::Path,
 }
@@ -98,6 +102,7 @@ impl Engine {
                     .flatten(),
                 sink: self.sink.clone(),
                 check_mode: task.check_mode.unwrap_or(self.opts.check),
+                diff: task.diff.unwrap_or(self.opts.diff),
                 base_dir: &ctx.play.base_dir,
             })
             .collect();
@@ -618,10 +623,19 @@ impl HostRun<'_> {
             }
             _ => self.conn.clone(),
         };
+        // `environment:` reaches every module's commands; Ansible's `raw`
+        // takes none.
+        let exported = (self.module != "raw")
+            .then(|| WithEnvironment::new(conn.as_ref(), environment))
+            .flatten();
+        let conn: &dyn crate::connection::Connection = match &exported {
+            Some(exported) => exported,
+            None => conn.as_ref(),
+        };
         // `async:`: the module's command runs as a job on the host.
         let detached = (self.task.async_job).map(|job| {
             let (sink, host) = (self.sink.clone(), self.host.clone());
-            modules::async_job::Detached::new(conn.as_ref(), job).reporting(Box::new(move |jid| {
+            modules::async_job::Detached::new(conn, job).reporting(Box::new(move |jid| {
                 sink.emit(Event::AsyncPoll {
                     host: host.clone(),
                     jid: jid.to_string(),
@@ -630,7 +644,7 @@ impl HostRun<'_> {
         });
         let conn: &dyn crate::connection::Connection = match &detached {
             Some(detached) => detached,
-            None => conn.as_ref(),
+            None => conn,
         };
         let ctx = ModuleContext {
             host: &self.host,
@@ -638,9 +652,8 @@ impl HostRun<'_> {
             templar: &self.engine.templar,
             scope,
             check_mode: self.check_mode,
-            diff: self.engine.opts.diff,
+            diff: self.diff,
             verbosity: self.engine.opts.verbosity,
-            environment,
             base_dir: self.base_dir,
             role_dir: self.task.role.as_ref().map(|r| r.path.as_path()),
         };
@@ -660,6 +673,11 @@ impl HostRun<'_> {
                     .with("timedout", serde_json::json!({ "period": limit })),
                 }
             }
+        };
+        let result = if self.module == "raw" && !environment.is_empty() {
+            result.with_warning("raw module does not support the environment keyword")
+        } else {
+            result
         };
         let Some(detached) = &detached else {
             return result;
@@ -747,6 +765,7 @@ impl HostRun<'_> {
                 (self.engine).delegate_target_in(self.task, &scope.clone().into_value())
             }),
             show_result: self.module == "debug",
+            show_diff: self.diff,
         }));
     }
 }

@@ -366,19 +366,18 @@ pub fn upgrade_command(args: &Vars, ctx: &ModuleContext<'_>, mode: &str) -> Stri
     )
 }
 
-/// The environment apt-get runs in: the task's `environment:` first, then
-/// what apt needs (non-interactive, a parsable locale).
-fn with_env(line: &str, ctx: &ModuleContext<'_>) -> String {
+/// The environment apt-get runs in: what apt needs (non-interactive, a
+/// parsable locale), over the task's `environment:` the connection exports.
+fn with_env(line: &str) -> String {
     format!(
-        "{}export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical \
-         LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C LANGUAGE=C; {line}",
-        super::command::prelude(&Vars::new(), ctx)
+        "export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical \
+         LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C LANGUAGE=C; {line}"
     )
 }
 
 pub(crate) async fn exec(ctx: &ModuleContext<'_>, line: &str) -> Result<ExecOutput, TaskResult> {
     ctx.conn
-        .exec(&with_env(line, ctx), None)
+        .exec(&with_env(line), None)
         .await
         .map_err(TaskResult::from_connection)
 }

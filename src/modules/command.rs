@@ -73,7 +73,7 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>, shell: bool) -> TaskResul
         }
         data
     });
-    let full = with_prelude(&line, args, ctx);
+    let full = with_prelude(&line, args);
     let strip = arg_bool(args, "strip_empty_ends", true);
     run_line(ctx, &full, stdin.as_deref(), cmd_field, strip).await
 }
@@ -250,10 +250,9 @@ fn quote_literal(text: &str) -> String {
     }
 }
 
-/// `environment:` exports and `chdir`, in front of the command. Values are
-/// quoted; names were validated when the playbook was loaded.
-fn with_prelude(line: &str, args: &Vars, ctx: &ModuleContext<'_>) -> String {
-    let prelude = prelude(args, ctx);
+/// `chdir` (and `executable`) around the command.
+fn with_prelude(line: &str, args: &Vars) -> String {
+    let prelude = prelude(args);
     match arg_str(args, "executable") {
         Some(exe) => format!(
             "{prelude}exec {} -c {}",
@@ -264,21 +263,13 @@ fn with_prelude(line: &str, args: &Vars, ctx: &ModuleContext<'_>) -> String {
     }
 }
 
-/// The `environment:` exports and the `cd` of `chdir`, each ending in `; `.
-pub(crate) fn prelude(args: &Vars, ctx: &ModuleContext<'_>) -> String {
-    let mut prelude = String::new();
-    for (name, value) in ctx.environment {
-        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            prelude.push_str(&format!(
-                "export {name}={}; ",
-                shell_quote(&crate::core::display_text(value))
-            ));
-        }
+/// The `cd` of `chdir`, ending in `; ` (the task's `environment:` is
+/// exported by the connection, for every module: connection/environment.rs).
+pub(crate) fn prelude(args: &Vars) -> String {
+    match arg_str(args, "chdir") {
+        Some(dir) => format!("cd {} || exit 1; ", shell_quote(dir)),
+        None => String::new(),
     }
-    if let Some(dir) = arg_str(args, "chdir") {
-        prelude.push_str(&format!("cd {} || exit 1; ", shell_quote(dir)));
-    }
-    prelude
 }
 
 /// `creates`/`removes`: skip the command when its work is already done.

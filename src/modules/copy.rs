@@ -327,20 +327,25 @@ async fn write(
     .await
 }
 
+/// As Ansible's copy action words it: the `before_header` is the
+/// destination when it exists (else none), the `after_header` the source
+/// file, or the destination for `content`.
 fn diff(probe: &Probe, payload: &Payload) -> serde_json::Value {
     let after_header = payload
         .origin
         .as_ref()
-        .map_or("dynamically generated".to_string(), |p| {
-            p.display().to_string()
-        });
-    remote_file::content_diff(
+        .map_or(probe.path.clone(), |p| p.display().to_string());
+    let mut diff = remote_file::content_diff(
         probe.content.as_deref(),
         probe.content_truncated,
         &payload.bytes,
         &probe.path,
         &after_header,
-    )
+    );
+    if let (false, Some(map)) = (probe.exists(), diff.as_object_mut()) {
+        map.remove("before_header");
+    }
+    diff
 }
 
 #[cfg(test)]
@@ -400,6 +405,17 @@ mod tests {
         assert_eq!(diff["before"], json!("old\n"));
         assert_eq!(diff["after"], json!("new\n"));
         assert_eq!(diff["before_header"], json!(dest));
+        assert_eq!(
+            diff["after_header"],
+            json!(dest),
+            "content's header is the destination"
+        );
+        // A new file has no before_header (Ansible prints `--- before`).
+        let fresh = h.path("fresh.txt");
+        let a = args(json!({"content": "new\n", "dest": fresh}));
+        let r = run(&a, &h.ctx(true, true)).await;
+        assert_eq!(r.data["diff"][0].get("before_header"), None, "{r:?}");
+        assert_eq!(r.data["diff"][0]["after_header"], json!(fresh));
     }
 
     #[tokio::test]

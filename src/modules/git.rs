@@ -561,8 +561,7 @@ async fn try_run(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult, Tas
         ));
     }
     let mut prelude = format!(
-        "{}export LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C LANGUAGE=C GIT_SSH_COMMAND={}; ",
-        super::command::prelude(&Vars::new(), ctx),
+        "export LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C LANGUAGE=C GIT_SSH_COMMAND={}; ",
         shell_quote(&ssh_command(args))
     );
     if let Some(umask) = args.get("umask").filter(|v| !v.is_null()) {

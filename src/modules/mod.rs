@@ -131,6 +131,18 @@ impl TaskResult {
         self
     }
 
+    /// Adds to the result's `warnings`, which the console prints as
+    /// `[WARNING]:` lines above the host's line.
+    pub fn with_warning(mut self, message: impl Into<String>) -> Self {
+        let warnings = (self.data)
+            .entry("warnings")
+            .or_insert_with(|| Json::Array(Vec::new()));
+        if let Json::Array(list) = warnings {
+            list.push(Json::String(message.into()));
+        }
+        self
+    }
+
     pub fn with_msg(mut self, msg: impl Into<String>) -> Self {
         self.msg = Some(msg.into());
         self
@@ -193,8 +205,6 @@ pub struct ModuleContext<'a> {
     pub check_mode: bool,
     pub diff: bool,
     pub verbosity: u8,
-    /// `environment:` of the task, exported before commands.
-    pub environment: &'a Vars,
     /// The play's base directory (the playbook's directory): relative `src`
     /// of `copy` resolves under `<base_dir>/files/` then `<base_dir>/`, of
     /// `template` under `<base_dir>/templates/` then `<base_dir>/`.

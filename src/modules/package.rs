@@ -94,7 +94,7 @@ mod tests {
             manager,
             lines: Mutex::new(vec![]),
         };
-        let (templar, scope, env) = (Templar::new(), minijinja::Value::default(), Vars::new());
+        let (templar, scope) = (Templar::new(), minijinja::Value::default());
         let ctx = ModuleContext {
             host: "h",
             conn: &host,
@@ -103,7 +103,6 @@ mod tests {
             check_mode: false,
             diff: false,
             verbosity: 0,
-            environment: &env,
             base_dir: std::path::Path::new("/nonexistent"),
             role_dir: None,
         };

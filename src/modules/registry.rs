@@ -170,7 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_row_dispatches() {
-        let (templar, scope, env) = (Templar::new(), minijinja::Value::default(), Vars::new());
+        let (templar, scope) = (Templar::new(), minijinja::Value::default());
         let ctx = ModuleContext {
             host: "nowhere",
             conn: &Unreachable,
@@ -179,7 +179,6 @@ mod tests {
             check_mode: true,
             diff: false,
             verbosity: 0,
-            environment: &env,
             base_dir: std::path::Path::new("/nonexistent"),
             role_dir: None,
         };

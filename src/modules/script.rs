@@ -70,11 +70,7 @@ pub async fn run(args: &Vars, ctx: &ModuleContext<'_>) -> TaskResult {
     if ctx.check_mode {
         return TaskResult::skipped("script would run; not run in check mode");
     }
-    let line = build(
-        &prelude(args, ctx),
-        arg_str(args, "executable"),
-        script_args,
-    );
+    let line = build(&prelude(args), arg_str(args, "executable"), script_args);
     let mut result = run_line(
         ctx,
         &line,

@@ -346,12 +346,11 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Runs a line with the task's `environment:` exported first, as Ansible
-/// gives it to the module (SYSTEMD_OFFLINE, XDG_RUNTIME_DIR for a user scope).
+/// Runs a line (the connection exports the task's `environment:` first,
+/// as Ansible gives it to the module: SYSTEMD_OFFLINE, XDG_RUNTIME_DIR).
 async fn exec(ctx: &ModuleContext<'_>, line: &str) -> Result<ExecOutput, TaskResult> {
-    let prelude = super::command::prelude(&Vars::new(), ctx);
     ctx.conn
-        .exec(&format!("{prelude}{line}"), None)
+        .exec(line, None)
         .await
         .map_err(TaskResult::from_connection)
 }

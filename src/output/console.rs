@@ -12,8 +12,6 @@ const WIDTH: usize = 80;
 pub struct Console<W: Write + Send> {
     out: Mutex<W>,
     verbosity: u8,
-    /// `--diff`: show the `diff` of results as unified diffs.
-    diff: bool,
     palette: Palette,
 }
 
@@ -22,7 +20,6 @@ impl<W: Write + Send> Console<W> {
         Console {
             out: Mutex::new(out),
             verbosity,
-            diff: false,
             palette: Palette::PLAIN,
         }
     }
@@ -30,12 +27,6 @@ impl<W: Write + Send> Console<W> {
     /// Colours lines as ansible-playbook does (plain by default).
     pub fn with_palette(mut self, palette: Palette) -> Self {
         self.palette = palette;
-        self
-    }
-
-    /// Shows results' `diff` (`--diff`) under the host's line.
-    pub fn with_diff(mut self, diff: bool) -> Self {
-        self.diff = diff;
         self
     }
 }
@@ -260,16 +251,15 @@ impl<W: Write + Send> Console<W> {
         })
     }
 
+    /// A result as Ansible's default callback prints it: the diff first
+    /// (its `v2_on_file_diff` comes before the result), then the module's
+    /// warnings, then the host's status line.
     fn host_line(&self, r: &HostResult) -> String {
         let line = self.warnings_above(r, self.status_line(r));
         match r.result.get("diff") {
-            Some(diff) if self.diff && !matches!(r.status, Status::Skipped) => {
+            Some(diff) if r.show_diff && !matches!(r.status, Status::Skipped) => {
                 let text = render_diff(diff, self.palette);
-                if text.is_empty() {
-                    line
-                } else {
-                    format!("{line}\n{}", text.trim_end_matches('\n'))
-                }
+                format!("{text}{line}")
             }
             _ => line,
         }
@@ -380,6 +370,7 @@ mod tests {
             ignored,
             delegated_to: None,
             show_result: false,
+            show_diff: false,
         }
     }
 
@@ -446,10 +437,13 @@ mod tests {
             ),
             "The following packages will be upgraded:\n  nginx\n"
         );
-        let c = Console::new(Vec::new(), 0).with_diff(true);
-        let line = c.host_line(&on_h(Status::Changed, serde_json::json!({"changed": true, "diff": [{"before": {"state": "absent"}, "after": {"state": "directory"}}]}), false));
+        let c = Console::new(Vec::new(), 0);
+        let line = c.host_line(&HostResult {
+            show_diff: true,
+            ..on_h(Status::Changed, serde_json::json!({"changed": true, "diff": [{"before": {"state": "absent"}, "after": {"state": "directory"}}]}), false)
+        });
         assert!(
-            line.starts_with("changed: [h]\n--- before\n+++ after\n@@"),
+            line.starts_with("--- before\n+++ after\n@@") && line.ends_with("\nchanged: [h]"),
             "{line}"
         );
         assert!(

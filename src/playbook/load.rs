@@ -99,6 +99,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "args",
     "environment",
     "check_mode",
+    "diff",
     "timeout",
     "throttle",
     "async",
@@ -144,6 +145,7 @@ const APPLY_KEYWORDS: &[&str] = &[
     "no_log",
     "run_once",
     "check_mode",
+    "diff",
     "delegate_to",
     "timeout",
 ];
@@ -202,6 +204,7 @@ pub(super) struct Inherited {
     delegate_facts: Option<bool>,
     run_once: Option<bool>,
     check_mode: Option<bool>,
+    diff: Option<bool>,
     any_errors_fatal: Option<bool>,
     ignore_unreachable: Option<bool>,
     /// A block's `timeout` applies to each task in it, as in Ansible.
@@ -792,6 +795,7 @@ impl Loader {
         bool_kw("run_once", &mut here.run_once)?;
         bool_kw("delegate_facts", &mut here.delegate_facts)?;
         bool_kw("check_mode", &mut here.check_mode)?;
+        bool_kw("diff", &mut here.diff)?;
         bool_kw("any_errors_fatal", &mut here.any_errors_fatal)?;
         bool_kw("ignore_unreachable", &mut here.ignore_unreachable)?;
         if let Some(n) = opt(node, "become_user") {
@@ -930,6 +934,7 @@ impl Loader {
             vars: here.vars,
             environment: here.environment,
             check_mode: here.check_mode,
+            diff: here.diff,
             timeout: here.timeout,
             throttle: here.throttle,
             async_job,

@@ -169,6 +169,8 @@ pub struct Task {
     pub vars: Vars,
     pub environment: Vars,
     pub check_mode: Option<bool>,
+    /// `diff`: show (or, with `false`, hide) this task's changes, over `--diff`.
+    pub diff: Option<bool>,
     /// `timeout`: seconds one module call may take on a host (0: none).
     pub timeout: Option<u32>,
     /// `throttle`: at most this many hosts run the task at once (below
@@ -291,6 +293,7 @@ impl Task {
             vars: Vars::new(),
             environment: Vars::new(),
             check_mode: None,
+            diff: None,
             timeout: None,
             throttle: None,
             async_job: None,
@@ -348,6 +351,7 @@ impl Task {
             "become": self.become_enabled,
             "become_user": self.become_user,
             "check_mode": self.check_mode,
+            "diff": self.diff,
             "timeout": self.timeout,
             "throttle": self.throttle,
             "async": self.async_job.map(|j| j.limit),

@@ -42,6 +42,7 @@ const ENTRY_KEYWORDS: &[&str] = &[
     "ignore_errors",
     "ignore_unreachable",
     "check_mode",
+    "diff",
     "any_errors_fatal",
     "delegate_to",
     "timeout",

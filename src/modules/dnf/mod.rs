@@ -277,17 +277,16 @@ fn check_args(args: &Vars, names: &[String], state: &str) -> Result<(), String> 
     Ok(())
 }
 
-fn with_env(line: &str, ctx: &ModuleContext<'_>) -> String {
-    format!(
-        "{}export LANG=C LC_ALL=C LC_MESSAGES=C LANGUAGE=C; {line}",
-        super::command::prelude(&Vars::new(), ctx)
-    )
+/// dnf's output in a parsable locale, over the task's `environment:` the
+/// connection exports.
+fn with_env(line: &str) -> String {
+    format!("export LANG=C LC_ALL=C LC_MESSAGES=C LANGUAGE=C; {line}")
 }
 
 async fn exec(ctx: &ModuleContext<'_>, line: &str) -> Result<ExecOutput, TaskResult> {
     let out = ctx
         .conn
-        .exec(&with_env(line, ctx), None)
+        .exec(&with_env(line), None)
         .await
         .map_err(TaskResult::from_connection)?;
     if out.rc == 127 {
@@ -720,11 +719,7 @@ mod tests {
             snapshots: std::sync::Mutex::new(snapshots),
             seen: std::sync::Mutex::new(vec![]),
         };
-        let (templar, scope, env) = (
-            crate::template::Templar::new(),
-            minijinja::Value::default(),
-            Vars::new(),
-        );
+        let (templar, scope) = (crate::template::Templar::new(), minijinja::Value::default());
         let ctx = ModuleContext {
             host: "h",
             conn: &host,
@@ -733,7 +728,6 @@ mod tests {
             check_mode,
             diff: false,
             verbosity: 0,
-            environment: &env,
             base_dir: std::path::Path::new("/nonexistent"),
             role_dir: None,
         };

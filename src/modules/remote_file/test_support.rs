@@ -53,7 +53,6 @@ pub struct Harness {
     pub conn: Counting,
     pub templar: Templar,
     pub scope: minijinja::Value,
-    pub env: Vars,
     pub dir: tempfile::TempDir,
 }
 
@@ -63,7 +62,6 @@ impl Harness {
             conn: Counting::default(),
             templar: Templar::new(),
             scope: minijinja::Value::from(minijinja::value::Serde(vars)),
-            env: Vars::new(),
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
@@ -77,7 +75,6 @@ impl Harness {
             check_mode,
             diff,
             verbosity: 0,
-            environment: &self.env,
             base_dir: self.dir.path(),
             role_dir: None,
         }

@@ -329,7 +329,7 @@ mod exec_tests {
     #[tokio::test]
     async fn gathering_is_one_exec() {
         let conn = Counting::default();
-        let (templar, scope, env) = (Templar::new(), minijinja::Value::default(), Vars::new());
+        let (templar, scope) = (Templar::new(), minijinja::Value::default());
         let ctx = ModuleContext {
             host: "here",
             conn: &conn,
@@ -338,7 +338,6 @@ mod exec_tests {
             check_mode: false,
             diff: false,
             verbosity: 0,
-            environment: &env,
             base_dir: std::path::Path::new("/"),
             role_dir: None,
         };
