@@ -244,8 +244,8 @@ fn package_facts_reads_what_rpm_has_installed() {
     .unwrap();
     let tasks = format!(
         "    - package_facts: {{manager: [dnf]}}\n      environment: {{HOME: \"{}\"}}\n    \
-         - debug: {{var: ansible_facts.packages['rollout-hello']}}\n    \
-         - debug: {{var: ansible_facts.packages['rollout-lib'][0].source}}\n",
+         - debug:\n        var: ansible_facts.packages['rollout-hello']\n    \
+         - debug:\n        var: ansible_facts.packages['rollout-lib'][0].source\n",
         home.display()
     );
     let out = play(dir, &tasks, &[]);
