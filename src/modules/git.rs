@@ -713,14 +713,22 @@ mod tests {
         origin
     }
 
-    #[tokio::test]
-    async fn clone_update_to_a_tag_local_changes_and_force() {
-        if std::process::Command::new("git")
+    /// Whether this machine has git; says SKIPPED when not.
+    fn have_git() -> bool {
+        let found = std::process::Command::new("git")
             .arg("--version")
             .output()
-            .is_err()
-        {
+            .is_ok();
+        if !found {
+            println!("SKIPPED: no git here");
             eprintln!("SKIPPED: no git here");
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn clone_update_to_a_tag_local_changes_and_force() {
+        if !have_git() {
             return;
         }
         let h = Harness::new(json!({}));
@@ -801,12 +809,7 @@ mod tests {
 
     #[tokio::test]
     async fn bare_mirrors_and_single_branch_clones() {
-        if std::process::Command::new("git")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!("SKIPPED: no git here");
+        if !have_git() {
             return;
         }
         let h = Harness::new(json!({}));
