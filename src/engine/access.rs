@@ -19,6 +19,7 @@ pub(super) struct PlayAccess {
     /// The play's `vars:` (their `ansible_*` ones count).
     vars: Arc<Vars>,
     remote_user: Option<String>,
+    connection: Option<String>,
 }
 
 /// One host's connection and become defaults for the current play.
@@ -46,6 +47,7 @@ impl Engine {
         self.play_access = PlayAccess {
             vars: Arc::new(play.vars.clone()),
             remote_user: play.remote_user.clone(),
+            connection: play.connection.clone(),
         };
     }
 
@@ -104,8 +106,8 @@ impl Engine {
     }
 
     /// A host's connection variables (`ansible_*`), rendered: inventory <
-    /// play vars < facts < extra vars; the play's `remote_user` where none
-    /// sets `ansible_user`.
+    /// play vars < facts < extra vars; the play's `remote_user` and
+    /// `connection` keywords where no variable says.
     fn connection_vars(&self, host: &str) -> Vars {
         let inventory = self
             .inventory_vars
@@ -144,9 +146,14 @@ impl Engine {
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
         }
-        if let Some(user) = &self.play_access.remote_user {
-            vars.entry("ansible_user")
-                .or_insert_with(|| Json::String(user.clone()));
+        for (keyword, var) in [
+            (&self.play_access.remote_user, "ansible_user"),
+            (&self.play_access.connection, "ansible_connection"),
+        ] {
+            if let Some(value) = keyword {
+                vars.entry(var)
+                    .or_insert_with(|| Json::String(value.clone()));
+            }
         }
         for (k, v) in vars.iter_mut() {
             // What a host returned is used as it is, never rendered.

@@ -43,6 +43,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "tags",
     "environment",
     "remote_user",
+    "connection",
     "no_log",
     "ignore_errors",
     "force_handlers",
@@ -498,6 +499,9 @@ impl Loader {
                 .transpose()?,
             remote_user: opt(node, "remote_user")
                 .map(|n| string(src, n, "a user name"))
+                .transpose()?,
+            connection: opt(node, "connection")
+                .map(|n| string(src, n, "a connection (ssh or local)"))
                 .transpose()?,
             base_dir: src.dir(),
             role_exports: std::mem::take(&mut self.roles.exports),

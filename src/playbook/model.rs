@@ -62,6 +62,9 @@ pub struct Play {
     /// The user to log in as where no `ansible_user` variable says (a
     /// keyword: variables win over it, as in Ansible).
     pub remote_user: Option<String>,
+    /// `connection:` (ssh, local) where no `ansible_connection` variable
+    /// says (a keyword: variables win over it, as in Ansible).
+    pub connection: Option<String>,
     /// Directory that relative paths (templates, vars files) resolve from.
     pub base_dir: std::path::PathBuf,
     /// The defaults and vars of the play's roles (`roles:`, `import_role`,
