@@ -297,6 +297,7 @@ impl Engine {
     /// its own inventory connection variables), or the host's own.
     fn connection_to(&self, host: &str, task: &Task, target: Option<&str>) -> Arc<dyn Connection> {
         match target {
+            None if task.connection.as_deref() == Some("local") => self.local.clone(),
             None => self.with_become(host, task, self.connection_for(host)),
             Some("localhost" | "127.0.0.1" | "::1") => self.local.clone(),
             Some(target) => self.with_become(target, task, self.connection_for(target)),

@@ -6,8 +6,8 @@ use super::kv;
 use super::model::*;
 use super::roles::{LoadOptions, PlayRoles};
 use super::scalars::{
-    Src, become_method, boolean, conditions, identifier, integer, mapping, percentage, seconds,
-    string, string_list,
+    Src, become_method, boolean, conditions, connection, identifier, integer, mapping, percentage,
+    seconds, string, string_list,
 };
 use crate::diag::Diagnostic;
 use crate::modules::spec::{self, FreeForm};
@@ -93,6 +93,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "become",
     "become_user",
     "become_method",
+    "connection",
     "delegate_to",
     "delegate_facts",
     "run_once",
@@ -199,6 +200,7 @@ pub(super) struct Inherited {
     become_enabled: Option<bool>,
     become_user: Option<String>,
     become_method: Option<String>,
+    connection: Option<String>,
     ignore_errors: Option<bool>,
     no_log: Option<bool>,
     delegate_to: Option<String>,
@@ -501,7 +503,7 @@ impl Loader {
                 .map(|n| string(src, n, "a user name"))
                 .transpose()?,
             connection: opt(node, "connection")
-                .map(|n| string(src, n, "a connection (ssh or local)"))
+                .map(|n| connection(src, n))
                 .transpose()?,
             base_dir: src.dir(),
             role_exports: std::mem::take(&mut self.roles.exports),
@@ -808,6 +810,9 @@ impl Loader {
         if let Some(n) = opt(node, "become_method") {
             here.become_method = Some(become_method(src, n)?);
         }
+        if let Some(n) = opt(node, "connection") {
+            here.connection = Some(connection(src, n)?);
+        }
         if let Some(n) = opt(node, "delegate_to") {
             here.delegate_to = Some(string(src, n, "a host name")?);
         }
@@ -932,6 +937,7 @@ impl Loader {
             become_enabled: here.become_enabled,
             become_user: here.become_user,
             become_method: here.become_method,
+            connection: here.connection,
             delegate_to: here.delegate_to,
             delegate_facts: here.delegate_facts.unwrap_or(false),
             run_once: here.run_once.unwrap_or(false),
@@ -1228,6 +1234,22 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn connection_is_ssh_or_local_on_plays_blocks_and_tasks() {
+        let pb = load("- hosts: all\n  connection: local\n  tasks:\n    - block:\n        - ping:\n      connection: ssh\n    - ping:\n      connection: local\n").unwrap();
+        let play = &pb.plays[0];
+        assert_eq!(play.connection.as_deref(), Some("local"));
+        assert_eq!(play.tasks[1].connection.as_deref(), Some("local"));
+        let e = error("- hosts: all\n  tasks:\n    - ping:\n      connection: winrm\n");
+        assert!(
+            e.contains("connection 'winrm' is not supported: rollout connects with ssh or local"),
+            "{e}"
+        );
+        assert!(e.contains(":4:"), "names the line: {e}");
+        let e = error("- hosts: all\n  connection: docker\n  tasks: []\n");
+        assert!(e.contains("connection 'docker' is not supported"), "{e}");
     }
 
     #[test]

@@ -164,6 +164,8 @@ pub struct Task {
     pub become_user: Option<String>,
     /// `become_method`: sudo or su.
     pub become_method: Option<String>,
+    /// `connection: local` runs the task on the controller for its host.
+    pub connection: Option<String>,
     pub delegate_to: Option<String>,
     /// `delegate_facts`: the facts a delegated task returns go to the
     /// delegated host, not to the host it ran for.
@@ -290,6 +292,7 @@ impl Task {
             become_enabled: None,
             become_user: None,
             become_method: None,
+            connection: None,
             delegate_to: None,
             delegate_facts: false,
             run_once: false,

@@ -53,6 +53,21 @@ pub(super) fn become_method(src: Src, node: &Node) -> Result<String, Diagnostic>
         .with_help("use sudo or su"))
 }
 
+/// The `connection:` keyword (plays, blocks, tasks): what rollout can reach
+/// a host with.
+pub(super) fn connection(src: Src, node: &Node) -> Result<String, Diagnostic> {
+    let name = string(src, node, "a connection (ssh or local)")?;
+    if matches!(name.as_str(), "ssh" | "smart" | "paramiko" | "local") {
+        return Ok(name);
+    }
+    Err(src
+        .err(
+            node,
+            format!("connection '{name}' is not supported: rollout connects with ssh or local"),
+        )
+        .with_help("use ssh or local"))
+}
+
 pub(super) fn identifier(src: Src, node: &Node) -> Result<String, Diagnostic> {
     let s = string(src, node, "a variable name")?;
     let valid = s
