@@ -58,7 +58,10 @@ pub enum Event {
     NoHostsMatched {
         play: String,
     },
+    /// A batch of a `serial` play (Ansible starts each with the play's
+    /// banner again).
     BatchStart {
+        play: String,
         index: usize,
         count: usize,
         hosts: Vec<String>,
@@ -251,7 +254,7 @@ fn redact(event: &mut Event) {
     use crate::vault::redact::{json, text};
     let mask = |s: &mut String| *s = text(s);
     match event {
-        Event::PlayStart { name, .. } => mask(name),
+        Event::PlayStart { name, .. } | Event::BatchStart { play: name, .. } => mask(name),
         Event::NoHostsMatched { play } => mask(play),
         Event::TaskStart { name, .. } => mask(name),
         Event::Included { file, .. } => mask(file),
@@ -274,8 +277,7 @@ fn redact(event: &mut Event) {
                 mask(&mut host.restore);
             }
         }
-        Event::BatchStart { .. }
-        | Event::AsyncPoll { .. }
+        Event::AsyncPoll { .. }
         | Event::AsyncDone { .. }
         | Event::TargetResolved { .. }
         | Event::HostsCompleted { .. }

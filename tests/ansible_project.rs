@@ -26,12 +26,17 @@ fn recorded() -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-/// The task and handler headers of the run, in order (batch after batch),
-/// as ansible-playbook names them (`role : task`).
+/// The play, task and handler headers of the run, in order (the play's
+/// banner again for each batch), as ansible-playbook names them
+/// (`role : task`).
 fn task_headers(out: &str) -> Vec<String> {
     out.lines()
         .take_while(|l| !l.starts_with("PLAY RECAP"))
-        .filter(|l| l.starts_with("TASK [") || l.starts_with("RUNNING HANDLER ["))
+        .filter(|l| {
+            ["PLAY [", "TASK [", "RUNNING HANDLER ["]
+                .iter()
+                .any(|h| l.starts_with(h))
+        })
         .map(|l| l.trim_end_matches(['*', ' ']).to_string())
         .collect()
 }

@@ -394,7 +394,7 @@ impl Engine {
             None => self.opts.window_end,
         };
         self.sink.emit(Event::PlayStart {
-            name,
+            name: name.clone(),
             hosts: hosts.clone(),
         });
         // Before --start-at-task's play, a play runs nothing (as in Ansible),
@@ -458,6 +458,7 @@ impl Engine {
             }
             if count > 1 {
                 self.sink.emit(Event::BatchStart {
+                    play: name.clone(),
                     index: index + 1,
                     count,
                     hosts: batch.clone(),

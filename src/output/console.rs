@@ -165,11 +165,19 @@ impl<W: Write + Send> Console<W> {
                 .palette
                 .paint("skipping: no hosts matched", Colour::Skip),
             Event::BatchStart {
+                play,
                 index,
                 count,
                 hosts,
             } => {
-                format!("\nBATCH {index}/{count}: {}", hosts.join(", "))
+                let batch = format!("BATCH {index}/{count}: {}", hosts.join(", "));
+                // Ansible prints the play's banner for every batch; the
+                // first follows the play's own.
+                if *index > 1 {
+                    format!("\n{}\n{batch}", banner(&format!("PLAY [{play}]")))
+                } else {
+                    format!("\n{batch}")
+                }
             }
             Event::TaskStart {
                 name,
