@@ -92,15 +92,12 @@ impl Connection for WithEnvironment<'_> {
 mod tests {
     use super::*;
     use crate::connection::local::LocalConnection;
-
-    fn vars(v: serde_json::Value) -> Vars {
-        serde_json::from_value(v).unwrap()
-    }
+    use crate::modules::remote_file::test_support::args;
 
     #[tokio::test]
     async fn every_command_sees_the_environment_and_values_stay_data() {
         let local = LocalConnection;
-        let env = vars(serde_json::json!({"GREETING": "it's $(id) ; x", "N": 3, "bad-name": "x"}));
+        let env = args(serde_json::json!({"GREETING": "it's $(id) ; x", "N": 3, "bad-name": "x"}));
         let conn = WithEnvironment::new(&local, &env).unwrap();
         let out = conn
             .exec(

@@ -372,15 +372,12 @@ async fn with_path_info(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote_file::test_support::args;
 
     const A: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEj/gYuIOg3OngcOt1sgM2Q3n0zSruwYjG3IUWeE10ui";
     const B: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ4xA3FEsb82Peoa1QBXTrvM9edA/MGrHfUYif//D+bD";
-
-    fn args(v: Json) -> Vars {
-        serde_json::from_value(v).unwrap()
-    }
 
     #[test]
     fn a_key_is_added_once_with_ansibles_trailing_space() {

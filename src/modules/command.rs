@@ -134,7 +134,7 @@ fn mark_truncated(mut result: TaskResult, output: &ExecOutput) -> TaskResult {
         cut.join(" and ")
     );
     result.msg.get_or_insert_with(|| note.clone());
-    result.with("warnings", Json::Array(vec![Json::String(note)]))
+    result.with_warning(note)
 }
 
 /// The command line to run, and the `cmd` field of the result.

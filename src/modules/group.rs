@@ -131,11 +131,8 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote_file::test_support::args;
     use serde_json::json;
-
-    fn args(v: Json) -> Vars {
-        serde_json::from_value(v).unwrap()
-    }
 
     #[test]
     fn add_and_mod_lines_follow_the_arguments() {

@@ -232,11 +232,8 @@ fn expected_statuses(args: &Vars) -> Result<Vec<u16>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote_file::test_support::args;
     use serde_json::json;
-
-    fn args(v: Json) -> Vars {
-        v.as_object().cloned().unwrap()
-    }
 
     #[test]
     fn requests_are_built_like_ansibles() {

@@ -677,11 +677,8 @@ async fn make_home(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote_file::test_support::args;
     use serde_json::json;
-
-    fn args(v: Json) -> Vars {
-        serde_json::from_value(v).unwrap()
-    }
 
     fn group(name: &str, gid: u32) -> Option<Group> {
         Some(Group {

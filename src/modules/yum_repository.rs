@@ -364,11 +364,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value as Json;
-
-    fn args(v: Json) -> Vars {
-        serde_json::from_value(v).unwrap()
-    }
+    use crate::modules::remote_file::test_support::args;
 
     #[test]
     fn the_section_is_written_as_configparser_writes_it() {

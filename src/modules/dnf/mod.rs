@@ -532,10 +532,7 @@ async fn run_checked(args: &Vars, ctx: &ModuleContext<'_>) -> Result<TaskResult,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(v: Json) -> Vars {
-        serde_json::from_value(v).unwrap()
-    }
+    use crate::modules::remote_file::test_support::args;
 
     #[test]
     fn every_option_becomes_a_quoted_dnf_flag() {
